@@ -1,0 +1,216 @@
+/**
+ * Drives one benchmark phase against one target: opens `conns` gRPC channels (each its own TCP
+ * connection), waits until all are ready, then keeps `clients` requests in flight until `total`
+ * have completed, timing each one into a LatencyHistogram.
+ *
+ * The hot path is callback-driven (no promise per request): a client's response callback records
+ * the latency and sends that client's next request. Requests are pre-encoded bytes (workload.ts)
+ * passed through identity (de)serializers, so responses are never decoded either.
+ */
+import { performance } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
+import { ProgressBar, type ProgressStream } from '../ui/progress.js';
+import { type CpuSample, startCpuMeter } from './cpu.js';
+import type { BenchConfig, BenchTarget } from './flags.js';
+import { LatencyHistogram, type LatencySummary } from './histogram.js';
+import type { Workload } from './workload.js';
+
+/** A target could not be reached: some connection was not ready within --dial-timeout. */
+export class BenchConnectError extends Error {
+  override name = 'BenchConnectError';
+}
+
+/** Outcome of the measured phase against one target. */
+export interface TargetResult {
+  target: BenchTarget;
+  /** Requests sent and completed (== config total). */
+  requests: number;
+  /** Requests answered OK. */
+  succeeded: number;
+  /** Failed requests by `CODE: message` (e.g. `UNAVAILABLE: ...`); their latency is not recorded. */
+  errors: Record<string, number>;
+  /** Sum of errors' counts. */
+  errorCount: number;
+  /** Wall time of the measured phase in seconds. */
+  durationSec: number;
+  /** Succeeded requests per second. */
+  throughput: number;
+  /** Latency of succeeded requests. */
+  latency: LatencySummary;
+  /** The generator's own CPU during the measured phase. */
+  cpu: CpuSample;
+}
+
+/** Channel options that give each conn its own subchannel, hence its own TCP connection. */
+export function connOptions(index: number): grpc.ChannelOptions {
+  return {
+    // Without a local pool grpc-js shares one subchannel (one TCP connection) between every channel
+    // with the same address and options: --conns would silently mean one connection.
+    'grpc.use_local_subchannel_pool': 1,
+    // Distinct per conn as a second guard against sharing; harmless otherwise.
+    'grpc.channel_id': index,
+    // etcd's client does not retry at this layer either; skipping the retry state machine is cheaper.
+    'grpc.enable_retries': 0,
+    'grpc.max_receive_message_length': -1,
+    'grpc.max_send_message_length': -1,
+  } as grpc.ChannelOptions;
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+/** `UNAVAILABLE`, `DEADLINE_EXCEEDED`, ... from a numeric gRPC status. */
+function codeName(code: number): string {
+  return (grpc.status as unknown as Record<number, string>)[code] ?? `CODE_${code}`;
+}
+
+/** Opens the conns of a target and waits until every one is ready. Throws BenchConnectError. */
+export async function openConns(
+  target: BenchTarget,
+  conns: number,
+  dialTimeoutMs: number,
+): Promise<grpc.Client[]> {
+  const clients: grpc.Client[] = [];
+  for (let i = 0; i < conns; i++) {
+    const ep = target.endpoints[i % target.endpoints.length]!;
+    clients.push(new grpc.Client(ep, grpc.credentials.createInsecure(), connOptions(i)));
+  }
+  const deadline = Date.now() + dialTimeoutMs;
+  try {
+    await Promise.all(
+      clients.map(
+        (c) =>
+          new Promise<void>((resolve, reject) =>
+            c.waitForReady(deadline, (err) => (err === undefined || err === null ? resolve() : reject(err))),
+          ),
+      ),
+    );
+  } catch (err) {
+    for (const c of clients) c.close();
+    throw new BenchConnectError(
+      `bench: cannot connect to ${target.name === 'default' ? '' : `${target.name} at `}${target.endpoints.join(',')} within ${dialTimeoutMs}ms: ${(err as Error).message}`,
+    );
+  }
+  return clients;
+}
+
+/** Live counters of a phase, read by the progress bar. */
+interface PhaseState {
+  completed: number;
+}
+
+/**
+ * Sends `n` requests of `workload` with `clients` in flight over `conns`, optionally paced to
+ * `rate` req/s. Latencies of successes go to `hist` when given; errors are counted into `errors`.
+ */
+function drive(
+  conns: readonly grpc.Client[],
+  workload: Workload,
+  n: number,
+  clients: number,
+  rate: number,
+  state: PhaseState,
+  hist: LatencyHistogram | undefined,
+  errors: Map<string, number>,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const method = workload.method;
+    const startMs = performance.now();
+    let issued = 0;
+    const inFlight = Math.min(clients, n);
+    for (let c = 0; c < inFlight; c++) {
+      const conn = conns[c % conns.length]!;
+      const send = (i: number): void => {
+        const body = workload.request(i);
+        const t0 = performance.now();
+        conn.makeUnaryRequest(method, identity, identity, body, (err: grpc.ServiceError | null) => {
+          const t1 = performance.now();
+          if (err === null) {
+            hist?.record((t1 - t0) * 1000);
+          } else {
+            const key = `${codeName(err.code)}: ${err.details}`;
+            errors.set(key, (errors.get(key) ?? 0) + 1);
+          }
+          state.completed++;
+          if (state.completed === n) resolve();
+          else if (issued < n) next();
+        });
+      };
+      // Pacing: request i is due at start + i/rate. The index is claimed when scheduling, so clients
+      // waiting together fire at their own slots instead of in a burst; a late request goes at once.
+      const next = (): void => {
+        const i = issued++;
+        if (rate > 0) {
+          const waitMs = startMs + (i * 1000) / rate - performance.now();
+          if (waitMs > 1) {
+            setTimeout(send, waitMs, i);
+            return;
+          }
+        }
+        send(i);
+      };
+      next();
+    }
+  });
+}
+
+/** Options of runTarget that are not part of the workload. */
+export interface RunTargetOptions {
+  /** Label of the progress bar, e.g. `put etcd`. */
+  label: string;
+  /** Stream for the progress bar; default process.stderr. */
+  progressStream?: ProgressStream;
+}
+
+/**
+ * Runs warm-up (unmeasured) and then the measured phase of `workload` against `target`, and closes
+ * the connections. Throws BenchConnectError when the target is unreachable.
+ */
+export async function runTarget(
+  cfg: BenchConfig,
+  target: BenchTarget,
+  workload: Workload,
+  opts: RunTargetOptions,
+): Promise<TargetResult> {
+  const conns = await openConns(target, cfg.conns, cfg.dialTimeoutMs);
+  try {
+    const errors = new Map<string, number>();
+    if (cfg.warmup > 0) {
+      await drive(conns, workload, cfg.warmup, cfg.clients, cfg.rate, { completed: 0 }, undefined, new Map());
+    }
+    const hist = new LatencyHistogram();
+    const state: PhaseState = { completed: 0 };
+    const bar = new ProgressBar({
+      label: opts.label,
+      total: cfg.total,
+      done: () => state.completed,
+      stream: opts.progressStream,
+      mode: cfg.progress,
+    }).start();
+    const meter = startCpuMeter();
+    const t0 = performance.now();
+    await drive(conns, workload, cfg.total, cfg.clients, cfg.rate, state, hist, errors);
+    const durationSec = (performance.now() - t0) / 1000;
+    const cpu = meter.stop();
+    let errorCount = 0;
+    for (const v of errors.values()) errorCount += v;
+    const succeeded = cfg.total - errorCount;
+    const throughput = durationSec > 0 ? succeeded / durationSec : 0;
+    bar.finish(
+      `${cfg.total} requests in ${durationSec.toFixed(2)}s, ${Math.round(throughput)} req/s` +
+        (errorCount > 0 ? `, ${errorCount} errors` : ''),
+    );
+    return {
+      target,
+      requests: cfg.total,
+      succeeded,
+      errors: Object.fromEntries([...errors.entries()].sort((a, b) => b[1] - a[1])),
+      errorCount,
+      durationSec,
+      throughput,
+      latency: hist.summary(),
+      cpu,
+    };
+  } finally {
+    for (const c of conns) c.close();
+  }
+}
