@@ -1,0 +1,261 @@
+/**
+ * A simulated, fault-injecting `WalFs` for tests: files live in memory with two images each, what
+ * the process sees (`current`) and what would survive a power cut (`durable`). `datasync` copies
+ * current to durable; `crash(rng)` throws away the process's view and keeps, for every sector
+ * written since the last datasync, either the new bytes or the old ones, chosen by the seeded rng,
+ * and a file size between the durable and the current one — the torn, reordered writes of a real
+ * power cut at sector granularity.
+ *
+ * Simplification (documented, deliberate): directory operations (create, rename, unlink) are
+ * durable at once; only file contents and sizes are lost in a crash.
+ *
+ * Faults, all set through `faults` and changeable during a test:
+ * - `shortWrites`: each write stores a random non-empty prefix and reports that count.
+ * - `diskBytesMax`: total bytes of all files; a write past it stores what fits, then ENOSPC.
+ * - `failWrite(path)`: when it returns an errno string ('EIO'), the write rejects with it.
+ * - `failFsync(path)`: when it returns an errno string, datasync rejects with it and, as Linux
+ *   may after a failed writeback, the dirty data is dropped from the durable image.
+ * - `syncDelay()`: awaited inside datasync, so tests can hold an fsync in flight.
+ */
+import type { Rng } from '../pkg/rng.js';
+import type { WalFile, WalFs } from './fs.js';
+
+/** The crash model's sector size: the unit a power cut keeps or loses. */
+export const SIM_SECTOR_BYTES = 512;
+
+/** Injected faults of a SimFs. Every field is optional; unset means "no fault". */
+export interface SimFaults {
+  shortWrites?: boolean;
+  diskBytesMax?: number;
+  failWrite?: (path: string) => string | undefined;
+  failFsync?: (path: string) => string | undefined;
+  syncDelay?: () => Promise<void>;
+}
+
+interface SimData {
+  current: Uint8Array;
+  durable: Uint8Array;
+}
+
+function errno(code: string, op: string, path: string): NodeJS.ErrnoException {
+  const e = new Error(`${code}: simulated ${op} failure, '${path}'`) as NodeJS.ErrnoException;
+  e.code = code;
+  return e;
+}
+
+function grow(a: Uint8Array, size: number): Uint8Array {
+  if (a.length === size) return a;
+  const b = new Uint8Array(size);
+  b.set(a.subarray(0, Math.min(a.length, size)));
+  return b;
+}
+
+function norm(path: string): string {
+  return path.replace(/\/+/g, '/').replace(/\/$/, '');
+}
+
+function parent(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+/** The simulated file system. See the file comment for its durability model. */
+export class SimFs implements WalFs {
+  readonly faults: SimFaults = {};
+  /** Counts of operations performed, for assertions (e.g. fsyncs per save). */
+  readonly counts = { write: 0, datasync: 0, fsyncDir: 0 };
+  private readonly files = new Map<string, SimData>();
+  private readonly dirs = new Set<string>(['/']);
+  /** Incremented by crash(): handles from an earlier epoch belong to a dead process. */
+  private epoch = 0;
+
+  constructor(private readonly rng: Rng) {}
+
+  private rand(): number {
+    return this.rng.next();
+  }
+
+  private used(): number {
+    let n = 0;
+    for (const f of this.files.values()) n += f.current.length;
+    return n;
+  }
+
+  /**
+   * Simulates a power cut: every open handle dies, and each file keeps its durable image plus a
+   * random subset of the sectors written since its last datasync.
+   */
+  crash(): void {
+    this.epoch++;
+    for (const f of this.files.values()) {
+      const cur = f.current;
+      const dur = f.durable;
+      const lo = Math.min(cur.length, dur.length);
+      const hi = Math.max(cur.length, dur.length);
+      // The size that survives: anything from the durable size to the current one.
+      const size = cur.length === dur.length ? cur.length : lo + Math.floor(this.rand() * (hi - lo + 1));
+      const out = new Uint8Array(size);
+      out.set(dur.subarray(0, Math.min(dur.length, size)));
+      for (let s = 0; s < size; s += SIM_SECTOR_BYTES) {
+        const e = Math.min(size, s + SIM_SECTOR_BYTES);
+        let dirty = false;
+        for (let i = s; i < e && !dirty; i++) if ((cur[i] ?? 0) !== (dur[i] ?? 0)) dirty = true;
+        if (dirty && this.rand() < 0.5) for (let i = s; i < e; i++) out[i] = cur[i] ?? 0;
+      }
+      f.current = out;
+      f.durable = out.slice();
+    }
+  }
+
+  /** Test access: the current bytes of a file (a copy). */
+  peek(path: string): Uint8Array {
+    const f = this.files.get(norm(path));
+    if (!f) throw errno('ENOENT', 'peek', path);
+    return f.current.slice();
+  }
+
+  /** Test access: overwrites bytes of a file in both images (simulates bit rot on disk). */
+  poke(path: string, position: number, bytes: Uint8Array): void {
+    const f = this.files.get(norm(path));
+    if (!f) throw errno('ENOENT', 'poke', path);
+    f.current = grow(f.current, Math.max(f.current.length, position + bytes.length));
+    f.current.set(bytes, position);
+    f.durable = f.current.slice();
+  }
+
+  private handle(path: string, data: SimData): WalFile {
+    const epoch = this.epoch;
+    const alive = (op: string): void => {
+      if (epoch !== this.epoch) throw errno('EBADF', `${op} after crash`, path);
+      if (![...this.files.values()].includes(data)) throw errno('ENOENT', `${op} on unlinked file`, path);
+    };
+    return {
+      write: async (buf, offset, length, position) => {
+        await Promise.resolve();
+        alive('write');
+        this.counts.write++;
+        const code = this.faults.failWrite?.(path);
+        if (code) throw errno(code, 'write', path);
+        let n = length;
+        if (this.faults.shortWrites && n > 1) n = 1 + Math.floor(this.rand() * n);
+        const max = this.faults.diskBytesMax;
+        if (max !== undefined) {
+          const growth = Math.max(0, position + n - data.current.length);
+          const free = max - this.used();
+          if (growth > free) {
+            n = Math.max(0, data.current.length + free - position);
+            if (n <= 0) throw errno('ENOSPC', 'write', path);
+          }
+        }
+        data.current = grow(data.current, Math.max(data.current.length, position + n));
+        data.current.set(buf.subarray(offset, offset + n), position);
+        return n;
+      },
+      read: async (buf, offset, length, position) => {
+        await Promise.resolve();
+        alive('read');
+        const src = data.current.subarray(position, Math.min(data.current.length, position + length));
+        buf.set(src, offset);
+        return src.length;
+      },
+      datasync: async () => {
+        await (this.faults.syncDelay?.() ?? new Promise<void>((r) => setImmediate(r)));
+        alive('datasync');
+        this.counts.datasync++;
+        const code = this.faults.failFsync?.(path);
+        if (code) {
+          // Linux may mark dirty pages clean after failed writeback: the data is gone from disk.
+          data.current = data.durable.slice();
+          throw errno(code, 'fdatasync', path);
+        }
+        data.durable = data.current.slice();
+      },
+      truncate: async (length) => {
+        await Promise.resolve();
+        alive('truncate');
+        const max = this.faults.diskBytesMax;
+        if (max !== undefined && length - data.current.length > max - this.used()) {
+          throw errno('ENOSPC', 'ftruncate', path);
+        }
+        data.current = grow(data.current, length);
+      },
+      size: async () => {
+        alive('size');
+        return data.current.length;
+      },
+      close: async () => {},
+    };
+  }
+
+  async openReadWrite(path: string): Promise<WalFile> {
+    await Promise.resolve();
+    const p = norm(path);
+    const f = this.files.get(p);
+    if (!f) throw errno('ENOENT', 'open', path);
+    return this.handle(p, f);
+  }
+
+  async create(path: string): Promise<WalFile> {
+    await Promise.resolve();
+    const p = norm(path);
+    if (!this.dirs.has(parent(p))) throw errno('ENOENT', 'create', path);
+    if (this.files.has(p)) throw errno('EEXIST', 'create', path);
+    const f: SimData = { current: new Uint8Array(0), durable: new Uint8Array(0) };
+    this.files.set(p, f);
+    return this.handle(p, f);
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    await Promise.resolve();
+    const f = this.files.get(norm(path));
+    if (!f) throw errno('ENOENT', 'read', path);
+    return f.current.slice();
+  }
+
+  async readdir(path: string): Promise<string[]> {
+    await Promise.resolve();
+    const p = norm(path);
+    if (!this.dirs.has(p)) throw errno('ENOENT', 'readdir', path);
+    const out: string[] = [];
+    const prefix = p === '/' ? '/' : `${p}/`;
+    for (const name of [...this.files.keys(), ...this.dirs]) {
+      if (name.startsWith(prefix) && name !== p && !name.slice(prefix.length).includes('/')) {
+        out.push(name.slice(prefix.length));
+      }
+    }
+    return out.sort();
+  }
+
+  async mkdirp(path: string): Promise<void> {
+    await Promise.resolve();
+    let p = norm(path);
+    while (p !== '/' && p !== '' && !this.dirs.has(p)) {
+      this.dirs.add(p);
+      p = parent(p);
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await Promise.resolve();
+    const f = this.files.get(norm(from));
+    if (!f) throw errno('ENOENT', 'rename', from);
+    this.files.delete(norm(from));
+    this.files.set(norm(to), f);
+  }
+
+  async unlink(path: string): Promise<void> {
+    await Promise.resolve();
+    if (!this.files.delete(norm(path))) throw errno('ENOENT', 'unlink', path);
+  }
+
+  async fsyncDir(path: string): Promise<void> {
+    await Promise.resolve();
+    if (!this.dirs.has(norm(path))) throw errno('ENOENT', 'fsyncDir', path);
+    this.counts.fsyncDir++;
+  }
+
+  async exists(path: string): Promise<boolean> {
+    const p = norm(path);
+    return this.files.has(p) || this.dirs.has(p);
+  }
+}

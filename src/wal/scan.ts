@@ -1,0 +1,103 @@
+/**
+ * Reading one segment's bytes: decode frames until the first one that does not decode, then say
+ * whether what stopped the scan is a clean end, a torn tail (repairable in the last segment), or
+ * corruption. Pure: no I/O, never throws for any input.
+ *
+ * Torn-tail rules (the last segment only; in an earlier segment every stop but a clean end is
+ * corruption). Scanning stops at offset X:
+ * 1. all-zero header and only zeros after it: clean end (preallocated space);
+ * 2. all-zero header with non-zero bytes later: torn — a write whose first sectors never reached
+ *    the disk;
+ * 3. the frame announced at X runs past the end of the file: torn;
+ * 4. a damaged frame (bad CRC, bad payload) that contains an all-zero 512-byte sector: torn — the
+ *    sector was never written (etcd's isTornEntry rule);
+ * 5. a damaged frame followed only by zeros: torn — it was the last thing written;
+ * 6. a length field above RECORD_BYTES_MAX followed (after the header) only by zeros: torn;
+ * anything else is corruption: valid-looking data follows the damage, so acknowledged records
+ * may lie beyond it, and the WAL refuses to guess.
+ */
+import { decodeFrame, HEADER_BYTES, RECORD_BYTES_MAX, RecordType, type WalRecord } from './record.js';
+
+/** The sector size assumed by the torn-write rule. */
+export const SECTOR_BYTES = 512;
+
+/** One decoded record and where its frame starts. */
+export interface ScannedRecord {
+  record: WalRecord;
+  offset: number;
+}
+
+/** The outcome of scanning one segment. */
+export interface SegmentScan {
+  records: ScannedRecord[];
+  /** Offset just past the last good frame: where appends continue. */
+  validEnd: number;
+  /** Checksum chain value after the last good frame. */
+  crc: number;
+  /** The chain seed carried by the segment's first (crc) record, if it has one. */
+  seedCrc: number | undefined;
+  /** How the scan stopped. */
+  stop:
+    | { kind: 'clean' }
+    | { kind: 'torn'; reason: string; droppedBytes: number }
+    | { kind: 'corrupt'; reason: string };
+}
+
+function allZero(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+function lastNonZero(buf: Uint8Array, from: number): number {
+  for (let i = buf.length - 1; i >= from; i--) if (buf[i] !== 0) return i;
+  return from - 1;
+}
+
+function hasZeroSector(buf: Uint8Array, from: number, to: number): boolean {
+  let s = Math.ceil(from / SECTOR_BYTES) * SECTOR_BYTES;
+  for (; s + SECTOR_BYTES <= to; s += SECTOR_BYTES) if (allZero(buf, s, s + SECTOR_BYTES)) return true;
+  return false;
+}
+
+/** Scans a whole segment. `isLast` selects whether a damaged tail counts as torn or corrupt. */
+export function scanSegment(buf: Uint8Array, isLast: boolean): SegmentScan {
+  const records: ScannedRecord[] = [];
+  let crc = 0;
+  let seedCrc: number | undefined;
+  // The first frame is a crc record whose payload seeds the chain it is itself covered by.
+  if (buf.length >= HEADER_BYTES + 4 && buf[4] === RecordType.Crc && buf[0] === 4 && buf[1] === 0) {
+    seedCrc = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(HEADER_BYTES, true);
+    crc = seedCrc;
+  }
+  let off = 0;
+  for (;;) {
+    const r = decodeFrame(buf, off, crc);
+    if (r.kind === 'record') {
+      records.push({ record: r.record, offset: off });
+      crc = r.crc;
+      off = r.next;
+      continue;
+    }
+    const torn = (reason: string): SegmentScan['stop'] => {
+      if (!isLast) return { kind: 'corrupt', reason };
+      return { kind: 'torn', reason, droppedBytes: lastNonZero(buf, off) + 1 - off };
+    };
+    let stop: SegmentScan['stop'];
+    if (r.kind === 'end') {
+      stop = allZero(buf, off, buf.length)
+        ? { kind: 'clean' }
+        : torn('unwritten header before written bytes');
+    } else if (r.kind === 'short') {
+      stop = torn('record runs past the end of the file');
+    } else {
+      const lengthBad =
+        new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(off, true) > RECORD_BYTES_MAX;
+      const after = lengthBad ? off + HEADER_BYTES : r.frameEnd;
+      if (!lengthBad && hasZeroSector(buf, off, r.frameEnd))
+        stop = torn(`${r.reason}; record has an unwritten sector`);
+      else if (allZero(buf, after, buf.length)) stop = torn(`${r.reason} in the last record`);
+      else stop = { kind: 'corrupt', reason: r.reason };
+    }
+    return { records, validEnd: off, crc, seedCrc, stop };
+  }
+}
