@@ -1,0 +1,52 @@
+/** Runs Debian's etcdctl 3.4 (v3 API) against an endpoint, capturing its output and exit code. */
+import { spawn } from 'node:child_process';
+
+/** How long one etcdctl run may take before it is killed. */
+export const ETCDCTL_TIMEOUT_MS = 15_000;
+
+/** What an etcdctl run produced. */
+export interface CtlResult {
+  stdout: string;
+  stderr: string;
+  /** Exit code; -1 when it was killed (timeout). */
+  code: number;
+}
+
+/** Options of `etcdctl`. */
+export interface CtlOptions {
+  /** Written to stdin, then stdin is closed (e.g. `txn` in interactive format). */
+  input?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** `etcdctl --endpoints <endpoint> ...args` with ETCDCTL_API=3. Never rejects for a non-zero exit. */
+export function etcdctl(endpoint: string, args: string[], opts: CtlOptions = {}): Promise<CtlResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.env.ETCDCTL_BIN ?? 'etcdctl', ['--endpoints', endpoint, ...args], {
+      env: { ...process.env, ETCDCTL_API: '3', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? ETCDCTL_TIMEOUT_MS);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code: code ?? -1 });
+    });
+    child.stdin.on('error', () => {
+      // etcdctl may exit before reading stdin; its exit code tells the story
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}

@@ -1,0 +1,51 @@
+/** The test harness: start etcd or tsetcd with etcd's flags, drive them, compare their answers. */
+export {
+  type CaseOptions,
+  type CtlExpect,
+  closeSession,
+  diffKinds,
+  openSession,
+  type RpcExpect,
+  runDiff,
+  Session,
+  type StepRecord,
+  shapeOf,
+} from './diff.js';
+export { type CtlOptions, type CtlResult, ETCDCTL_TIMEOUT_MS, etcdctl } from './etcdctl.js';
+export {
+  type CallOpts,
+  type ConnectOptions,
+  connect,
+  type EtcdClients,
+  type PromiseService,
+  RPC_DEADLINE_MS,
+  type Settled,
+  settle,
+} from './grpc.js';
+export {
+  type AfterHook,
+  commandFor,
+  isHealthy,
+  LOG_KEEP_BYTES,
+  type Member,
+  type MemberKind,
+  type MemberOptions,
+  START_TIMEOUT_MS,
+  STOP_GRACE_MS,
+  startMember,
+  tail,
+} from './member.js';
+export { type IdMap, idMap, normalize, normalizeText, normalizeValue } from './normalize.js';
+export {
+  b,
+  freePort,
+  haveCommand,
+  onProcessExit,
+  repoRoot,
+  type TempDir,
+  tempDir,
+  WAIT_INTERVAL_MS,
+  WAIT_TIMEOUT_MS,
+  type WaitOptions,
+  waitFor,
+} from './util.js';

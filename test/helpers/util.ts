@@ -1,0 +1,143 @@
+/**
+ * Small test utilities: free ports, temporary directories that are always removed, polling with a
+ * deadline, the repo root, and one process-wide cleanup registry so nothing outlives the test file.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Default deadline of `waitFor`. */
+export const WAIT_TIMEOUT_MS = 10_000;
+/** Default polling interval of `waitFor`. */
+export const WAIT_INTERVAL_MS = 25;
+
+/** Asks the kernel for a free TCP port on 127.0.0.1 (bind to port 0, read it back, release it). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      if (addr === null || typeof addr === 'string') {
+        srv.close();
+        rej(new Error('freePort: no TCP address'));
+        return;
+      }
+      srv.close(() => res(addr.port));
+    });
+  });
+}
+
+type CleanupFn = () => void;
+const cleanups = new Set<CleanupFn>();
+let hooked = false;
+
+/**
+ * Registers a synchronous cleanup that runs when the process exits (normally, on an uncaught error,
+ * or on SIGINT/SIGTERM) unless it was unregistered first. Returns the unregister function.
+ */
+export function onProcessExit(fn: CleanupFn): () => void {
+  if (!hooked) {
+    hooked = true;
+    const runAll = () => {
+      for (const f of [...cleanups]) {
+        try {
+          f();
+        } catch {
+          // best effort: the process is going away
+        }
+      }
+      cleanups.clear();
+    };
+    process.on('exit', runAll);
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => {
+        runAll();
+        process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+      });
+    }
+  }
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
+
+/** A fresh directory under os.tmpdir(). */
+export interface TempDir {
+  readonly path: string;
+  /** Removes the directory and everything in it (idempotent). */
+  remove(): void;
+}
+
+/** Creates a fresh empty directory; it is removed by `remove()` or, at the latest, at process exit. */
+export function tempDir(prefix = 'tsetcd-test-'): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  let unregister: () => void = () => {};
+  const remove = () => {
+    unregister();
+    rmSync(path, { recursive: true, force: true });
+  };
+  unregister = onProcessExit(() => rmSync(path, { recursive: true, force: true }));
+  return { path, remove };
+}
+
+/** Options of `waitFor`. */
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  /** Says what is awaited, for the timeout error. */
+  what?: string;
+}
+
+/**
+ * Polls `fn` until it returns a value other than undefined/false (which is returned) or the deadline
+ * passes (then throws, with the last error `fn` threw, if any). Never a bare sleep.
+ */
+export async function waitFor<T>(
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  opts: WaitOptions = {},
+): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? WAIT_TIMEOUT_MS;
+  const intervalMs = opts.intervalMs ?? WAIT_INTERVAL_MS;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() >= deadline) {
+      const why = lastError instanceof Error ? `: last error: ${lastError.message}` : '';
+      throw new Error(`waitFor ${opts.what ?? 'condition'} timed out after ${timeoutMs} ms${why}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** The repository root: $TSETCD_ROOT when set (scripts/run-tests.mjs sets it), else found upwards. */
+export function repoRoot(): string {
+  const env = process.env.TSETCD_ROOT;
+  if (env !== undefined && env !== '') return resolve(env);
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bin', 'tsetcd.js'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('repoRoot: no package.json with bin/tsetcd.js above this file');
+    dir = up;
+  }
+}
+
+/** True when a command is on PATH. */
+export function haveCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Shorthand for a Buffer from a string (protobuf bytes fields). */
+export function b(s: string): Buffer {
+  return Buffer.from(s);
+}
