@@ -1,0 +1,14 @@
+/**
+ * mvcc: the revisioned key-value store under etcd's KV API (see README.md). Other layers import
+ * only from here.
+ */
+export { MvccError, type MvccErrorCode } from './errors.js';
+export {
+  type HashKVResult,
+  type MvccLogger,
+  MvccStore,
+  type MvccStoreOptions,
+  type RangeOptions,
+  type RangeResult,
+  type WriteTxn,
+} from './store.js';

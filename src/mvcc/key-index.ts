@@ -1,0 +1,210 @@
+/**
+ * The in-memory key index: for each key, the revisions at which it changed (etcd's keyIndex and
+ * treeIndex, in a compact representation).
+ *
+ * A KeyIndex keeps every revision of one key in a flat number array, two slots per revision:
+ *
+ *   revs = [main0, sub0, main1, sub1, ...]    ascending by (main, sub)
+ *
+ * A tombstone (delete) stores its sub as `-(sub + 1)`. etcd's generations are implicit: a
+ * generation is a run of puts ended by a tombstone. Only the current (open) generation's create
+ * revision and version are kept as fields, because only puts need them; reads take version and
+ * create revision from the stored KeyValue. This costs two numbers per revision instead of one
+ * object, which matters at millions of keys.
+ *
+ * The TreeIndex holds KeyIndexes in a Map (point lookups, the hot path of Put and single-key
+ * Range) and in a BTree (ordered range scans); both are keyed by the key's latin1 string.
+ */
+import { assert } from '../pkg/index.js';
+import { BTree } from './btree.js';
+
+/** One key's revision history; see the file comment for the encoding. */
+export class KeyIndex {
+  /** The key as a latin1 string (one char per byte). */
+  readonly key: string;
+  /** Flat (main, taggedSub) pairs; tombstones have taggedSub = -(sub + 1). */
+  revs: number[] = [];
+  /** Create revision of the current generation; 0 when the key is deleted (no open generation). */
+  createdMain = 0;
+  /** Version (puts so far) of the current generation; 0 when the key is deleted. */
+  ver = 0;
+
+  constructor(key: string) {
+    this.key = key;
+  }
+
+  /** Records a put at (main, sub); starts a generation if the key was deleted. */
+  put(main: number, sub: number): void {
+    this.assertAfterLast(main, sub);
+    if (this.ver === 0) this.createdMain = main;
+    this.ver++;
+    this.revs.push(main, sub);
+  }
+
+  /** Records a delete at (main, sub); the key must be live. Ends the current generation. */
+  tombstone(main: number, sub: number): void {
+    assert(this.ver > 0, 'tombstone of a key that is not live');
+    this.assertAfterLast(main, sub);
+    this.revs.push(main, -(sub + 1));
+    this.ver = 0;
+    this.createdMain = 0;
+  }
+
+  /** Rebuild on open: a stored put with the create revision and version its KeyValue carries. */
+  restorePut(main: number, sub: number, createdMain: number, ver: number): void {
+    this.assertAfterLast(main, sub);
+    this.revs.push(main, sub);
+    this.createdMain = createdMain;
+    this.ver = ver;
+  }
+
+  /**
+   * Rebuild on open: a stored tombstone. Recorded even if no put precedes it (a compaction
+   * interrupted by a crash can leave one), so a re-run compaction finds and removes it.
+   */
+  restoreTombstone(main: number, sub: number): void {
+    this.assertAfterLast(main, sub);
+    this.revs.push(main, -(sub + 1));
+    this.ver = 0;
+    this.createdMain = 0;
+  }
+
+  private assertAfterLast(main: number, sub: number): void {
+    const n = this.revs.length;
+    if (n === 0) return;
+    const lm = this.revs[n - 2]!;
+    const ls = this.revs[n - 1]!;
+    const lsub = ls < 0 ? -ls - 1 : ls;
+    assert(main > lm || (main === lm && sub > lsub), 'key index revisions must ascend');
+  }
+
+  /**
+   * The slot (even index into revs) of the revision visible at store revision `atRev`: the last
+   * revision with main <= atRev, if it is a put. -1 when the key did not exist at atRev.
+   */
+  findAt(atRev: number): number {
+    const revs = this.revs;
+    const n = revs.length;
+    if (n === 0) return -1;
+    let i: number;
+    if (revs[n - 2]! <= atRev) {
+      i = n - 2; // the common case: reading at or after the latest change
+    } else {
+      // binary search over pairs for the last main <= atRev
+      let lo = 0;
+      let hi = n >>> 1; // pair count
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (revs[mid * 2]! <= atRev) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo === 0) return -1;
+      i = (lo - 1) * 2;
+    }
+    return revs[i + 1]! < 0 ? -1 : i;
+  }
+
+  /** Whether the key has no revisions left (remove it from the index). */
+  isEmpty(): boolean {
+    return this.revs.length === 0;
+  }
+
+  /**
+   * Compacts at `atRev` (etcd's keyIndex.compact): keeps the last revision <= atRev unless it is
+   * a tombstone, and everything after it. Pushes each removed revision onto `removed` as
+   * (main, taggedSub) pairs, for deletion from the backend.
+   */
+  compact(atRev: number, removed: number[]): void {
+    const revs = this.revs;
+    const n = revs.length;
+    let lo = 0;
+    let hi = n >>> 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (revs[mid * 2]! <= atRev) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === 0) return; // nothing at or below atRev
+    const last = (lo - 1) * 2;
+    const cut = revs[last + 1]! < 0 ? last + 2 : last; // a tombstone goes with its generation
+    if (cut === 0) return;
+    for (let i = 0; i < cut; i++) removed.push(revs[i]!);
+    this.revs = revs.slice(cut);
+  }
+}
+
+/** Decodes a tagged sub revision: [sub, isTombstone]. */
+export function untagSub(tagged: number): number {
+  return tagged < 0 ? -tagged - 1 : tagged;
+}
+
+/** The key index of the whole store: point lookups through a Map, ordered scans through a BTree. */
+export class TreeIndex {
+  private readonly byKey: Map<string, KeyIndex>;
+  private readonly tree: BTree<KeyIndex>;
+
+  constructor(byKey: Map<string, KeyIndex> = new Map(), tree: BTree<KeyIndex> = new BTree()) {
+    this.byKey = byKey;
+    this.tree = tree;
+  }
+
+  /** Builds the index from a Map filled during rebuild: sorts the keys and bulk-loads the tree. */
+  static fromMap(byKey: Map<string, KeyIndex>): TreeIndex {
+    const keys = Array.from(byKey.keys()).sort();
+    const vals = keys.map((k) => byKey.get(k)!);
+    return new TreeIndex(byKey, BTree.fromSorted(keys, vals));
+  }
+
+  /** Number of keys (live or with history). */
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** The KeyIndex of `key`, or undefined. */
+  get(key: string): KeyIndex | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** The KeyIndex of `key`, created and inserted if absent. */
+  getOrCreate(key: string): KeyIndex {
+    let ki = this.byKey.get(key);
+    if (ki === undefined) {
+      ki = new KeyIndex(key);
+      this.byKey.set(key, ki);
+      this.tree.set(key, ki);
+    }
+    return ki;
+  }
+
+  /** Removes `ki` if it is still the entry for its key. */
+  remove(ki: KeyIndex): void {
+    if (this.byKey.get(ki.key) !== ki) return;
+    this.byKey.delete(ki.key);
+    const found = this.tree.delete(ki.key);
+    assert(found, 'key index map and tree disagree');
+  }
+
+  /**
+   * Visits KeyIndexes with key in [from, end) in key order until `fn` returns false; `end`
+   * undefined means no upper bound. `fn` must not modify the index.
+   */
+  visit(from: string, end: string | undefined, fn: (ki: KeyIndex) => boolean): void {
+    if (end === undefined) {
+      this.tree.visit(from, (_k, ki) => fn(ki));
+    } else {
+      this.tree.visit(from, (k, ki) => k < end && fn(ki));
+    }
+  }
+
+  /** A snapshot of all KeyIndexes (any order), for chunked compaction. */
+  all(): KeyIndex[] {
+    return Array.from(this.byKey.values());
+  }
+
+  /** Checks that map and tree hold the same entries; for tests. */
+  checkInvariants(): void {
+    this.tree.checkInvariants();
+    assert(this.tree.size === this.byKey.size, 'map and tree sizes differ');
+    for (const [k, ki] of this.byKey) assert(this.tree.get(k) === ki, 'map and tree disagree');
+  }
+}

@@ -1,0 +1,823 @@
+/**
+ * The revisioned key-value store (etcd 3.4's mvcc `store`, `storeTxnWrite`, compaction and hash),
+ * on lmdb.
+ *
+ * Data flow of a write:
+ *
+ *   write(ci) -> WriteTxn.put/deleteRange     key index updated at once; encoded records kept
+ *            -> WriteTxn.end()                records move to `pending`; KeyValues stay in the
+ *                                             `overlay` (revision -> KeyValue) so reads see them
+ *            -> flush() (next event turn)     one lmdb batch: all pending records + consistent
+ *                                             index (+ compaction marks), atomically
+ *            -> batch committed               overlay entries up to that revision dropped
+ *            -> commit()                      awaits the batch, then lmdb's fsync (group commit)
+ *
+ * Reads resolve revisions through the in-memory key index and fetch values from the overlay or
+ * lmdb. Everything runs on the event loop: a write txn is synchronous from write() to end().
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Database, open, type RootDatabase, type Transaction } from 'lmdb';
+import { assert, crc32c } from '../pkg/index.js';
+import { type Event, Event_EventType, type KeyValue } from '../proto/mvccpb/kv.js';
+import { errClosed, errCompacted, errFutureRev } from './errors.js';
+import { KeyIndex, TreeIndex } from './key-index.js';
+import {
+  decodeKeyValue,
+  decodeKeyValueHead,
+  encodeKeyValue,
+  type KeyValueHead,
+  makeKeyValue,
+} from './kv-codec.js';
+import { isTombstoneKey, keyMain, keySub, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
+
+/** Pending records that force a flush to lmdb right away instead of at the next event turn. */
+export const FLUSH_RECORDS_MAX = 10_000;
+/** Keys whose index entries one compaction step trims before yielding to the event loop. */
+export const COMPACT_KEYS_PER_STEP = 10_000;
+/** Revisions deleted from lmdb per compaction batch (etcd's compaction batch limit is 1000). */
+export const COMPACT_DELETES_PER_BATCH = 10_000;
+/** Revisions hashed per step of hash()/hashKV() before yielding to the event loop. */
+export const HASH_RECORDS_PER_STEP = 10_000;
+/** Default lmdb map size: the most bytes the database file may grow to (virtual, not allocated). */
+export const MAP_SIZE_BYTES_DEFAULT = 8 * 1024 * 1024 * 1024;
+
+const META_CONSISTENT_INDEX = Buffer.from('consistent_index');
+const META_SCHEDULED_COMPACT = Buffer.from('scheduledCompactRev');
+const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
+/** etcd hashes the bucket name first; so do we, so hashes are comparable in spirit. */
+const KEY_BUCKET_NAME = Buffer.from('key');
+const EMPTY = Buffer.alloc(0);
+
+/** Options of a range read. */
+export interface RangeOptions {
+  /** Most KeyValues to return; 0 or undefined = no limit. `count` still counts all matches. */
+  limit?: number;
+  /** Store revision to read at; 0 or undefined = the current revision. */
+  rev?: number;
+  /** Return only the count (kvs empty). */
+  countOnly?: boolean;
+}
+
+/** The result of a range read. */
+export interface RangeResult {
+  /** Matching KeyValues in key order (at most `limit`). Shared objects: do not mutate. */
+  kvs: KeyValue[];
+  /** Number of keys matching, before the limit. */
+  count: number;
+  /** The store's revision when the read happened (not the revision read at), as etcd returns. */
+  rev: number;
+}
+
+/** Optional logger; pino-compatible. */
+export interface MvccLogger {
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+}
+
+/** Options of MvccStore.open. */
+export interface MvccStoreOptions {
+  /** Directory holding the lmdb files (`db`, `db-lock`); created if missing. */
+  dir: string;
+  /**
+   * true (default): commit() resolves only after lmdb's fsync of everything written so far.
+   * false: a WAL in front provides durability; commit() resolves once lmdb committed (visible,
+   * survives a process crash) and the fsync happens in the background.
+   */
+  sync?: boolean;
+  /** Most bytes the database may grow to; default MAP_SIZE_BYTES_DEFAULT. */
+  mapSizeBytes?: number;
+  /** Where open/compaction progress and failures are logged; default silent. */
+  logger?: MvccLogger;
+}
+
+/** A write transaction: one per applied raft entry; see MvccStore.write. */
+export interface WriteTxn {
+  /** Reads at this txn's view (its own writes included). Throws MvccError like MvccStore.range. */
+  range(key: Buffer, end: Buffer | undefined, opts?: RangeOptions): RangeResult;
+  /** Puts `value` at `key` with `lease` (0n = none). Key must be non-empty. */
+  put(key: Buffer, value: Buffer, lease: bigint): void;
+  /**
+   * Deletes the live keys in [key, end) (end undefined = just `key`; empty or [0] = to the end).
+   * Returns how many were deleted and, unless `wantPrevKvs` is false, their KeyValues before.
+   */
+  deleteRange(
+    key: Buffer,
+    end: Buffer | undefined,
+    wantPrevKvs?: boolean,
+  ): { deleted: number; prevKvs: KeyValue[] };
+  /** The revision this txn's writes get: the current revision, plus 1 once it has written. */
+  readonly rev: number;
+  /**
+   * Ends the txn: bumps the store revision if it changed anything and returns the events (PUT /
+   * DELETE, in sub-revision order; fresh objects the caller owns, their kvs shared and read-only)
+   * and the store revision after.
+   */
+  end(): { rev: number; events: Event[] };
+}
+
+/** Result of hashKV. */
+export interface HashKVResult {
+  /** CRC-32C over the revision keys and values up to `revision`, compacted-away data excluded. */
+  hash: number;
+  /** The compact revision the hash was taken under. */
+  compactRevision: number;
+  /** The revision hashed up to (the requested one, or the current revision for 0). */
+  revision: number;
+}
+
+interface Backend {
+  env: RootDatabase<Buffer, Buffer>;
+  kv: Database<Buffer, Buffer>;
+  meta: Database<Buffer, Buffer>;
+}
+
+function u64(v: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  writeU64(b, 0, v);
+  return b;
+}
+
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** `end` as etcd's "to the end of the keyspace" (empty, or a single zero byte)? */
+function isOpenEnd(end: Buffer): boolean {
+  return end.length === 0 || (end.length === 1 && end[0] === 0);
+}
+
+/**
+ * The mvcc store. One per member. Not thread-safe (single event loop); at most one WriteTxn open.
+ * See README.md for invariants and the on-disk layout.
+ */
+export class MvccStore {
+  private readonly be: Backend;
+  private readonly sync: boolean;
+  private readonly log: MvccLogger | undefined;
+  private readonly index: TreeIndex;
+  private currentRev: number;
+  private compactMainRev: number;
+  private ci: number;
+  /** Revisions whose records are not yet committed to lmdb: main -> KeyValues by sub. */
+  private readonly overlay = new Map<number, KeyValue[]>();
+  private pendingKeys: Buffer[] = [];
+  private pendingVals: Buffer[] = [];
+  private pendingMeta: [Buffer, Buffer][] = [];
+  private ciDirty = false;
+  private flushScheduled = false;
+  private lastBatch: Promise<void> = Promise.resolve();
+  private openTxn: WriteTxnImpl | undefined;
+  private compactChain: Promise<void> = Promise.resolve();
+  private compactionsRunning = 0;
+  private closed = false;
+  private fatal: Error | undefined;
+  private readonly scratchKey = Buffer.alloc(17);
+
+  private constructor(
+    be: Backend,
+    opts: MvccStoreOptions,
+    index: TreeIndex,
+    rev: number,
+    compactRev: number,
+    ci: number,
+  ) {
+    this.be = be;
+    this.sync = opts.sync !== false;
+    this.log = opts.logger;
+    this.index = index;
+    this.currentRev = rev;
+    this.compactMainRev = compactRev;
+    this.ci = ci;
+  }
+
+  /**
+   * Opens (or creates) the store in `opts.dir` and rebuilds the key index from the stored
+   * revisions. If a compaction was scheduled but not finished before a crash, it is restarted in
+   * the background (reads already see the scheduled compact revision).
+   */
+  static async open(opts: MvccStoreOptions): Promise<MvccStore> {
+    mkdirSync(opts.dir, { recursive: true });
+    const env = open<Buffer, Buffer>({
+      path: join(opts.dir, 'db'),
+      mapSize: opts.mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,
+      maxDbs: 4,
+      keyEncoding: 'binary',
+      encoding: 'binary',
+      compression: false,
+      cache: false,
+      overlappingSync: true,
+      noMemInit: true,
+    });
+    const kv = env.openDB<Buffer, Buffer>({ name: 'key', keyEncoding: 'binary', encoding: 'binary' });
+    const meta = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
+    const started = performance.now();
+
+    const byKey = new Map<string, KeyIndex>();
+    let maxMain = 0;
+    let records = 0;
+    const head: KeyValueHead = { key: EMPTY, createRevision: 0, version: 0 };
+    for (const { key, value } of kv.getRange({})) {
+      const main = keyMain(key);
+      const sub = keySub(key);
+      decodeKeyValueHead(value, head);
+      const k = head.key.toString('latin1');
+      let ki = byKey.get(k);
+      if (ki === undefined) {
+        ki = new KeyIndex(k);
+        byKey.set(k, ki);
+      }
+      if (isTombstoneKey(key)) ki.restoreTombstone(main, sub);
+      else ki.restorePut(main, sub, head.createRevision, head.version);
+      assert(main >= maxMain, 'lmdb returned revisions out of order');
+      maxMain = main;
+      records++;
+    }
+    const index = TreeIndex.fromMap(byKey);
+
+    const readMeta = (k: Buffer): number | undefined => {
+      const b = meta.getBinary(k);
+      return b === undefined ? undefined : readU64(b, 0);
+    };
+    const ci = readMeta(META_CONSISTENT_INDEX) ?? 0;
+    const scheduled = readMeta(META_SCHEDULED_COMPACT);
+    const finished = readMeta(META_FINISHED_COMPACT);
+    // An empty store is at revision 1 (etcd): the first write gets revision 2. A compaction may
+    // have removed every record at the compact revision (tombstones), hence the max.
+    const rev = Math.max(1, maxMain, scheduled ?? 0);
+    const compactRev = scheduled ?? -1;
+    const store = new MvccStore({ env, kv, meta }, opts, index, rev, compactRev, ci);
+    store.log?.info(
+      {
+        records,
+        keys: index.size,
+        rev,
+        compactRev,
+        consistentIndex: ci,
+        ms: Math.round(performance.now() - started),
+      },
+      'mvcc: opened store',
+    );
+    if (scheduled !== undefined && scheduled !== finished) {
+      store.log?.info({ scheduled, finished }, 'mvcc: resuming interrupted compaction');
+      store.startCompaction(scheduled);
+    }
+    return store;
+  }
+
+  /** The current revision: that of the last write txn that changed something (1 when empty). */
+  get rev(): number {
+    return this.currentRev;
+  }
+
+  /** The compact revision: reads below it fail with ErrCompacted; -1 if never compacted. */
+  get compactRev(): number {
+    return this.compactMainRev;
+  }
+
+  /** The raft index of the last applied entry (from the last ended write txn, or from disk). */
+  get consistentIndex(): number {
+    return this.ci;
+  }
+
+  /**
+   * Reads keys [key, end) at `opts.rev` (default current). `end` undefined = the single key;
+   * empty or [0] = every key >= key. Throws MvccError 'future-rev' for rev > current,
+   * 'compacted' for rev < compact revision, 'closed' after close().
+   */
+  range(key: Buffer, end: Buffer | undefined, opts?: RangeOptions): RangeResult {
+    this.checkUsable();
+    return this.rangeAt(key, end, opts, this.currentRev);
+  }
+
+  /**
+   * Starts a write txn for the raft entry at `consistentIndex` (non-decreasing). Only one txn may
+   * be open; end() it before the next event-loop await. The consistent index is recorded at end()
+   * even if the txn changes nothing.
+   */
+  write(consistentIndex: number): WriteTxn {
+    this.checkUsable();
+    assert(this.openTxn === undefined, 'a write txn is already open');
+    assert(
+      Number.isSafeInteger(consistentIndex) && consistentIndex >= 0,
+      'consistent index is a safe integer',
+    );
+    assert(consistentIndex >= this.ci, 'consistent index must not go backwards');
+    const txn = new WriteTxnImpl(this, this.currentRev, consistentIndex);
+    this.openTxn = txn;
+    return txn;
+  }
+
+  /** Resolves when every ended write txn (and compaction mark) is in lmdb, and synced if `sync`. */
+  async commit(): Promise<void> {
+    this.checkUsable();
+    this.flush();
+    await this.lastBatch;
+    if (this.fatal !== undefined) throw this.fatal;
+    if (this.sync) await this.be.env.flushed;
+  }
+
+  /**
+   * Compacts at `rev`: afterwards reads below `rev` fail, and for each key only its latest
+   * revision <= rev (unless a tombstone) and later ones remain. The compact revision changes at
+   * once; the physical removal runs in steps on the event loop. Throws MvccError 'compacted' for
+   * rev <= compact revision and 'future-rev' for rev > current revision. `done` resolves when the
+   * removal is finished and durable.
+   */
+  compact(rev: number): { done: Promise<void> } {
+    this.checkUsable();
+    assert(this.openTxn === undefined, 'compact inside an open write txn');
+    if (rev <= this.compactMainRev) throw errCompacted();
+    if (rev > this.currentRev) throw errFutureRev();
+    return { done: this.startCompaction(rev) };
+  }
+
+  private startCompaction(rev: number): Promise<void> {
+    this.compactMainRev = rev;
+    this.pendingMeta.push([META_SCHEDULED_COMPACT, u64(rev)]);
+    this.flush();
+    this.compactionsRunning++;
+    const done = this.compactChain
+      .then(() => this.runCompaction(rev))
+      .finally(() => {
+        this.compactionsRunning--;
+      });
+    const settled = done.catch((err: unknown) => {
+      this.log?.error({ err, rev }, 'mvcc: compaction failed');
+    });
+    this.compactChain = settled;
+    return done;
+  }
+
+  private async runCompaction(rev: number): Promise<void> {
+    const started = performance.now();
+    const kis = this.index.all();
+    const removed: number[] = [];
+    let deleted = 0;
+    let i = 0;
+    while (i < kis.length) {
+      const stop = Math.min(kis.length, i + COMPACT_KEYS_PER_STEP);
+      for (; i < stop; i++) {
+        const ki = kis[i]!;
+        ki.compact(rev, removed);
+        if (ki.isEmpty()) this.index.remove(ki);
+      }
+      if (removed.length >= COMPACT_DELETES_PER_BATCH * 2) {
+        deleted += removed.length / 2;
+        await this.deleteRevisions(removed);
+        removed.length = 0;
+      } else {
+        await yieldTurn();
+      }
+      if (this.closed) return;
+    }
+    if (removed.length > 0) {
+      deleted += removed.length / 2;
+      await this.deleteRevisions(removed);
+    }
+    this.pendingMeta.push([META_FINISHED_COMPACT, u64(rev)]);
+    this.flush();
+    await this.lastBatch;
+    if (this.fatal !== undefined) throw this.fatal;
+    if (this.sync) await this.be.env.flushed;
+    this.log?.info(
+      { rev, deleted, ms: Math.round(performance.now() - started) },
+      'mvcc: finished compaction',
+    );
+  }
+
+  /** Deletes (main, taggedSub) pairs from lmdb in one batch, after every pending write. */
+  private async deleteRevisions(pairs: number[]): Promise<void> {
+    this.flush(); // records still pending must reach lmdb before their deletion
+    const keys: Buffer[] = new Array(pairs.length / 2);
+    for (let j = 0; j < pairs.length; j += 2) {
+      const tagged = pairs[j + 1]!;
+      keys[j / 2] = revKey(pairs[j]!, tagged < 0 ? -tagged - 1 : tagged, tagged < 0);
+    }
+    const kvDb = this.be.kv;
+    const p = this.be.env.batch(() => {
+      for (const k of keys) kvDb.remove(k);
+    });
+    // lmdb commits batches in order, so the newest batch stands for all before it.
+    this.lastBatch = p.then(
+      () => undefined,
+      (err: unknown) => this.fail(err),
+    );
+    await this.lastBatch;
+    if (this.fatal !== undefined) throw this.fatal;
+  }
+
+  /** CRC-32C over every stored revision up to the current one; see hashKV for the rules. */
+  async hash(): Promise<{ hash: number; revision: number }> {
+    this.checkUsable();
+    const r = await this.hashUpTo(0);
+    return { hash: r.hash, revision: r.revision };
+  }
+
+  /**
+   * CRC-32C over the bucket name, then each stored (revision key, KeyValue bytes) with main
+   * revision <= rev (0 = current), in revision order, excluding what compaction removes. Waits
+   * for running compactions to finish, so equal histories give equal hashes whatever each member's
+   * physical compaction progress. Throws MvccError like etcd's HashByRev: 'compacted' for
+   * 0 < rev <= compact revision, 'future-rev' for rev > current.
+   */
+  async hashKV(rev: number): Promise<HashKVResult> {
+    this.checkUsable();
+    return this.hashUpTo(rev);
+  }
+
+  private checkHashRev(rev: number): void {
+    if (rev > 0 && rev <= this.compactMainRev) throw errCompacted();
+    if (rev > 0 && rev > this.currentRev) throw errFutureRev();
+  }
+
+  private async hashUpTo(rev: number): Promise<HashKVResult> {
+    this.checkHashRev(rev);
+    const target = rev === 0 ? this.currentRev : rev;
+    // Wait until lmdb alone holds every revision <= target and no compaction is half-done, then
+    // take an lmdb read snapshot synchronously.
+    for (;;) {
+      await this.compactChain;
+      this.flush();
+      await this.lastBatch;
+      this.checkUsable();
+      if (this.compactionsRunning === 0 && !this.overlayHasAtOrBelow(target)) break;
+    }
+    this.checkHashRev(rev);
+    const compactRevision = this.compactMainRev;
+    this.be.env.resetReadTxn();
+    const txn: Transaction = this.be.env.useReadTransaction();
+    try {
+      let h = crc32c(KEY_BUCKET_NAME, 0);
+      const end = revKey(target + 1, 0, false);
+      let start: Buffer | undefined;
+      for (;;) {
+        let n = 0;
+        let last: Buffer | undefined;
+        for (const { key, value } of this.be.kv.getRange({
+          start,
+          end,
+          transaction: txn,
+          limit: HASH_RECORDS_PER_STEP,
+        })) {
+          h = crc32c(key, h);
+          h = crc32c(value, h);
+          last = key;
+          n++;
+        }
+        if (n < HASH_RECORDS_PER_STEP || last === undefined) break;
+        start = Buffer.concat([last, Buffer.from([0])]);
+        await yieldTurn();
+        if (this.closed) throw errClosed();
+      }
+      return { hash: h >>> 0, compactRevision, revision: target };
+    } finally {
+      txn.done();
+    }
+  }
+
+  private overlayHasAtOrBelow(rev: number): boolean {
+    for (const main of this.overlay.keys()) return main <= rev; // ascending: the first is the least
+    return false;
+  }
+
+  /**
+   * Historical events with main revision in [fromRev, toRev] for keys in [key, end) (`end` as in
+   * range), in revision order: for the watch hub to catch up a watcher. DELETE events carry only
+   * key and mod revision, as etcd's; prevKv is never set. Throws MvccError 'compacted' if
+   * fromRev < compact revision (as etcd's watch), 'future-rev' if toRev > current revision.
+   * Cost is proportional to all revisions in the window, whatever the key filter.
+   */
+  rangeEvents(fromRev: number, toRev: number, key: Buffer, end: Buffer | undefined): Event[] {
+    this.checkUsable();
+    if (fromRev < this.compactMainRev) throw errCompacted();
+    if (toRev > this.currentRev) throw errFutureRev();
+    const kstr = key.toString('latin1');
+    const endStr = end === undefined ? undefined : isOpenEnd(end) ? null : end.toString('latin1');
+    const matches = (k: Buffer): boolean => {
+      const s = k.toString('latin1');
+      if (endStr === undefined) return s === kstr;
+      return s >= kstr && (endStr === null || s < endStr);
+    };
+    const events: Event[] = [];
+    const from = Math.max(fromRev, 1);
+    // The overlay holds a contiguous tail of revisions; everything below its first is in lmdb.
+    let overlayFirst = Number.POSITIVE_INFINITY;
+    for (const main of this.overlay.keys()) {
+      overlayFirst = main;
+      break;
+    }
+    const lmdbTo = Math.min(toRev, overlayFirst - 1);
+    if (from <= lmdbTo) {
+      for (const { key: rk, value } of this.be.kv.getRange({
+        start: revKey(from, 0, false),
+        end: revKey(lmdbTo + 1, 0, false),
+      })) {
+        const kv = decodeKeyValue(Buffer.from(value));
+        if (!matches(kv.key)) continue;
+        events.push(toEvent(kv, keyMain(rk)));
+      }
+    }
+    for (const [main, kvs] of this.overlay) {
+      if (main < from) continue;
+      if (main > toRev) break;
+      for (const kv of kvs) if (matches(kv.key)) events.push(toEvent(kv, main));
+    }
+    return events;
+  }
+
+  /** Size of the lmdb file in bytes (pages allocated so far). */
+  dbSize(): number {
+    const s = this.be.env.getStats() as { pageSize: number; lastPageNumber: number };
+    return (s.lastPageNumber + 1) * s.pageSize;
+  }
+
+  /** Bytes of the lmdb file in use: dbSize minus free pages. */
+  dbSizeInUse(): number {
+    const s = this.be.env.getStats() as {
+      pageSize: number;
+      lastPageNumber: number;
+      free?: { pages?: number };
+    };
+    const free = s.free?.pages ?? 0;
+    return (s.lastPageNumber + 1 - free) * s.pageSize;
+  }
+
+  /**
+   * Flushes, waits for running compaction steps to stop, and closes lmdb. Later calls throw
+   * MvccError 'closed'. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    assert(this.openTxn === undefined, 'close with an open write txn');
+    this.flush();
+    await this.lastBatch;
+    this.closed = true;
+    await this.compactChain;
+    await this.lastBatch;
+    await this.be.env.close();
+  }
+
+  // ---- internals used by WriteTxnImpl ----
+
+  private checkUsable(): void {
+    if (this.closed) throw errClosed();
+    if (this.fatal !== undefined) throw this.fatal;
+  }
+
+  /** Range at view revision `viewRev` (the store's or a txn's). */
+  rangeAt(
+    key: Buffer,
+    end: Buffer | undefined,
+    opts: RangeOptions | undefined,
+    viewRev: number,
+  ): RangeResult {
+    let rev = opts?.rev ?? 0;
+    if (rev > viewRev) throw errFutureRev();
+    if (rev <= 0) rev = viewRev;
+    if (rev < this.compactMainRev) throw errCompacted();
+    const limit = opts?.limit !== undefined && opts.limit > 0 ? opts.limit : Number.POSITIVE_INFINITY;
+    const countOnly = opts?.countOnly === true;
+    const kstr = key.toString('latin1');
+    if (end === undefined) {
+      const ki = this.index.get(kstr);
+      const slot = ki === undefined ? -1 : ki.findAt(rev);
+      if (ki === undefined || slot < 0) return { kvs: [], count: 0, rev: viewRev };
+      return { kvs: countOnly ? [] : [this.kvAt(ki, slot)], count: 1, rev: viewRev };
+    }
+    const endStr = isOpenEnd(end) ? undefined : end.toString('latin1');
+    if (endStr !== undefined && endStr <= kstr) return { kvs: [], count: 0, rev: viewRev };
+    const kvs: KeyValue[] = [];
+    let count = 0;
+    this.index.visit(kstr, endStr, (ki) => {
+      const slot = ki.findAt(rev);
+      if (slot >= 0) {
+        count++;
+        if (!countOnly && kvs.length < limit) kvs.push(this.kvAt(ki, slot));
+      }
+      return true;
+    });
+    return { kvs, count, rev: viewRev };
+  }
+
+  /** The KeyValue stored at revision slot `slot` of `ki`. */
+  kvAt(ki: KeyIndex, slot: number): KeyValue {
+    const main = ki.revs[slot]!;
+    const sub = ki.revs[slot + 1]!;
+    const o = this.overlay.get(main);
+    if (o !== undefined) {
+      const kv = o[sub];
+      assert(kv !== undefined, 'overlay lacks a sub revision the index names');
+      return kv;
+    }
+    writeRevKey(this.scratchKey, main, sub);
+    const buf = this.be.kv.getBinary(this.scratchKey);
+    assert(buf !== undefined, `key index names revision ${main}_${sub} missing from lmdb`);
+    return decodeKeyValue(buf);
+  }
+
+  /** Keys visible at `rev` in [key, end), with their revision slots (for deleteRange). */
+  liveIn(key: Buffer, end: Buffer | undefined, rev: number): { kis: KeyIndex[]; slots: number[] } {
+    const kis: KeyIndex[] = [];
+    const slots: number[] = [];
+    const kstr = key.toString('latin1');
+    if (end === undefined) {
+      const ki = this.index.get(kstr);
+      const slot = ki === undefined ? -1 : ki.findAt(rev);
+      if (ki !== undefined && slot >= 0) {
+        kis.push(ki);
+        slots.push(slot);
+      }
+      return { kis, slots };
+    }
+    const endStr = isOpenEnd(end) ? undefined : end.toString('latin1');
+    if (endStr !== undefined && endStr <= kstr) return { kis, slots };
+    this.index.visit(kstr, endStr, (ki) => {
+      const slot = ki.findAt(rev);
+      if (slot >= 0) {
+        kis.push(ki);
+        slots.push(slot);
+      }
+      return true;
+    });
+    return { kis, slots };
+  }
+
+  /** A put inside `txn`; returns the stored KeyValue. */
+  txnPut(txn: WriteTxnImpl, key: Buffer, value: Buffer, lease: bigint): void {
+    assert(key.length > 0, 'empty key');
+    const main = txn.beginRev + 1;
+    const sub = txn.kvs.length;
+    const ki = this.index.getOrCreate(key.toString('latin1'));
+    const created = ki.ver === 0 ? main : ki.createdMain;
+    const ver = ki.ver + 1;
+    const { kv, bytes } = makeKeyValue(key, created, main, ver, value, lease);
+    ki.put(main, sub);
+    this.txnAppend(txn, main, revKey(main, sub, false), bytes, kv);
+  }
+
+  /** A delete of a live key inside `txn`. */
+  txnDelete(txn: WriteTxnImpl, ki: KeyIndex): void {
+    const main = txn.beginRev + 1;
+    const sub = txn.kvs.length;
+    const key = Buffer.from(ki.key, 'latin1');
+    ki.tombstone(main, sub);
+    // Stored as etcd stores it: KeyValue{key} only; the revision is in the lmdb key.
+    const bytes = encodeKeyValue(key, 0, 0, 0, EMPTY, 0n);
+    const kv: KeyValue = { key, createRevision: 0n, modRevision: 0n, version: 0n, value: EMPTY, lease: 0n };
+    this.txnAppend(txn, main, revKey(main, sub, true), bytes, kv);
+  }
+
+  private txnAppend(txn: WriteTxnImpl, main: number, k: Buffer, v: Buffer, kv: KeyValue): void {
+    if (txn.kvs.length === 0) this.overlay.set(main, txn.kvs);
+    txn.kvs.push(kv);
+    txn.recKeys.push(k);
+    txn.recVals.push(v);
+  }
+
+  /** Ends `txn` (see WriteTxn.end). */
+  txnEnd(txn: WriteTxnImpl): { rev: number; events: Event[] } {
+    assert(this.openTxn === txn, 'ending a txn that is not the open one');
+    this.openTxn = undefined;
+    const events: Event[] = [];
+    if (txn.kvs.length > 0) {
+      const main = txn.beginRev + 1;
+      this.currentRev = main;
+      for (const kv of txn.kvs) events.push(toEvent(kv, main));
+      for (let i = 0; i < txn.recKeys.length; i++) {
+        this.pendingKeys.push(txn.recKeys[i]!);
+        this.pendingVals.push(txn.recVals[i]!);
+      }
+    }
+    if (txn.consistentIndex !== this.ci) {
+      this.ci = txn.consistentIndex;
+      this.ciDirty = true;
+    }
+    this.scheduleFlush();
+    return { rev: this.currentRev, events };
+  }
+
+  private scheduleFlush(): void {
+    if (this.pendingKeys.length >= FLUSH_RECORDS_MAX) {
+      this.flush();
+      return;
+    }
+    if (this.flushScheduled) return;
+    if (this.pendingKeys.length === 0 && !this.ciDirty) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (!this.closed) this.flush();
+    });
+  }
+
+  /** Hands every pending record and meta value to lmdb as one atomic batch. */
+  private flush(): void {
+    if (this.fatal !== undefined) return;
+    if (this.pendingKeys.length === 0 && !this.ciDirty && this.pendingMeta.length === 0) return;
+    const keys = this.pendingKeys;
+    const vals = this.pendingVals;
+    const meta = this.pendingMeta;
+    this.pendingKeys = [];
+    this.pendingVals = [];
+    this.pendingMeta = [];
+    this.ciDirty = false;
+    const ciBytes = u64(this.ci);
+    const upTo = this.currentRev;
+    const kvDb = this.be.kv;
+    const metaDb = this.be.meta;
+    const p = this.be.env.batch(() => {
+      for (let i = 0; i < keys.length; i++) kvDb.put(keys[i]!, vals[i]!);
+      metaDb.put(META_CONSISTENT_INDEX, ciBytes);
+      for (const [k, v] of meta) metaDb.put(k, v);
+    });
+    this.lastBatch = p.then(
+      () => this.afterCommit(upTo),
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  private afterCommit(upTo: number): void {
+    // lmdb now holds every revision <= upTo: renew the read snapshot, then drop the overlay.
+    this.be.env.resetReadTxn();
+    for (const main of this.overlay.keys()) {
+      if (main > upTo) break;
+      this.overlay.delete(main);
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.fatal = err instanceof Error ? err : new Error(String(err));
+    this.log?.error({ err: this.fatal }, 'mvcc: lmdb write failed; store is unusable');
+  }
+}
+
+function toEvent(kv: KeyValue, main: number): Event {
+  if (kv.version === 0n) {
+    // a tombstone: etcd's DELETE event carries the key and the delete's revision
+    return {
+      type: Event_EventType.DELETE,
+      kv: {
+        key: kv.key,
+        createRevision: 0n,
+        modRevision: BigInt(main),
+        version: 0n,
+        value: EMPTY,
+        lease: 0n,
+      },
+      prevKv: undefined,
+    };
+  }
+  return { type: Event_EventType.PUT, kv, prevKv: undefined };
+}
+
+class WriteTxnImpl implements WriteTxn {
+  readonly beginRev: number;
+  readonly consistentIndex: number;
+  /** KeyValues written, by sub revision (also the overlay entry for beginRev + 1). */
+  readonly kvs: KeyValue[] = [];
+  readonly recKeys: Buffer[] = [];
+  readonly recVals: Buffer[] = [];
+  private readonly store: MvccStore;
+  private ended = false;
+
+  constructor(store: MvccStore, beginRev: number, consistentIndex: number) {
+    this.store = store;
+    this.beginRev = beginRev;
+    this.consistentIndex = consistentIndex;
+  }
+
+  get rev(): number {
+    return this.kvs.length > 0 ? this.beginRev + 1 : this.beginRev;
+  }
+
+  range(key: Buffer, end: Buffer | undefined, opts?: RangeOptions): RangeResult {
+    assert(!this.ended, 'txn already ended');
+    return this.store.rangeAt(key, end, opts, this.rev);
+  }
+
+  put(key: Buffer, value: Buffer, lease: bigint): void {
+    assert(!this.ended, 'txn already ended');
+    this.store.txnPut(this, key, value, lease);
+  }
+
+  deleteRange(
+    key: Buffer,
+    end: Buffer | undefined,
+    wantPrevKvs = true,
+  ): { deleted: number; prevKvs: KeyValue[] } {
+    assert(!this.ended, 'txn already ended');
+    const { kis, slots } = this.store.liveIn(key, end, this.rev);
+    const prevKvs: KeyValue[] = [];
+    if (wantPrevKvs) for (let i = 0; i < kis.length; i++) prevKvs.push(this.store.kvAt(kis[i]!, slots[i]!));
+    for (const ki of kis) this.store.txnDelete(this, ki);
+    return { deleted: kis.length, prevKvs };
+  }
+
+  end(): { rev: number; events: Event[] } {
+    assert(!this.ended, 'txn already ended');
+    this.ended = true;
+    return this.store.txnEnd(this);
+  }
+}
