@@ -151,7 +151,8 @@ diffCase('etcdctl: txn from stdin, both branches, json output', async (s) => {
   await s.ctl('txn', { input: 'mod("k1") > "0"\nval("k1") = "v1"\n\nput k1 "new"\nget k2\n\nput k3 x\n\n' });
   await s.ctl('txn -w json', { input: 'val("k1") = "zz"\n\nput k1 "no"\n\nput k3 x\ndel k2\n\n' });
   await s.ctl('txn', { input: 'ver("k1") = "2"\nc("k1") < "100"\nval("k3") != "y"\n\nget k --prefix\n\n\n' });
-  await s.ctl('txn', { input: '\n\nput t1 a\nput t2 b\n\n' });
+  await s.ctl('txn', { input: '\nput t1 a\nput t2 b\n\n\n' }); // no compares: success branch
+  await s.ctl('txn', { input: '\n\nput t3 c\n\n' }); // empty success branch; failure ops never run
   await s.ctl('get t --prefix -w json');
 });
 
@@ -182,11 +183,11 @@ diffCase(
   async (s) => {
     await s.ctl(['put', 'big', 'a'.repeat(2000)], { fail: `Error: ${E.tooLarge[1]}` });
     await s.ctl('txn', {
-      input: '\n\nput a 1\nput b 1\nput c 1\nput d 1\nput e 1\n\n',
+      input: '\nput a 1\nput b 1\nput c 1\nput d 1\nput e 1\n\n\n',
       fail: `Error: ${E.tooManyOps[1]}`,
     });
-    await s.ctl('txn', { input: '\n\nput a 1\nput b 1\nput c 1\nput d 1\n\n' });
-    await s.ctl('txn', { input: '\n\nput a 1\nput a 2\n\n', fail: `Error: ${E.duplicateKey[1]}` });
+    await s.ctl('txn', { input: '\nput a 1\nput b 1\nput c 1\nput d 1\n\n\n' });
+    await s.ctl('txn', { input: '\nput a 1\nput a 2\n\n\n', fail: `Error: ${E.duplicateKey[1]}` });
     await s.ctl('get a --prefix -w json');
   },
   { flags: ['--max-txn-ops', '4', '--max-request-bytes', '1024'] },
@@ -307,11 +308,12 @@ diffCase('grpc: Txn compares every target with every result', async (s) => {
   await s.rpc('grant', (c) => c.lease.leaseGrant({ TTL: 100, ID: 9 }));
   await s.rpc('put k', (c) => c.kv.put({ key: b('k'), value: b('m') }));
   await s.rpc('put k again with lease', (c) => c.kv.put({ key: b('k'), value: b('m'), lease: 9 }));
-  // k: version 2, create 3, mod 4, value "m", lease 9. Probe below, at and above each.
+  // k: version 2, create 2, mod 3, value "m", lease 9 (a grant does not bump the revision). Probe
+  // below, at and above each, and 0 (what a missing key compares as, except for VALUE).
   const probes: [T, (string | number)[]][] = [
     [T.VERSION, [1, 2, 3, 0]],
-    [T.CREATE, [2, 3, 4, 0]],
-    [T.MOD, [3, 4, 5, 0]],
+    [T.CREATE, [1, 2, 3, 0]],
+    [T.MOD, [2, 3, 4, 0]],
     [T.VALUE, ['l', 'm', 'n', '']],
     [T.LEASE, [8, 9, 10, 0]],
   ];
