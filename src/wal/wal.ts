@@ -313,17 +313,8 @@ export class Wal {
           case RecordType.Snapshot: {
             const s = r.snapshot;
             if (snapshot && s.index < snapshot.index) break; // a header's copy of an older marker
-            // Keep the entries after the snapshot; the log restarts at s.index + 1.
-            const base = snapshot ? snapshot.index + 1 : (ents[0]?.index ?? s.index + 1);
+            // The log restarts after the snapshot: keep only the entries above it.
             ents = ents.filter((e) => e.index > s.index);
-            if (ents.length > 0 && ents[0]!.index !== s.index + 1) {
-              throw new WalError(
-                'bad-layout',
-                `wal: entries ${base}.. do not reach snapshot ${s.index} in ${path}`,
-                path,
-                offset,
-              );
-            }
             snapshot = s;
             break;
           }
@@ -337,16 +328,19 @@ export class Wal {
                 offset,
               );
             if (e.index <= snapshot.index) break;
-            const pos = e.index - snapshot.index - 1;
+            // The first retained segment may begin mid-log (older segments released): the log then
+            // starts at the first entry seen; that it reaches the newest marker is checked at the end.
+            const pos = ents.length === 0 ? 0 : e.index - ents[0]!.index;
             if (pos > ents.length) {
               throw new WalError(
                 'bad-layout',
-                `wal: entry ${e.index} in ${path} at offset ${offset} leaves a gap after ${snapshot.index + ents.length}`,
+                `wal: entry ${e.index} in ${path} at offset ${offset} leaves a gap after ${ents[0]!.index + ents.length - 1}`,
                 path,
                 offset,
               );
             }
-            if (pos < ents.length) ents.length = pos;
+            if (pos < 0) ents = [];
+            else ents.length = pos;
             ents.push(e);
             break;
           }
@@ -366,6 +360,13 @@ export class Wal {
     }
     if (!metadata) throw new WalError('bad-layout', `wal: no metadata record in ${dir}`, dir);
     if (!snapshot) throw new WalError('bad-layout', `wal: no snapshot marker in ${dir}`, dir);
+    if (ents.length > 0 && ents[0]!.index !== snapshot.index + 1) {
+      throw new WalError(
+        'bad-layout',
+        `wal: entries start at ${ents[0]!.index} but the newest snapshot marker is at ${snapshot.index} in ${dir}`,
+        dir,
+      );
+    }
 
     const last = segments[segments.length - 1]!;
     const file = await fs.openReadWrite(join(dir, last.name));
@@ -533,19 +534,28 @@ export class Wal {
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ hardState, entries, snapshot, resolve, reject });
-      if (!this.flushing) this.flushing = this.flushLoop().finally(() => (this.flushing = undefined));
+      if (!this.flushing) this.flushing = this.flushLoop();
     });
   }
 
   private async flushLoop(): Promise<void> {
     // Let the current turn of the event loop queue more saves before the first write.
     await Promise.resolve();
-    while (this.queue.length > 0) {
+    try {
+      while (this.queue.length > 0) await this.flushOnce();
+    } finally {
+      // Cleared in the same microtask as the last empty-queue check, so no save is stranded.
+      this.flushing = undefined;
+    }
+  }
+
+  private async flushOnce(): Promise<void> {
+    {
       const batch = this.queue.splice(0);
       if (this.failure) {
         const err = this.refusal()!;
         for (const it of batch) it.reject(err);
-        continue;
+        return;
       }
       try {
         await this.writeBatch(batch);
