@@ -1,0 +1,58 @@
+/**
+ * Runs many simulator seeds and prints a summary table (npm run test:sim).
+ *   node dist/test/sim/sweep.js [--seeds N] [--start S] [--verbose] [--chaos-ticks T]
+ * Exits non-zero on the first failing seed, after printing its seed, repro command and trace.
+ */
+import { runSeed, SimFailure, type SimOptions, type SimStats } from './cluster.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const seeds = Number(arg('--seeds') ?? 10000);
+const start = Number(arg('--start') ?? 1);
+const verbose = process.argv.includes('--verbose');
+const overrides: Partial<SimOptions> = { verbose };
+const ct = arg('--chaos-ticks');
+if (ct) overrides.chaosTicks = Number(ct);
+
+const totals = new Map<keyof SimStats, number>();
+const maxes = new Map<keyof SimStats, number>();
+const t0 = process.hrtime.bigint();
+let failures = 0;
+let lastReport = t0;
+for (let seed = start; seed < start + seeds; seed++) {
+  let st: SimStats;
+  try {
+    st = runSeed(seed, overrides);
+  } catch (e) {
+    failures++;
+    console.error(e instanceof SimFailure ? e.message : e);
+    process.exitCode = 1;
+    break;
+  }
+  for (const [k, v] of Object.entries(st) as [keyof SimStats, number][]) {
+    totals.set(k, (totals.get(k) ?? 0) + v);
+    maxes.set(k, Math.max(maxes.get(k) ?? 0, v));
+  }
+  const now = process.hrtime.bigint();
+  if (now - lastReport > 10_000_000_000n) {
+    lastReport = now;
+    console.log(`... seed ${seed} (${seed - start + 1}/${seeds})`);
+  }
+}
+const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+const ran = [...totals.keys()].length ? (totals.get('ticks')! > 0 ? seeds - failures : 0) : 0;
+console.log(
+  `\nraft simulator: seeds ${start}..${start + seeds - 1}, ${failures} failed, ${secs.toFixed(1)} s`,
+);
+console.log(
+  `${'metric'.padEnd(20)}${'total'.padStart(14)}${'mean/seed'.padStart(12)}${'max/seed'.padStart(10)}`,
+);
+for (const [k, v] of totals) {
+  const mean = ran > 0 ? v / ran : 0;
+  console.log(
+    `${k.padEnd(20)}${String(v).padStart(14)}${mean.toFixed(1).padStart(12)}${String(maxes.get(k)).padStart(10)}`,
+  );
+}
