@@ -9,8 +9,8 @@
  * 2. all-zero header with non-zero bytes later: torn — a write whose first sectors never reached
  *    the disk;
  * 3. the frame announced at X runs past the end of the file: torn;
- * 4. a damaged frame (bad CRC, bad payload) that contains an all-zero 512-byte sector: torn — the
- *    sector was never written (etcd's isTornEntry rule);
+ * 4. a damaged frame (bad CRC, bad payload) whose header + payload, cut at 512-byte sector
+ *    boundaries, has an all-zero piece: torn — that sector was never written (etcd's isTornEntry);
  * 5. a damaged frame followed only by zeros: torn — it was the last thing written;
  * 6. a length field above RECORD_BYTES_MAX followed (after the header) only by zeros: torn;
  * anything else is corruption: valid-looking data follows the damage, so acknowledged records
@@ -53,9 +53,16 @@ function lastNonZero(buf: Uint8Array, from: number): number {
   return from - 1;
 }
 
-function hasZeroSector(buf: Uint8Array, from: number, to: number): boolean {
-  let s = Math.ceil(from / SECTOR_BYTES) * SECTOR_BYTES;
-  for (; s + SECTOR_BYTES <= to; s += SECTOR_BYTES) if (allZero(buf, s, s + SECTOR_BYTES)) return true;
+/**
+ * Whether some piece of [from, to), cut at sector boundaries, is all zeros: that sector of the
+ * record never reached the disk (etcd's isTornEntry).
+ */
+function hasZeroSectorPiece(buf: Uint8Array, from: number, to: number): boolean {
+  for (let s = from; s < to; ) {
+    const e = Math.min(to, (Math.floor(s / SECTOR_BYTES) + 1) * SECTOR_BYTES);
+    if (allZero(buf, s, e)) return true;
+    s = e;
+  }
   return false;
 }
 
@@ -90,10 +97,10 @@ export function scanSegment(buf: Uint8Array, isLast: boolean): SegmentScan {
     } else if (r.kind === 'short') {
       stop = torn('record runs past the end of the file');
     } else {
-      const lengthBad =
-        new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(off, true) > RECORD_BYTES_MAX;
+      const recordLength = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(off, true);
+      const lengthBad = recordLength > RECORD_BYTES_MAX;
       const after = lengthBad ? off + HEADER_BYTES : r.frameEnd;
-      if (!lengthBad && hasZeroSector(buf, off, r.frameEnd))
+      if (!lengthBad && hasZeroSectorPiece(buf, off, Math.min(buf.length, off + HEADER_BYTES + recordLength)))
         stop = torn(`${r.reason}; record has an unwritten sector`);
       else if (allZero(buf, after, buf.length)) stop = torn(`${r.reason} in the last record`);
       else stop = { kind: 'corrupt', reason: r.reason };
