@@ -143,25 +143,28 @@ let pos = 0;
 const EMPTY = Buffer.alloc(0);
 
 function readVarintNum(buf: Uint8Array): number {
-  // Accumulates up to 7 bytes (49 bits) as a number; longer varints go through readVarintBig.
+  // Accumulates up to 8 bytes (56 bits) as a number; returns NaN (pos unchanged) when the value is
+  // longer or not a safe integer, and the caller falls back to bigint.
+  const start = pos;
   let result = 0;
   let mul = 1;
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < 8; i++) {
     const b = buf[pos++];
     assert(b !== undefined, 'truncated varint');
     result += (b & 0x7f) * mul;
-    if (b < 0x80) return result;
+    if (b < 0x80) {
+      if (Number.isSafeInteger(result)) return result;
+      break;
+    }
     mul *= 128;
   }
-  pos -= 7;
+  pos = start;
   return Number.NaN;
 }
 
 function readInt64(buf: Uint8Array): bigint {
-  const start = pos;
   const n = readVarintNum(buf);
   if (!Number.isNaN(n)) return BigInt(n);
-  pos = start;
   let u = 0n;
   let shift = 0n;
   for (let i = 0; i < 10; i++) {
@@ -293,6 +296,6 @@ export function decodeKeyValueHead(buf: Buffer, out: KeyValueHead): KeyValueHead
 
 function readSafe(buf: Uint8Array): number {
   const n = readVarintNum(buf);
-  assert(!Number.isNaN(n), 'revision beyond 2^49 in a stored KeyValue');
+  assert(!Number.isNaN(n), 'revision beyond 2^53 in a stored KeyValue');
   return n;
 }
