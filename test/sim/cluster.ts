@@ -235,6 +235,7 @@ export class Sim {
     const ids: NodeId[] = [];
     for (let i = 1; i <= options.voters; i++) ids.push(BigInt(i));
     this.nextNodeId = BigInt(options.voters + 1);
+    this.latestConf = { index: 0, cs: { voters: ids, learners: [] } };
     for (const id of ids) {
       const n = new SimNode(id, new MemoryStorage());
       this.nodes.set(id, n);
