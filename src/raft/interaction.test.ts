@@ -16,6 +16,7 @@
 //   report-snapshot ID TO ok|fail | report-unreachable ID TO | status ID | raft-log ID | raft-state
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import process from 'node:process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SeededRng } from '../pkg/rng.js';
@@ -36,7 +37,7 @@ import {
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dataDir = here.includes('/dist/')
-  ? here.replace('/dist/src/', '/src/') + 'testdata/'
+  ? `${here.replace('/dist/src/', '/src/')}testdata/`
   : `${here}testdata/`;
 const rewrite = process.env.RAFT_REWRITE === '1';
 
