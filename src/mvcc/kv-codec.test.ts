@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { KeyValue } from '../proto/mvccpb/kv.js';
-import { decodeKeyValue, decodeKeyValueHead, encodeKeyValue, makeKeyValue } from './kv-codec.js';
+import { decodeKeyValue, encodeKeyValue, makeKeyValue } from './kv-codec.js';
 import { isTombstoneKey, keyMain, keySub, revKey } from './revision.js';
 
 test('revision keys have etcd layout', () => {
@@ -66,10 +66,6 @@ test('encodeKeyValue equals the generated encoder and round-trips', () => {
       assert.equal(back.version, BigInt(f.ver));
       assert.deepEqual(Buffer.from(back.value), Buffer.from(f.value));
       assert.equal(back.lease, f.lease);
-      const head = decodeKeyValueHead(mine, { key: Buffer.alloc(0), createRevision: -1, version: -1 });
-      assert.deepEqual(Buffer.from(head.key), Buffer.from(f.key));
-      assert.equal(head.createRevision, f.create);
-      assert.equal(head.version, f.ver);
       const made = makeKeyValue(f.key, f.create, f.mod, f.ver, f.value, f.lease);
       assert.deepEqual(made.bytes, mine);
       assert.deepEqual(Buffer.from(made.kv.key), Buffer.from(f.key));

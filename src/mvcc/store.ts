@@ -21,15 +21,10 @@ import { type Database, open, type RootDatabase, type Transaction } from 'lmdb';
 import { assert, crc32c } from '../pkg/index.js';
 import { type Event, Event_EventType, type KeyValue } from '../proto/mvccpb/kv.js';
 import { errClosed, errCompacted, errFutureRev } from './errors.js';
-import { KeyIndex, TreeIndex } from './key-index.js';
-import {
-  decodeKeyValue,
-  decodeKeyValueHead,
-  encodeKeyValue,
-  type KeyValueHead,
-  makeKeyValue,
-} from './kv-codec.js';
-import { isTombstoneKey, keyMain, keySub, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
+import type { KeyIndex, TreeIndex } from './key-index.js';
+import { decodeKeyValue, encodeKeyValue, makeKeyValue } from './kv-codec.js';
+import { rebuildIndex } from './restore.js';
+import { keyMain, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
 
 /** Pending records that force a flush to lmdb right away instead of at the next event turn. */
 export const FLUSH_RECORDS_MAX = 10_000;
@@ -214,27 +209,7 @@ export class MvccStore {
     const meta = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
     const started = performance.now();
 
-    const byKey = new Map<string, KeyIndex>();
-    let maxMain = 0;
-    let records = 0;
-    const head: KeyValueHead = { key: EMPTY, createRevision: 0, version: 0 };
-    for (const { key, value } of kv.getRange({})) {
-      const main = keyMain(key);
-      const sub = keySub(key);
-      decodeKeyValueHead(value, head);
-      const k = head.key.toString('latin1');
-      let ki = byKey.get(k);
-      if (ki === undefined) {
-        ki = new KeyIndex(k);
-        byKey.set(k, ki);
-      }
-      if (isTombstoneKey(key)) ki.restoreTombstone(main, sub);
-      else ki.restorePut(main, sub, head.createRevision, head.version);
-      assert(main >= maxMain, 'lmdb returned revisions out of order');
-      maxMain = main;
-      records++;
-    }
-    const index = TreeIndex.fromMap(byKey);
+    const { index, maxMain, records } = rebuildIndex(env);
 
     const readMeta = (k: Buffer): number | undefined => {
       const b = meta.getBinary(k);
