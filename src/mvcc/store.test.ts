@@ -380,11 +380,19 @@ test('a large compaction runs in steps without blocking the event loop', async (
   assert.ok(maxGapMs < 250, `event loop blocked for ${maxGapMs.toFixed(0)} ms`);
 });
 
-test('dbSize reports lmdb pages', async (t) => {
+test('dbSize reports lmdb pages; compaction frees pages in use', async (t) => {
   const s = await openStore(t);
-  put(s, 1, ['a', 'x'.repeat(10_000)]);
+  for (let i = 0; i < 20; i++) {
+    const txn = s.write(i + 1);
+    for (let j = 0; j < 100; j++) txn.put(b(`k${j}`), Buffer.alloc(1000, i), 0n);
+    txn.end();
+  }
   await s.commit();
-  assert.ok(s.dbSize() >= 10_000);
-  assert.ok(s.dbSizeInUse() <= s.dbSize());
-  assert.ok(s.dbSizeInUse() > 0);
+  const size = s.dbSize();
+  assert.ok(size >= 2_000_000, `db size ${size}`);
+  assert.ok(s.dbSizeInUse() <= size);
+  assert.ok(s.dbSizeInUse() > 1_800_000);
+  await s.compact(s.rev).done;
+  assert.ok(s.dbSize() >= size, 'lmdb never shrinks the file');
+  assert.ok(s.dbSizeInUse() < s.dbSize() / 5, `in use after compaction ${s.dbSizeInUse()} of ${size}`);
 });

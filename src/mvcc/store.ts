@@ -268,8 +268,8 @@ export class MvccStore {
 
   /**
    * Starts a write txn for the raft entry at `consistentIndex` (non-decreasing). Only one txn may
-   * be open; end() it before the next event-loop await. The consistent index is recorded at end()
-   * even if the txn changes nothing.
+   * be open at a time (it may stay open across awaits; reads of the store do not see it until it
+   * ends). The consistent index is recorded at end() even if the txn changes nothing.
    */
   write(consistentIndex: number): WriteTxn {
     this.checkUsable();
@@ -319,7 +319,8 @@ export class MvccStore {
         this.compactionsRunning--;
       });
     const settled = done.catch((err: unknown) => {
-      this.log?.error({ err, rev }, 'mvcc: compaction failed');
+      if (this.closed) this.log?.info({ rev }, 'mvcc: compaction interrupted by close');
+      else this.log?.error({ err, rev }, 'mvcc: compaction failed');
     });
     this.compactChain = settled;
     return done;
@@ -345,7 +346,7 @@ export class MvccStore {
       } else {
         await yieldTurn();
       }
-      if (this.closed) return;
+      if (this.closed) throw errClosed(); // resumed on the next open
     }
     if (removed.length > 0) {
       deleted += removed.length / 2;
@@ -508,15 +509,30 @@ export class MvccStore {
     return (s.lastPageNumber + 1) * s.pageSize;
   }
 
-  /** Bytes of the lmdb file in use: dbSize minus free pages. */
+  /**
+   * Bytes of the lmdb file in use: pages of the key and meta trees, lmdb's catalog and free-list
+   * trees and its two meta pages. The rest of dbSize is free pages lmdb reuses before growing
+   * the file (etcd's dbSizeInUse).
+   */
   dbSizeInUse(): number {
-    const s = this.be.env.getStats() as {
+    interface TreeStats {
       pageSize: number;
-      lastPageNumber: number;
-      free?: { pages?: number };
-    };
-    const free = s.free?.pages ?? 0;
-    return (s.lastPageNumber + 1 - free) * s.pageSize;
+      treeBranchPageCount: number;
+      treeLeafPageCount: number;
+      overflowPages: number;
+      root?: TreeStats;
+      free?: TreeStats;
+    }
+    const pages = (t: TreeStats | undefined): number =>
+      t === undefined ? 0 : t.treeBranchPageCount + t.treeLeafPageCount + t.overflowPages;
+    const env = this.be.env.getStats() as TreeStats;
+    const used =
+      2 +
+      pages(env.root) +
+      pages(env.free) +
+      pages(this.be.kv.getStats() as TreeStats) +
+      pages(this.be.meta.getStats() as TreeStats);
+    return Math.min(used * env.pageSize, this.dbSize());
   }
 
   /**
