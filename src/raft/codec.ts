@@ -3,6 +3,10 @@
  * of conf-change entries). Pure functions; decoding validates everything and throws RaftError
  * 'malformed' on bad input, never an AssertionError.
  *
+ * Ownership: to avoid a copy per entry, decoded byte fields (entry data, context, snapshot data)
+ * are views into the input buffer, and an encoding may be a view into a larger buffer. Neither
+ * side may mutate a buffer after handing it over.
+ *
  * Format (version 1), all integers unsigned:
  *   Message    := version:u8=1 type:u8 to:u64 from:u64 term:uv logTerm:uv index:uv commit:uv
  *                 rejectHint:uv flags:u8 (bit0 reject, bit1 snapshot present) context:bytes
@@ -70,8 +74,9 @@ class Writer {
     this.pos += b.byteLength;
   }
 
+  /** The encoded bytes: a view of the buffer (no copy; the size estimate keeps slack small). */
   done(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    return this.buf.subarray(0, this.pos);
   }
 }
 
@@ -114,10 +119,11 @@ class Reader {
     throw new RaftError('malformed', 'varint too long');
   }
 
+  /** A view into the input (no copy): decoded messages share the caller's buffer. */
   bytes(): Uint8Array {
     const n = this.uv();
     this.need(n);
-    const b = this.buf.slice(this.pos, this.pos + n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return b;
   }

@@ -200,9 +200,10 @@ export class RawNode {
   /** Whether `ready()` would return anything. */
   hasReady(): boolean {
     const r = this.raft;
-    const soft = this.softState();
-    if (soft.lead !== this.prevSoft.lead || soft.role !== this.prevSoft.role) return true;
-    if (!hardStateEqual(r.hardState(), this.prevHard)) return true;
+    // Hot path of every driver loop: compare fields without allocating.
+    if (r.lead !== this.prevSoft.lead || r.state !== this.prevSoft.role) return true;
+    const h = this.prevHard;
+    if (r.term !== h.term || r.vote !== h.vote || r.log.committed !== h.commit) return true;
     if (r.log.hasPendingSnapshot()) return true;
     if (r.log.unstable.entries.length > 0) return true;
     if (r.msgs.length > 0 || r.readStates.length > 0) return true;
