@@ -75,7 +75,7 @@ export function formatTable(cfg: BenchConfig, results: readonly TargetResult[]):
   const header = [
     'METRIC',
     ...results.map((r) => (cfg.compare ? r.target.name : r.target.endpoints.join(','))),
-    ...ratios.map((q) => `${q.target} VS ${q.baseline}`),
+    ...ratios.map((q) => `${q.target} vs ${q.baseline}`),
   ];
   const blank = ratios.map(() => '');
   const rows: string[][] = [

@@ -172,6 +172,10 @@ export async function runTarget(
   opts: RunTargetOptions,
 ): Promise<TargetResult> {
   const conns = await openConns(target, cfg.conns, cfg.dialTimeoutMs);
+  // grpc-js captures a caller stack (`new Error()`) on every call; we never print those stacks,
+  // and not capturing them saves about a tenth of the generator's CPU per request.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     const errors = new Map<string, number>();
     if (cfg.warmup > 0) {
@@ -211,6 +215,7 @@ export async function runTarget(
       cpu,
     };
   } finally {
+    Error.stackTraceLimit = stackTraceLimit;
     for (const c of conns) c.close();
   }
 }
