@@ -179,6 +179,8 @@ export class Wal {
   private flushing: Promise<void> | undefined;
   private failure: WalError | undefined;
   private closed = false;
+  /** The next segment's file, being preallocated in the background (etcd's filePipeline). */
+  private next: Promise<PreparedSegment | undefined> | undefined;
   /** Index of the last entry queued (for gap checks at save time). */
   private queuedLastIndex: number;
 
@@ -199,6 +201,35 @@ export class Wal {
     private snapshot: SnapshotMetadata,
   ) {
     this.queuedLastIndex = lastIndex;
+    this.prepareNext();
+  }
+
+  /**
+   * Starts preallocating the next segment file (zero-filled, synced) in the background, so a cut
+   * only writes a header and renames. A failure here is logged; the cut then creates inline.
+   */
+  private prepareNext(): void {
+    if (!this.opts.preallocate || this.next || this.closed) return;
+    const fs = this.opts.fs;
+    const path = join(this.dir, NEXT_SEGMENT_TMP);
+    this.next = (async () => {
+      try {
+        if (await fs.exists(path)) await fs.unlink(path);
+        const file = await fs.create(path);
+        try {
+          await zeroFill(file, 0, this.opts.segmentBytes);
+          await file.datasync();
+          return { file, path };
+        } catch (e) {
+          await file.close().catch(() => {});
+          await fs.unlink(path).catch(() => {});
+          throw e;
+        }
+      } catch (e) {
+        this.opts.logger.warn({ path, err: osError(e) }, 'wal: preallocating the next segment failed');
+        return undefined;
+      }
+    })();
   }
 
   /**
@@ -221,7 +252,7 @@ export class Wal {
       { type: RecordType.Snapshot, snapshot: snap },
     ];
     const name = segmentFileName(0, 0);
-    const { file, offset, crc } = await createSegment(opts, dir, name, header, 0);
+    const { file, offset, crc } = await createSegment(opts, dir, name, header, 0, undefined);
     return new Wal(dir, opts, metadata, [{ seq: 0, index: 0, name }], file, offset, crc, 0, emptyHs(), snap);
   }
 
@@ -241,7 +272,7 @@ export class Wal {
       throw new WalError('not-found', `wal: cannot read ${dir}: ${osError(e)}`, dir, undefined, { cause: e });
     }
     for (const n of names) {
-      if (n.endsWith('.wal.tmp')) {
+      if (n.endsWith('.tmp')) {
         opts.logger.warn({ file: join(dir, n) }, 'removing unfinished WAL segment');
         await fs.unlink(join(dir, n));
       }
@@ -509,6 +540,12 @@ export class Wal {
     this.closed = true;
     while (this.flushing) await this.flushing.catch(() => {});
     await this.file.close().catch(() => {});
+    const prepared = await this.next;
+    this.next = undefined;
+    if (prepared) {
+      await prepared.file.close().catch(() => {});
+      await this.opts.fs.unlink(prepared.path).catch(() => {});
+    }
   }
 
   private refusal(): WalError | undefined {
@@ -687,7 +724,16 @@ export class Wal {
       name: segmentFileName(prev.seq + 1, this.lastIndex + 1),
     };
     try {
-      const made = await createSegment(this.opts, this.dir, seg.name, this.headerRecords(this.crc), this.crc);
+      const prepared = await this.next;
+      this.next = undefined;
+      const made = await createSegment(
+        this.opts,
+        this.dir,
+        seg.name,
+        this.headerRecords(this.crc),
+        this.crc,
+        prepared,
+      );
       this.file = made.file;
       this.offset = made.offset;
       this.crc = made.crc;
@@ -703,6 +749,7 @@ export class Wal {
     }
     this.segments.push(seg);
     this.opts.logger.info({ path: join(this.dir, seg.name), prev: prevPath }, 'created a new WAL segment');
+    this.prepareNext();
   }
 }
 
@@ -714,10 +761,19 @@ function isEmptyHs(hs: HardState): boolean {
   return hs.term === 0 && hs.vote === 0n && hs.commit === 0;
 }
 
+/** A preallocated, synced, still unnamed file for the next segment. */
+interface PreparedSegment {
+  file: WalFile;
+  path: string;
+}
+
+/** File name of the segment being preallocated in the background. */
+const NEXT_SEGMENT_TMP = 'next.wal.tmp';
+
 /**
- * Creates segment `name` in `dir`: header records written to `name.tmp`, preallocated, synced,
- * then renamed into place and the directory synced — so a segment file either exists whole with
- * its header or not at all.
+ * Creates segment `name` in `dir`: header records written to a temporary file (the `prepared`
+ * preallocated one, or `name.tmp` made and preallocated here), synced, then renamed into place
+ * and the directory synced — so a segment file either exists whole with its header or not at all.
  */
 async function createSegment(
   opts: ResolvedOptions,
@@ -725,17 +781,27 @@ async function createSegment(
   name: string,
   header: WalRecord[],
   prevCrc: number,
+  prepared: PreparedSegment | undefined,
 ): Promise<{ file: WalFile; offset: number; crc: number }> {
   const fs = opts.fs;
-  const tmp = join(dir, `${name}.tmp`);
-  if (await fs.exists(tmp)) await fs.unlink(tmp);
-  const file = await fs.create(tmp);
+  let tmp: string;
+  let file: WalFile;
+  if (prepared) {
+    tmp = prepared.path;
+    file = prepared.file;
+  } else {
+    tmp = join(dir, `${name}.tmp`);
+    if (await fs.exists(tmp)) await fs.unlink(tmp);
+    file = await fs.create(tmp);
+  }
   try {
     const enc = encodeRecords(header, prevCrc);
     await writeFully(file, enc.bytes, 0);
     const size = Math.max(opts.segmentBytes, enc.bytes.length);
-    if (opts.preallocate) await zeroFill(file, enc.bytes.length, size);
-    else await file.truncate(size);
+    if (!prepared) {
+      if (opts.preallocate) await zeroFill(file, enc.bytes.length, size);
+      else await file.truncate(size);
+    }
     await file.datasync();
     failpoint('walAfterCutTmp');
     await fs.rename(tmp, join(dir, name));
