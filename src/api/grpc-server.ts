@@ -1,0 +1,575 @@
+/**
+ * A lean gRPC server on node:http2. We do not use grpc-js's server because etcd serves gRPC and plain
+ * HTTP (/health, /version, /metrics) on the same client port, which grpc-js cannot share, and because
+ * the RPC layer is the first CPU bottleneck of a Put: this one does one decode, one handler call, one
+ * encode and three HTTP/2 frames per unary call. grpc-js remains our client.
+ *
+ * What it implements of the gRPC-over-HTTP/2 protocol: length-prefixed messages (identity encoding
+ * only; a compressed message is refused as grpc-go refuses it), unary, server-streaming and
+ * bidirectional calls, `grpc-timeout` deadlines, cancellation by RST_STREAM, trailers-only error
+ * responses with percent-encoded `grpc-message`, and a receive size limit with grpc-go's error text.
+ *
+ * Service definitions are the ts-proto `outputServices=grpc-js` objects (path, stream flags, codecs).
+ */
+import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { HttpHandler } from './http-handler.js';
+import { GrpcError, Status } from './status.js';
+
+/** One method of a ts-proto grpc-js service definition. */
+export interface MethodDefinition<Req, Res> {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestDeserialize(bytes: Buffer): Req;
+  responseSerialize(value: Res): Buffer;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: service definitions are heterogeneous by nature
+export type ServiceDefinition = Record<string, MethodDefinition<any, any>>;
+
+/** Per-call facts a handler may need; `signal` aborts on client cancel, deadline, or server stop. */
+export interface CallContext {
+  readonly metadata: IncomingHttpHeaders;
+  readonly signal: AbortSignal;
+  /** The full method path, e.g. /etcdserverpb.KV/Range. */
+  readonly method: string;
+  readonly peer: string;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res> | Res;
+
+/**
+ * A streaming call. Reading: `onMessage` for each request, `onHalfClose` when the client ends its side.
+ * Writing: `write` returns false when the transport buffer is full (wait for `onDrain` before more).
+ * `end(error?)` sends the status; after it, writes are ignored.
+ */
+export interface StreamCall<Req, Res> extends CallContext {
+  onMessage(listener: (request: Req) => void): void;
+  onHalfClose(listener: () => void): void;
+  onDrain(listener: () => void): void;
+  /** Called once when the call is over for any reason (ended, cancelled, connection lost). */
+  onClose(listener: () => void): void;
+  write(response: Res): boolean;
+  end(error?: GrpcError): void;
+  readonly closed: boolean;
+}
+
+export type StreamHandler<Req, Res> = (call: StreamCall<Req, Res>) => void;
+
+/** What the server reports to observers (metrics, logs) for each finished call. */
+export interface GrpcObserver {
+  started?(method: RegisteredMethod): void;
+  handled?(method: RegisteredMethod, code: Status): void;
+}
+
+export interface RegisteredMethod {
+  path: string;
+  service: string;
+  name: string;
+  /** unary | server_stream | client_stream | bidi_stream, as grpc-go's prometheus labels. */
+  type: string;
+  // biome-ignore lint/suspicious/noExplicitAny: see ServiceDefinition
+  def: MethodDefinition<any, any>;
+  // biome-ignore lint/suspicious/noExplicitAny: see ServiceDefinition
+  unary?: UnaryHandler<any, any>;
+  // biome-ignore lint/suspicious/noExplicitAny: see ServiceDefinition
+  stream?: StreamHandler<any, any>;
+}
+
+export interface GrpcServerOptions {
+  /** Largest request message accepted, in bytes (etcd: --max-request-bytes + 512 KiB). */
+  maxReceiveMessageBytes: number;
+  observer?: GrpcObserver;
+  /** Answers non-gRPC HTTP/2 requests (e.g. curl --http2-prior-knowledge /health). */
+  http?: HttpHandler;
+}
+
+const GRPC_HEADERS_OK = {
+  ':status': 200,
+  'content-type': 'application/grpc',
+  'grpc-accept-encoding': 'identity',
+};
+
+/**
+ * The gRPC dispatcher. Feed it HTTP/2 connections (`server.http2` accepts 'connection' events from
+ * the port multiplexer), register services, and it answers calls.
+ */
+export class GrpcServer {
+  readonly http2: http2.Http2Server;
+  private readonly methods = new Map<string, RegisteredMethod>();
+  private readonly services = new Set<string>();
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly liveCalls = new Set<AbortController>();
+  private stopping = false;
+
+  constructor(private readonly opts: GrpcServerOptions) {
+    this.http2 = http2.createServer({
+      maxSessionMemory: 256,
+      settings: {
+        maxConcurrentStreams: 4294967295,
+        initialWindowSize: 1 << 22,
+        maxFrameSize: 1 << 14,
+      },
+    });
+    this.http2.on('session', (session) => {
+      this.sessions.add(session);
+      // Connection-level flow control: let a client stream big requests without stalling.
+      session.on('connect', () => session.setLocalWindowSize(1 << 24));
+      session.on('close', () => this.sessions.delete(session));
+      session.on('error', () => {});
+    });
+    this.http2.on('stream', (stream, headers) => this.handleStream(stream, headers));
+  }
+
+  /** Registers every method of `def`; `impl` maps method keys (ts-proto names) to handlers. */
+  addService(
+    def: ServiceDefinition,
+    // biome-ignore lint/suspicious/noExplicitAny: handlers are typed at the service modules
+    impl: Record<string, UnaryHandler<any, any> | StreamHandler<any, any> | undefined>,
+  ): void {
+    for (const [key, m] of Object.entries(def)) {
+      const slash = m.path.lastIndexOf('/');
+      const service = m.path.slice(1, slash);
+      const name = m.path.slice(slash + 1);
+      const type = m.requestStream
+        ? m.responseStream
+          ? 'bidi_stream'
+          : 'client_stream'
+        : m.responseStream
+          ? 'server_stream'
+          : 'unary';
+      const handler = impl[key];
+      const reg: RegisteredMethod = { path: m.path, service, name, type, def: m };
+      if (handler) {
+        if (type === 'unary') reg.unary = handler as UnaryHandler<unknown, unknown>;
+        else reg.stream = handler as StreamHandler<unknown, unknown>;
+      }
+      this.methods.set(m.path, reg);
+      this.services.add(service);
+    }
+  }
+
+  /** All registered methods (for metrics pre-registration). */
+  registered(): RegisteredMethod[] {
+    return [...this.methods.values()];
+  }
+
+  /** Stops accepting calls, cancels the live ones, and closes every HTTP/2 session. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    for (const c of this.liveCalls) c.abort();
+    for (const s of this.sessions) s.destroy();
+    await new Promise<void>((resolve) => this.http2.close(() => resolve()));
+  }
+
+  private handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    const contentType = headers['content-type'];
+    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      stream.on('error', () => {});
+      if (this.opts.http) serveHttp2(this.opts.http, stream, headers);
+      else stream.respond({ ':status': 415 }, { endStream: true });
+      return;
+    }
+    stream.on('error', () => {});
+    const path = headers[':path'] ?? '';
+    const method = this.methods.get(path);
+    if (!method || this.stopping) {
+      const slash = path.lastIndexOf('/');
+      const service = path.slice(1, slash);
+      const err = this.stopping
+        ? new GrpcError(Status.UNAVAILABLE, 'transport is closing')
+        : this.services.has(service)
+          ? new GrpcError(
+              Status.UNIMPLEMENTED,
+              `unknown method ${path.slice(slash + 1)} for service ${service}`,
+            )
+          : new GrpcError(Status.UNIMPLEMENTED, `unknown service ${service}`);
+      sendTrailersOnly(stream, err.code, err.message);
+      stream.resume();
+      return;
+    }
+    const encoding = headers['grpc-encoding'];
+    if (typeof encoding === 'string' && encoding !== 'identity') {
+      sendTrailersOnly(
+        stream,
+        Status.UNIMPLEMENTED,
+        `grpc: Decompressor is not installed for grpc-encoding "${encoding}"`,
+      );
+      stream.resume();
+      return;
+    }
+    this.opts.observer?.started?.(method);
+    const call = new ServerCall(this, stream, headers, method, this.opts.maxReceiveMessageBytes);
+    if (method.unary) call.runUnary(method.unary);
+    else if (method.stream) call.runStream(method.stream);
+    else {
+      call.finish(
+        new GrpcError(Status.UNIMPLEMENTED, `unknown method ${method.name} for service ${method.service}`),
+      );
+    }
+  }
+
+  /** @internal */
+  track(c: AbortController): void {
+    this.liveCalls.add(c);
+  }
+  /** @internal */
+  untrack(c: AbortController): void {
+    this.liveCalls.delete(c);
+  }
+  /** @internal */
+  reportHandled(method: RegisteredMethod, code: Status): void {
+    this.opts.observer?.handled?.(method, code);
+  }
+}
+
+/** Encodes `message` for the grpc-message trailer: percent-encode '%' and bytes outside 0x20..0x7e. */
+export function encodeGrpcMessage(message: string): string {
+  let plain = true;
+  for (let i = 0; i < message.length; i++) {
+    const c = message.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x25) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return message;
+  let out = '';
+  for (const b of Buffer.from(message, 'utf8')) {
+    out +=
+      b < 0x20 || b > 0x7e || b === 0x25
+        ? `%${b.toString(16).toUpperCase().padStart(2, '0')}`
+        : String.fromCharCode(b);
+  }
+  return out;
+}
+
+function serveHttp2(handler: HttpHandler, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => {
+    handler({
+      method: String(headers[':method'] ?? 'GET'),
+      url: String(headers[':path'] ?? '/'),
+      headers,
+      body: Buffer.concat(chunks),
+    }).then(
+      (res) => {
+        if (stream.destroyed) return;
+        stream.respond({ ':status': res.status, ...res.headers });
+        stream.end(res.body);
+      },
+      () => {
+        if (!stream.destroyed) stream.respond({ ':status': 500 }, { endStream: true });
+      },
+    );
+  });
+}
+
+function sendTrailersOnly(stream: ServerHttp2Stream, code: Status, message: string): void {
+  if (stream.destroyed || stream.headersSent) return;
+  try {
+    stream.respond(
+      {
+        ':status': 200,
+        'content-type': 'application/grpc',
+        'grpc-status': String(code),
+        'grpc-message': encodeGrpcMessage(message),
+      },
+      { endStream: true },
+    );
+  } catch {
+    // The client went away while we answered; nothing to tell it.
+  }
+}
+
+/** Parses grpc-timeout ("100m", "5S", ...) into milliseconds; undefined when absent or malformed. */
+export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
+  if (typeof value !== 'string' || value.length < 2) return undefined;
+  const amount = Number(value.slice(0, -1));
+  if (!Number.isFinite(amount) || amount < 0) return undefined;
+  switch (value[value.length - 1]) {
+    case 'H':
+      return amount * 3_600_000;
+    case 'M':
+      return amount * 60_000;
+    case 'S':
+      return amount * 1000;
+    case 'm':
+      return amount;
+    case 'u':
+      return amount / 1000;
+    case 'n':
+      return amount / 1_000_000;
+    default:
+      return undefined;
+  }
+}
+
+/** One in-flight call: frames in, frames out, one status at the end. */
+class ServerCall implements StreamCall<unknown, unknown> {
+  private pending: Buffer | undefined;
+  private controller: AbortController | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+  private done = false;
+  private messageListener: ((m: unknown) => void) | undefined;
+  private halfCloseListener: (() => void) | undefined;
+  private closeListeners: (() => void)[] = [];
+  private halfClosed = false;
+  private sentHeaders = false;
+
+  constructor(
+    private readonly server: GrpcServer,
+    private readonly stream: ServerHttp2Stream,
+    readonly metadata: IncomingHttpHeaders,
+    private readonly reg: RegisteredMethod,
+    private readonly maxReceive: number,
+  ) {
+    const timeoutMs = parseGrpcTimeout(metadata['grpc-timeout']);
+    if (timeoutMs !== undefined) {
+      this.deadline = setTimeout(
+        () => this.finish(new GrpcError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded')),
+        timeoutMs,
+      );
+    }
+    stream.on('close', () => this.onStreamClosed());
+  }
+
+  get method(): string {
+    return this.reg.path;
+  }
+
+  get peer(): string {
+    const s = this.stream.session?.socket;
+    return s ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.done) this.controller.abort();
+      else this.server.track(this.controller);
+    }
+    return this.controller.signal;
+  }
+
+  get closed(): boolean {
+    return this.done;
+  }
+
+  runUnary(handler: UnaryHandler<unknown, unknown>): void {
+    let got = false;
+    this.messageListener = (request) => {
+      if (got) {
+        this.finish(
+          new GrpcError(
+            Status.UNIMPLEMENTED,
+            'grpc: client streaming protocol violation: get <nil>, want <EOF>',
+          ),
+        );
+        return;
+      }
+      got = true;
+      let result: unknown;
+      try {
+        result = handler(request, this);
+      } catch (err) {
+        this.finish(toGrpcError(err));
+        return;
+      }
+      if (result instanceof Promise) {
+        result.then(
+          (res) => this.sendUnary(res),
+          (err) => this.finish(toGrpcError(err)),
+        );
+      } else {
+        this.sendUnary(result);
+      }
+    };
+    this.halfCloseListener = () => {
+      if (!got)
+        this.finish(new GrpcError(Status.INTERNAL, 'grpc: error while marshaling: no request message'));
+    };
+    this.attachReader();
+  }
+
+  runStream(handler: StreamHandler<unknown, unknown>): void {
+    try {
+      handler(this);
+    } catch (err) {
+      this.finish(toGrpcError(err));
+      return;
+    }
+    this.attachReader();
+  }
+
+  onMessage(listener: (request: unknown) => void): void {
+    this.messageListener = listener;
+  }
+
+  onHalfClose(listener: () => void): void {
+    this.halfCloseListener = listener;
+    if (this.halfClosed) listener();
+  }
+
+  onDrain(listener: () => void): void {
+    this.stream.on('drain', listener);
+  }
+
+  onClose(listener: () => void): void {
+    if (this.done) listener();
+    else this.closeListeners.push(listener);
+  }
+
+  write(response: unknown): boolean {
+    if (this.done || this.stream.destroyed) return false;
+    if (!this.sentHeaders) {
+      this.sentHeaders = true;
+      this.stream.respond(GRPC_HEADERS_OK, { waitForTrailers: true });
+    }
+    return this.stream.write(frame(this.reg.def.responseSerialize(response)));
+  }
+
+  end(error?: GrpcError): void {
+    this.finish(error);
+  }
+
+  private sendUnary(response: unknown): void {
+    if (this.done || this.stream.destroyed) return;
+    let bytes: Buffer;
+    try {
+      bytes = frame(this.reg.def.responseSerialize(response));
+    } catch (err) {
+      this.finish(new GrpcError(Status.INTERNAL, `grpc: error while marshaling: ${(err as Error).message}`));
+      return;
+    }
+    this.sentHeaders = true;
+    this.done = true;
+    this.cleanup();
+    const stream = this.stream;
+    stream.respond(GRPC_HEADERS_OK, { waitForTrailers: true });
+    stream.once('wantTrailers', () => {
+      try {
+        stream.sendTrailers({ 'grpc-status': '0' });
+      } catch {
+        // stream reset meanwhile
+      }
+    });
+    stream.end(bytes);
+    this.server.reportHandled(this.reg, Status.OK);
+  }
+
+  /** Ends the call with `error` (or OK). Idempotent. */
+  finish(error?: GrpcError): void {
+    if (this.done) return;
+    this.done = true;
+    this.cleanup();
+    const code = error ? error.code : Status.OK;
+    const message = error ? error.message : '';
+    const stream = this.stream;
+    if (!stream.destroyed) {
+      if (!this.sentHeaders) {
+        sendTrailersOnly(stream, code, message);
+      } else {
+        const trailers: Record<string, string> = { 'grpc-status': String(code) };
+        if (message) trailers['grpc-message'] = encodeGrpcMessage(message);
+        stream.once('wantTrailers', () => {
+          try {
+            stream.sendTrailers(trailers);
+          } catch {
+            // stream reset meanwhile
+          }
+        });
+        stream.end();
+      }
+    }
+    this.server.reportHandled(this.reg, code);
+  }
+
+  private cleanup(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    if (this.controller) {
+      this.server.untrack(this.controller);
+      this.controller.abort();
+    }
+    const listeners = this.closeListeners;
+    this.closeListeners = [];
+    for (const l of listeners) l();
+  }
+
+  private onStreamClosed(): void {
+    if (this.done) return;
+    // The client cancelled (RST_STREAM) or the connection dropped before we answered.
+    this.done = true;
+    this.cleanup();
+    this.server.reportHandled(this.reg, Status.CANCELLED);
+  }
+
+  private attachReader(): void {
+    const stream = this.stream;
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('end', () => {
+      this.halfClosed = true;
+      if (!this.done) this.halfCloseListener?.();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.done) return;
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = undefined;
+    while (buf.length >= 5) {
+      const compressed = buf[0]!;
+      const length = buf.readUInt32BE(1);
+      if (compressed !== 0) {
+        this.finish(
+          new GrpcError(Status.INTERNAL, 'grpc: compressed flag set with identity or empty encoding'),
+        );
+        return;
+      }
+      if (length > this.maxReceive) {
+        this.finish(
+          new GrpcError(
+            Status.RESOURCE_EXHAUSTED,
+            `grpc: received message larger than max (${length} vs. ${this.maxReceive})`,
+          ),
+        );
+        return;
+      }
+      if (buf.length < 5 + length) break;
+      const body = buf.subarray(5, 5 + length);
+      buf = buf.subarray(5 + length);
+      let request: unknown;
+      try {
+        request = this.reg.def.requestDeserialize(body);
+      } catch (err) {
+        this.finish(
+          new GrpcError(Status.INTERNAL, `grpc: error unmarshalling request: ${(err as Error).message}`),
+        );
+        return;
+      }
+      this.messageListener?.(request);
+      if (this.done) return;
+    }
+    if (buf.length > 0) this.pending = Buffer.from(buf);
+  }
+}
+
+function frame(body: Buffer | Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = 0;
+  out.writeUInt32BE(body.length, 1);
+  out.set(body, 5);
+  return out;
+}
+
+/**
+ * Maps anything a handler threw to the status sent on the wire. Typed errors carry their own code and
+ * message; an unexpected error is INTERNAL with its message (never a stack trace).
+ */
+export function toGrpcError(err: unknown): GrpcError {
+  if (err instanceof GrpcError) return err;
+  const mapped = (err as { toGrpcError?: () => GrpcError } | undefined)?.toGrpcError?.();
+  if (mapped) return mapped;
+  return new GrpcError(Status.UNKNOWN, err instanceof Error ? err.message : String(err));
+}

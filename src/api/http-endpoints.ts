@@ -1,0 +1,37 @@
+/**
+ * The plain-HTTP endpoints etcd serves on its client port: /health, /version, /metrics. Shapes and
+ * status codes as etcd 3.4's (`{"health":"true"}` with 200, `{"health":"false"}` with 503).
+ */
+import type { Member } from '../server/member.js';
+import { CLUSTER_VERSION, SERVER_VERSION } from '../server/member.js';
+import type { HttpHandler, HttpResponse } from './http-handler.js';
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+export function httpEndpoints(member: Member): HttpHandler {
+  return async (req): Promise<HttpResponse> => {
+    const path = req.url.split('?')[0];
+    switch (path) {
+      case '/health': {
+        const ok = member.healthy;
+        return { status: ok ? 200 : 503, headers: JSON_TYPE, body: JSON.stringify({ health: String(ok) }) };
+      }
+      case '/version':
+        return {
+          status: 200,
+          headers: JSON_TYPE,
+          body: JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
+        };
+      case '/metrics': {
+        const body = await member.metrics.registry.metrics();
+        return { status: 200, headers: { 'content-type': member.metrics.registry.contentType }, body };
+      }
+      default:
+        return {
+          status: 404,
+          headers: { 'content-type': 'text/plain; charset=utf-8' },
+          body: '404 page not found\n',
+        };
+    }
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * Turns parsed flags into a member configuration, with etcd 3.4's validation rules and messages
+ * (advertise URLs required with explicit listen URLs, the local name must be in --initial-cluster, ...).
+ */
+import type { LogLevel } from '../server/logger.js';
+import type { MemberConfig } from '../server/member.js';
+import { FlagError, type ParsedFlags, parseDurationMs } from './flags.js';
+
+export interface ListenUrl {
+  url: string;
+  host: string;
+  port: number;
+}
+
+export interface ServerConfig {
+  member: MemberConfig;
+  listenClient: ListenUrl[];
+  logLevel: LogLevel;
+  autoCompaction: { mode: 'periodic' | 'revision'; retention: string };
+}
+
+function splitList(s: string): string[] {
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
+}
+
+/** Parses and checks one URL as etcd's types.NewURLs does; https and unix are not built yet. */
+export function parseUrl(raw: string, flag: string): ListenUrl {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new FlagError(`--${flag}: parse "${raw}": invalid URL`);
+  }
+  if (u.protocol === 'https:' || u.protocol === 'unixs:') {
+    throw new FlagError(`--${flag}: ${raw}: TLS is not supported by tsetcd yet`);
+  }
+  if (u.protocol !== 'http:') {
+    throw new FlagError(`--${flag}: URL scheme must be http, https, unix, or unixs: ${raw}`);
+  }
+  if (u.pathname !== '/' && u.pathname !== '') {
+    throw new FlagError(`--${flag}: URL must not contain a path: ${raw}`);
+  }
+  if (u.port === '') throw new FlagError(`--${flag}: URL address does not have the form "host:port": ${raw}`);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { url: raw, host, port: Number(u.port) };
+}
+
+function parseInitialCluster(s: string): { name: string; peerUrls: string[] }[] {
+  const byName = new Map<string, string[]>();
+  for (const part of splitList(s)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new FlagError(`--initial-cluster: bad format "${part}" (expected name=url)`);
+    const name = part.slice(0, eq);
+    const url = part.slice(eq + 1);
+    parseUrl(url, 'initial-cluster');
+    byName.set(name, [...(byName.get(name) ?? []), url]);
+  }
+  return [...byName].map(([name, peerUrls]) => ({ name, peerUrls }));
+}
+
+function int(flags: ParsedFlags, name: string): number {
+  return Number(flags.values.get(name));
+}
+
+export function buildConfig(flags: ParsedFlags): ServerConfig {
+  const v = (name: string): string => flags.values.get(name) ?? '';
+  const name = v('name');
+  const dataDir = flags.given.has('data-dir') ? v('data-dir') : `${name}.etcd`;
+
+  if (flags.given.has('listen-client-urls') && !flags.given.has('advertise-client-urls')) {
+    throw new FlagError('--advertise-client-urls is required when --listen-client-urls is set explicitly');
+  }
+  if (
+    flags.given.has('listen-peer-urls') &&
+    !flags.given.has('initial-advertise-peer-urls') &&
+    flags.given.has('initial-cluster')
+  ) {
+    throw new FlagError(
+      '--initial-advertise-peer-urls is required when --listen-peer-urls is set explicitly',
+    );
+  }
+  const listenClient = splitList(v('listen-client-urls')).map((u) => parseUrl(u, 'listen-client-urls'));
+  const clientUrls = splitList(v('advertise-client-urls'));
+  for (const u of clientUrls) parseUrl(u, 'advertise-client-urls');
+  for (const u of splitList(v('listen-peer-urls'))) parseUrl(u, 'listen-peer-urls');
+  const peerUrls = splitList(v('initial-advertise-peer-urls'));
+  for (const u of peerUrls) parseUrl(u, 'initial-advertise-peer-urls');
+
+  // As etcd: naming a member without naming the cluster means a cluster of just this member.
+  const clusterSpec = flags.given.has('initial-cluster')
+    ? v('initial-cluster')
+    : peerUrls.map((u) => `${name}=${u}`).join(',');
+  const initialCluster = parseInitialCluster(clusterSpec);
+  const self = initialCluster.find((m) => m.name === name);
+  if (!self) {
+    throw new FlagError(`couldn't find local name "${name}" in the initial cluster configuration`);
+  }
+  const sameUrls = [...self.peerUrls].sort().join(',') === [...peerUrls].sort().join(',');
+  if (!sameUrls) {
+    throw new FlagError(
+      `--initial-cluster has ${name}=${self.peerUrls.join(',')} but missing from --initial-advertise-peer-urls=${peerUrls.join(',')}`,
+    );
+  }
+  if (initialCluster.length > 1) {
+    throw new FlagError(
+      `--initial-cluster names ${initialCluster.length} members: multi-member clusters are not implemented in tsetcd yet`,
+    );
+  }
+  const state = v('initial-cluster-state');
+  if (state !== 'new' && state !== 'existing') {
+    throw new FlagError(
+      `invalid value "${state}" for flag -initial-cluster-state: valid values are "new", "existing"`,
+    );
+  }
+  if (state === 'existing') {
+    throw new FlagError(
+      '--initial-cluster-state=existing (joining a cluster) is not implemented in tsetcd yet',
+    );
+  }
+
+  const mode = v('auto-compaction-mode');
+  if (mode !== 'periodic' && mode !== 'revision') {
+    throw new FlagError(`unknown auto-compaction-mode "${mode}"`);
+  }
+  const retention = v('auto-compaction-retention');
+  if (!/^\d+$/.test(retention) && (mode === 'revision' || parseDurationMs(retention) === undefined)) {
+    throw new FlagError(`invalid auto-compaction-retention "${retention}"`);
+  }
+
+  let logLevel = v('log-level') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error', 'panic', 'fatal'].includes(logLevel)) {
+    throw new FlagError(
+      `unknown log level "${logLevel}": only supports debug, info, warn, error, panic, or fatal`,
+    );
+  }
+  if (v('debug') === 'true') logLevel = 'debug';
+
+  const maxRequestBytes = int(flags, 'max-request-bytes');
+  const maxTxnOps = int(flags, 'max-txn-ops');
+  if (maxRequestBytes <= 0) throw new FlagError('--max-request-bytes must be positive');
+  if (maxTxnOps <= 0) throw new FlagError('--max-txn-ops must be positive');
+
+  return {
+    member: {
+      name,
+      dataDir,
+      clientUrls,
+      peerUrls,
+      initialCluster,
+      initialClusterToken: v('initial-cluster-token'),
+      maxRequestBytes,
+      maxTxnOps,
+      quotaBackendBytes: int(flags, 'quota-backend-bytes'),
+    },
+    listenClient,
+    logLevel,
+    autoCompaction: { mode, retention },
+  };
+}

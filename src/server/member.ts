@@ -1,0 +1,413 @@
+/**
+ * The member: what etcd calls the EtcdServer. It owns the MVCC store, orders writes through a
+ * `ConsensusLog`, applies committed entries in index order with the applied index stored atomically
+ * with the data, and acknowledges a write only once it is durable.
+ *
+ * Ordering, stated once:
+ *   propose(request) -> encoded InternalRaftRequest (size-checked) -> ConsensusLog orders it ->
+ *   applyEntry(index, term, data) (one MVCC write txn, consistent index = entry index) ->
+ *   store.commit() for the whole batch of this event-loop turn (one fsync) -> waiters resolved.
+ * Linearizable reads wait until everything applied before them is durable, so a read never shows a
+ * write that a crash could still take back. Serializable reads read the applied state at once.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { etcdError } from '../api/errors.js';
+import { MvccError, MvccStore } from '../mvcc/index.js';
+import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  Member as MemberInfo,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+} from '../proto/etcdserverpb/rpc.js';
+import {
+  applyDeleteRange,
+  applyPut,
+  applyRange,
+  applyTxn,
+  compactionResponse,
+  isTxnReadOnly,
+  type LeaseLookup,
+} from './apply.js';
+import { type CommittedEntry, type ConsensusLog, SoloLog } from './consensus.js';
+import { computeClusterId, computeMemberId } from './ids.js';
+import type { Logger } from './logger.js';
+import { ServerMetrics } from './metrics.js';
+
+/** The member's configuration, from etcd's flags (see cli/flags.ts for meanings and defaults). */
+export interface MemberConfig {
+  name: string;
+  dataDir: string;
+  clientUrls: string[];
+  peerUrls: string[];
+  initialCluster: { name: string; peerUrls: string[] }[];
+  initialClusterToken: string;
+  /** Largest accepted proposal, in bytes (etcd --max-request-bytes, default 1.5 MiB). */
+  maxRequestBytes: number;
+  /** Most operations in one txn (etcd --max-txn-ops, default 128). */
+  maxTxnOps: number;
+  /** Backend size that raises the NOSPACE alarm, in bytes (0 = etcd's default of 2 GiB). */
+  quotaBackendBytes: number;
+}
+
+/** The cluster's API version clients see (etcd's cluster version is major.minor.0). */
+export const SERVER_VERSION = '3.4.0';
+export const CLUSTER_VERSION = '3.4.0';
+
+type Result = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+export class Member {
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
+  readonly metrics = new ServerMetrics();
+  private readonly log: ConsensusLog;
+  private readonly waiters = new Map<bigint, Waiter>();
+  /** Results applied but not yet durable, acknowledged together after one store commit. */
+  private unacked: { waiter: Waiter | undefined; result: Result }[] = [];
+  private flushScheduled = false;
+  private appliedIndex: number;
+  private durableIndex: number;
+  private readonly readWaiters: { index: number; resolve(): void; reject(e: unknown): void }[] = [];
+  private nextRequestId: bigint;
+  private stopped = false;
+  private fatal: unknown;
+  private compactions: Promise<void>[] = [];
+
+  private constructor(
+    readonly cfg: MemberConfig,
+    readonly store: MvccStore,
+    readonly logger: Logger,
+  ) {
+    this.memberId = computeMemberId(cfg.peerUrls, cfg.initialClusterToken);
+    const initial =
+      cfg.initialCluster.length > 0 ? cfg.initialCluster : [{ name: cfg.name, peerUrls: cfg.peerUrls }];
+    this.clusterId = computeClusterId(
+      initial.map((m) => computeMemberId(m.peerUrls, cfg.initialClusterToken)),
+    );
+    this.appliedIndex = store.consistentIndex;
+    this.durableIndex = this.appliedIndex;
+    // Request ids: member-unique prefix, then a counter (etcd's idutil does the same).
+    this.nextRequestId = ((this.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) & 0xffffffffffn) << 8n);
+    this.log = new SoloLog(this.memberId, this.appliedIndex, 2, (entry) => this.applyEntry(entry));
+    this.metrics.hasLeader.set(1);
+    this.metrics.isLeader.set(1);
+    this.metrics.leaderChanges.inc();
+  }
+
+  /** Opens (or creates) the member's data under `<data-dir>/member/snap/db` and starts serving. */
+  static async start(cfg: MemberConfig, logger: Logger): Promise<Member> {
+    const dir = join(cfg.dataDir, 'member', 'snap', 'db');
+    mkdirSync(dir, { recursive: true });
+    const started = performance.now();
+    const store = await MvccStore.open({ dir, sync: true, logger });
+    const member = new Member(cfg, store, logger);
+    logger.info(
+      {
+        'member-id': member.memberId.toString(16),
+        'cluster-id': member.clusterId.toString(16),
+        'consistent-index': store.consistentIndex,
+        revision: store.rev,
+        'took-ms': Math.round(performance.now() - started),
+      },
+      'opened backend',
+    );
+    member.metrics.dbTotalSize.set(store.dbSize());
+    return member;
+  }
+
+  get term(): number {
+    return this.log.term;
+  }
+
+  get leader(): bigint {
+    return this.log.leader;
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  get committed(): number {
+    return this.log.committedIndex;
+  }
+
+  /** Members of the cluster as MemberList shows them. */
+  members(): MemberInfo[] {
+    return [
+      {
+        ID: this.memberId,
+        name: this.cfg.name,
+        peerURLs: this.cfg.peerUrls,
+        clientURLs: this.cfg.clientUrls,
+        isLearner: false,
+      },
+    ];
+  }
+
+  // ---- reads ----
+
+  async range(r: RangeRequest): Promise<RangeResponse> {
+    if (!r.serializable) await this.linearizableReadBarrier();
+    return mapMvccErrors(() => applyRange(this.store, r));
+  }
+
+  // ---- writes ----
+
+  put(r: PutRequest): Promise<PutResponse> {
+    return this.propose({ put: r }) as Promise<PutResponse>;
+  }
+
+  deleteRange(r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    return this.propose({ deleteRange: r }) as Promise<DeleteRangeResponse>;
+  }
+
+  async txn(r: TxnRequest): Promise<TxnResponse> {
+    if (isTxnReadOnly(r)) {
+      if (!txnIsSerializable(r)) await this.linearizableReadBarrier();
+      return mapMvccErrors(() =>
+        applyTxn(this.store, r, this.leaseExists, () => this.store.write(this.appliedIndex)),
+      );
+    }
+    return this.propose({ txn: r }) as Promise<TxnResponse>;
+  }
+
+  async compact(r: CompactionRequest): Promise<CompactionResponse> {
+    const { response, done } = (await this.propose({ compaction: r })) as {
+      response: CompactionResponse;
+      done: Promise<void>;
+    };
+    if (r.physical) await done;
+    return response;
+  }
+
+  /** Waits for every compaction started so far (tests, shutdown). */
+  async compactionsSettled(): Promise<void> {
+    await Promise.allSettled(this.compactions);
+  }
+
+  private readonly leaseExists: LeaseLookup = () => false;
+
+  private propose(fields: Partial<InternalRaftRequest>): Promise<unknown> {
+    if (this.stopped) return Promise.reject(etcdError('stopped'));
+    const id = this.nextRequestId++;
+    const request = InternalRaftRequest.fromPartial({ ...fields, header: { ID: id } });
+    const data = InternalRaftRequest.encode(request).finish();
+    if (data.length > this.cfg.maxRequestBytes) return Promise.reject(etcdError('requestTooLarge'));
+    return new Promise((resolve, reject) => {
+      this.waiters.set(id, { resolve, reject });
+      this.metrics.proposalsPending.inc();
+      try {
+        this.log.propose(data);
+      } catch (err) {
+        this.waiters.delete(id);
+        this.metrics.proposalsPending.dec();
+        this.metrics.proposalsFailed.inc();
+        reject(err);
+      }
+    });
+  }
+
+  /** Applies one committed entry. Runs for every entry exactly once, in index order. */
+  private applyEntry(entry: CommittedEntry): void {
+    if (entry.index <= this.appliedIndex) return; // already in the store (replay after restart)
+    const request = InternalRaftRequest.decode(entry.data);
+    const id = request.header?.ID ?? 0n;
+    const waiter = this.waiters.get(id);
+    if (waiter) this.waiters.delete(id);
+    let result: Result;
+    try {
+      result = { ok: true, value: this.applyRequest(request, entry.index) };
+    } catch (error) {
+      result = { ok: false, error: toServerError(error) };
+    }
+    this.appliedIndex = entry.index;
+    this.metrics.proposalsCommitted.inc();
+    this.metrics.proposalsApplied.inc();
+    this.unacked.push({ waiter, result });
+    this.scheduleFlush();
+  }
+
+  private applyRequest(req: InternalRaftRequest, index: number): unknown {
+    if (req.put) {
+      const txn = this.store.write(index);
+      try {
+        return applyPut(txn, req.put, this.leaseExists);
+      } finally {
+        txn.end();
+      }
+    }
+    if (req.deleteRange) {
+      const txn = this.store.write(index);
+      try {
+        return applyDeleteRange(txn, req.deleteRange);
+      } finally {
+        txn.end();
+      }
+    }
+    if (req.txn) {
+      const t = req.txn;
+      let opened = false;
+      try {
+        return applyTxn(this.store, t, this.leaseExists, () => {
+          opened = true;
+          return this.store.write(index);
+        });
+      } finally {
+        // A txn that failed its checks wrote nothing, but the entry is still applied.
+        if (!opened) this.store.write(index).end();
+      }
+    }
+    if (req.compaction) {
+      let done: Promise<void>;
+      try {
+        done = this.store.compact(Number(req.compaction.revision)).done;
+      } finally {
+        // Applied even when refused (compacted or future revision): the index still advances.
+        this.store.write(index).end();
+      }
+      const tracked = done.then(
+        () => {
+          this.metrics.dbTotalSize.set(this.store.dbSize());
+        },
+        (err: unknown) => {
+          this.logger.error({ err: String(err) }, 'compaction failed');
+        },
+      );
+      this.compactions.push(tracked);
+      if (this.compactions.length > 16) this.compactions = this.compactions.slice(-16);
+      return { response: compactionResponse(this.store.rev), done: tracked };
+    }
+    // An entry this version cannot apply still advances the index, so every member stays aligned.
+    this.store.write(index).end();
+    throw etcdError('notCapable');
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** One durable commit for everything applied in this turn, then the acknowledgements. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.unacked;
+    this.unacked = [];
+    const upTo = this.appliedIndex;
+    const started = performance.now();
+    this.store.commit().then(
+      () => {
+        this.metrics.backendCommitSeconds.observe((performance.now() - started) / 1000);
+        this.durableIndex = Math.max(this.durableIndex, upTo);
+        for (const { waiter, result } of batch) {
+          this.metrics.proposalsPending.dec();
+          if (!waiter) continue;
+          if (result.ok) waiter.resolve(result.value);
+          else waiter.reject(result.error);
+        }
+        this.releaseReads();
+      },
+      (err: unknown) => this.fail(err, batch),
+    );
+  }
+
+  /** A failed fsync: nothing in the batch is acknowledged and the member stops taking requests. */
+  private fail(err: unknown, batch: { waiter: Waiter | undefined }[]): void {
+    this.fatal = err;
+    this.stopped = true;
+    this.logger.error({ err: String(err) }, 'backend commit failed; stopping the member');
+    for (const { waiter } of batch) {
+      this.metrics.proposalsFailed.inc();
+      waiter?.reject(etcdError('stopped'));
+    }
+    for (const r of this.readWaiters.splice(0)) r.reject(etcdError('stopped'));
+  }
+
+  private linearizableReadBarrier(): Promise<void> {
+    if (this.stopped) return Promise.reject(etcdError('stopped'));
+    const index = this.appliedIndex;
+    if (this.durableIndex >= index) return Promise.resolve();
+    return new Promise((resolve, reject) => this.readWaiters.push({ index, resolve, reject }));
+  }
+
+  private releaseReads(): void {
+    let kept = 0;
+    for (const r of this.readWaiters) {
+      if (r.index <= this.durableIndex) r.resolve();
+      else this.readWaiters[kept++] = r;
+    }
+    this.readWaiters.length = kept;
+  }
+
+  /** Status as Maintenance.Status reports it. */
+  status(): {
+    dbSize: number;
+    dbSizeInUse: number;
+    raftIndex: number;
+    raftAppliedIndex: number;
+    errors: string[];
+  } {
+    return {
+      dbSize: this.store.dbSize(),
+      dbSizeInUse: this.store.dbSizeInUse(),
+      raftIndex: this.log.committedIndex,
+      raftAppliedIndex: this.appliedIndex,
+      errors: this.fatal ? [String(this.fatal)] : [],
+    };
+  }
+
+  get healthy(): boolean {
+    return !this.stopped && this.log.leader !== 0n;
+  }
+
+  /** Stops taking requests, waits for in-flight commits, and closes the store. */
+  async stop(): Promise<void> {
+    if (this.stopped && this.fatal === undefined) return;
+    this.stopped = true;
+    if (this.unacked.length > 0) this.flush();
+    await this.store.commit().catch(() => {});
+    await this.compactionsSettled();
+    for (const w of this.waiters.values()) w.reject(etcdError('stopped'));
+    this.waiters.clear();
+    await this.store.close();
+  }
+}
+
+function txnIsSerializable(t: TxnRequest): boolean {
+  for (const op of [...t.success, ...t.failure]) {
+    if (op.requestRange && !op.requestRange.serializable) return false;
+    if (op.requestTxn && !txnIsSerializable(op.requestTxn)) return false;
+  }
+  return true;
+}
+
+/** MVCC errors become the wire errors etcd sends for them. */
+function toServerError(err: unknown): unknown {
+  if (err instanceof MvccError) {
+    if (err.code === 'compacted') return etcdError('compacted');
+    if (err.code === 'future-rev') return etcdError('futureRev');
+    return etcdError('stopped');
+  }
+  return err;
+}
+
+function mapMvccErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw toServerError(err);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Prometheus metrics under etcd's names, so dashboards built for etcd work. Each member has its own
+ * registry (tests run several members in one process).
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly hasLeader = new Gauge({
+    name: 'etcd_server_has_leader',
+    help: 'Whether or not a leader exists. 1 is existence, 0 is not.',
+    registers: [this.registry],
+  });
+  readonly isLeader = new Gauge({
+    name: 'etcd_server_is_leader',
+    help: 'Whether or not this member is a leader. 1 if is, 0 otherwise.',
+    registers: [this.registry],
+  });
+  readonly leaderChanges = new Counter({
+    name: 'etcd_server_leader_changes_seen_total',
+    help: 'The number of leader changes seen.',
+    registers: [this.registry],
+  });
+  readonly proposalsCommitted = new Counter({
+    name: 'etcd_server_proposals_committed_total',
+    help: 'The total number of consensus proposals committed.',
+    registers: [this.registry],
+  });
+  readonly proposalsApplied = new Counter({
+    name: 'etcd_server_proposals_applied_total',
+    help: 'The total number of consensus proposals applied.',
+    registers: [this.registry],
+  });
+  readonly proposalsPending = new Gauge({
+    name: 'etcd_server_proposals_pending',
+    help: 'The current number of pending proposals to commit.',
+    registers: [this.registry],
+  });
+  readonly proposalsFailed = new Counter({
+    name: 'etcd_server_proposals_failed_total',
+    help: 'The total number of failed proposals seen.',
+    registers: [this.registry],
+  });
+  readonly backendCommitSeconds = new Histogram({
+    name: 'etcd_disk_backend_commit_duration_seconds',
+    help: 'The latency distributions of commit called by backend.',
+    buckets: [
+      0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192,
+    ],
+    registers: [this.registry],
+  });
+  readonly dbTotalSize = new Gauge({
+    name: 'etcd_mvcc_db_total_size_in_bytes',
+    help: 'Total size of the underlying database physically allocated in bytes.',
+    registers: [this.registry],
+  });
+  readonly grpcStarted = new Counter({
+    name: 'grpc_server_started_total',
+    help: 'Total number of RPCs started on the server.',
+    labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
+    registers: [this.registry],
+  });
+  readonly grpcHandled = new Counter({
+    name: 'grpc_server_handled_total',
+    help: 'Total number of RPCs completed on the server, regardless of success or failure.',
+    labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'],
+    registers: [this.registry],
+  });
+}
