@@ -65,6 +65,8 @@ export interface SimOptions {
   healRate: number;
   confChangeRate: number;
   transferRate: number;
+  /** Per-tick probability of crashing or isolating the current leader (provokes Figure 8). */
+  leaderFaultRate: number;
   /** Compact when a member applied this many entries past its snapshot (0 = never). */
   snapshotEvery: number;
   maxSizePerMsg: number;
@@ -104,6 +106,7 @@ export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}
     healRate: pick([0.05, 0.2]),
     confChangeRate: r.next() < 0.5 ? pick([0.01, 0.03, 0.06]) : 0,
     transferRate: r.next() < 0.4 ? pick([0.01, 0.03]) : 0,
+    leaderFaultRate: chaos ? pick([0, 0, 0.02, 0.05, 0.1]) : 0,
     snapshotEvery: pick([0, 5, 20, 50]),
     maxSizePerMsg: pick([1, 64, 1024 * 1024]),
     maxInflightMsgs: pick([1, 2, 16, 256]),
@@ -625,6 +628,18 @@ export class Sim {
     l.raw!.transferLeadership(to);
   }
 
+  private leaderFault(): void {
+    const leaders = this.leaders();
+    if (leaders.length === 0) return;
+    const l = leaders[this.rng.int(leaders.length)]!;
+    if (this.rng.next() < 0.5) {
+      this.crash(l);
+    } else {
+      this.group = new Map([[l.id, 1]]);
+      this.log(`isolate leader ${l.id}`);
+    }
+  }
+
   private partition(): void {
     const ids = [...this.nodes.keys()];
     this.group = new Map();
@@ -655,6 +670,7 @@ export class Sim {
         this.group = new Map();
         this.log('partition healed');
       }
+      if (this.rng.next() < o.leaderFaultRate) this.leaderFault();
       if (this.rng.next() < o.confChangeRate) this.confChange();
       if (this.rng.next() < o.transferRate) this.transfer();
       for (let p = o.proposeRate; p > 0; p--) if (this.rng.next() < p) this.propose();
