@@ -13,6 +13,8 @@ export type WalErrorCode =
   | 'corrupt'
   /** The segment files do not form one sequence (gap in sequence numbers, metadata mismatch). */
   | 'bad-layout'
+  /** Reading the WAL at open failed (an I/O error, not damage). */
+  | 'read-failed'
   /** A write to a segment failed (EIO, ENOSPC, short write the OS refused to finish). */
   | 'write-failed'
   /** fdatasync failed: the WAL no longer knows what is durable and stays failed. */

@@ -238,6 +238,23 @@ export class Wal {
    */
   static async create(dir: string, metadata: WalMetadata, options: WalOptions = {}): Promise<Wal> {
     const opts = resolveOptions(options);
+    try {
+      return await Wal.createIn(dir, metadata, opts);
+    } catch (e) {
+      if (e instanceof WalError) throw e;
+      throw new WalError(
+        'write-failed',
+        `wal: creating a WAL in ${dir} failed: ${osError(e)}`,
+        dir,
+        undefined,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+
+  private static async createIn(dir: string, metadata: WalMetadata, opts: ResolvedOptions): Promise<Wal> {
     const fs = opts.fs;
     if (await fs.exists(dir)) {
       const names = await fs.readdir(dir);
@@ -245,6 +262,8 @@ export class Wal {
         throw new WalError('exists', `wal: ${dir} already holds a WAL`);
     }
     await fs.mkdirp(dir);
+    const parentDir = dir.replace(/\/+$/, '').replace(/\/[^/]*$/, '');
+    if (parentDir.length > 0) await fs.fsyncDir(parentDir); // make the new directory's entry durable
     const snap = emptySnapshot();
     const header: WalRecord[] = [
       { type: RecordType.Crc, crc: 0 },
@@ -264,6 +283,23 @@ export class Wal {
    */
   static async open(dir: string, options: WalOptions = {}): Promise<WalReplay> {
     const opts = resolveOptions(options);
+    try {
+      return await Wal.openIn(dir, opts);
+    } catch (e) {
+      if (e instanceof WalError) throw e;
+      throw new WalError(
+        'read-failed',
+        `wal: opening the WAL in ${dir} failed: ${osError(e)}`,
+        dir,
+        undefined,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+
+  private static async openIn(dir: string, opts: ResolvedOptions): Promise<WalReplay> {
     const fs = opts.fs;
     let names: string[];
     try {
