@@ -166,26 +166,63 @@ test('sequential keys over 2 conns: every key of the space written, revisions ad
   assert.equal(all.header?.revision, before + 120n);
 });
 
-test('server errors are counted by code and message, exit code 1', async () => {
-  // etcd's default --max-txn-ops is 128: a txn with 129 puts is rejected.
+for (const transport of ['grpc-js', 'h2']) {
+  test(`server errors are counted by code and message, exit code 1 (${transport})`, async () => {
+    // etcd's default --max-txn-ops is 128: a txn with 129 puts is rejected.
+    const r = await bench([
+      'txn-put',
+      '--endpoints',
+      endpoint,
+      '--total',
+      '10',
+      '--txn-ops',
+      '129',
+      '--key-space-size',
+      '200',
+      '--transport',
+      transport,
+      '-w',
+      'json',
+    ]);
+    assert.equal(r.code, 1);
+    const res = JSON.parse(r.stdout).results[0];
+    assert.equal(res.errorCount, 10);
+    assert.equal(res.succeeded, 0);
+    assert.deepEqual(res.errors, { 'INVALID_ARGUMENT: etcdserver: too many operations in txn request': 10 });
+  });
+}
+
+test('h2 transport: txn-put with 3 ops over 3 conns, every txn applied once', async () => {
+  const before = (await range({ key: Buffer.from('x') })).header!.revision;
   const r = await bench([
     'txn-put',
     '--endpoints',
     endpoint,
+    '--transport',
+    'h2',
     '--total',
-    '10',
+    '90',
+    '--clients',
+    '6',
+    '--conns',
+    '3',
     '--txn-ops',
-    '129',
+    '3',
     '--key-space-size',
-    '200',
+    '1000',
+    '--sequential-keys',
+    '--key-size',
+    '4',
     '-w',
     'json',
   ]);
-  assert.equal(r.code, 1);
-  const res = JSON.parse(r.stdout).results[0];
-  assert.equal(res.errorCount, 10);
-  assert.equal(res.succeeded, 0);
-  assert.deepEqual(res.errors, { 'INVALID_ARGUMENT: etcdserver: too many operations in txn request': 10 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).results[0].succeeded, 90);
+  // One revision per txn; the last txn wrote 4-byte keys 267..269, each exactly once.
+  const last = await range({ key: benchKey(269, 4) });
+  assert.equal(last.header?.revision, before + 90n);
+  assert.equal(last.kvs[0]?.version, 1n);
+  assert.equal((await range({ key: benchKey(270, 4) })).kvs.length, 0);
 });
 
 test('--compare runs each target and prints one column each plus the ratio', async () => {

@@ -6,7 +6,7 @@
  * the sharper signal: near 100% means requests queue inside the generator and the measured latency
  * includes its own delay. Cores (user + system CPU time over wall time) include GC and libuv threads.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 /** Event loop utilization above which the result is flagged as limited by the generator. */
@@ -24,6 +24,12 @@ export interface CpuSample {
   coresAvailable: number;
   /** Fraction of wall time the event loop was busy, 0..1. */
   eventLoopUtilization: number;
+  /**
+   * The machine's 1-minute load average when the run started. At or above coresAvailable, other
+   * processes already wanted every core: the generator and the server were short of CPU and the
+   * numbers understate both.
+   */
+  loadAvg1mAtStart: number;
 }
 
 /** A started measurement; call stop() once to read it. */
@@ -36,6 +42,7 @@ export function startCpuMeter(): CpuMeter {
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   const elu0 = performance.eventLoopUtilization();
+  const loadAvg1mAtStart = loadavg()[0] ?? 0;
   return {
     stop(): CpuSample {
       const cpu = process.cpuUsage(cpu0);
@@ -48,13 +55,21 @@ export function startCpuMeter(): CpuMeter {
         cores: wallMs > 0 ? cpuMs / wallMs : 0,
         coresAvailable: availableParallelism(),
         eventLoopUtilization: elu.utilization,
+        loadAvg1mAtStart,
       };
     },
   };
 }
 
-/** "1.7 cores of 2, event loop 97% busy" plus a warning when the generator was saturated. */
+/**
+ * "1.70 cores of 2, event loop 97% busy" plus warnings: the generator was saturated (its own delay
+ * is in the latencies), or the machine was already busy when the run started.
+ */
 export function formatCpu(s: CpuSample): string {
-  const base = `${s.cores.toFixed(2)} cores of ${s.coresAvailable}, event loop ${Math.round(s.eventLoopUtilization * 100)}% busy`;
-  return s.eventLoopUtilization >= generatorSaturatedElu ? `${base} (generator-bound!)` : base;
+  let text = `${s.cores.toFixed(2)} cores of ${s.coresAvailable}, event loop ${Math.round(s.eventLoopUtilization * 100)}% busy`;
+  if (s.eventLoopUtilization >= generatorSaturatedElu) text += ' (generator-bound!)';
+  if (s.loadAvg1mAtStart >= s.coresAvailable) {
+    text += `; machine busy before the run (load ${s.loadAvg1mAtStart.toFixed(1)} on ${s.coresAvailable} cores)`;
+  }
+  return text;
 }

@@ -62,7 +62,7 @@ export function describeWorkload(cfg: BenchConfig): string {
       `key space ${cfg.keySpaceSize}${cfg.keySpaceSize > 1 ? (cfg.sequentialKeys ? ' sequential' : ' random') : ''}`,
     );
   }
-  parts.push(cfg.rate > 0 ? `rate ${cfg.rate}/s` : 'unlimited rate');
+  parts.push(cfg.rate > 0 ? `rate ${cfg.rate}/s` : 'unlimited rate', `via ${cfg.transport}`);
   return `${cfg.command}: ${parts.join(', ')}`;
 }
 

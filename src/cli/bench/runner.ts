@@ -5,7 +5,7 @@
  *
  * The hot path is callback-driven (no promise per request): a client's response callback records
  * the latency and sends that client's next request. Requests are pre-encoded bytes (workload.ts)
- * passed through identity (de)serializers, so responses are never decoded either.
+ * and responses are never decoded (transport.ts).
  */
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
@@ -13,6 +13,7 @@ import { ProgressBar, type ProgressStream } from '../ui/progress.js';
 import { type CpuSample, startCpuMeter } from './cpu.js';
 import type { BenchConfig, BenchTarget } from './flags.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
+import { type Conn, openConn, statusOk, type TransportKind } from './transport.js';
 import type { Workload } from './workload.js';
 
 /** A target could not be reached: some connection was not ready within --dial-timeout. */
@@ -41,56 +42,36 @@ export interface TargetResult {
   cpu: CpuSample;
 }
 
-/** Channel options that give each conn its own subchannel, hence its own TCP connection. */
-export function connOptions(index: number): grpc.ChannelOptions {
-  return {
-    // Without a local pool grpc-js shares one subchannel (one TCP connection) between every channel
-    // with the same address and options: --conns would silently mean one connection.
-    'grpc.use_local_subchannel_pool': 1,
-    // Distinct per conn as a second guard against sharing; harmless otherwise.
-    'grpc.channel_id': index,
-    // etcd's client does not retry at this layer either; skipping the retry state machine is cheaper.
-    'grpc.enable_retries': 0,
-    'grpc.max_receive_message_length': -1,
-    'grpc.max_send_message_length': -1,
-  } as grpc.ChannelOptions;
-}
-
-const identity = (b: Buffer): Buffer => b;
-
 /** `UNAVAILABLE`, `DEADLINE_EXCEEDED`, ... from a numeric gRPC status. */
-function codeName(code: number): string {
+export function codeName(code: number): string {
   return (grpc.status as unknown as Record<number, string>)[code] ?? `CODE_${code}`;
 }
 
-/** Opens the conns of a target and waits until every one is ready. Throws BenchConnectError. */
+/**
+ * Opens `conns` connections of the given transport to a target (conn i dials endpoints[i % n]) and
+ * waits until every one is ready. Throws BenchConnectError when any is not ready in time.
+ */
 export async function openConns(
   target: BenchTarget,
   conns: number,
   dialTimeoutMs: number,
-): Promise<grpc.Client[]> {
-  const clients: grpc.Client[] = [];
-  for (let i = 0; i < conns; i++) {
-    const ep = target.endpoints[i % target.endpoints.length]!;
-    clients.push(new grpc.Client(ep, grpc.credentials.createInsecure(), connOptions(i)));
-  }
+  transport: TransportKind = 'grpc-js',
+): Promise<Conn[]> {
   const deadline = Date.now() + dialTimeoutMs;
-  try {
-    await Promise.all(
-      clients.map(
-        (c) =>
-          new Promise<void>((resolve, reject) =>
-            c.waitForReady(deadline, (err) => (err === undefined || err === null ? resolve() : reject(err))),
-          ),
-      ),
-    );
-  } catch (err) {
-    for (const c of clients) c.close();
+  const settled = await Promise.allSettled(
+    Array.from({ length: conns }, (_, i) =>
+      openConn(transport, target.endpoints[i % target.endpoints.length]!, i, deadline),
+    ),
+  );
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    for (const r of settled) if (r.status === 'fulfilled') r.value.close();
+    const where = target.name === 'default' ? '' : `${target.name} at `;
     throw new BenchConnectError(
-      `bench: cannot connect to ${target.name === 'default' ? '' : `${target.name} at `}${target.endpoints.join(',')} within ${dialTimeoutMs}ms: ${(err as Error).message}`,
+      `bench: cannot connect to ${where}${target.endpoints.join(',')} within ${dialTimeoutMs}ms: ${(failed.reason as Error).message}`,
     );
   }
-  return clients;
+  return settled.map((r) => (r as PromiseFulfilledResult<Conn>).value);
 }
 
 /** Live counters of a phase, read by the progress bar. */
@@ -103,7 +84,7 @@ interface PhaseState {
  * `rate` req/s. Latencies of successes go to `hist` when given; errors are counted into `errors`.
  */
 function drive(
-  conns: readonly grpc.Client[],
+  conns: readonly Conn[],
   workload: Workload,
   n: number,
   clients: number,
@@ -122,12 +103,12 @@ function drive(
       const send = (i: number): void => {
         const body = workload.request(i);
         const t0 = performance.now();
-        conn.makeUnaryRequest(method, identity, identity, body, (err: grpc.ServiceError | null) => {
+        conn.call(method, body, (code, details) => {
           const t1 = performance.now();
-          if (err === null) {
+          if (code === statusOk) {
             hist?.record((t1 - t0) * 1000);
           } else {
-            const key = `${codeName(err.code)}: ${err.details}`;
+            const key = `${codeName(code)}: ${details}`;
             errors.set(key, (errors.get(key) ?? 0) + 1);
           }
           state.completed++;
@@ -171,7 +152,7 @@ export async function runTarget(
   workload: Workload,
   opts: RunTargetOptions,
 ): Promise<TargetResult> {
-  const conns = await openConns(target, cfg.conns, cfg.dialTimeoutMs);
+  const conns = await openConns(target, cfg.conns, cfg.dialTimeoutMs, cfg.transport);
   // grpc-js captures a caller stack (`new Error()`) on every call; we never print those stacks,
   // and not capturing them saves about a tenth of the generator's CPU per request.
   const stackTraceLimit = Error.stackTraceLimit;
