@@ -21,6 +21,7 @@ export {
 } from './message.js';
 export { RawNode, type Status } from './raw-node.js';
 export { type Storage, StorageError, type StorageErrorCode } from './storage.js';
+export type { ProgressState } from './tracker.js';
 export {
   type ConfState,
   type Entry,

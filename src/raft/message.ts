@@ -3,7 +3,7 @@
  * requests, and the outputs of a `Ready` batch. Numbering follows etcd's raftpb so transcripts and
  * logs read the same way as etcd's.
  */
-import type { Entry, NodeId, Snapshot } from './types.js';
+import type { Entry, HardState, NodeId, Snapshot } from './types.js';
 
 /** Message kinds; numbered as etcd's raftpb.MessageType. */
 export enum MessageType {
@@ -160,7 +160,7 @@ export interface Ready {
   /** Set only when it changed since the previous Ready. */
   softState: SoftState | null;
   /** Set only when it changed since the previous Ready. */
-  hardState: { term: number; vote: NodeId; commit: number } | null;
+  hardState: HardState | null;
   readStates: ReadState[];
   /** Entries to append to stable storage (they may overwrite a suffix already there). */
   entries: Entry[];

@@ -94,11 +94,13 @@ export class Raft {
   }
 
   private loadState(hs: HardState): void {
+    // A commit below the snapshot is stale but harmless (a snapshot only covers committed
+    // entries); a commit beyond the durable log would mean the driver broke the persist order.
     assert(
-      hs.commit >= this.log.committed && hs.commit <= this.log.lastIndex(),
-      `hard state commit ${hs.commit} out of range [${this.log.committed}, ${this.log.lastIndex()}]`,
+      hs.commit <= this.log.lastIndex(),
+      `hard state commit ${hs.commit} beyond the last index ${this.log.lastIndex()}`,
     );
-    this.log.committed = hs.commit;
+    this.log.committed = Math.max(hs.commit, this.log.committed);
     this.term = hs.term;
     this.vote = hs.vote;
   }
