@@ -18,12 +18,15 @@
 import { assert } from '../pkg/index.js';
 import { BTree } from './btree.js';
 
+/** Shared by every KeyIndex until its first revision; never mutated (append replaces it). */
+const EMPTY_REVS: number[] = [];
+
 /** One key's revision history; see the file comment for the encoding. */
 export class KeyIndex {
   /** The key as a latin1 string (one char per byte). */
   readonly key: string;
   /** Flat (main, taggedSub) pairs; tombstones have taggedSub = -(sub + 1). */
-  revs: number[] = [];
+  revs: number[] = EMPTY_REVS;
   /** Create revision of the current generation; 0 when the key is deleted (no open generation). */
   createdMain = 0;
   /** Version (puts so far) of the current generation; 0 when the key is deleted. */
@@ -38,14 +41,14 @@ export class KeyIndex {
     this.assertAfterLast(main, sub);
     if (this.ver === 0) this.createdMain = main;
     this.ver++;
-    this.revs.push(main, sub);
+    this.append(main, sub);
   }
 
   /** Records a delete at (main, sub); the key must be live. Ends the current generation. */
   tombstone(main: number, sub: number): void {
     assert(this.ver > 0, 'tombstone of a key that is not live');
     this.assertAfterLast(main, sub);
-    this.revs.push(main, -(sub + 1));
+    this.append(main, -(sub + 1));
     this.ver = 0;
     this.createdMain = 0;
   }
@@ -53,7 +56,7 @@ export class KeyIndex {
   /** Rebuild on open: a stored put with the create revision and version its KeyValue carries. */
   restorePut(main: number, sub: number, createdMain: number, ver: number): void {
     this.assertAfterLast(main, sub);
-    this.revs.push(main, sub);
+    this.append(main, sub);
     this.createdMain = createdMain;
     this.ver = ver;
   }
@@ -64,9 +67,19 @@ export class KeyIndex {
    */
   restoreTombstone(main: number, sub: number): void {
     this.assertAfterLast(main, sub);
-    this.revs.push(main, -(sub + 1));
+    this.append(main, -(sub + 1));
     this.ver = 0;
     this.createdMain = 0;
+  }
+
+  /**
+   * Appends a (main, taggedSub) pair. Most keys hold one or two revisions, so a first pair gets an
+   * exact-size array instead of push's default growth (16+ slots), which would triple the index's
+   * memory at millions of keys.
+   */
+  private append(main: number, taggedSub: number): void {
+    if (this.revs.length === 0) this.revs = [main, taggedSub];
+    else this.revs.push(main, taggedSub);
   }
 
   private assertAfterLast(main: number, sub: number): void {

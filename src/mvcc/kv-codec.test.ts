@@ -66,6 +66,11 @@ test('encodeKeyValue equals the generated encoder and round-trips', () => {
       assert.equal(back.version, BigInt(f.ver));
       assert.deepEqual(Buffer.from(back.value), Buffer.from(f.value));
       assert.equal(back.lease, f.lease);
+      const scratch = Buffer.alloc(gen.length + 7, 0xee);
+      scratch.set(gen);
+      const copied = decodeKeyValue(scratch.subarray(0, gen.length), true);
+      scratch.fill(0);
+      assert.deepEqual(copied, back, 'copy mode survives reuse of the input buffer');
       const made = makeKeyValue(f.key, f.create, f.mod, f.ver, f.value, f.lease);
       assert.deepEqual(made.bytes, mine);
       assert.deepEqual(Buffer.from(made.kv.key), Buffer.from(f.key));

@@ -184,10 +184,12 @@ function readLength(buf: Uint8Array): number {
 }
 
 /**
- * Decodes a KeyValue. `key` and `value` are views into `buf` (no copy): the caller must own `buf`
- * and never reuse it. Unknown fields are skipped as protobuf requires.
+ * Decodes a KeyValue. By default `key` and `value` are views into `buf` (no copy): the caller must
+ * own `buf` and never reuse it. With `copy`, they are fresh copies, so `buf` may be a scratch
+ * buffer (lmdb's getBinaryFast); `knownKey`, when given, is used as `key` instead of copying it
+ * (the caller knows the key bytes, e.g. a single-key lookup). Unknown fields are skipped.
  */
-export function decodeKeyValue(buf: Buffer): KeyValue {
+export function decodeKeyValue(buf: Uint8Array, copy = false, knownKey?: Buffer): KeyValue {
   pos = 0;
   const kv: KeyValue = {
     key: EMPTY,
@@ -203,7 +205,7 @@ export function decodeKeyValue(buf: Buffer): KeyValue {
     switch (tag) {
       case TAG_KEY: {
         const n = readLength(buf);
-        kv.key = buf.subarray(pos, pos + n);
+        kv.key = knownKey ?? bytesAt(buf, pos, n, copy);
         pos += n;
         break;
       }
@@ -218,7 +220,7 @@ export function decodeKeyValue(buf: Buffer): KeyValue {
         break;
       case TAG_VALUE: {
         const n = readLength(buf);
-        kv.value = buf.subarray(pos, pos + n);
+        kv.value = bytesAt(buf, pos, n, copy);
         pos += n;
         break;
       }
@@ -231,6 +233,24 @@ export function decodeKeyValue(buf: Buffer): KeyValue {
   }
   assert(pos === end, 'KeyValue overran its buffer');
   return kv;
+}
+
+/** Buffer's native copy, applied to any Uint8Array source (no intermediate view). */
+const copyBytes = Buffer.prototype.copy as (
+  this: Uint8Array,
+  target: Uint8Array,
+  targetStart: number,
+  sourceStart: number,
+  sourceEnd: number,
+) => number;
+
+function bytesAt(buf: Uint8Array, start: number, n: number, copy: boolean): Buffer {
+  if (!copy) {
+    return Buffer.from(buf.buffer, buf.byteOffset + start, n);
+  }
+  const out = Buffer.allocUnsafe(n);
+  copyBytes.call(buf, out, 0, start, start + n);
+  return out;
 }
 
 function skipField(buf: Uint8Array, firstTagByte: number): void {

@@ -490,7 +490,7 @@ export class MvccStore {
         start: revKey(from, 0, false),
         end: revKey(lmdbTo + 1, 0, false),
       })) {
-        const kv = decodeKeyValue(Buffer.from(value));
+        const kv = decodeKeyValue(value, true);
         if (!matches(kv.key)) continue;
         events.push(toEvent(kv, keyMain(rk)));
       }
@@ -575,7 +575,7 @@ export class MvccStore {
       const ki = this.index.get(kstr);
       const slot = ki === undefined ? -1 : ki.findAt(rev);
       if (ki === undefined || slot < 0) return { kvs: [], count: 0, rev: viewRev };
-      return { kvs: countOnly ? [] : [this.kvAt(ki, slot)], count: 1, rev: viewRev };
+      return { kvs: countOnly ? [] : [this.kvAt(ki, slot, key)], count: 1, rev: viewRev };
     }
     const endStr = isOpenEnd(end) ? undefined : end.toString('latin1');
     if (endStr !== undefined && endStr <= kstr) return { kvs: [], count: 0, rev: viewRev };
@@ -592,8 +592,11 @@ export class MvccStore {
     return { kvs, count, rev: viewRev };
   }
 
-  /** The KeyValue stored at revision slot `slot` of `ki`. */
-  kvAt(ki: KeyIndex, slot: number): KeyValue {
+  /**
+   * The KeyValue stored at revision slot `slot` of `ki`. `knownKey` (the key's bytes, when the
+   * caller has them) saves copying the key out of lmdb.
+   */
+  kvAt(ki: KeyIndex, slot: number, knownKey?: Buffer): KeyValue {
     const main = ki.revs[slot]!;
     const sub = ki.revs[slot + 1]!;
     const o = this.overlay.get(main);
@@ -603,9 +606,10 @@ export class MvccStore {
       return kv;
     }
     writeRevKey(this.scratchKey, main, sub);
-    const buf = this.be.kv.getBinary(this.scratchKey);
+    // getBinaryFast returns lmdb-js's scratch buffer: decode copies value (and key) out at once.
+    const buf = this.be.kv.getBinaryFast(this.scratchKey);
     assert(buf !== undefined, `key index names revision ${main}_${sub} missing from lmdb`);
-    return decodeKeyValue(buf);
+    return decodeKeyValue(buf, true, knownKey);
   }
 
   /** Keys visible at `rev` in [key, end), with their revision slots (for deleteRange). */
