@@ -225,7 +225,7 @@ test('h2 transport: txn-put with 3 ops over 3 conns, every txn applied once', as
   assert.equal((await range({ key: benchKey(270, 4) })).kvs.length, 0);
 });
 
-test('--compare runs each target and prints one column each plus the ratio', async () => {
+test('--compare --rounds 2: targets take turns, one column each plus the ratio', async () => {
   const r = await bench([
     'range',
     'k',
@@ -233,15 +233,22 @@ test('--compare runs each target and prints one column each plus the ratio', asy
     `first=${endpoint},second=${endpoint}`,
     '--total',
     '50',
+    '--rounds',
+    '2',
     '--consistency',
     's',
   ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /\| +METRIC +\| +FIRST|first/);
-  assert.match(r.stdout, /second vs first/);
-  assert.match(r.stdout, /\| requests +\| +50 \| +50 \| +\|/);
+  assert.match(r.stdout, /^range: 2 rounds of 50 requests/);
+  assert.match(r.stdout, /\| +METRIC +\| +first +\| +second +\| +second vs first +\|/);
+  assert.match(r.stdout, /\| requests +\| +100 \| +100 \| +\|/);
   assert.match(r.stdout, /\| throughput \(req\/s\) +\| +\d+ \| +\d+ \| +[\d.]+x \|/);
-  assert.equal(r.stderr.match(/^range (first|second): 50 requests/gm)?.length, 2);
+  assert.match(r.stdout, /\| throughput min-max +\| +\d+-\d+ \| +\d+-\d+ \| +\|/);
+  // ABBA order: the second round starts with the second target.
+  const order = [...r.stderr.matchAll(/^range (first|second) \(round (\d)\/2\): 50 requests/gm)].map(
+    (m) => `${m[1]}${m[2]}`,
+  );
+  assert.deepEqual(order, ['first1', 'second1', 'second2', 'first2']);
 });
 
 test('an unreachable endpoint exits 1 with a connection error; bad flags exit 2', async () => {

@@ -37,6 +37,8 @@ test('defaults follow etcd benchmark', () => {
   assert.equal(c.dialTimeoutMs, 5000);
   assert.equal(c.warmup, 0);
   assert.equal(c.progress, 'auto');
+  assert.equal(c.rounds, 1);
+  assert.equal(c.transport, 'grpc-js');
 });
 
 test('flags: separate and inline values, shorthands, booleans, flags before the command', () => {
@@ -63,7 +65,13 @@ test('flags: separate and inline values, shorthands, booleans, flags before the 
     '1500ms',
     '--warmup',
     '50',
+    '--rounds',
+    '3',
+    '--transport',
+    'h2',
   ]);
+  assert.equal(c.rounds, 3);
+  assert.equal(c.transport, 'h2');
   assert.equal(c.clients, 100);
   assert.equal(c.conns, 10);
   assert.equal(c.total, 200);
@@ -130,6 +138,8 @@ test('usage errors name the offending flag or argument', () => {
     [['put', '--txn-ops', '2'], /flag --txn-ops does not apply to put/],
     [['range', 'k', '--consistency', 'x'], /invalid value "x" for --consistency/],
     [['put', '-w', 'yaml'], /invalid value "yaml" for --write-out/],
+    [['put', '--transport', 'tcp'], /invalid value "tcp" for --transport/],
+    [['put', '--rounds', '0'], /--rounds must be in \[1, /],
     [['put', '--sequential-keys=yes'], /invalid value "yes" for --sequential-keys/],
     [['put', '--dial-timeout', '5'], /invalid value "5" for --dial-timeout/],
     [['put', '--endpoints', 'http://h:1'], /invalid endpoint "http:\/\/h:1" in --endpoints/],

@@ -33,8 +33,10 @@ export interface BenchConfig {
   conns: number;
   /** Measured requests per target. */
   total: number;
-  /** Unmeasured requests per target sent first, to warm up JIT, connections and caches. */
+  /** Unmeasured requests sent before each measured round, to warm up JIT, connections and caches. */
   warmup: number;
+  /** Measured rounds per target; targets take turns, order reversed every other round. */
+  rounds: number;
   /** Key size in bytes (put, txn-put). */
   keySize: number;
   /** Value size in bytes (put, txn-put). */
@@ -83,6 +85,8 @@ export const keySizeBytesMax = 1 << 20;
 export const valSizeBytesMax = 64 << 20;
 /** Upper bound on --txn-ops (etcd's server default --max-txn-ops is 128; larger tests its error). */
 export const txnOpsMax = 100_000;
+/** Upper bound on --rounds. */
+export const roundsMax = 1000;
 /** Upper bound on --total and --warmup. */
 export const totalMax = 1_000_000_000;
 
@@ -103,6 +107,7 @@ const flagSpecs: Record<string, FlagSpec> = {
   conns: { kind: 'int' },
   total: { kind: 'int' },
   warmup: { kind: 'int' },
+  rounds: { kind: 'int' },
   rate: { kind: 'int' },
   'dial-timeout': { kind: 'duration' },
   seed: { kind: 'int' },
@@ -342,6 +347,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBench {
       conns,
       total: int('total', 10_000, 1, totalMax),
       warmup: int('warmup', 0, 0, totalMax),
+      rounds: int('rounds', 1, 1, roundsMax),
       keySize,
       valSize: int('val-size', 8, 0, valSizeBytesMax),
       keySpaceSize,
@@ -376,8 +382,10 @@ Common flags:
                           workload against each target in turn and prints one table with ratios
   --clients n             concurrent in-flight requests (default 1)
   --conns n               gRPC connections, clients spread over them (default 1)
-  --total n               measured requests per target (default 10000)
-  --warmup n              unmeasured requests per target sent first (default 0)
+  --total n               measured requests per target and round (default 10000)
+  --warmup n              unmeasured requests before each round (default 0)
+  --rounds n              measured rounds per target; with --compare the targets take turns,
+                          order reversed every other round (default 1)
   --rate n                requests per second, 0 = unlimited (default 0)
   --dial-timeout d        time to wait for connections (default 5s)
   --seed n                seed for random keys (default 1)

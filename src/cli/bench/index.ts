@@ -5,7 +5,13 @@
 import { SeededRng } from '../../pkg/index.js';
 import { type BenchConfig, BenchFlagError, benchUsage, parseBenchArgs } from './flags.js';
 import { formatJson, formatTable } from './report.js';
-import { BenchConnectError, runTarget, type TargetResult } from './runner.js';
+import {
+  aggregateRounds,
+  BenchConnectError,
+  type RoundResult,
+  runRound,
+  type TargetResult,
+} from './runner.js';
 import { buildWorkload } from './workload.js';
 
 export { type BenchConfig, BenchFlagError, parseBenchArgs } from './flags.js';
@@ -20,18 +26,26 @@ export interface BenchIo {
 }
 
 /**
- * Runs the workload of an already parsed config against each target in turn and returns the
- * results. Throws BenchConnectError when a target cannot be reached.
+ * Runs the workload of an already parsed config against each target and returns one result per
+ * target, in --compare order. With --rounds N the targets take turns N times, reversing the order
+ * every other round (A B, B A, A B, ...), so slow drift of the machine (other load, disk caches,
+ * compaction) falls on every target alike. Throws BenchConnectError when a target cannot be reached.
  */
 export async function runBenchConfig(cfg: BenchConfig, io: Pick<BenchIo, 'stderr'>): Promise<TargetResult[]> {
-  const results: TargetResult[] = [];
-  for (const target of cfg.targets) {
-    // A fresh generator per target: every target gets the identical request sequence.
-    const workload = buildWorkload(cfg, new SeededRng(cfg.seed));
-    const label = cfg.compare ? `${cfg.command} ${target.name}` : cfg.command;
-    results.push(await runTarget(cfg, target, workload, { label, progressStream: io.stderr }));
+  const rounds = new Map<string, RoundResult[]>(cfg.targets.map((t) => [t.name, []]));
+  for (let round = 0; round < cfg.rounds; round++) {
+    const order = round % 2 === 0 ? cfg.targets : [...cfg.targets].reverse();
+    for (const target of order) {
+      // A fresh generator per run: every target gets the identical request sequence.
+      const workload = buildWorkload(cfg, new SeededRng(cfg.seed + round));
+      let label = cfg.compare ? `${cfg.command} ${target.name}` : cfg.command;
+      if (cfg.rounds > 1) label += ` (round ${round + 1}/${cfg.rounds})`;
+      rounds
+        .get(target.name)!
+        .push(await runRound(cfg, target, workload, { label, progressStream: io.stderr }));
+    }
   }
-  return results;
+  return cfg.targets.map((t) => aggregateRounds(t, rounds.get(t.name)!));
 }
 
 /**

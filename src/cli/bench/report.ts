@@ -46,7 +46,7 @@ export function computeRatios(results: readonly TargetResult[]): TargetRatio[] {
 /** One line describing the workload, e.g. `put: 10000 requests, 100 clients over 10 conns, ...`. */
 export function describeWorkload(cfg: BenchConfig): string {
   const parts = [
-    `${cfg.total} requests${cfg.warmup > 0 ? ` (+${cfg.warmup} warm-up)` : ''}`,
+    `${cfg.rounds > 1 ? `${cfg.rounds} rounds of ` : ''}${cfg.total} requests${cfg.warmup > 0 ? ` (+${cfg.warmup} warm-up)` : ''}`,
     `${cfg.clients} client${cfg.clients === 1 ? '' : 's'} over ${cfg.conns} conn${cfg.conns === 1 ? '' : 's'}`,
   ];
   if (cfg.command === 'range') {
@@ -87,6 +87,18 @@ export function formatTable(cfg: BenchConfig, results: readonly TargetResult[]):
       ...results.map((r) => r.throughput.toFixed(0)),
       ...ratios.map((q) => ratio(q.throughput)),
     ],
+    ...(cfg.rounds > 1
+      ? [
+          [
+            'throughput min-max',
+            ...results.map(
+              (r) =>
+                `${Math.min(...r.throughputPerRound).toFixed(0)}-${Math.max(...r.throughputPerRound).toFixed(0)}`,
+            ),
+            ...blank,
+          ],
+        ]
+      : []),
     ...latencyRows.map(([k, field, title]) => [
       title,
       ...results.map((r) => ms(r.latency[field] as number)),
@@ -131,12 +143,14 @@ export function formatJson(cfg: BenchConfig, results: readonly TargetResult[]): 
       results: results.map((r) => ({
         target: r.target.name,
         endpoints: r.target.endpoints,
+        rounds: r.rounds,
         requests: r.requests,
         succeeded: r.succeeded,
         errorCount: r.errorCount,
         errors: r.errors,
         durationSec: r.durationSec,
         throughput: r.throughput,
+        throughputPerRound: r.throughputPerRound,
         latencyMs: r.latency,
         benchCpu: r.cpu,
       })),

@@ -21,10 +21,12 @@ export class BenchConnectError extends Error {
   override name = 'BenchConnectError';
 }
 
-/** Outcome of the measured phase against one target. */
+/** Outcome of the measured rounds against one target. */
 export interface TargetResult {
   target: BenchTarget;
-  /** Requests sent and completed (== config total). */
+  /** Measured rounds combined here (--rounds). */
+  rounds: number;
+  /** Requests sent and completed (rounds x total). */
   requests: number;
   /** Requests answered OK. */
   succeeded: number;
@@ -32,13 +34,15 @@ export interface TargetResult {
   errors: Record<string, number>;
   /** Sum of errors' counts. */
   errorCount: number;
-  /** Wall time of the measured phase in seconds. */
+  /** Wall time of the measured phases in seconds. */
   durationSec: number;
-  /** Succeeded requests per second. */
+  /** Succeeded requests per second over all rounds. */
   throughput: number;
+  /** Succeeded requests per second of each round, in run order: their spread shows the noise. */
+  throughputPerRound: number[];
   /** Latency of succeeded requests. */
   latency: LatencySummary;
-  /** The generator's own CPU during the measured phase. */
+  /** The generator's own CPU during the measured phases (load average: at the first round). */
   cpu: CpuSample;
 }
 
@@ -134,34 +138,49 @@ function drive(
   });
 }
 
-/** Options of runTarget that are not part of the workload. */
-export interface RunTargetOptions {
+/** Options of runRound that are not part of the workload. */
+export interface RunRoundOptions {
   /** Label of the progress bar, e.g. `put etcd`. */
   label: string;
   /** Stream for the progress bar; default process.stderr. */
   progressStream?: ProgressStream;
 }
 
+/** Raw outcome of one measured round against one target, before aggregation. */
+export interface RoundResult {
+  /** Requests sent and completed (== config total). */
+  requests: number;
+  /** Failed requests by `CODE: message`. */
+  errors: Map<string, number>;
+  /** Wall time of the measured phase in seconds. */
+  durationSec: number;
+  /** Latencies of succeeded requests. */
+  hist: LatencyHistogram;
+  /** The generator's CPU during the measured phase. */
+  cpu: CpuSample;
+}
+
 /**
- * Runs warm-up (unmeasured) and then the measured phase of `workload` against `target`, and closes
- * the connections. Throws BenchConnectError when the target is unreachable.
+ * Opens the conns, runs warm-up (unmeasured) and then one measured round of `cfg.total` requests
+ * of `workload` against `target`, and closes the conns. Throws BenchConnectError when the target is
+ * unreachable.
  */
-export async function runTarget(
+export async function runRound(
   cfg: BenchConfig,
   target: BenchTarget,
   workload: Workload,
-  opts: RunTargetOptions,
-): Promise<TargetResult> {
+  opts: RunRoundOptions,
+): Promise<RoundResult> {
   const conns = await openConns(target, cfg.conns, cfg.dialTimeoutMs, cfg.transport);
   // grpc-js captures a caller stack (`new Error()`) on every call; we never print those stacks,
   // and not capturing them saves about a tenth of the generator's CPU per request.
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    const errors = new Map<string, number>();
     if (cfg.warmup > 0) {
       await drive(conns, workload, cfg.warmup, cfg.clients, cfg.rate, { completed: 0 }, undefined, new Map());
     }
+    const errors = new Map<string, number>();
     const hist = new LatencyHistogram();
     const state: PhaseState = { completed: 0 };
     const bar = new ProgressBar({
@@ -176,27 +195,61 @@ export async function runTarget(
     await drive(conns, workload, cfg.total, cfg.clients, cfg.rate, state, hist, errors);
     const durationSec = (performance.now() - t0) / 1000;
     const cpu = meter.stop();
-    let errorCount = 0;
-    for (const v of errors.values()) errorCount += v;
-    const succeeded = cfg.total - errorCount;
-    const throughput = durationSec > 0 ? succeeded / durationSec : 0;
+    const errorCount = cfg.total - hist.count;
+    const throughput = durationSec > 0 ? hist.count / durationSec : 0;
     bar.finish(
       `${cfg.total} requests in ${durationSec.toFixed(2)}s, ${Math.round(throughput)} req/s` +
         (errorCount > 0 ? `, ${errorCount} errors` : ''),
     );
-    return {
-      target,
-      requests: cfg.total,
-      succeeded,
-      errors: Object.fromEntries([...errors.entries()].sort((a, b) => b[1] - a[1])),
-      errorCount,
-      durationSec,
-      throughput,
-      latency: hist.summary(),
-      cpu,
-    };
+    return { requests: cfg.total, errors, durationSec, hist, cpu };
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
     for (const c of conns) c.close();
   }
+}
+
+/**
+ * Combines the rounds of one target: counts and durations add up, latencies merge, throughput is
+ * all successes over all measured time, CPU is weighted by wall time. `rounds` must not be empty.
+ */
+export function aggregateRounds(target: BenchTarget, rounds: readonly RoundResult[]): TargetResult {
+  const first = rounds[0];
+  if (first === undefined) throw new RangeError('aggregateRounds: no rounds');
+  const hist = new LatencyHistogram();
+  const errors = new Map<string, number>();
+  let requests = 0;
+  let durationSec = 0;
+  let wallMs = 0;
+  let cpuMs = 0;
+  let busyMs = 0;
+  for (const r of rounds) {
+    hist.merge(r.hist);
+    for (const [k, v] of r.errors) errors.set(k, (errors.get(k) ?? 0) + v);
+    requests += r.requests;
+    durationSec += r.durationSec;
+    wallMs += r.cpu.wallMs;
+    cpuMs += r.cpu.cpuMs;
+    busyMs += r.cpu.eventLoopUtilization * r.cpu.wallMs;
+  }
+  const succeeded = hist.count;
+  return {
+    target,
+    rounds: rounds.length,
+    requests,
+    succeeded,
+    errors: Object.fromEntries([...errors.entries()].sort((a, b) => b[1] - a[1])),
+    errorCount: requests - succeeded,
+    durationSec,
+    throughput: durationSec > 0 ? succeeded / durationSec : 0,
+    throughputPerRound: rounds.map((r) => (r.durationSec > 0 ? r.hist.count / r.durationSec : 0)),
+    latency: hist.summary(),
+    cpu: {
+      wallMs,
+      cpuMs,
+      cores: wallMs > 0 ? cpuMs / wallMs : 0,
+      coresAvailable: first.cpu.coresAvailable,
+      eventLoopUtilization: wallMs > 0 ? busyMs / wallMs : 0,
+      loadAvg1mAtStart: first.cpu.loadAvg1mAtStart,
+    },
+  };
 }
