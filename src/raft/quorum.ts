@@ -18,9 +18,19 @@ export function committedIndex(
   matchOf: (id: NodeId) => number | undefined,
 ): number {
   const m: number[] = [];
-  for (const id of voters) m.push(matchOf(id) ?? 0);
+  for (const id of voters) {
+    // Insertion sort, descending: voter sets are tiny, and Array.prototype.sort allocates work
+    // arrays on this hot path (called for every append acknowledgement).
+    const v = matchOf(id) ?? 0;
+    let i = m.length;
+    m.push(v);
+    while (i > 0 && m[i - 1]! < v) {
+      m[i] = m[i - 1]!;
+      i--;
+    }
+    m[i] = v;
+  }
   if (m.length === 0) return 0;
-  m.sort((a, b) => b - a);
   // Sorted descending, the value at position majority-1 is held by at least a majority.
   return m[majority(m.length) - 1]!;
 }

@@ -71,6 +71,11 @@ export interface SimOptions {
   snapshotEvery: number;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
+  /** 0 = unbounded. */
+  maxInflightBytes: number;
+  /** 0 = unbounded. */
+  maxUncommittedEntriesSize: number;
+  maxCommittedSizePerReady: number;
   electionTick: number;
   /** Keep the last N events for the failure report. */
   traceSize: number;
@@ -110,6 +115,9 @@ export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}
     snapshotEvery: pick([0, 5, 20, 50]),
     maxSizePerMsg: pick([1, 64, 1024 * 1024]),
     maxInflightMsgs: pick([1, 2, 16, 256]),
+    maxInflightBytes: pick([0, 0, 16, 256]),
+    maxUncommittedEntriesSize: pick([0, 0, 64, 1024]),
+    maxCommittedSizePerReady: pick([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 1, 32]),
     electionTick,
     traceSize: 200,
     verbose: false,
@@ -283,6 +291,9 @@ export class Sim {
       checkQuorum: this.o.checkQuorum,
       maxSizePerMsg: this.o.maxSizePerMsg,
       maxInflightMsgs: this.o.maxInflightMsgs,
+      maxInflightBytes: this.o.maxInflightBytes,
+      maxUncommittedEntriesSize: this.o.maxUncommittedEntriesSize,
+      maxCommittedSizePerReady: this.o.maxCommittedSizePerReady,
     });
   }
 
