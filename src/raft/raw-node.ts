@@ -160,7 +160,8 @@ export class RawNode {
 
   /**
    * Requests a linearizable read point. The answer arrives as a ReadState with the same
-   * `requestCtx` (which must be unique among outstanding requests) in a later Ready; it may never
+   * `requestCtx` (which must be unique among the cluster's outstanding requests: the leader
+   * merges requests with equal contexts; etcd uses 8-byte request ids) in a later Ready; it may never
    * arrive (leader change, lost messages): time out and retry. Throws RaftError
    * 'proposal-dropped' when no leader is known.
    */
