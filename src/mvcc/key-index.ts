@@ -209,9 +209,13 @@ export class TreeIndex {
     }
   }
 
-  /** A snapshot of all KeyIndexes (any order), for chunked compaction. */
-  all(): KeyIndex[] {
-    return Array.from(this.byKey.values());
+  /**
+   * A live iterator over all KeyIndexes (insertion order), for chunked compaction: entries removed
+   * meanwhile are skipped, entries added meanwhile are visited (a Map iterator's guarantees), so
+   * the index may change between steps without a snapshot of millions of entries.
+   */
+  values(): IterableIterator<KeyIndex> {
+    return this.byKey.values();
   }
 
   /** Checks that map and tree hold the same entries; for tests. */

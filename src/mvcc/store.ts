@@ -29,9 +29,9 @@ import { keyMain, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
 /** Pending records that force a flush to lmdb right away instead of at the next event turn. */
 export const FLUSH_RECORDS_MAX = 10_000;
 /** Keys whose index entries one compaction step trims before yielding to the event loop. */
-export const COMPACT_KEYS_PER_STEP = 10_000;
+export const COMPACT_KEYS_PER_STEP = 5_000;
 /** Revisions deleted from lmdb per compaction batch (etcd's compaction batch limit is 1000). */
-export const COMPACT_DELETES_PER_BATCH = 10_000;
+export const COMPACT_DELETES_PER_BATCH = 5_000;
 /** Revisions hashed per step of hash()/hashKV() before yielding to the event loop. */
 export const HASH_RECORDS_PER_STEP = 10_000;
 /** Default lmdb map size: the most bytes the database file may grow to (virtual, not allocated). */
@@ -328,14 +328,18 @@ export class MvccStore {
 
   private async runCompaction(rev: number): Promise<void> {
     const started = performance.now();
-    const kis = this.index.all();
+    const kis = this.index.values();
     const removed: number[] = [];
     let deleted = 0;
-    let i = 0;
-    while (i < kis.length) {
-      const stop = Math.min(kis.length, i + COMPACT_KEYS_PER_STEP);
-      for (; i < stop; i++) {
-        const ki = kis[i]!;
+    let more = true;
+    while (more) {
+      for (let n = 0; n < COMPACT_KEYS_PER_STEP; n++) {
+        const r = kis.next();
+        if (r.done === true) {
+          more = false;
+          break;
+        }
+        const ki = r.value;
         ki.compact(rev, removed);
         if (ki.isEmpty()) this.index.remove(ki);
       }
@@ -343,7 +347,7 @@ export class MvccStore {
         deleted += removed.length / 2;
         await this.deleteRevisions(removed);
         removed.length = 0;
-      } else {
+      } else if (more) {
         await yieldTurn();
       }
       if (this.closed) throw errClosed(); // resumed on the next open
