@@ -1,0 +1,370 @@
+// Goal: the client port behaves as etcd's for KV, errors and bad input, and keeps serving after it.
+// Method: an in-process member and API server on port 0 in a fresh temp dir; real gRPC (grpc-js) and
+// HTTP/1.1 + HTTP/2 clients; every error is checked for etcd's exact gRPC code and message.
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { after, before, describe, test } from 'node:test';
+import { Client, credentials, status } from '@grpc/grpc-js';
+import { ApiServer } from '../../src/api/server.js';
+import {
+  Compare_CompareResult,
+  Compare_CompareTarget,
+  type RequestOp,
+} from '../../src/proto/etcdserverpb/rpc.js';
+import { computeClusterId, computeMemberId } from '../../src/server/ids.js';
+import { silentLogger } from '../../src/server/logger.js';
+import { Member, type MemberConfig } from '../../src/server/member.js';
+import { b, connect, type EtcdClients, settle, tempDir } from '../helpers/index.js';
+
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+function config(dataDir: string): MemberConfig {
+  return {
+    name: 'api-test',
+    dataDir,
+    clientUrls: ['http://127.0.0.1:0'],
+    peerUrls: ['http://127.0.0.1:2380'],
+    initialCluster: [],
+    initialClusterToken: 'etcd-cluster',
+    maxRequestBytes: MAX_REQUEST_BYTES,
+    maxTxnOps: 128,
+    quotaBackendBytes: 0,
+  };
+}
+
+async function startServer(dataDir: string): Promise<{ member: Member; api: ApiServer; endpoint: string }> {
+  const member = await Member.start(config(dataDir), silentLogger);
+  const api = new ApiServer(member, { maxRequestBytes: MAX_REQUEST_BYTES, maxTxnOps: 128 });
+  const addr = await api.listen('127.0.0.1', 0);
+  return { member, api, endpoint: `127.0.0.1:${addr.port}` };
+}
+
+function put(key: string, value: string): RequestOp {
+  return {
+    requestPut: {
+      key: b(key),
+      value: b(value),
+      lease: 0n,
+      prevKv: false,
+      ignoreValue: false,
+      ignoreLease: false,
+    },
+  };
+}
+
+function del(key: string, end = ''): RequestOp {
+  return { requestDeleteRange: { key: b(key), rangeEnd: b(end), prevKv: false } };
+}
+
+async function expectError(p: Promise<unknown>, code: number, details: string): Promise<void> {
+  const s = await settle(p);
+  assert.equal(s.ok, false, 'expected an error');
+  if (!s.ok) assert.deepEqual({ code: s.code, details: s.details }, { code, details });
+}
+
+describe('client API of a single member', () => {
+  const dir = tempDir();
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let c: EtcdClients;
+
+  before(async () => {
+    server = await startServer(dir.path);
+    c = connect(server.endpoint, { maxSendBytes: 8 * 1024 * 1024 });
+  });
+  after(async () => {
+    c.close();
+    await server.api.close();
+    await server.member.stop();
+    dir.remove();
+  });
+
+  test('put, get and delete with etcd headers and revisions', async () => {
+    const p = await c.kv.put({ key: b('a'), value: b('1') });
+    const memberId = computeMemberId(['http://127.0.0.1:2380'], 'etcd-cluster');
+    assert.equal(p.header?.memberId, memberId);
+    assert.equal(p.header?.clusterId, computeClusterId([memberId]));
+    assert.equal(p.header?.raftTerm, 2n);
+    const rev = p.header!.revision;
+    const g = await c.kv.range({ key: b('a') });
+    assert.equal(g.kvs.length, 1);
+    assert.equal(g.kvs[0]!.value.toString(), '1');
+    assert.equal(g.kvs[0]!.createRevision, rev);
+    assert.equal(g.kvs[0]!.modRevision, rev);
+    assert.equal(g.kvs[0]!.version, 1n);
+    const d = await c.kv.deleteRange({ key: b('a'), prevKv: true });
+    assert.equal(d.deleted, 1n);
+    assert.equal(d.prevKvs[0]!.value.toString(), '1');
+    assert.equal(d.header!.revision, rev + 1n);
+    assert.equal((await c.kv.range({ key: b('a') })).kvs.length, 0);
+  });
+
+  test('txn takes one revision and evaluates compares before writing', async () => {
+    const before = (await c.kv.range({ key: b('zz') })).header!.revision;
+    const t = await c.kv.txn({
+      compare: [
+        {
+          key: b('t1'),
+          target: Compare_CompareTarget.VERSION,
+          result: Compare_CompareResult.EQUAL,
+          version: 0n,
+          rangeEnd: Buffer.alloc(0),
+        },
+      ],
+      success: [put('t1', 'x'), put('t2', 'y')],
+      failure: [],
+    });
+    assert.equal(t.succeeded, true);
+    assert.equal(t.header!.revision, before + 1n);
+    const r = await c.kv.range({ key: b('t1'), rangeEnd: b('t3') });
+    assert.deepEqual(
+      r.kvs.map((kv) => [kv.key.toString(), kv.modRevision]),
+      [
+        ['t1', before + 1n],
+        ['t2', before + 1n],
+      ],
+    );
+    const again = await c.kv.txn({
+      compare: [
+        {
+          key: b('t1'),
+          target: Compare_CompareTarget.VERSION,
+          result: Compare_CompareResult.EQUAL,
+          version: 0n,
+          rangeEnd: Buffer.alloc(0),
+        },
+      ],
+      success: [put('t1', 'never')],
+      failure: [{ requestRange: { key: b('t1') } as never }],
+    });
+    assert.equal(again.succeeded, false);
+    assert.equal(again.responses[0]!.responseRange!.kvs[0]!.value.toString(), 'x');
+    assert.equal(again.header!.revision, before + 1n, 'a read-only branch does not bump the revision');
+  });
+
+  test('request errors carry etcd 3.4 codes and messages', async () => {
+    await expectError(
+      c.kv.put({ key: Buffer.alloc(0), value: b('v') }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: key is not provided',
+    );
+    await expectError(
+      c.kv.range({ key: Buffer.alloc(0) }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: key is not provided',
+    );
+    await expectError(
+      c.kv.deleteRange({ key: Buffer.alloc(0) }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: key is not provided',
+    );
+    await expectError(
+      c.kv.put({ key: b('k'), value: b('v'), ignoreValue: true }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: value is provided',
+    );
+    await expectError(
+      c.kv.put({ key: b('k'), lease: 5n, ignoreLease: true }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: lease is provided',
+    );
+    await expectError(
+      c.kv.put({ key: b('missing'), ignoreValue: true }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: key not found',
+    );
+    await expectError(
+      c.kv.put({ key: b('k'), value: b('v'), lease: 42n }),
+      status.NOT_FOUND,
+      'etcdserver: requested lease not found',
+    );
+    const many = Array.from({ length: 129 }, (_, i) => put(`m${i}`, 'v'));
+    await expectError(
+      c.kv.txn({ compare: [], success: many, failure: [] }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: too many operations in txn request',
+    );
+    await expectError(
+      c.kv.txn({ compare: [], success: [put('d', '1'), put('d', '2')], failure: [] }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: duplicate key given in txn request',
+    );
+    await expectError(
+      c.kv.txn({ compare: [], success: [del('a', 'z'), put('m', '2')], failure: [] }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: duplicate key given in txn request',
+    );
+    // The two branches of a nested txn exclude each other: the same key in both is fine.
+    const nested = { compare: [], success: [put('n', '1')], failure: [put('n', '2')] };
+    const ok = await c.kv.txn({ compare: [], success: [{ requestTxn: nested }], failure: [] });
+    assert.equal(ok.succeeded, true);
+    await expectError(
+      c.kv.txn({ compare: [], success: [{}], failure: [] }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: key not found',
+    );
+  });
+
+  test('compaction errors and historical reads', async () => {
+    const p1 = await c.kv.put({ key: b('h'), value: b('1') });
+    await c.kv.put({ key: b('h'), value: b('2') });
+    const old = await c.kv.range({ key: b('h'), revision: p1.header!.revision });
+    assert.equal(old.kvs[0]!.value.toString(), '1');
+    const cur = (await c.kv.range({ key: b('h') })).header!.revision;
+    await expectError(
+      c.kv.range({ key: b('h'), revision: cur + 10n }),
+      status.OUT_OF_RANGE,
+      'etcdserver: mvcc: required revision is a future revision',
+    );
+    await expectError(
+      c.kv.compact({ revision: cur + 10n }),
+      status.OUT_OF_RANGE,
+      'etcdserver: mvcc: required revision is a future revision',
+    );
+    await c.kv.compact({ revision: p1.header!.revision + 1n, physical: true });
+    await expectError(
+      c.kv.range({ key: b('h'), revision: p1.header!.revision }),
+      status.OUT_OF_RANGE,
+      'etcdserver: mvcc: required revision has been compacted',
+    );
+    await expectError(
+      c.kv.compact({ revision: p1.header!.revision }),
+      status.OUT_OF_RANGE,
+      'etcdserver: mvcc: required revision has been compacted',
+    );
+  });
+
+  test('oversized requests: the application limit, then the gRPC limit', async () => {
+    await expectError(
+      c.kv.put({ key: b('big'), value: Buffer.alloc(MAX_REQUEST_BYTES + 1) }),
+      status.INVALID_ARGUMENT,
+      'etcdserver: request is too large',
+    );
+    const huge = MAX_REQUEST_BYTES + 512 * 1024 + 100;
+    const s = await settle(c.kv.put({ key: b('huge'), value: Buffer.alloc(huge) }));
+    assert.equal(s.ok, false);
+    if (!s.ok) {
+      assert.equal(s.code, status.RESOURCE_EXHAUSTED);
+      assert.match(s.details, /^grpc: received message larger than max \(\d+ vs\. \d+\)$/);
+    }
+    assert.equal((await c.kv.put({ key: b('after-big'), value: b('ok') })).header!.memberId > 0n, true);
+  });
+
+  test('unknown methods, unknown services and malformed protobuf get clear errors', async () => {
+    const raw = new Client(server.endpoint, credentials.createInsecure());
+    const call = (path: string, body: Buffer) =>
+      new Promise<{ code: number; details: string }>((resolve) => {
+        raw.makeUnaryRequest(
+          path,
+          (x: Buffer) => x,
+          (x: Buffer) => x,
+          body,
+          (err) => resolve({ code: err?.code ?? 0, details: err?.details ?? '' }),
+        );
+      });
+    assert.deepEqual(await call('/etcdserverpb.KV/Nope', Buffer.alloc(0)), {
+      code: status.UNIMPLEMENTED,
+      details: 'unknown method Nope for service etcdserverpb.KV',
+    });
+    assert.deepEqual(await call('/nosuch.Service/X', Buffer.alloc(0)), {
+      code: status.UNIMPLEMENTED,
+      details: 'unknown service nosuch.Service',
+    });
+    const bad = await call('/etcdserverpb.KV/Range', Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
+    assert.equal(bad.code, status.INTERNAL);
+    assert.match(bad.details, /^grpc: error unmarshalling request: /);
+    raw.close();
+    assert.equal((await c.kv.range({ key: b('after-bad') })).kvs.length, 0, 'still serving');
+  });
+
+  test('features not built yet answer UNIMPLEMENTED, never a fake success', async () => {
+    await expectError(
+      c.lease.leaseGrant({ TTL: 10n, ID: 0n }),
+      status.UNIMPLEMENTED,
+      'tsetcd: etcdserverpb.Lease.LeaseGrant is not implemented yet',
+    );
+    await expectError(
+      c.cluster.memberAdd({ peerURLs: ['http://127.0.0.1:9'] }),
+      status.UNIMPLEMENTED,
+      'tsetcd: etcdserverpb.Cluster.MemberAdd is not implemented yet',
+    );
+    await expectError(
+      c.auth.authenticate({ name: 'root', password: 'x' }),
+      status.FAILED_PRECONDITION,
+      'etcdserver: authentication is not enabled',
+    );
+  });
+
+  test('Status, MemberList and HashKV describe this member', async () => {
+    const st = await c.maintenance.status({});
+    assert.equal(st.leader, st.header!.memberId);
+    assert.equal(st.raftIndex, st.raftAppliedIndex);
+    assert.ok(st.dbSize > 0n);
+    const ml = await c.cluster.memberList({});
+    assert.equal(ml.members.length, 1);
+    assert.equal(ml.members[0]!.ID, st.header!.memberId);
+    const h1 = await c.maintenance.hashKv({ revision: 0n });
+    const h2 = await c.maintenance.hashKv({ revision: 0n });
+    assert.equal(h1.hash, h2.hash, 'hash is stable without writes');
+  });
+
+  test('/health, /version and /metrics over HTTP/1.1 and HTTP/2 on the client port', async () => {
+    const base = `http://${server.endpoint}`;
+    const health = await fetch(`${base}/health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { health: 'true' });
+    assert.deepEqual(await (await fetch(`${base}/version`)).json(), {
+      etcdserver: '3.4.0',
+      etcdcluster: '3.4.0',
+    });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^etcd_server_has_leader 1$/m);
+    assert.match(
+      metrics,
+      /grpc_server_handled_total\{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Put",grpc_code="OK"\} \d+/,
+    );
+    assert.match(metrics, /etcd_disk_backend_commit_duration_seconds_count \d+/);
+    const session = http2.connect(base);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = session.request({ ':path': '/health' });
+      let data = '';
+      req.on('data', (d: Buffer) => {
+        data += d.toString();
+      });
+      req.on('end', () => resolve(data));
+      req.on('error', reject);
+    });
+    session.close();
+    assert.equal(body, '{"health":"true"}');
+  });
+});
+
+describe('durability across restart', () => {
+  test('acknowledged writes and revisions survive a clean restart', async () => {
+    const dir = tempDir();
+    try {
+      let s = await startServer(dir.path);
+      let c = connect(s.endpoint);
+      const revs: bigint[] = [];
+      for (let i = 0; i < 20; i++)
+        revs.push((await c.kv.put({ key: b(`r${i}`), value: b(`v${i}`) })).header!.revision);
+      c.close();
+      await s.api.close();
+      await s.member.stop();
+      s = await startServer(dir.path);
+      c = connect(s.endpoint);
+      const r = await c.kv.range({ key: b('r'), rangeEnd: b('s') });
+      assert.equal(r.count, 20n);
+      for (const kv of r.kvs) {
+        const i = Number(kv.key.toString().slice(1));
+        assert.equal(kv.modRevision, revs[i]);
+        assert.equal(kv.value.toString(), `v${i}`);
+      }
+      assert.equal((await c.maintenance.status({})).raftAppliedIndex >= 20n, true);
+      c.close();
+      await s.api.close();
+      await s.member.stop();
+    } finally {
+      dir.remove();
+    }
+  });
+});
