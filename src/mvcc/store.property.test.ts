@@ -124,11 +124,16 @@ class Model {
   states = new Map<number, Map<string, MKV>>([[1, new Map()]]);
   events = new Map<number, MEvent[]>();
 
-  txn(ops: TxnOp[]): MEvent[] {
+  /** Applies a txn; `after[i]` is the txn's view (all keys, sorted) after op i, `prev[i]` the
+   * KeyValues op i deleted. */
+  txn(ops: TxnOp[]): { evs: MEvent[]; prev: MKV[][]; after: MKV[][] } {
     const st = new Map(this.states.get(this.rev)!);
     const main = this.rev + 1;
     const evs: MEvent[] = [];
+    const prev: MKV[][] = [];
+    const after: MKV[][] = [];
     for (const op of ops) {
+      const deleted: MKV[] = [];
       if (op.t === 'put') {
         const k = l1(KEYS[op.k]!);
         const old = st.get(k);
@@ -145,17 +150,20 @@ class Model {
       } else {
         const keys = [...st.keys()].filter((k) => inRange(k, KEYS[op.k]!, ENDS[op.e])).sort(cmpKey);
         for (const k of keys) {
+          deleted.push(st.get(k)!);
           st.delete(k);
           evs.push({ type: 'DELETE', key: k, mod: main });
         }
       }
+      prev.push(deleted);
+      after.push([...st.keys()].sort(cmpKey).map((k) => st.get(k)!));
     }
     if (evs.length > 0) {
       this.rev = main;
       this.states.set(main, st);
       this.events.set(main, evs);
     }
-    return evs;
+    return { evs, prev, after };
   }
 
   range(key: Buffer, end: Buffer | undefined, rev: number, limit: number, countOnly: boolean) {
@@ -209,14 +217,25 @@ async function run(cmds: Cmd[]): Promise<void> {
       switch (c.t) {
         case 'txn': {
           const txn = store.write(++ci);
-          for (const op of c.ops) {
-            if (op.t === 'put') txn.put(KEYS[op.k]!, Buffer.from(`v${op.v}`), op.lease);
-            else txn.deleteRange(KEYS[op.k]!, ENDS[op.e]);
-          }
-          const { rev, events } = txn.end();
+          const beginRev = m.rev;
           const want = m.txn(c.ops);
+          let wrote = false;
+          c.ops.forEach((op, i) => {
+            if (op.t === 'put') txn.put(KEYS[op.k]!, Buffer.from(`v${op.v}`), op.lease);
+            else {
+              const r = txn.deleteRange(KEYS[op.k]!, ENDS[op.e]);
+              assert.equal(r.deleted, want.prev[i]!.length);
+              assert.deepEqual(r.prevKvs.map(norm), want.prev[i]);
+            }
+            wrote ||= op.t === 'put' || want.prev[i]!.length > 0;
+            assert.equal(txn.rev, wrote ? beginRev + 1 : beginRev, 'txn.rev');
+            const view = txn.range(Buffer.from([0]), Buffer.from([0]));
+            assert.deepEqual(view.kvs.map(norm), want.after[i], 'the txn sees its own writes');
+            assert.equal(view.rev, txn.rev);
+          });
+          const { rev, events } = txn.end();
           assert.equal(rev, m.rev, 'revision after txn');
-          assert.deepEqual(events.map(normEvent), want);
+          assert.deepEqual(events.map(normEvent), want.evs);
           assert.equal(store.consistentIndex, ci);
           break;
         }
