@@ -15,6 +15,16 @@ const TAG_VERSION = 0x20; // field 4, varint
 const TAG_VALUE = 0x2a; // field 5, length-delimited
 const TAG_LEASE = 0x30; // field 6, varint
 
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+/** Shared BigInts for small values (versions, mostly): BigInts are immutable, so sharing is safe. */
+const SMALL_BIGINTS_MAX = 1024;
+const SMALL_BIGINTS: bigint[] = Array.from({ length: SMALL_BIGINTS_MAX }, (_, i) => BigInt(i));
+
+/** BigInt(n) for a non-negative safe integer, without allocating for small n. */
+export function big(n: number): bigint {
+  return n < SMALL_BIGINTS_MAX ? SMALL_BIGINTS[n]! : BigInt(n);
+}
+
 function varintSizeNum(v: number): number {
   // v is a non-negative safe integer
   let n = 1;
@@ -35,7 +45,7 @@ function writeVarintNum(buf: Buffer, off: number, v: number): number {
 }
 
 function int64Size(v: bigint): number {
-  if (v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)) return varintSizeNum(Number(v));
+  if (v >= 0n && v <= MAX_SAFE_BIG) return varintSizeNum(Number(v));
   let u = BigInt.asUintN(64, v);
   let n = 1;
   while (u >= 0x80n) {
@@ -46,7 +56,7 @@ function int64Size(v: bigint): number {
 }
 
 function writeInt64(buf: Buffer, off: number, v: bigint): number {
-  if (v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)) return writeVarintNum(buf, off, Number(v));
+  if (v >= 0n && v <= MAX_SAFE_BIG) return writeVarintNum(buf, off, Number(v));
   let u = BigInt.asUintN(64, v);
   while (u >= 0x80n) {
     buf[off++] = Number(u & 0x7fn) | 0x80;
@@ -113,6 +123,7 @@ export function encodeKeyValue(
 /**
  * Encodes a put's KeyValue and returns it with the KeyValue object whose key and value are views
  * into the encoded bytes: one allocation for both, and immune to the caller reusing its buffers.
+ * `mod`, if given, is BigInt(modRevision), shared by all changes of a txn.
  */
 export function makeKeyValue(
   key: Uint8Array,
@@ -121,6 +132,7 @@ export function makeKeyValue(
   version: number,
   value: Uint8Array,
   lease: bigint,
+  mod?: bigint,
 ): { kv: KeyValue; bytes: Buffer } {
   const bytes = encodeKeyValue(key, createRevision, modRevision, version, value, lease);
   const keyOff = key.length > 0 ? 1 + varintSizeNum(key.length) : 0;
@@ -128,9 +140,9 @@ export function makeKeyValue(
   const valueEnd = bytes.length - leaseBytes;
   const kv: KeyValue = {
     key: key.length > 0 ? bytes.subarray(keyOff, keyOff + key.length) : EMPTY,
-    createRevision: BigInt(createRevision),
-    modRevision: BigInt(modRevision),
-    version: BigInt(version),
+    createRevision: mod === undefined || createRevision !== modRevision ? big(createRevision) : mod,
+    modRevision: mod ?? big(modRevision),
+    version: big(version),
     value: value.length > 0 ? bytes.subarray(valueEnd - value.length, valueEnd) : EMPTY,
     lease,
   };
@@ -164,7 +176,7 @@ function readVarintNum(buf: Uint8Array): number {
 
 function readInt64(buf: Uint8Array): bigint {
   const n = readVarintNum(buf);
-  if (!Number.isNaN(n)) return BigInt(n);
+  if (!Number.isNaN(n)) return big(n);
   let u = 0n;
   let shift = 0n;
   for (let i = 0; i < 10; i++) {

@@ -651,7 +651,8 @@ export class MvccStore {
     const ki = this.index.getOrCreate(key.toString('latin1'));
     const created = ki.ver === 0 ? main : ki.createdMain;
     const ver = ki.ver + 1;
-    const { kv, bytes } = makeKeyValue(key, created, main, ver, value, lease);
+    txn.mainBig ??= BigInt(main);
+    const { kv, bytes } = makeKeyValue(key, created, main, ver, value, lease, txn.mainBig);
     ki.put(main, sub);
     this.txnAppend(txn, main, revKey(main, sub, false), bytes, kv);
   }
@@ -778,6 +779,8 @@ class WriteTxnImpl implements WriteTxn {
   readonly kvs: KeyValue[] = [];
   readonly recKeys: Buffer[] = [];
   readonly recVals: Buffer[] = [];
+  /** BigInt(beginRev + 1), made once per txn for the KeyValues' mod revision. */
+  mainBig: bigint | undefined;
   private readonly store: MvccStore;
   private ended = false;
 
