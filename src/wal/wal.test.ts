@@ -55,7 +55,7 @@ test('save then reopen returns metadata, hard state and entries', async () => {
   assert.equal(r.repaired, undefined);
   await r.wal.save(undefined, [ent(4, 2)]);
   await r.wal.close();
-  const r2 = await Wal.open(DIR, { fs });
+  const r2 = await Wal.open(DIR, { fs, segmentBytes: 8192 });
   assert.deepEqual(
     r2.entries.map((e) => e.index),
     [1, 2, 3, 4],
@@ -67,7 +67,7 @@ test('create refuses a directory that already holds a WAL; open refuses an empty
   const fs = new SimFs(new SeededRng(2));
   await (await Wal.create(DIR, META, { fs, segmentBytes: 8192 })).close();
   await assert.rejects(
-    Wal.create(DIR, META, { fs }),
+    Wal.create(DIR, META, { fs, segmentBytes: 8192 }),
     (e: unknown) => e instanceof WalError && e.code === 'exists',
   );
   await fs.mkdirp('/empty');
@@ -99,7 +99,7 @@ test('group commit: saves queued during an fsync share the next single write + f
   assert.equal(fs.counts.write - writes0, 2, 'one write per batch');
   assert.equal(fs.counts.datasync - syncs0, 2, 'one fdatasync per batch');
   await wal.close();
-  const r = await Wal.open(DIR, { fs });
+  const r = await Wal.open(DIR, { fs, segmentBytes: 8192 });
   assert.equal(r.entries.length, 101);
   assert.deepEqual(r.hardState, hs(1, 100));
   await r.wal.close();
@@ -115,6 +115,7 @@ test('every fsync is observed; a slow one is logged as etcd does', async () => {
   // A clock that advances 1.5 s per reading makes every fdatasync look slow.
   const r = await Wal.open(DIR, {
     fs,
+    segmentBytes: 8192,
     logger: l.logger,
     onFsync: (s) => seen.push(s),
     now: () => (clock += 1500),
@@ -240,7 +241,7 @@ test('a torn last record is truncated and logged; later saves and replays are cl
   assert.ok(l.warn.some(([, m]) => m.includes('torn tail')));
   await r.wal.save(undefined, [ent(5, 2)]);
   await r.wal.close();
-  const r2 = await Wal.open(DIR, { fs });
+  const r2 = await Wal.open(DIR, { fs, segmentBytes: 8192 });
   assert.equal(r2.repaired, undefined);
   assert.deepEqual(r2.entries.at(-1), ent(5, 2));
   await r2.wal.close();
@@ -261,7 +262,7 @@ test('damage before the tail refuses to start with a typed error naming file and
   }
   assert.ok(at > 0);
   fs.poke(path, at + 4, new Uint8Array([bytes[at + 4]! ^ 0x10]));
-  await assert.rejects(Wal.open(DIR, { fs }), (e: unknown) => {
+  await assert.rejects(Wal.open(DIR, { fs, segmentBytes: 8192 }), (e: unknown) => {
     assert.ok(e instanceof WalError);
     assert.equal(e.code, 'corrupt');
     assert.equal(e.file, path);
@@ -281,7 +282,7 @@ test('save contract: gaps are refused, conflicting appends replace the tail', as
   );
   await wal.save(undefined, [ent(2, 2)]);
   await wal.close();
-  const r = await Wal.open(DIR, { fs });
+  const r = await Wal.open(DIR, { fs, segmentBytes: 8192 });
   assert.deepEqual(r.entries, [ent(1, 1), ent(2, 2)]);
   await r.wal.close();
   await assert.rejects(
