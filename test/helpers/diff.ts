@@ -142,9 +142,26 @@ export interface CaseOptions {
   maxSendBytes?: number;
 }
 
+/**
+ * Kinds that already failed to start in this process, with the first error. Later cases fail at
+ * once with that error instead of each waiting out the start deadline again (keeps a broken build's
+ * suite fast; the cases still fail, none is skipped).
+ */
+const startFailures = new Map<MemberKind, Error>();
+
 /** Starts one side: a fresh member, its clients and its ids. */
 export async function openSession(kind: MemberKind, opts: CaseOptions = {}): Promise<Session> {
-  const member = await startMember(kind, opts.flags === undefined ? {} : { extraFlags: opts.flags });
+  const earlier = startFailures.get(kind);
+  if (earlier !== undefined) {
+    throw new Error(`${kind} failed to start in an earlier case, not retrying:\n${earlier.message}`);
+  }
+  let member: Member;
+  try {
+    member = await startMember(kind, opts.flags === undefined ? {} : { extraFlags: opts.flags });
+  } catch (e) {
+    startFailures.set(kind, e as Error);
+    throw e;
+  }
   const clients = connect(
     member.endpoint,
     opts.maxSendBytes === undefined ? {} : { maxSendBytes: opts.maxSendBytes },

@@ -11,7 +11,7 @@ import { freePort, onProcessExit, repoRoot, type TempDir, tempDir, waitFor } fro
 export type MemberKind = 'etcd' | 'tsetcd';
 
 /** How long a member may take to answer /health after spawning. */
-export const START_TIMEOUT_MS = 20_000;
+export const START_TIMEOUT_MS = 15_000;
 /** How long `stop()` waits after SIGTERM before it sends SIGKILL. */
 export const STOP_GRACE_MS = 5_000;
 /** How much of a member's combined stdout/stderr is kept for failure reports. */
