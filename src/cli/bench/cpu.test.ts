@@ -16,11 +16,15 @@ const sample = (over: Partial<CpuSample>): CpuSample => ({
   ...over,
 });
 
-test('formatCpu: plain, generator-bound, busy machine', () => {
+test('formatCpu: plain, generator-bound, starved, busy machine', () => {
   assert.equal(formatCpu(sample({})), '1.70 cores of 2, event loop 50% busy');
   assert.equal(
     formatCpu(sample({ eventLoopUtilization: 0.97 })),
     '1.70 cores of 2, event loop 97% busy (generator-bound!)',
+  );
+  assert.equal(
+    formatCpu(sample({ eventLoopUtilization: 0.97, cores: 0.4 })),
+    '0.40 cores of 2, event loop 97% busy (generator short of CPU: cores are busy)',
   );
   assert.equal(
     formatCpu(sample({ loadAvg1mAtStart: 10.16 })),
