@@ -237,6 +237,8 @@ export class Sim {
   private confByIndex = new Map<number, ConfState>();
   private latestConf: { index: number; cs: ConfState } = { index: 0, cs: { voters: [], learners: [] } };
   private proposalSeq = 0;
+  /** Data of every Normal entry applied anywhere -> its index. */
+  private readonly appliedData = new Map<string, number>();
   private readSeq = 0;
   private healed = false;
 
@@ -456,6 +458,8 @@ export class Sim {
     if (prev === undefined) {
       if (e.index !== this.appliedAt.length) this.fail(`oracle gap at ${e.index}`);
       this.appliedAt.push(key);
+      if (e.type === EntryType.Normal && e.data.byteLength > 0)
+        this.appliedData.set(dec.decode(e.data), e.index);
       this.chainAt.push(fnv(n.sm.hash, key));
       this.stats.applied = e.index;
     } else if (prev !== key) {
@@ -739,11 +743,14 @@ export class Sim {
         n.raw = null;
       } else if (member && !n.raw) this.restart(n);
     }
+    // The client retries every proposal that never got applied (it may have been lost with a
+    // message or a leader): all of them, and a fresh marker, must commit within the bound.
+    const marker = `live${this.o.seed}`;
+    const pending: string[] = [marker];
+    for (let i = 1; i <= this.proposalSeq; i++) if (!this.appliedData.has(`p${i}`)) pending.push(`p${i}`);
+    const lastTry = new Map<string, string>();
     const start = this.tickNo;
-    const bound = this.livenessBound();
-    const marker = enc.encode(`live${this.o.seed}`);
-    const markerKey = `${EntryType.Normal}:${dec.decode(marker)}`;
-    let proposedAt = -1;
+    const bound = this.livenessBound(pending.length);
     while (this.tickNo - start < bound) {
       this.runTick();
       // Conf changes proposed before healing may still apply: only current members must progress.
@@ -753,18 +760,23 @@ export class Sim {
       const leader = leaders.reduce((a, b) =>
         a.raw!.status().hardState.term >= b.raw!.status().hardState.term ? a : b,
       );
-      // Propose the marker on the leader (again if it was lost in a leader change).
-      if (proposedAt < 0 || this.tickNo - proposedAt > 3 * this.o.electionTick) {
+      // An accepted proposal sits in the leader's log and commits unless leadership changes, so
+      // the client retries only under a new leader (or term): no retry storm on a slow link.
+      const epoch = `${leader.id}/${leader.raw!.status().hardState.term}`;
+      const todo = pending.filter((d) => !this.appliedData.has(d) && lastTry.get(d) !== epoch);
+      for (let k = 0; k < todo.length; k += 16) {
+        const batch = todo.slice(k, k + 16);
         try {
-          leader.raw!.propose(marker);
-          proposedAt = this.tickNo;
+          leader.raw!.proposeBatch(batch.map((d) => enc.encode(d)));
+          for (const d of batch) lastTry.set(d, epoch);
         } catch (e) {
           if (!(e instanceof RaftError && e.code === 'proposal-dropped')) throw e;
+          break; // e.g. the uncommitted bound: retry next tick
         }
       }
-      const at = this.appliedAt.findIndex((k) => k.endsWith(`|${markerKey}`));
-      if (at < 0) continue;
-      if (members.every((n) => n.sm.applied >= at)) {
+      if (!pending.every((d) => this.appliedData.has(d))) continue;
+      const last = Math.max(...pending.map((d) => this.appliedData.get(d)!));
+      if (members.every((n) => n.sm.applied >= last)) {
         this.stats.ticksToLiveness = this.tickNo - start;
         this.checkConverged(members);
         return;
@@ -777,14 +789,15 @@ export class Sim {
         return `${n.id}:${s.softState.role}/t${s.hardState.term}/c${s.hardState.commit}/a${n.sm.applied}/l${s.lastIndex}${prs ? `[${prs}]` : ''}`;
       })
       .join(' ');
-    this.fail(`liveness: no progress within ${bound} ticks after healing: ${summary}`);
+    const missing = pending.filter((d) => !this.appliedData.has(d)).length;
+    this.fail(`liveness: ${missing} proposals not applied within ${bound} ticks after healing: ${summary}`);
   }
 
   /**
    * Ticks allowed after healing: a fixed allowance for electing a leader plus the time to ship the
    * backlog of uncommitted entries when flow control sends one entry per round trip.
    */
-  private livenessBound(): number {
+  private livenessBound(extraEntries = 0): number {
     const o = this.o;
     let last = 0;
     let applied = Number.MAX_SAFE_INTEGER;
@@ -792,7 +805,7 @@ export class Sim {
       last = Math.max(last, n.storage.lastIndex(), n.raw?.status().lastIndex ?? 0);
       if (n.raw) applied = Math.min(applied, n.sm.applied);
     }
-    const backlog = Math.max(0, last - Math.min(applied, last));
+    const backlog = Math.max(0, last - Math.min(applied, last)) + extraEntries;
     const slow = o.maxInflightMsgs === 1 || o.maxSizePerMsg === 1;
     const perEntry = slow ? Math.ceil((2 * o.maxDelayRounds) / o.roundsPerTick) + 1 : 0.1;
     return Math.ceil(o.livenessTicks + backlog * perEntry);
