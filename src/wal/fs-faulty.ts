@@ -1,7 +1,7 @@
 /**
  * A simulated, fault-injecting `WalFs` for tests: files live in memory with two images each, what
- * the process sees (`current`) and what would survive a power cut (`durable`). `datasync` copies
- * current to durable; `crash(rng)` throws away the process's view and keeps, for every sector
+ * the process sees and what would survive a power cut. `datasync` copies the sectors written
+ * since the last one to the durable image; `crash(rng)` throws away the process's view and keeps, for every sector
  * written since the last datasync, either the new bytes or the old ones, chosen by the seeded rng,
  * and a file size between the durable and the current one — the torn, reordered writes of a real
  * power cut at sector granularity.
@@ -32,22 +32,99 @@ export interface SimFaults {
   syncDelay?: () => Promise<void>;
 }
 
-interface SimData {
-  current: Uint8Array;
-  durable: Uint8Array;
+/**
+ * One file: the process's image (`cur`, `curLen` bytes used) and the power-cut survivor's
+ * (`dur`, `durLen`). Bytes past a length are always zero. `dirty` holds the sectors written or
+ * resized since the last datasync: only those can differ between the two images.
+ */
+class SimData {
+  cur: Uint8Array = new Uint8Array(0);
+  curLen = 0;
+  dur: Uint8Array = new Uint8Array(0);
+  durLen = 0;
+  dirty = new Set<number>();
+
+  static ensure(buf: Uint8Array, size: number): Uint8Array {
+    if (buf.length >= size) return buf;
+    const b = new Uint8Array(Math.max(size, buf.length * 2, 4096));
+    b.set(buf);
+    return b;
+  }
+
+  markDirty(from: number, to: number): void {
+    for (let s = Math.floor(from / SIM_SECTOR_BYTES); s * SIM_SECTOR_BYTES < to; s++) this.dirty.add(s);
+  }
+
+  write(src: Uint8Array, pos: number): void {
+    this.cur = SimData.ensure(this.cur, pos + src.length);
+    this.cur.set(src, pos);
+    this.curLen = Math.max(this.curLen, pos + src.length);
+    this.markDirty(pos, pos + src.length);
+  }
+
+  resize(len: number): void {
+    if (len < this.curLen) {
+      this.cur.fill(0, len, this.curLen);
+      this.markDirty(len, this.curLen);
+    } else {
+      this.cur = SimData.ensure(this.cur, len);
+      this.markDirty(this.curLen, len);
+    }
+    this.curLen = len;
+  }
+
+  /** Copies sector `s` from one image to the other. */
+  private static copySector(from: Uint8Array, to: Uint8Array, s: number): void {
+    const a = s * SIM_SECTOR_BYTES;
+    to.set(from.subarray(a, Math.min(from.length, a + SIM_SECTOR_BYTES)), a);
+  }
+
+  sync(): void {
+    this.dur = SimData.ensure(this.dur, this.curLen);
+    for (const s of this.dirty) SimData.copySector(this.cur, this.dur, s);
+    if (this.durLen > this.curLen) this.dur.fill(0, this.curLen, this.durLen);
+    this.durLen = this.curLen;
+    this.dirty.clear();
+  }
+
+  /** Forgets everything since the last sync (a failed writeback dropped the dirty pages). */
+  revert(): void {
+    this.cur = SimData.ensure(this.cur, this.durLen);
+    for (const s of this.dirty) {
+      const a = s * SIM_SECTOR_BYTES;
+      this.cur.fill(0, a, Math.min(this.cur.length, a + SIM_SECTOR_BYTES));
+      SimData.copySector(this.dur, this.cur, s);
+    }
+    this.curLen = this.durLen;
+    this.cur.fill(0, this.curLen);
+    this.dirty.clear();
+  }
+
+  /** A power cut: keep each dirty sector with probability 1/2, and a size between the two. */
+  crash(rand: () => number): void {
+    const lo = Math.min(this.curLen, this.durLen);
+    const hi = Math.max(this.curLen, this.durLen);
+    const size = lo === hi ? hi : lo + Math.floor(rand() * (hi - lo + 1));
+    this.dur = SimData.ensure(this.dur, hi);
+    for (const s of [...this.dirty].sort((x, y) => x - y)) {
+      if (rand() < 0.5) SimData.copySector(this.cur, this.dur, s);
+    }
+    this.dur.fill(0, size);
+    this.durLen = size;
+    this.cur = this.dur.slice();
+    this.curLen = size;
+    this.dirty.clear();
+  }
+
+  bytes(): Uint8Array {
+    return this.cur.slice(0, this.curLen);
+  }
 }
 
 function errno(code: string, op: string, path: string): NodeJS.ErrnoException {
   const e = new Error(`${code}: simulated ${op} failure, '${path}'`) as NodeJS.ErrnoException;
   e.code = code;
   return e;
-}
-
-function grow(a: Uint8Array, size: number): Uint8Array {
-  if (a.length === size) return a;
-  const b = new Uint8Array(size);
-  b.set(a.subarray(0, Math.min(a.length, size)));
-  return b;
 }
 
 function norm(path: string): string {
@@ -77,7 +154,7 @@ export class SimFs implements WalFs {
 
   private used(): number {
     let n = 0;
-    for (const f of this.files.values()) n += f.current.length;
+    for (const f of this.files.values()) n += f.curLen;
     return n;
   }
 
@@ -87,40 +164,22 @@ export class SimFs implements WalFs {
    */
   crash(): void {
     this.epoch++;
-    for (const f of this.files.values()) {
-      const cur = f.current;
-      const dur = f.durable;
-      const lo = Math.min(cur.length, dur.length);
-      const hi = Math.max(cur.length, dur.length);
-      // The size that survives: anything from the durable size to the current one.
-      const size = cur.length === dur.length ? cur.length : lo + Math.floor(this.rand() * (hi - lo + 1));
-      const out = new Uint8Array(size);
-      out.set(dur.subarray(0, Math.min(dur.length, size)));
-      for (let s = 0; s < size; s += SIM_SECTOR_BYTES) {
-        const e = Math.min(size, s + SIM_SECTOR_BYTES);
-        let dirty = false;
-        for (let i = s; i < e && !dirty; i++) if ((cur[i] ?? 0) !== (dur[i] ?? 0)) dirty = true;
-        if (dirty && this.rand() < 0.5) for (let i = s; i < e; i++) out[i] = cur[i] ?? 0;
-      }
-      f.current = out;
-      f.durable = out.slice();
-    }
+    for (const f of this.files.values()) f.crash(() => this.rand());
   }
 
   /** Test access: the current bytes of a file (a copy). */
   peek(path: string): Uint8Array {
     const f = this.files.get(norm(path));
     if (!f) throw errno('ENOENT', 'peek', path);
-    return f.current.slice();
+    return f.bytes();
   }
 
   /** Test access: overwrites bytes of a file in both images (simulates bit rot on disk). */
   poke(path: string, position: number, bytes: Uint8Array): void {
     const f = this.files.get(norm(path));
     if (!f) throw errno('ENOENT', 'poke', path);
-    f.current = grow(f.current, Math.max(f.current.length, position + bytes.length));
-    f.current.set(bytes, position);
-    f.durable = f.current.slice();
+    f.write(bytes, position);
+    f.sync();
   }
 
   private handle(path: string, data: SimData): WalFile {
@@ -140,21 +199,20 @@ export class SimFs implements WalFs {
         if (this.faults.shortWrites && n > 1) n = 1 + Math.floor(this.rand() * n);
         const max = this.faults.diskBytesMax;
         if (max !== undefined) {
-          const growth = Math.max(0, position + n - data.current.length);
+          const growth = Math.max(0, position + n - data.curLen);
           const free = max - this.used();
           if (growth > free) {
-            n = Math.max(0, data.current.length + free - position);
+            n = Math.max(0, data.curLen + free - position);
             if (n <= 0) throw errno('ENOSPC', 'write', path);
           }
         }
-        data.current = grow(data.current, Math.max(data.current.length, position + n));
-        data.current.set(buf.subarray(offset, offset + n), position);
+        data.write(buf.subarray(offset, offset + n), position);
         return n;
       },
       read: async (buf, offset, length, position) => {
         await Promise.resolve();
         alive('read');
-        const src = data.current.subarray(position, Math.min(data.current.length, position + length));
+        const src = data.cur.subarray(position, Math.max(position, Math.min(data.curLen, position + length)));
         buf.set(src, offset);
         return src.length;
       },
@@ -165,23 +223,23 @@ export class SimFs implements WalFs {
         const code = this.faults.failFsync?.(path);
         if (code) {
           // Linux may mark dirty pages clean after failed writeback: the data is gone from disk.
-          data.current = data.durable.slice();
+          data.revert();
           throw errno(code, 'fdatasync', path);
         }
-        data.durable = data.current.slice();
+        data.sync();
       },
       truncate: async (length) => {
         await Promise.resolve();
         alive('truncate');
         const max = this.faults.diskBytesMax;
-        if (max !== undefined && length - data.current.length > max - this.used()) {
+        if (max !== undefined && length - data.curLen > max - this.used()) {
           throw errno('ENOSPC', 'ftruncate', path);
         }
-        data.current = grow(data.current, length);
+        data.resize(length);
       },
       size: async () => {
         alive('size');
-        return data.current.length;
+        return data.curLen;
       },
       close: async () => {},
     };
@@ -200,7 +258,7 @@ export class SimFs implements WalFs {
     const p = norm(path);
     if (!this.dirs.has(parent(p))) throw errno('ENOENT', 'create', path);
     if (this.files.has(p)) throw errno('EEXIST', 'create', path);
-    const f: SimData = { current: new Uint8Array(0), durable: new Uint8Array(0) };
+    const f = new SimData();
     this.files.set(p, f);
     return this.handle(p, f);
   }
@@ -209,7 +267,7 @@ export class SimFs implements WalFs {
     await Promise.resolve();
     const f = this.files.get(norm(path));
     if (!f) throw errno('ENOENT', 'read', path);
-    return f.current.slice();
+    return f.bytes();
   }
 
   async readdir(path: string): Promise<string[]> {
