@@ -78,6 +78,8 @@ export class Member {
   /** Results applied but not yet durable, acknowledged together after one store commit. */
   private unacked: { waiter: Waiter | undefined; result: Result }[] = [];
   private flushScheduled = false;
+  /** At most one store commit runs at a time; what is applied meanwhile rides the next one. */
+  private commitInFlight = false;
   private appliedIndex: number;
   private durableIndex: number;
   private readonly readWaiters: { index: number; resolve(): void; reject(e: unknown): void }[] = [];
@@ -296,14 +298,20 @@ export class Member {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.commitInFlight) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());
   }
 
-  /** One durable commit for everything applied in this turn, then the acknowledgements. */
+  /**
+   * One durable commit for everything applied since the last one, then the acknowledgements. While a
+   * commit (one fsync) is in flight, new writes wait for the next, so under load each fsync covers
+   * every request that arrived during the previous one (group commit).
+   */
   private flush(): void {
     this.flushScheduled = false;
+    if (this.commitInFlight || this.unacked.length === 0) return;
+    this.commitInFlight = true;
     const batch = this.unacked;
     this.unacked = [];
     const upTo = this.appliedIndex;
@@ -319,8 +327,13 @@ export class Member {
           else waiter.reject(result.error);
         }
         this.releaseReads();
+        this.commitInFlight = false;
+        if (this.unacked.length > 0) this.scheduleFlush();
       },
-      (err: unknown) => this.fail(err, batch),
+      (err: unknown) => {
+        this.commitInFlight = false;
+        this.fail(err, batch);
+      },
     );
   }
 
@@ -377,8 +390,11 @@ export class Member {
   async stop(): Promise<void> {
     if (this.stopped && this.fatal === undefined) return;
     this.stopped = true;
-    if (this.unacked.length > 0) this.flush();
-    await this.store.commit().catch(() => {});
+    while (this.unacked.length > 0 || this.commitInFlight) {
+      if (!this.commitInFlight) this.flush();
+      await this.store.commit().catch(() => {});
+      await new Promise((r) => setImmediate(r));
+    }
     await this.compactionsSettled();
     for (const w of this.waiters.values()) w.reject(etcdError('stopped'));
     this.waiters.clear();
