@@ -5,6 +5,7 @@
  */
 import { type CallOptions, Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import * as rpc from '../../src/proto/etcdserverpb/rpc.js';
+import * as health from '../../src/proto/grpc/health/v1/health.js';
 import * as election from '../../src/proto/v3electionpb/v3election.js';
 import * as lock from '../../src/proto/v3lockpb/v3lock.js';
 
@@ -94,6 +95,7 @@ const requestTypes = {
     roleRevokePermission: rpc.AuthRoleRevokePermissionRequest,
   },
   lock: { lock: lock.LockRequest, unlock: lock.UnlockRequest },
+  health: { check: health.HealthCheckRequest },
   election: {
     campaign: election.CampaignRequest,
     proclaim: election.ProclaimRequest,
@@ -140,6 +142,8 @@ export interface EtcdClients {
   auth: PromiseService<typeof rpc.AuthService>;
   lock: PromiseService<typeof lock.LockService>;
   election: PromiseService<typeof election.ElectionService>;
+  /** grpc.health.v1.Health (Check only; Watch is a stream). */
+  health: PromiseService<typeof health.HealthService>;
   /** The underlying channel owner; use `makeBidiStreamRequest` etc. with the service definitions. */
   raw: Client;
   close(): void;
@@ -167,6 +171,7 @@ export function connect(endpoint: string, opts: ConnectOptions = {}): EtcdClient
     auth: promiseService(raw, rpc.AuthService, requestTypes.auth),
     lock: promiseService(raw, lock.LockService, requestTypes.lock),
     election: promiseService(raw, election.ElectionService, requestTypes.election),
+    health: promiseService(raw, health.HealthService, requestTypes.health),
     raw,
     close: () => raw.close(),
   };
@@ -184,4 +189,71 @@ export async function settle<T>(p: Promise<T>): Promise<Settled<T>> {
     if (typeof err.code !== 'number') throw e;
     return { ok: false, code: err.code, details: err.details ?? '' };
   }
+}
+
+/** How long `WatchStream.next()` waits for a response by default. */
+export const WATCH_NEXT_TIMEOUT_MS = 5_000;
+
+/** A Watch stream with a pull interface: send requests, await responses one at a time. */
+export interface WatchStream {
+  /** Sends a request (partial; defaults filled in). */
+  send(req: rpc.DeepPartial<rpc.WatchRequest>): void;
+  /** The next response; rejects on stream error, end, or after `timeoutMs`. */
+  next(timeoutMs?: number): Promise<rpc.WatchResponse>;
+  /** Ends the stream from our side. */
+  close(): void;
+}
+
+/** Opens a Watch stream on `c`'s channel. */
+export function openWatch(c: EtcdClients, opts: CallOpts = {}): WatchStream {
+  const def = rpc.WatchService.watch;
+  const md = opts.metadata ?? new Metadata();
+  if (opts.token !== undefined) md.set('token', opts.token);
+  const call = c.raw.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, md, {});
+  const queue: rpc.WatchResponse[] = [];
+  const waiters: { resolve(r: rpc.WatchResponse): void; reject(e: Error): void }[] = [];
+  let failure: Error | undefined;
+  call.on('data', (r: rpc.WatchResponse) => {
+    const w = waiters.shift();
+    if (w) w.resolve(r);
+    else queue.push(r);
+  });
+  const fail = (e: Error) => {
+    failure ??= e;
+    for (const w of waiters.splice(0)) w.reject(failure);
+  };
+  call.on('error', (e: Error) => fail(e));
+  call.on('end', () => fail(new Error('watch stream ended')));
+  return {
+    send: (req) => {
+      call.write(rpc.WatchRequest.fromPartial(req));
+    },
+    next: (timeoutMs = WATCH_NEXT_TIMEOUT_MS) => {
+      const r = queue.shift();
+      if (r !== undefined) return Promise.resolve(r);
+      if (failure !== undefined) return Promise.reject(failure);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const i = waiters.indexOf(w);
+          if (i >= 0) waiters.splice(i, 1);
+          reject(new Error(`no watch response within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const w = {
+          resolve: (x: rpc.WatchResponse) => {
+            clearTimeout(timer);
+            resolve(x);
+          },
+          reject: (e: Error) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        };
+        waiters.push(w);
+      });
+    },
+    close: () => {
+      call.end();
+      call.cancel();
+    },
+  };
 }

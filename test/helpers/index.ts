@@ -17,10 +17,13 @@ export {
   type ConnectOptions,
   connect,
   type EtcdClients,
+  openWatch,
   type PromiseService,
   RPC_DEADLINE_MS,
   type Settled,
   settle,
+  WATCH_NEXT_TIMEOUT_MS,
+  type WatchStream,
 } from './grpc.js';
 export {
   type AfterHook,
