@@ -244,6 +244,8 @@ test('--compare --rounds 2: targets take turns, one column each plus the ratio',
   assert.match(r.stdout, /\| requests +\| +100 \| +100 \| +\|/);
   assert.match(r.stdout, /\| throughput \(req\/s\) +\| +\d+ \| +\d+ \| +[\d.]+x \|/);
   assert.match(r.stdout, /\| throughput min-max +\| +\d+-\d+ \| +\d+-\d+ \| +\|/);
+  // The probe shows the key does not exist on either target: a read of nothing.
+  assert.match(r.stdout, /\| response \(probe\) +\| +0 kvs, \d+ B \| +0 kvs, \d+ B \| +\|/);
   // ABBA order: the second round starts with the second target.
   const order = [...r.stderr.matchAll(/^range (first|second) \(round (\d)\/2\): 50 requests/gm)].map(
     (m) => `${m[1]}${m[2]}`,

@@ -104,6 +104,9 @@ export function formatTable(cfg: BenchConfig, results: readonly TargetResult[]):
       ...results.map((r) => ms(r.latency[field] as number)),
       ...ratios.map((q) => ratio(q.latency[k])),
     ]),
+    ...(results.some((r) => r.responses.length > 0)
+      ? [['response (probe)', ...results.map((r) => r.responses.join(' | ')), ...blank]]
+      : []),
     [
       'bench CPU (cores)',
       ...results.map((r) => `${r.cpu.cores.toFixed(2)} of ${r.cpu.coresAvailable}`),
@@ -152,6 +155,7 @@ export function formatJson(cfg: BenchConfig, results: readonly TargetResult[]): 
         throughput: r.throughput,
         throughputPerRound: r.throughputPerRound,
         latencyMs: r.latency,
+        responses: r.responses,
         benchCpu: r.cpu,
       })),
       ratios: cfg.compare ? computeRatios(results) : [],

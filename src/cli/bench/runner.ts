@@ -42,6 +42,8 @@ export interface TargetResult {
   throughputPerRound: number[];
   /** Latency of succeeded requests. */
   latency: LatencySummary;
+  /** Distinct probe-response descriptions over the rounds (range only; empty otherwise). */
+  responses: string[];
   /** The generator's own CPU during the measured phases (load average: at the first round). */
   cpu: CpuSample;
 }
@@ -158,6 +160,23 @@ export interface RoundResult {
   hist: LatencyHistogram;
   /** The generator's CPU during the measured phase. */
   cpu: CpuSample;
+  /** workload.describeResponse of a probe request sent before the round, when the workload has one. */
+  response?: string;
+}
+
+/** Sends request 0 once on `conn` and describes the response (or the error). */
+function probe(conn: Conn, workload: Workload, describe: (r: Buffer) => string): Promise<string> {
+  return new Promise((resolve) =>
+    conn.call(
+      workload.method,
+      workload.request(0),
+      (code, details, response) =>
+        resolve(
+          code === statusOk && response !== undefined ? describe(response) : `${codeName(code)}: ${details}`,
+        ),
+      true,
+    ),
+  );
 }
 
 /**
@@ -177,6 +196,8 @@ export async function runRound(
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
+    const describe = workload.describeResponse;
+    const response = describe === undefined ? undefined : await probe(conns[0]!, workload, describe);
     if (cfg.warmup > 0) {
       await drive(conns, workload, cfg.warmup, cfg.clients, cfg.rate, { completed: 0 }, undefined, new Map());
     }
@@ -201,7 +222,7 @@ export async function runRound(
       `${cfg.total} requests in ${durationSec.toFixed(2)}s, ${Math.round(throughput)} req/s` +
         (errorCount > 0 ? `, ${errorCount} errors` : ''),
     );
-    return { requests: cfg.total, errors, durationSec, hist, cpu };
+    return { requests: cfg.total, errors, durationSec, hist, cpu, response };
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
     for (const c of conns) c.close();
@@ -243,6 +264,7 @@ export function aggregateRounds(target: BenchTarget, rounds: readonly RoundResul
     throughput: durationSec > 0 ? succeeded / durationSec : 0,
     throughputPerRound: rounds.map((r) => (r.durationSec > 0 ? r.hist.count / r.durationSec : 0)),
     latency: hist.summary(),
+    responses: [...new Set(rounds.map((r) => r.response).filter((r) => r !== undefined))],
     cpu: {
       wallMs,
       cpuMs,

@@ -27,13 +27,20 @@ export type TransportKind = 'grpc-js' | 'h2';
 /** gRPC status code OK. */
 export const statusOk = 0;
 
-/** Called once per call: code 0 (OK) or a gRPC status code with its message. */
-export type CallDone = (code: number, details: string) => void;
+/**
+ * Called once per call: code 0 (OK) or a gRPC status code with its message. `response` is the
+ * encoded response message, given only when the call asked for it and it succeeded.
+ */
+export type CallDone = (code: number, details: string, response?: Buffer) => void;
 
 /** One connection to one endpoint. */
 export interface Conn {
-  /** Sends one unary call of `method` with the encoded request `body` (not length-prefixed). */
-  call(method: string, body: Buffer, done: CallDone): void;
+  /**
+   * Sends one unary call of `method` with the encoded request `body` (not length-prefixed). With
+   * `wantResponse` the encoded response reaches `done` (costs a buffer copy on h2); otherwise it
+   * is discarded unread.
+   */
+  call(method: string, body: Buffer, done: CallDone, wantResponse?: boolean): void;
   /** Closes the connection; calls in flight fail. Idempotent. */
   close(): void;
 }
@@ -64,9 +71,14 @@ const identity = (b: Buffer): Buffer => b;
 export function openGrpcConn(endpoint: string, index: number, deadline: number): Promise<Conn> {
   const client = new grpc.Client(endpoint, grpc.credentials.createInsecure(), grpcConnOptions(index));
   const conn: Conn = {
-    call(method, body, done) {
-      client.makeUnaryRequest(method, identity, identity, body, (err: grpc.ServiceError | null) =>
-        err === null ? done(statusOk, '') : done(err.code, err.details),
+    call(method, body, done, wantResponse = false) {
+      client.makeUnaryRequest(
+        method,
+        identity,
+        identity,
+        body,
+        (err: grpc.ServiceError | null, res?: Buffer) =>
+          err === null ? done(statusOk, '', wantResponse ? res : undefined) : done(err.code, err.details),
       );
     },
     close: () => client.close(),
@@ -161,7 +173,7 @@ function h2Conn(session: ClientHttp2Session, endpoint: string, deadReason: () =>
   let lastBody: Buffer | undefined;
   let lastFramed: Buffer | undefined;
   return {
-    call(method, body, done) {
+    call(method, body, done, wantResponse = false) {
       const dead = deadReason();
       if (dead !== undefined) {
         // Fail asynchronously like a real call, so the caller's loop does not recurse.
@@ -215,14 +227,19 @@ function h2Conn(session: ClientHttp2Session, endpoint: string, deadReason: () =>
           details = err.message;
         }
       });
+      const chunks: Buffer[] | undefined = wantResponse ? [] : undefined;
       stream.on('close', () => {
-        if (code >= 0) done(code, details);
+        if (code === statusOk && chunks !== undefined) {
+          // Strip the 5-byte length prefix of the single response message.
+          done(code, details, Buffer.concat(chunks).subarray(5));
+        } else if (code >= 0) done(code, details);
         else if (httpStatus !== 0 && httpStatus !== 200)
           done(codeFromHttpStatus(httpStatus), `HTTP status ${httpStatus}`);
         else
           done(grpc.status.INTERNAL, `stream closed without grpc-status (RST code ${stream.rstCode ?? 0})`);
       });
-      stream.resume(); // discard the response message; flow control still advances
+      if (chunks !== undefined) stream.on('data', (c: Buffer) => chunks.push(c));
+      else stream.resume(); // discard the response message; flow control still advances
       stream.end(lastFramed);
     },
     close: () => {

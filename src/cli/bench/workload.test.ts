@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRng } from '../../pkg/index.js';
-import { PutRequest, RangeRequest, TxnRequest } from '../../proto/etcdserverpb/rpc.js';
+import { PutRequest, RangeRequest, RangeResponse, TxnRequest } from '../../proto/etcdserverpb/rpc.js';
 import { type BenchConfig, parseBenchArgs } from './flags.js';
 import { benchKey, buildWorkload, makeTemplate, putVarint } from './workload.js';
 
@@ -96,6 +96,13 @@ test('range: key, end and serializable as asked', () => {
   const s = RangeRequest.decode(w.request(0));
   assert.equal(s.serializable, true);
   assert.equal(s.rangeEnd.length, 0);
+  const kv = { key: Buffer.from('foo'), value: Buffer.from('bar') };
+  const two = Buffer.from(
+    RangeResponse.encode(RangeResponse.fromPartial({ kvs: [kv, kv], count: 2n })).finish(),
+  );
+  assert.equal(w.describeResponse?.(two), `2 kvs, ${two.length} B`);
+  const none = buildWorkload(config(['put']), new SeededRng(1));
+  assert.equal(none.describeResponse, undefined, 'writes are never probed');
 });
 
 test('makeTemplate finds multi-byte-length keys and rejects a wrong key count', () => {

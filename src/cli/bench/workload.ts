@@ -6,7 +6,14 @@
  * filled, starting with Go's binary.PutVarint (zig-zag varint) of the key number.
  */
 import type { Rng } from '../../pkg/index.js';
-import { KVService, PutRequest, RangeRequest, RequestOp, TxnRequest } from '../../proto/etcdserverpb/rpc.js';
+import {
+  KVService,
+  PutRequest,
+  RangeRequest,
+  RangeResponse,
+  RequestOp,
+  TxnRequest,
+} from '../../proto/etcdserverpb/rpc.js';
 import type { BenchConfig } from './flags.js';
 
 /** A stream of requests for one gRPC method. */
@@ -18,6 +25,12 @@ export interface Workload {
    * buffer: it may be shared by every request.
    */
   request(i: number): Buffer;
+  /**
+   * For side-effect-free workloads (range): describes one encoded response, e.g. `1 kv, 273 B`.
+   * The runner sends one probe request and shows this, so an empty or mismatched read set (a key
+   * present on one target only) is visible next to the numbers.
+   */
+  describeResponse?(response: Buffer): string;
 }
 
 /** Writes Go's binary.PutVarint(n) (zig-zag, then base-128 little endian) at buf[at..]. Returns bytes written. */
@@ -100,7 +113,14 @@ export function buildWorkload(cfg: BenchConfig, rng: Rng): Workload {
         }),
       ).finish(),
     );
-    return { method: KVService.range.path, request: () => bytes };
+    return {
+      method: KVService.range.path,
+      request: () => bytes,
+      describeResponse(response: Buffer): string {
+        const r = RangeResponse.decode(response);
+        return `${r.kvs.length} kv${r.kvs.length === 1 ? '' : 's'}, ${response.length} B`;
+      },
+    };
   }
 
   const value = randomBytes(cfg.valSize, rng);
