@@ -20,7 +20,6 @@ import { RaftLog } from './log.js';
 import {
   type ConfChange,
   ConfChangeType,
-  isLocalMessage,
   type Message,
   MessageType,
   newMessage,
@@ -843,10 +842,5 @@ export class Raft {
     this.log.committed = ents.length;
     for (const id of voters) this.prs.setMember(id, false, this.log.lastIndex() + 1);
     this.isLearner = false;
-  }
-
-  /** Throws for local message types stepped from outside. */
-  static assertNotLocal(m: Message): void {
-    if (isLocalMessage(m.type)) throw new RaftError('step-local-msg');
   }
 }
