@@ -18,6 +18,8 @@
 import { assert } from '../pkg/index.js';
 import { BTree } from './btree.js';
 
+/** Revision arrays shorter than this are copied exactly on append; longer ones grow by push. */
+const EXACT_REVS_MAX = 16;
 /** Shared by every KeyIndex until its first revision; never mutated (append replaces it). */
 const EMPTY_REVS: number[] = [];
 
@@ -73,12 +75,14 @@ export class KeyIndex {
   }
 
   /**
-   * Appends a (main, taggedSub) pair. Most keys hold one or two revisions, so a first pair gets an
-   * exact-size array instead of push's default growth (16+ slots), which would triple the index's
-   * memory at millions of keys.
+   * Appends a (main, taggedSub) pair. Most keys hold a few revisions, so short arrays are
+   * replaced by exact-size copies instead of grown by push (V8 grows a small array to 17+ slots,
+   * which would triple the index's memory at millions of keys); long ones grow by push.
    */
   private append(main: number, taggedSub: number): void {
-    if (this.revs.length === 0) this.revs = [main, taggedSub];
+    const n = this.revs.length;
+    if (n === 0) this.revs = [main, taggedSub];
+    else if (n < EXACT_REVS_MAX) this.revs = this.revs.concat(main, taggedSub);
     else this.revs.push(main, taggedSub);
   }
 
