@@ -113,6 +113,11 @@ export function formatTable(cfg: BenchConfig, results: readonly TargetResult[]):
       ...blank,
     ],
     [
+      'bench CPU per request (us)',
+      ...results.map((r) => (r.requests > 0 ? ((r.cpu.cpuMs * 1000) / r.requests).toFixed(0) : '-')),
+      ...blank,
+    ],
+    [
       'bench event loop busy',
       ...results.map((r) => `${Math.round(r.cpu.eventLoopUtilization * 100)}%`),
       ...blank,
