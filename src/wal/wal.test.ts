@@ -306,3 +306,33 @@ test('real file system: create, save, reopen in a fresh temp dir', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('releaseTo is clamped to the newest durable snapshot marker; maxWals 0 keeps every file', async () => {
+  const fs = new SimFs(new SeededRng(9));
+  const wal = await Wal.create(DIR, META, { fs, segmentBytes: 4096, maxWals: 0 });
+  for (let i = 1; i <= 60; i++) await wal.save(hs(1, i - 1), [ent(i, 1, 100)]);
+  const n = wal.segmentNames().length;
+  assert.ok(n >= 3);
+  await wal.saveSnapshot({ index: 50, term: 1, confState: { voters: [1n], learners: [] } });
+  assert.deepEqual(await wal.releaseTo(60), [], 'maxWals 0 keeps every segment');
+  await assert.rejects(
+    wal.saveSnapshot({ index: 40, term: 1, confState: { voters: [1n], learners: [] } }),
+    (e: unknown) => e instanceof WalError && e.code === 'out-of-order',
+  );
+  await wal.close();
+
+  const fs2 = new SimFs(new SeededRng(10));
+  const w2 = await Wal.create(DIR, META, { fs: fs2, segmentBytes: 4096, maxWals: 1 });
+  for (let i = 1; i <= 60; i++) await w2.save(hs(1, i - 1), [ent(i, 1, 100)]);
+  await w2.saveSnapshot({ index: 10, term: 1, confState: { voters: [1n], learners: [] } });
+  // Asked to release up to 60, it releases only up to the marker at 10: entries 11.. stay.
+  await w2.releaseTo(60);
+  await w2.close();
+  const r = await Wal.open(DIR, { fs: fs2, segmentBytes: 4096 });
+  assert.equal(r.snapshot?.index, 10);
+  assert.deepEqual(
+    r.entries.map((e) => e.index),
+    Array.from({ length: 50 }, (_, i) => i + 11),
+  );
+  await r.wal.close();
+});
