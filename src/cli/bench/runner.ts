@@ -16,6 +16,11 @@ import { LatencyHistogram, type LatencySummary } from './histogram.js';
 import { type Conn, openConn, statusOk, type TransportKind } from './transport.js';
 import type { Workload } from './workload.js';
 
+/** Distinct error texts kept per round; further kinds are counted under otherErrorsKey. */
+export const errorKindsMax = 100;
+/** Where errors beyond errorKindsMax distinct texts are counted. */
+export const otherErrorsKey = '(other error kinds)';
+
 /** A target could not be reached: some connection was not ready within --dial-timeout. */
 export class BenchConnectError extends Error {
   override name = 'BenchConnectError';
@@ -114,7 +119,8 @@ function drive(
           if (code === statusOk) {
             hist?.record((t1 - t0) * 1000);
           } else {
-            const key = `${codeName(code)}: ${details}`;
+            let key = `${codeName(code)}: ${details}`;
+            if (!errors.has(key) && errors.size >= errorKindsMax) key = otherErrorsKey;
             errors.set(key, (errors.get(key) ?? 0) + 1);
           }
           state.completed++;
