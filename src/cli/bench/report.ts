@@ -2,7 +2,7 @@
  * Turns benchmark results into the table (one column per target, ratio columns with --compare) or
  * the JSON document (-w json). Pure: results in, text out.
  */
-import { renderTable } from '../ui/table.js';
+import { renderTable } from '../ui/index.js';
 import { formatCpu } from './cpu.js';
 import type { BenchConfig } from './flags.js';
 import type { LatencySummary } from './histogram.js';

@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import { ProgressBar, type ProgressStream } from '../ui/progress.js';
+import { ProgressBar, type ProgressStream } from '../ui/index.js';
 import { type CpuSample, startCpuMeter } from './cpu.js';
 import type { BenchConfig, BenchTarget } from './flags.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
