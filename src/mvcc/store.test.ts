@@ -326,6 +326,47 @@ test('an interrupted compaction is finished on open', async (t) => {
   assert.deepEqual(left, [36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51]);
 });
 
+test('a process killed during compaction finishes it on the next open', async (t) => {
+  const dir = tmp(t);
+  const storeUrl = new URL('./index.js', import.meta.url).href;
+  const script = join(dir, 'compactor.mjs');
+  writeFileSync(
+    script,
+    `import { MvccStore } from ${JSON.stringify(storeUrl)};
+const s = await MvccStore.open({ dir: ${JSON.stringify(join(dir, 'data'))}, sync: true });
+let ci = 0;
+for (let round = 0; round < 2; round++) {
+  for (let i = 0; i < 30000; i += 500) {
+    const txn = s.write(++ci);
+    for (let j = i; j < i + 500; j++) txn.put(Buffer.from('key' + j), Buffer.from('r' + round), 0n);
+    txn.end();
+  }
+}
+await s.commit();
+let finished = false;
+s.compact(s.rev).done.then(() => { finished = true; });
+await s.commit(); // the scheduled compaction is durable; some steps may have run meanwhile
+console.log(finished ? 'finished' : 'interrupted');
+process.kill(process.pid, 'SIGKILL');
+`,
+  );
+  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, 'SIGKILL', `compactor died otherwise: ${r.stderr}`);
+  assert.equal(r.stdout.trim(), 'interrupted', 'the kill came too late to test resumption');
+  const data = join(dir, 'data');
+  const s = await MvccStore.open({ dir: data });
+  assert.equal(s.rev, 121);
+  assert.equal(s.compactRev, 121);
+  await s.hashKV(0); // waits for the resumed compaction
+  const all = s.range(ALL, ALL);
+  assert.equal(all.count, 30000);
+  assert.ok(all.kvs.every((kv) => kv.value.toString() === 'r1' && kv.version === 2n));
+  await s.close();
+  const stored = storedRevisions(data);
+  assert.equal(stored.length, 30000, 'only the second-round records remain');
+  assert.ok(stored.every((rev) => Number(rev) > 61));
+});
+
 test('equal histories hash equal whatever the physical compaction progress', async (t) => {
   const a = await openStore(t);
   const c = await openStore(t);
