@@ -5,7 +5,6 @@
 // stay) and the transcripts must be equal. Steps also assert what etcd does, so the harness cannot
 // pass vacuously. DIFF_AGAINST=etcd runs etcd against etcd to validate the suite itself.
 
-import { test } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import {
   RangeRequest_SortOrder as Order,
@@ -13,17 +12,7 @@ import {
   RangeRequest_SortTarget as Sort,
   Compare_CompareTarget as T,
 } from '../../src/proto/etcdserverpb/rpc.js';
-import { b, runDiff, type Session, settle, shapeOf } from '../helpers/index.js';
-
-type CaseFn = (s: Session) => Promise<void>;
-/** A case is a name, a scenario and optionally server flags. */
-function diffCase(
-  name: string,
-  scenario: CaseFn,
-  opts: { flags?: string[]; maxSendBytes?: number } = {},
-): void {
-  test(name, { timeout: 60_000 }, () => runDiff(scenario, { ...opts, name }));
-}
+import { b, diffCase, type Session, settle, shapeOf } from '../helpers/index.js';
 
 const INVALID = status.INVALID_ARGUMENT;
 const OUT_OF_RANGE = status.OUT_OF_RANGE;

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { inspect } from 'node:util';
 import { type CtlResult, etcdctl } from './etcdctl.js';
 import { connect, type EtcdClients, type Settled, settle } from './grpc.js';
@@ -236,4 +237,16 @@ export async function runDiff(
   } finally {
     await Promise.all(sessions.map(closeSession));
   }
+}
+
+/** Per-case deadline of `diffCase` (two member starts plus the steps). */
+export const CASE_TIMEOUT_MS = 60_000;
+
+/** Registers a node:test test that runs `scenario` differentially (see `runDiff`). */
+export function diffCase(
+  name: string,
+  scenario: (s: Session) => Promise<void>,
+  opts: Omit<CaseOptions, 'name'> = {},
+): void {
+  test(name, { timeout: CASE_TIMEOUT_MS }, () => runDiff(scenario, { ...opts, name }));
 }

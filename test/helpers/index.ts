@@ -1,8 +1,10 @@
 /** The test harness: start etcd or tsetcd with etcd's flags, drive them, compare their answers. */
 export {
+  CASE_TIMEOUT_MS,
   type CaseOptions,
   type CtlExpect,
   closeSession,
+  diffCase,
   diffKinds,
   openSession,
   type RpcExpect,
