@@ -13,7 +13,7 @@
  *            -> commit()                      awaits the batch, then lmdb's fsync (group commit)
  *
  * Reads resolve revisions through the in-memory key index and fetch values from the overlay or
- * lmdb. Everything runs on the event loop: a write txn is synchronous from write() to end().
+ * lmdb. Everything runs on the event loop; lmdb-js commits and fsyncs on its own writer thread.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,7 +73,7 @@ export interface MvccLogger {
 
 /** Options of MvccStore.open. */
 export interface MvccStoreOptions {
-  /** Directory holding the lmdb files (`db`, `db-lock`); created if missing. */
+  /** Directory holding the lmdb environment (`db/data.mdb`, `db/lock.mdb`); created if missing. */
   dir: string;
   /**
    * true (default): commit() resolves only after lmdb's fsync of everything written so far.
