@@ -58,7 +58,7 @@ export async function runBench(argv: string[], io: BenchIo = process): Promise<n
     parsed = parseBenchArgs(argv);
   } catch (err) {
     if (err instanceof BenchFlagError) {
-      io.stderr.write(`Error: ${err.message}\n\n${benchUsage}`);
+      io.stderr.write(`Error: ${err.message}\nRun 'tsetcd bench --help' for usage.\n`);
       return 2;
     }
     throw err;
