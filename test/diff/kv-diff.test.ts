@@ -512,3 +512,24 @@ function memberListView(v: unknown): unknown {
     })),
   };
 }
+
+// ---------------------------------------------------------------- durability
+
+diffCase(
+  'restart (SIGTERM) and crash (SIGKILL) keep every acknowledged write and the revision',
+  async (s) => {
+    for (let i = 0; i < 5; i++) await s.ctl(`put k${i} v${i}`);
+    await s.ctl('del k0');
+    await s.ctl('compaction 3');
+    await s.member.restart();
+    await s.ctl(['get', '', '--from-key', '-w', 'json']);
+    await s.ctl('get k1 --rev=2', { fail: `Error: ${E.compacted[1]}` });
+    await s.ctl('get k1 --rev=3 -w json');
+    await s.ctl('put after restart');
+    await s.member.kill('SIGKILL');
+    await s.member.restart();
+    await s.ctl(['get', '', '--from-key', '-w', 'json']);
+    await s.ctl('put after crash');
+    await s.rpc('hashKV after crash', (c) => c.maintenance.hashKv({ revision: 0 }));
+  },
+);

@@ -35,6 +35,7 @@ export {
   type Member,
   type MemberKind,
   type MemberOptions,
+  PORT_RETRIES,
   START_TIMEOUT_MS,
   STOP_GRACE_MS,
   startMember,

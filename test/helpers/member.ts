@@ -203,6 +203,22 @@ export function tail(s: string, n = 8000): string {
  * On failure to become healthy the process is killed and the error carries its output.
  */
 export async function startMember(kind: MemberKind, opts: MemberOptions = {}): Promise<Member> {
+  // freePort() releases the port before the member binds it, so another process may take it in
+  // between; such a start is retried on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(kind, opts);
+    } catch (e) {
+      const inUse = /address already in use|EADDRINUSE/.test((e as Error).message);
+      if (!inUse || attempt >= PORT_RETRIES) throw e;
+    }
+  }
+}
+
+/** How many times `startMember` tries fresh ports when the ones it picked were taken meanwhile. */
+export const PORT_RETRIES = 3;
+
+async function startOnce(kind: MemberKind, opts: MemberOptions): Promise<Member> {
   const name = opts.name ?? 'm1';
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const clientURL = `http://127.0.0.1:${clientPort}`;
