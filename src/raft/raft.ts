@@ -33,11 +33,17 @@ import { type ConfState, type Entry, EntryType, type HardState, NONE, type NodeI
 const EMPTY = new Uint8Array(0);
 /** Context marking a vote request caused by leadership transfer: it bypasses PreVote and leases. */
 const CAMPAIGN_TRANSFER = new TextEncoder().encode('CampaignTransfer');
+/** Heartbeat context of a removed leader: an ack proves the follower learned the commit. */
+const STEP_DOWN = new TextEncoder().encode('StepDownAfterRemoval');
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function isTransferContext(ctx: Uint8Array): boolean {
-  if (ctx.byteLength !== CAMPAIGN_TRANSFER.byteLength) return false;
-  for (let i = 0; i < ctx.byteLength; i++) if (ctx[i] !== CAMPAIGN_TRANSFER[i]) return false;
-  return true;
+  return bytesEqual(ctx, CAMPAIGN_TRANSFER);
 }
 
 function voteRespType(t: MessageType): MessageType {
@@ -66,6 +72,12 @@ export class Raft {
    * until it is applied (one change at a time, thesis §4.1).
    */
   pendingConfIndex = 0;
+  /**
+   * Set when this leader applied its own removal: it keeps heartbeating until a quorum of the new
+   * voters acknowledged a commit index >= this, then steps down (see applyConfChange). 0 = not.
+   */
+  stepDownIndex = 0;
+  private readonly stepDownAcks = new Set<NodeId>();
   /** Payload bytes of uncommitted entries appended by this leader (for the proposal bound). */
   uncommittedSize = 0;
   readonly readOnly = new ReadOnly();
@@ -186,7 +198,15 @@ export class Raft {
   }
 
   private bcastHeartbeat(ctx: Uint8Array | null = this.readOnly.lastPendingRequestCtx()): void {
-    for (const id of this.prs.progress.keys()) if (id !== this.id) this.sendHeartbeat(id, ctx ?? EMPTY);
+    for (const [id, pr] of this.prs.progress) {
+      if (id === this.id) continue;
+      if (this.stepDownIndex > 0) {
+        // Only a heartbeat that carries a commit >= stepDownIndex (see sendHeartbeat) is marked.
+        this.sendHeartbeat(id, pr.match >= this.stepDownIndex ? STEP_DOWN : EMPTY);
+      } else {
+        this.sendHeartbeat(id, ctx ?? EMPTY);
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -215,6 +235,8 @@ export class Raft {
       if (id === this.id) pr.match = last;
     }
     this.pendingConfIndex = 0;
+    this.stepDownIndex = 0;
+    this.stepDownAcks.clear();
     this.uncommittedSize = 0;
     this.readOnly.reset();
     this.pendingReadIndex = [];
@@ -495,6 +517,14 @@ export class Raft {
         if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.match < this.log.lastIndex() || pr.state === 'probe') this.sendAppend(m.from);
         if (m.context.byteLength === 0) return;
+        if (this.stepDownIndex > 0) {
+          if (!bytesEqual(m.context, STEP_DOWN)) return;
+          this.stepDownAcks.add(m.from);
+          const votes = new Map<NodeId, boolean>();
+          for (const id of this.stepDownAcks) votes.set(id, true);
+          if (this.prs.tallyVotesOf(votes) === 'won') this.becomeFollower(this.term, NONE);
+          return;
+        }
         const acks = this.readOnly.recvAck(m.from, m.context);
         if (!acks) return;
         const votes = new Map<NodeId, boolean>();
@@ -556,6 +586,11 @@ export class Raft {
   }
 
   private handleReadIndex(m: Message): void {
+    if (this.stepDownIndex > 0) {
+      if (m.from === NONE || m.from === this.id)
+        throw new RaftError('proposal-dropped', 'leader was removed');
+      return;
+    }
     if (this.prs.voters.size <= 1) {
       // A single voter is its own quorum.
       if (this.prs.voters.has(this.id)) this.respondReadIndex(m, this.log.committed);
@@ -820,9 +855,18 @@ export class Raft {
     this.isLearner = this.prs.learners.has(this.id);
     if (this.state !== StateRole.Leader) return this.prs.confState();
     if (!this.prs.voters.has(this.id)) {
-      // The leader was removed (or demoted): step down; the rest elect a new leader. It already
-      // sent the commit of this change to the followers with the Ready that committed it.
-      this.becomeFollower(this.term, NONE);
+      // The leader was removed. Stepping down at once could strand the others: if the message
+      // carrying the commit of the removal was lost, they still run the old configuration, which
+      // needs our vote. So keep heartbeating (refusing proposals and reads) until a quorum of the
+      // new voters acknowledged a heartbeat carrying that commit, then step down (etcd's server
+      // similarly waits before stopping a removed member). CheckQuorum still applies meanwhile.
+      if (this.stepDownIndex === 0) {
+        this.stepDownIndex = this.log.committed;
+        this.stepDownAcks.clear();
+        this.electionElapsed = 0;
+      }
+      if (this.maybeCommit()) this.bcastAppend();
+      this.bcastHeartbeat();
       return this.prs.confState();
     }
     if (this.leadTransferee !== NONE && !this.prs.voters.has(this.leadTransferee)) this.leadTransferee = NONE;

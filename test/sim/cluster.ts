@@ -611,7 +611,7 @@ export class Sim {
         nodeId: cs.learners[this.rng.int(cs.learners.length)]!,
         context: new Uint8Array(0),
       };
-    } else if (roll < 0.85 && cs.voters.length > 2) {
+    } else if (roll < 0.85 && cs.voters.length > 1) {
       // Sometimes the leader removes itself.
       const id = this.rng.next() < 0.3 ? l.id : cs.voters[this.rng.int(cs.voters.length)]!;
       cc = { type: ConfChangeType.RemoveNode, nodeId: id, context: new Uint8Array(0) };
@@ -699,6 +699,22 @@ export class Sim {
     this.checkLeaders();
   }
 
+  /**
+   * Stops members outside the latest membership, as an operator (or etcd's server) would — but
+   * only once every remaining member has applied the latest membership and the removed member is
+   * no longer leading: a remaining member that has not learned of the removal still counts the
+   * removed member's vote (critical when shrinking from two voters to one).
+   */
+  private shutDownNonMembers(): void {
+    const members = this.alive().filter((n) => this.isMember(n));
+    if (!members.every((n) => n.sm.applied >= this.latestConf.index)) return;
+    for (const n of this.alive()) {
+      if (this.isMember(n) || n.raw!.status().softState.role === StateRole.Leader) continue;
+      this.log(`shut down non-member ${n.id}`);
+      n.raw = null;
+    }
+  }
+
   private isMember(n: SimNode): boolean {
     const cs = this.latestConf.cs;
     return cs.voters.includes(n.id) || cs.learners.includes(n.id);
@@ -735,14 +751,7 @@ export class Sim {
     this.healed = true;
     this.group = new Map();
     this.log('heal: network repaired, members restarted');
-    // Members outside the latest membership are shut down, as an operator would.
-    for (const n of this.nodes.values()) {
-      const member = this.latestConf.cs.voters.includes(n.id) || this.latestConf.cs.learners.includes(n.id);
-      if (!member && n.raw) {
-        this.log(`shut down non-member ${n.id}`);
-        n.raw = null;
-      } else if (member && !n.raw) this.restart(n);
-    }
+    for (const n of this.nodes.values()) if (this.isMember(n) && !n.raw) this.restart(n);
     // The client retries every proposal that never got applied (it may have been lost with a
     // message or a leader): all of them, and a fresh marker, must commit within the bound.
     const marker = `live${this.o.seed}`;
@@ -753,6 +762,7 @@ export class Sim {
     const bound = this.livenessBound(pending.length);
     while (this.tickNo - start < bound) {
       this.runTick();
+      this.shutDownNonMembers();
       // Conf changes proposed before healing may still apply: only current members must progress.
       const members = this.alive().filter((n) => this.isMember(n));
       const leaders = members.filter((n) => n.raw!.status().softState.role === StateRole.Leader);
@@ -817,6 +827,7 @@ export class Sim {
     const bound = this.livenessBound();
     for (let i = 0; i < bound; i++) {
       this.runTick();
+      this.shutDownNonMembers();
       members = members.filter((n) => n.raw !== null && this.isMember(n));
       const target = Math.max(...members.map((n) => n.sm.applied));
       const commits = members.map((n) => n.raw!.status().hardState.commit);

@@ -33,6 +33,8 @@ const REGRESSIONS: [number, string][] = [
   [144, 'slow flow control (1 entry per message, 1 inflight) with a long backlog after healing'],
   [236, 'a network slower than the election timeout (generator now respects Raft timing)'],
   [4371, 'a lone founding member that crashed before applying anything was never restarted'],
+  [282, 'a leader removing itself stepped down at once; the commit never reached the last voter'],
+  [643, 'shrinking 2 -> 1 voters: the removed member was stopped before the other applied it'],
 ];
 
 for (const [seed, what] of REGRESSIONS) {
