@@ -19,7 +19,14 @@ import {
   type HashKVResponse,
   type HashResponse,
   KVService,
+  type LeaseGrantRequest,
+  type LeaseKeepAliveRequest,
+  type LeaseKeepAliveResponse,
+  type LeaseLeasesResponse,
+  type LeaseRevokeRequest,
   LeaseService,
+  type LeaseTimeToLiveRequest,
+  type LeaseTimeToLiveResponse,
   MaintenanceService,
   type MemberListResponse,
   type PutRequest,
@@ -40,7 +47,7 @@ import { LockService } from '../proto/v3lockpb/v3lock.js';
 import type { Member } from '../server/member.js';
 import { SERVER_VERSION } from '../server/member.js';
 import { etcdError } from './errors.js';
-import type { GrpcServer, ServiceDefinition } from './grpc-server.js';
+import { type GrpcServer, type ServiceDefinition, type StreamCall, toGrpcError } from './grpc-server.js';
 import { checkDelete, checkIntervals, checkPut, checkRange, checkTxn } from './kv-checks.js';
 import { GrpcError, Status } from './status.js';
 
@@ -198,7 +205,53 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
     }),
   );
 
-  server.addService(LeaseService, withRest(LeaseService, {}));
+  server.addService(
+    LeaseService,
+    withRest(LeaseService, {
+      leaseGrant: async (r: LeaseGrantRequest) => {
+        const resp = await member.leaseGrant(r);
+        resp.header = fillHeader(member, resp.header);
+        return resp;
+      },
+      leaseRevoke: async (r: LeaseRevokeRequest) => {
+        const resp = await member.leaseRevoke(r.ID);
+        resp.header = fillHeader(member, resp.header);
+        return resp;
+      },
+      leaseTimeToLive: (r: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse => {
+        const lease = member.lessor.lookup(r.ID);
+        // A missing lease is not an error here: etcd answers TTL -1 (etcdctl prints "already expired").
+        if (!lease)
+          return { header: fillHeader(member, undefined), ID: r.ID, TTL: -1n, grantedTTL: 0n, keys: [] };
+        return {
+          header: fillHeader(member, undefined),
+          ID: r.ID,
+          TTL: BigInt(member.lessor.remainingSeconds(r.ID)),
+          grantedTTL: BigInt(lease.ttl),
+          keys: r.keys ? [...lease.keys].sort().map((k) => Buffer.from(k, 'latin1')) : [],
+        };
+      },
+      leaseLeases: (): LeaseLeasesResponse => ({
+        header: fillHeader(member, undefined),
+        leases: member.lessor.ids().map((ID) => ({ ID })),
+      }),
+      leaseKeepAlive: (call: StreamCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse>) => {
+        call.onMessage((req) => {
+          // The header is taken before renewing, so a client never sees a keep-alive "after" a revoke.
+          const head = fillHeader(member, undefined);
+          let ttl: number;
+          try {
+            ttl = member.leaseRenew(req.ID);
+          } catch (err) {
+            call.end(toGrpcError(err));
+            return;
+          }
+          call.write({ header: head, ID: req.ID, TTL: BigInt(ttl) });
+        });
+        call.onHalfClose(() => call.end());
+      },
+    }),
+  );
   server.addService(WatchService, withRest(WatchService, {}));
   server.addService(LockService, withRest(LockService, {}));
   server.addService(ElectionService, withRest(ElectionService, {}));

@@ -154,6 +154,7 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       maxRequestBytes,
       maxTxnOps,
       quotaBackendBytes: int(flags, 'quota-backend-bytes'),
+      electionTimeoutMs: int(flags, 'election-timeout'),
     },
     listenClient,
     logLevel,

@@ -49,8 +49,14 @@ export interface ApplyStore extends ReadView {
   readonly compactRev: number;
 }
 
-/** Decides whether a lease id exists; until leases exist, none does. */
-export type LeaseLookup = (id: bigint) => boolean;
+/** What applying writes tells the lease layer, and asks it. */
+export interface ApplyHooks {
+  leaseExists(id: bigint): boolean;
+  /** `key` was put carrying `lease` (0n = none). */
+  onPut(key: Buffer, lease: bigint): void;
+  /** `key` was deleted. */
+  onDelete(key: Buffer): void;
+}
 
 export function header(revision: number): ResponseHeader {
   return { clusterId: 0n, memberId: 0n, revision: BigInt(revision), raftTerm: 0n };
@@ -127,8 +133,8 @@ export function applyRange(view: ReadView, r: RangeRequest): RangeResponse {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Put as etcd applies it. `checked` skips lease/ignore checks already done by a txn's pre-check. */
-export function applyPut(txn: WriteView, p: PutRequest, leaseExists: LeaseLookup): PutResponse {
+/** Put as etcd applies it; the lease hooks learn which lease the key now carries. */
+export function applyPut(txn: WriteView, p: PutRequest, hooks: ApplyHooks): PutResponse {
   let value = p.value;
   let lease = p.lease;
   let prev: KeyValue | undefined;
@@ -138,14 +144,20 @@ export function applyPut(txn: WriteView, p: PutRequest, leaseExists: LeaseLookup
   if ((p.ignoreValue || p.ignoreLease) && !prev) throw etcdError('keyNotFound');
   if (p.ignoreValue && prev) value = prev.value;
   if (p.ignoreLease && prev) lease = prev.lease;
-  if (lease !== 0n && !leaseExists(lease)) throw etcdError('leaseNotFound');
+  if (lease !== 0n && !hooks.leaseExists(lease)) throw etcdError('leaseNotFound');
   txn.put(p.key, value, lease);
+  hooks.onPut(p.key, lease);
   return { header: header(txn.rev), prevKv: p.prevKv ? prev : undefined };
 }
 
-export function applyDeleteRange(txn: WriteView, d: DeleteRangeRequest): DeleteRangeResponse {
+export function applyDeleteRange(
+  txn: WriteView,
+  d: DeleteRangeRequest,
+  hooks: ApplyHooks,
+): DeleteRangeResponse {
   const before = txn.rev;
   const { deleted, prevKvs } = txn.deleteRange(d.key, toMvccEnd(d.rangeEnd));
+  for (const kv of prevKvs) hooks.onDelete(kv.key);
   return {
     header: header(deleted > 0 ? txn.rev : before),
     deleted: BigInt(deleted),
@@ -233,13 +245,7 @@ export function isTxnReadOnly(t: TxnRequest): boolean {
 }
 
 /** Pre-checks of the taken path, before anything is written: a failing txn changes nothing. */
-function checkPath(
-  view: ApplyStore,
-  t: TxnRequest,
-  path: TxnPath,
-  leaseExists: LeaseLookup,
-  write: boolean,
-): void {
+function checkPath(view: ApplyStore, t: TxnRequest, path: TxnPath, hooks: ApplyHooks, write: boolean): void {
   const ops = path.succeeded ? t.success : t.failure;
   ops.forEach((op, i) => {
     if (op.requestRange && op.requestRange.revision !== 0n) {
@@ -249,12 +255,12 @@ function checkPath(
     }
     if (write && op.requestPut) {
       const p = op.requestPut;
-      if (p.lease !== 0n && !leaseExists(p.lease)) throw etcdError('leaseNotFound');
+      if (p.lease !== 0n && !hooks.leaseExists(p.lease)) throw etcdError('leaseNotFound');
       if (p.ignoreValue || p.ignoreLease) {
         if (view.range(p.key, undefined).kvs.length === 0) throw etcdError('keyNotFound');
       }
     }
-    if (op.requestTxn) checkPath(view, op.requestTxn, path.children[i]!, leaseExists, write);
+    if (op.requestTxn) checkPath(view, op.requestTxn, path.children[i]!, hooks, write);
   });
 }
 
@@ -262,16 +268,16 @@ function applyTxnOps(
   txn: WriteView | ReadView,
   t: TxnRequest,
   path: TxnPath,
-  leaseExists: LeaseLookup,
+  hooks: ApplyHooks,
 ): TxnResponse {
   const ops = path.succeeded ? t.success : t.failure;
   const responses: ResponseOp[] = ops.map((op: RequestOp, i): ResponseOp => {
     if (op.requestRange) return { responseRange: applyRange(txn, op.requestRange) };
-    if (op.requestPut) return { responsePut: applyPut(txn as WriteView, op.requestPut, leaseExists) };
+    if (op.requestPut) return { responsePut: applyPut(txn as WriteView, op.requestPut, hooks) };
     if (op.requestDeleteRange)
-      return { responseDeleteRange: applyDeleteRange(txn as WriteView, op.requestDeleteRange) };
+      return { responseDeleteRange: applyDeleteRange(txn as WriteView, op.requestDeleteRange, hooks) };
     if (op.requestTxn) {
-      const nested = applyTxnOps(txn, op.requestTxn, path.children[i]!, leaseExists);
+      const nested = applyTxnOps(txn, op.requestTxn, path.children[i]!, hooks);
       nested.header = header(0);
       return { responseTxn: nested };
     }
@@ -287,21 +293,21 @@ function applyTxnOps(
 export function applyTxn(
   store: ApplyStore,
   t: TxnRequest,
-  leaseExists: LeaseLookup,
+  hooks: ApplyHooks,
   openWrite: () => WriteView & { end(): { rev: number } },
 ): TxnResponse {
   const path = decidePath(store, t);
   const write = !isTxnReadOnly(t);
-  checkPath(store, t, path, leaseExists, write);
+  checkPath(store, t, path, hooks, write);
   if (!write) {
-    const resp = applyTxnOps(store, t, path, leaseExists);
+    const resp = applyTxnOps(store, t, path, hooks);
     resp.header = header(store.rev);
     return resp;
   }
   const txn = openWrite();
   let resp: TxnResponse;
   try {
-    resp = applyTxnOps(txn, t, path, leaseExists);
+    resp = applyTxnOps(txn, t, path, hooks);
   } catch (err) {
     txn.end();
     throw err;

@@ -20,6 +20,9 @@ import type {
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseRevokeResponse,
   Member as MemberInfo,
   PutRequest,
   PutResponse,
@@ -29,16 +32,19 @@ import type {
   TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import {
+  type ApplyHooks,
   applyDeleteRange,
   applyPut,
   applyRange,
   applyTxn,
   compactionResponse,
+  header,
   isTxnReadOnly,
-  type LeaseLookup,
 } from './apply.js';
 import { type CommittedEntry, type ConsensusLog, SoloLog } from './consensus.js';
 import { computeClusterId, computeMemberId } from './ids.js';
+import { LeaseTable } from './lease-table.js';
+import { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
 import { ServerMetrics } from './metrics.js';
 
@@ -56,6 +62,8 @@ export interface MemberConfig {
   maxTxnOps: number;
   /** Backend size that raises the NOSPACE alarm, in bytes (0 = etcd's default of 2 GiB). */
   quotaBackendBytes: number;
+  /** etcd --election-timeout in ms (default 1000); sets the minimum lease TTL. */
+  electionTimeoutMs?: number;
 }
 
 /** The cluster's API version clients see (etcd's cluster version is major.minor.0). */
@@ -87,12 +95,24 @@ export class Member {
   private stopped = false;
   private fatal: unknown;
   private compactions: Promise<void>[] = [];
+  readonly lessor: Lessor;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly hooks: ApplyHooks;
 
   private constructor(
     readonly cfg: MemberConfig,
     readonly store: MvccStore,
+    private readonly leaseTable: LeaseTable,
     readonly logger: Logger,
   ) {
+    this.lessor = new Lessor(leaseTable, () => performance.now(), minLeaseTtlSeconds(cfg));
+    const lessor = this.lessor;
+    this.hooks = {
+      leaseExists: (id) => lessor.lookup(id) !== undefined,
+      onPut: (key, lease) => lessor.onPut(key, lease),
+      onDelete: (key) => lessor.onDelete(key),
+    };
+    this.attachLeasedKeys();
     this.memberId = computeMemberId(cfg.peerUrls, cfg.initialClusterToken);
     const initial =
       cfg.initialCluster.length > 0 ? cfg.initialCluster : [{ name: cfg.name, peerUrls: cfg.peerUrls }];
@@ -115,7 +135,9 @@ export class Member {
     mkdirSync(dir, { recursive: true });
     const started = performance.now();
     const store = await MvccStore.open({ dir, sync: true, logger });
-    const member = new Member(cfg, store, logger);
+    const leaseTable = LeaseTable.open(join(cfg.dataDir, 'member', 'snap', 'lease'));
+    const member = new Member(cfg, store, leaseTable, logger);
+    member.startLeaseExpiry();
     logger.info(
       {
         'member-id': member.memberId.toString(16),
@@ -180,7 +202,7 @@ export class Member {
     if (isTxnReadOnly(r)) {
       if (!txnIsSerializable(r)) await this.linearizableReadBarrier();
       return mapMvccErrors(() =>
-        applyTxn(this.store, r, this.leaseExists, () => this.store.write(this.appliedIndex)),
+        applyTxn(this.store, r, this.hooks, () => this.store.write(this.appliedIndex)),
       );
     }
     return this.propose({ txn: r }) as Promise<TxnResponse>;
@@ -199,8 +221,6 @@ export class Member {
   async compactionsSettled(): Promise<void> {
     await Promise.allSettled(this.compactions);
   }
-
-  private readonly leaseExists: LeaseLookup = () => false;
 
   private propose(fields: Partial<InternalRaftRequest>): Promise<unknown> {
     if (this.stopped) return Promise.reject(etcdError('stopped'));
@@ -246,7 +266,7 @@ export class Member {
     if (req.put) {
       const txn = this.store.write(index);
       try {
-        return applyPut(txn, req.put, this.leaseExists);
+        return applyPut(txn, req.put, this.hooks);
       } finally {
         txn.end();
       }
@@ -254,7 +274,7 @@ export class Member {
     if (req.deleteRange) {
       const txn = this.store.write(index);
       try {
-        return applyDeleteRange(txn, req.deleteRange);
+        return applyDeleteRange(txn, req.deleteRange, this.hooks);
       } finally {
         txn.end();
       }
@@ -263,7 +283,7 @@ export class Member {
       const t = req.txn;
       let opened = false;
       try {
-        return applyTxn(this.store, t, this.leaseExists, () => {
+        return applyTxn(this.store, t, this.hooks, () => {
           opened = true;
           return this.store.write(index);
         });
@@ -292,6 +312,25 @@ export class Member {
       if (this.compactions.length > 16) this.compactions = this.compactions.slice(-16);
       return { response: compactionResponse(this.store.rev), done: tracked };
     }
+    if (req.leaseGrant) {
+      try {
+        const ttl = this.lessor.grant(req.leaseGrant.ID, Number(req.leaseGrant.TTL));
+        return { header: header(this.store.rev), ID: req.leaseGrant.ID, TTL: BigInt(ttl), error: '' };
+      } finally {
+        this.store.write(index).end();
+      }
+    }
+    if (req.leaseRevoke) {
+      const txn = this.store.write(index);
+      try {
+        // All of the lease's keys go in one revision, as etcd deletes them in one txn.
+        for (const k of this.lessor.revoke(req.leaseRevoke.ID))
+          txn.deleteRange(Buffer.from(k, 'latin1'), undefined);
+      } finally {
+        txn.end();
+      }
+      return { header: header(this.store.rev) };
+    }
     // An entry this version cannot apply still advances the index, so every member stays aligned.
     this.store.write(index).end();
     throw etcdError('notCapable');
@@ -316,25 +355,28 @@ export class Member {
     this.unacked = [];
     const upTo = this.appliedIndex;
     const started = performance.now();
-    this.store.commit().then(
-      () => {
-        this.metrics.backendCommitSeconds.observe((performance.now() - started) / 1000);
-        this.durableIndex = Math.max(this.durableIndex, upTo);
-        for (const { waiter, result } of batch) {
-          this.metrics.proposalsPending.dec();
-          if (!waiter) continue;
-          if (result.ok) waiter.resolve(result.value);
-          else waiter.reject(result.error);
-        }
-        this.releaseReads();
-        this.commitInFlight = false;
-        if (this.unacked.length > 0) this.scheduleFlush();
-      },
-      (err: unknown) => {
-        this.commitInFlight = false;
-        this.fail(err, batch);
-      },
-    );
+    this.store
+      .commit()
+      .then(() => this.leaseTable.commit())
+      .then(
+        () => {
+          this.metrics.backendCommitSeconds.observe((performance.now() - started) / 1000);
+          this.durableIndex = Math.max(this.durableIndex, upTo);
+          for (const { waiter, result } of batch) {
+            this.metrics.proposalsPending.dec();
+            if (!waiter) continue;
+            if (result.ok) waiter.resolve(result.value);
+            else waiter.reject(result.error);
+          }
+          this.releaseReads();
+          this.commitInFlight = false;
+          if (this.unacked.length > 0) this.scheduleFlush();
+        },
+        (err: unknown) => {
+          this.commitInFlight = false;
+          this.fail(err, batch);
+        },
+      );
   }
 
   /** A failed fsync: nothing in the batch is acknowledged and the member stops taking requests. */
@@ -390,6 +432,7 @@ export class Member {
   async stop(): Promise<void> {
     if (this.stopped && this.fatal === undefined) return;
     this.stopped = true;
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
     while (this.unacked.length > 0 || this.commitInFlight) {
       if (!this.commitInFlight) this.flush();
       await this.store.commit().catch(() => {});
@@ -399,7 +442,58 @@ export class Member {
     for (const w of this.waiters.values()) w.reject(etcdError('stopped'));
     this.waiters.clear();
     await this.store.close();
+    await this.leaseTable.close();
   }
+
+  // ---- leases ----
+
+  /** Grants a lease; the id is chosen here when the client left it 0, so every member agrees. */
+  leaseGrant(r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    let id = r.ID;
+    if (id === 0n) id = this.nextRequestId++ & 0x7fffffffffffffffn;
+    return this.propose({ leaseGrant: { ID: id, TTL: r.TTL } }) as Promise<LeaseGrantResponse>;
+  }
+
+  leaseRevoke(id: bigint): Promise<LeaseRevokeResponse> {
+    return this.propose({ leaseRevoke: { ID: id } }) as Promise<LeaseRevokeResponse>;
+  }
+
+  /** Keep-alive: renews to the full TTL; 0 when the lease does not exist (etcd answers TTL 0). */
+  leaseRenew(id: bigint): number {
+    if (this.stopped) throw etcdError('stopped');
+    return this.lessor.renew(id) ?? 0;
+  }
+
+  /** Re-attaches keys to their leases after a restart (only when leases exist: it reads every key). */
+  private attachLeasedKeys(): void {
+    if (this.lessor.size === 0) return;
+    const all = this.store.range(Buffer.from([0]), Buffer.from([0]));
+    for (const kv of all.kvs) if (kv.lease !== 0n) this.lessor.onPut(kv.key, kv.lease);
+    this.lessor.refreshAll();
+  }
+
+  /** The leader revokes expired leases through the log, twice a second as etcd checks. */
+  private startLeaseExpiry(): void {
+    this.expiryTimer = setInterval(() => {
+      if (this.stopped) return;
+      for (const id of this.lessor.takeExpired(LEASE_REVOKES_PER_TICK)) {
+        this.leaseRevoke(id).catch((err: unknown) => {
+          if ((err as { kind?: string }).kind !== 'leaseNotFound') this.lessor.unmarkRevoking(id);
+        });
+      }
+    }, LEASE_EXPIRY_CHECK_MS);
+    this.expiryTimer.unref();
+  }
+}
+
+/** How often expired leases are looked for (etcd: 500 ms). */
+export const LEASE_EXPIRY_CHECK_MS = 500;
+/** Most expired leases revoked per check, so a mass expiry does not flood the log at once. */
+export const LEASE_REVOKES_PER_TICK = 1000;
+
+/** etcd's minimum lease TTL: 1.5 election timeouts, rounded up to whole seconds. */
+export function minLeaseTtlSeconds(cfg: { electionTimeoutMs?: number }): number {
+  return Math.ceil((1.5 * (cfg.electionTimeoutMs ?? 1000)) / 1000);
 }
 
 function txnIsSerializable(t: TxnRequest): boolean {

@@ -9,12 +9,13 @@ import { ApiServer } from '../../src/api/server.js';
 import {
   Compare_CompareResult,
   Compare_CompareTarget,
+  LeaseService,
   type RequestOp,
 } from '../../src/proto/etcdserverpb/rpc.js';
 import { computeClusterId, computeMemberId } from '../../src/server/ids.js';
 import { silentLogger } from '../../src/server/logger.js';
 import { Member, type MemberConfig } from '../../src/server/member.js';
-import { b, connect, type EtcdClients, settle, tempDir } from '../helpers/index.js';
+import { b, connect, type EtcdClients, settle, tempDir, waitFor } from '../helpers/index.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
 
@@ -277,11 +278,22 @@ describe('client API of a single member', () => {
   });
 
   test('features not built yet answer UNIMPLEMENTED, never a fake success', async () => {
-    await expectError(
-      c.lease.leaseGrant({ TTL: 10n, ID: 0n }),
-      status.UNIMPLEMENTED,
-      'tsetcd: etcdserverpb.Lease.LeaseGrant is not implemented yet',
+    const watch = c.raw.makeBidiStreamRequest(
+      '/etcdserverpb.Watch/Watch',
+      (x: Buffer) => x,
+      (x: Buffer) => x,
     );
+    const watchErr = await new Promise<{ code: number; details: string }>((resolve) => {
+      watch.on('error', (e: { code: number; details: string }) =>
+        resolve({ code: e.code, details: e.details }),
+      );
+      watch.on('data', () => {});
+      watch.write(Buffer.alloc(0));
+    });
+    assert.deepEqual(watchErr, {
+      code: status.UNIMPLEMENTED,
+      details: 'tsetcd: etcdserverpb.Watch.Watch is not implemented yet',
+    });
     await expectError(
       c.cluster.memberAdd({ peerURLs: ['http://127.0.0.1:9'] }),
       status.UNIMPLEMENTED,
@@ -338,7 +350,133 @@ describe('client API of a single member', () => {
   });
 });
 
+describe('leases on a single member', () => {
+  const dir = tempDir();
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let c: EtcdClients;
+  before(async () => {
+    server = await startServer(dir.path);
+    c = connect(server.endpoint);
+  });
+  after(async () => {
+    c.close();
+    await server.api.close();
+    await server.member.stop();
+    dir.remove();
+  });
+
+  test('grant, attach, time-to-live, revoke deletes every key in one revision', async () => {
+    const g = await c.lease.leaseGrant({ TTL: 1n, ID: 0n });
+    assert.ok(g.ID > 0n);
+    assert.equal(g.TTL, 2n, "etcd's minimum TTL (1.5 election timeouts, rounded up) applies");
+    await c.kv.put({ key: b('l/a'), value: b('1'), lease: g.ID });
+    await c.kv.put({ key: b('l/b'), value: b('2'), lease: g.ID });
+    await c.kv.put({ key: b('l/c'), value: b('3'), lease: g.ID });
+    await c.kv.put({ key: b('l/c'), value: b('3') }); // re-put without the lease detaches it
+    const ttl = await c.lease.leaseTimeToLive({ ID: g.ID, keys: true });
+    assert.equal(ttl.grantedTTL, 2n);
+    assert.deepEqual(
+      ttl.keys.map((k) => k.toString()),
+      ['l/a', 'l/b'],
+    );
+    const leases = await c.lease.leaseLeases({});
+    assert.ok(leases.leases.some((l) => l.ID === g.ID));
+    const rev = (await c.kv.range({ key: b('l/') })).header!.revision;
+    const r = await c.lease.leaseRevoke({ ID: g.ID });
+    assert.equal(r.header!.revision, rev + 1n, 'one revision for all attached keys');
+    const left = await c.kv.range({ key: b('l/'), rangeEnd: b('l0') });
+    assert.deepEqual(
+      left.kvs.map((kv) => kv.key.toString()),
+      ['l/c'],
+    );
+    assert.equal((await c.lease.leaseTimeToLive({ ID: g.ID, keys: false })).TTL, -1n);
+    await expectError(
+      c.lease.leaseRevoke({ ID: g.ID }),
+      status.NOT_FOUND,
+      'etcdserver: requested lease not found',
+    );
+  });
+
+  test('grant errors as etcd', async () => {
+    await c.lease.leaseGrant({ TTL: 60n, ID: 777n });
+    await expectError(
+      c.lease.leaseGrant({ TTL: 60n, ID: 777n }),
+      status.FAILED_PRECONDITION,
+      'etcdserver: lease already exists',
+    );
+    await expectError(
+      c.lease.leaseGrant({ TTL: 9_000_000_001n, ID: 0n }),
+      status.OUT_OF_RANGE,
+      'etcdserver: too large lease TTL',
+    );
+  });
+
+  test('keep-alive renews on a stream; an unknown lease answers TTL 0', async () => {
+    const g = await c.lease.leaseGrant({ TTL: 30n, ID: 0n });
+    const stream = c.raw.makeBidiStreamRequest(
+      LeaseService.leaseKeepAlive.path,
+      LeaseService.leaseKeepAlive.requestSerialize,
+      LeaseService.leaseKeepAlive.responseDeserialize,
+    );
+    const got: { ID: bigint; TTL: bigint }[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('data', (m: { ID: bigint; TTL: bigint }) => {
+        got.push(m);
+        if (got.length === 2) stream.end();
+      });
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    stream.write({ ID: g.ID });
+    stream.write({ ID: 123456789n });
+    await done;
+    assert.deepEqual(
+      got.map((m) => [m.ID, m.TTL]),
+      [
+        [g.ID, 30n],
+        [123456789n, 0n],
+      ],
+    );
+  });
+
+  test('an expired lease is revoked with its keys, not before its TTL', async () => {
+    const g = await c.lease.leaseGrant({ TTL: 2n, ID: 0n });
+    const granted = performance.now();
+    await c.kv.put({ key: b('exp/k'), value: b('v'), lease: g.ID });
+    await waitFor(async () => (await c.kv.range({ key: b('exp/k') })).kvs.length === 0, { timeoutMs: 6000 });
+    assert.ok(performance.now() - granted >= 2000, 'revoked before its TTL');
+  });
+});
+
 describe('durability across restart', () => {
+  test('leases survive a restart with their keys attached', async () => {
+    const dir = tempDir();
+    try {
+      let s = await startServer(dir.path);
+      let c = connect(s.endpoint);
+      const g = await c.lease.leaseGrant({ TTL: 100n, ID: 0n });
+      await c.kv.put({ key: b('kept'), value: b('v'), lease: g.ID });
+      c.close();
+      await s.api.close();
+      await s.member.stop();
+      s = await startServer(dir.path);
+      c = connect(s.endpoint);
+      const ttl = await c.lease.leaseTimeToLive({ ID: g.ID, keys: true });
+      assert.equal(ttl.grantedTTL, 100n);
+      assert.deepEqual(
+        ttl.keys.map((k) => k.toString()),
+        ['kept'],
+      );
+      await c.lease.leaseRevoke({ ID: g.ID });
+      assert.equal((await c.kv.range({ key: b('kept') })).kvs.length, 0);
+      c.close();
+      await s.api.close();
+      await s.member.stop();
+    } finally {
+      dir.remove();
+    }
+  });
+
   test('acknowledged writes and revisions survive a clean restart', async () => {
     const dir = tempDir();
     try {
