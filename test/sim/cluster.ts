@@ -53,6 +53,11 @@ export interface SimOptions {
   /** Message delivery rounds per tick (network speed relative to the tick). */
   roundsPerTick: number;
   dropRate: number;
+  /**
+   * Per-tick probability of redrawing the loss rate of every directed link (0, 0.5 or 1): flaky,
+   * asymmetric links give the partial replication patterns of the paper's Figure 8.
+   */
+  flakyLinkRate: number;
   dupRate: number;
   /** Max delay of a message, in rounds. */
   maxDelayRounds: number;
@@ -101,6 +106,7 @@ export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}
     livenessTicks: 200,
     roundsPerTick,
     dropRate: chaos ? pick([0, 0.02, 0.05, 0.1, 0.2]) : 0,
+    flakyLinkRate: chaos ? pick([0, 0, 0.05, 0.2]) : 0,
     dupRate: chaos ? pick([0, 0.02, 0.05]) : 0,
     maxDelayRounds,
     proposeRate: pick([0.3, 0.6, 1, 2]),
@@ -206,6 +212,8 @@ export class Sim {
   private nextNodeId: bigint;
   /** Partition: group number per node; messages between different groups are lost. */
   private group = new Map<NodeId, number>();
+  /** Loss rate per directed link "from>to" (flaky links). */
+  private linkLoss = new Map<string, number>();
   private readonly trace: string[] = [];
   readonly stats: SimStats = {
     ticks: 0,
@@ -331,7 +339,8 @@ export class Sim {
   private send(m: Message): void {
     this.stats.messages++;
     const o = this.o;
-    if (!this.healed && this.rng.next() < o.dropRate) {
+    const linkLoss = this.linkLoss.get(`${m.from}>${m.to}`) ?? 0;
+    if (!this.healed && (this.rng.next() < o.dropRate || (linkLoss > 0 && this.rng.next() < linkLoss))) {
       this.onDropped(m);
       return;
     }
@@ -643,6 +652,16 @@ export class Sim {
     l.raw!.transferLeadership(to);
   }
 
+  private redrawLinks(): void {
+    this.linkLoss = new Map();
+    for (const a of this.nodes.keys()) {
+      for (const b of this.nodes.keys()) {
+        if (a !== b) this.linkLoss.set(`${a}>${b}`, [0, 0, 0, 0.5, 1][this.rng.int(5)]!);
+      }
+    }
+    this.log('links redrawn');
+  }
+
   private leaderFault(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
@@ -686,6 +705,7 @@ export class Sim {
         this.log('partition healed');
       }
       if (this.rng.next() < o.leaderFaultRate) this.leaderFault();
+      if (this.rng.next() < o.flakyLinkRate) this.redrawLinks();
       if (this.rng.next() < o.confChangeRate) this.confChange();
       if (this.rng.next() < o.transferRate) this.transfer();
       for (let p = o.proposeRate; p > 0; p--) if (this.rng.next() < p) this.propose();
