@@ -159,12 +159,8 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         try {
           const h = await member.store.hashKV(Number(r.revision));
           return {
-            header: fillHeader(member, {
-              clusterId: 0n,
-              memberId: 0n,
-              revision: BigInt(h.revision),
-              raftTerm: 0n,
-            }),
+            // etcd's header carries the current revision, not the one hashed up to.
+            header: fillHeader(member, undefined),
             hash: h.hash,
             compactRevision: BigInt(h.compactRevision),
           };
@@ -180,7 +176,8 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         // is truthfully empty and disarming finds nothing; raising one is not supported.
         if (r.action === AlarmRequest_AlarmAction.ACTIVATE)
           throw notImplemented('etcdserverpb.Maintenance.Alarm(ACTIVATE)');
-        return { header: fillHeader(member, undefined), alarms: [] };
+        // etcd 3.4 sends alarm answers without a header.
+        return { header: undefined, alarms: [] };
       },
     }),
   );
@@ -188,8 +185,14 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
   server.addService(
     ClusterService,
     withRest(ClusterService, {
+      // etcd's Cluster service fills ids and term but leaves the revision out of its headers.
       memberList: (): MemberListResponse => ({
-        header: fillHeader(member, undefined),
+        header: {
+          clusterId: member.clusterId,
+          memberId: member.memberId,
+          revision: 0n,
+          raftTerm: BigInt(member.term),
+        },
         members: member.members(),
       }),
     }),

@@ -24,7 +24,7 @@ import { errClosed, errCompacted, errFutureRev } from './errors.js';
 import type { KeyIndex, TreeIndex } from './key-index.js';
 import { decodeKeyValue, encodeKeyValue, makeKeyValue } from './kv-codec.js';
 import { rebuildIndex } from './restore.js';
-import { keyMain, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
+import { keyMain, keySub, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
 
 /** Pending records that force a flush to lmdb right away instead of at the next event turn. */
 export const FLUSH_RECORDS_MAX = 10_000;
@@ -429,6 +429,20 @@ export class MvccStore {
     this.be.env.resetReadTxn();
     const txn: Transaction = this.be.env.useReadTransaction();
     try {
+      // etcd skips revisions at or below the compact revision unless they are still each key's
+      // visible revision at `target` (its Keep(target)); anything compacted away is gone anyway.
+      // Computed now, before the first yield, so it matches the snapshot.
+      const keep = new Set<string>();
+      let keepAny = false;
+      if (compactRevision > 0) {
+        for (const ki of this.index.values()) {
+          const slot = ki.findAt(target);
+          if (slot < 0) continue;
+          keepAny = true;
+          const main = ki.revs[slot]!;
+          if (main <= compactRevision) keep.add(`${main}:${ki.revs[slot + 1]}`);
+        }
+      }
       let h = crc32c(KEY_BUCKET_NAME, 0);
       const end = revKey(target + 1, 0, false);
       let start: Buffer | undefined;
@@ -441,9 +455,16 @@ export class MvccStore {
           transaction: txn,
           limit: HASH_RECORDS_PER_STEP,
         })) {
+          last = key;
+          if (keepAny) {
+            const main = keyMain(key);
+            if (main <= compactRevision && !keep.has(`${main}:${keySub(key)}`)) {
+              n++;
+              continue;
+            }
+          }
           h = crc32c(key, h);
           h = crc32c(value, h);
-          last = key;
           n++;
         }
         if (n < HASH_RECORDS_PER_STEP || last === undefined) break;

@@ -246,7 +246,18 @@ export const CASE_TIMEOUT_MS = 60_000;
 export function diffCase(
   name: string,
   scenario: (s: Session) => Promise<void>,
-  opts: Omit<CaseOptions, 'name'> = {},
+  opts: Omit<CaseOptions, 'name'> & {
+    /**
+     * The feature is not built in tsetcd yet (name the issue): the case still runs against both and
+     * is reported as TODO in every summary, so the gap stays visible without failing the run. Against
+     * etcd alone (DIFF_AGAINST=etcd) it must pass as usual.
+     */
+    todo?: string;
+  } = {},
 ): void {
-  test(name, { timeout: CASE_TIMEOUT_MS }, () => runDiff(scenario, { ...opts, name }));
+  const { todo, ...rest } = opts;
+  const pending = todo !== undefined && process.env.DIFF_AGAINST !== 'etcd';
+  test(name, { timeout: CASE_TIMEOUT_MS, todo: pending ? todo : undefined }, () =>
+    runDiff(scenario, { ...rest, name }),
+  );
 }
