@@ -705,7 +705,8 @@ export class Sim {
         this.log('partition healed');
       }
       if (this.rng.next() < o.leaderFaultRate) this.leaderFault();
-      if (this.rng.next() < o.flakyLinkRate) this.redrawLinks();
+      // Consumes no randomness when off, so pinned scenarios from before this option replay exactly.
+      if (o.flakyLinkRate > 0 && this.rng.next() < o.flakyLinkRate) this.redrawLinks();
       if (this.rng.next() < o.confChangeRate) this.confChange();
       if (this.rng.next() < o.transferRate) this.transfer();
       for (let p = o.proposeRate; p > 0; p--) if (this.rng.next() < p) this.propose();
@@ -721,15 +722,15 @@ export class Sim {
 
   /**
    * Stops members outside the latest membership, as an operator (or etcd's server) would — but
-   * only once every remaining member has applied the latest membership and the removed member is
-   * no longer leading: a remaining member that has not learned of the removal still counts the
-   * removed member's vote (critical when shrinking from two voters to one).
+   * only once no remaining member still counts the removed member's vote (one that has not yet
+   * applied the removal does: critical when shrinking from two voters to one) and the removed
+   * member is no longer leading.
    */
   private shutDownNonMembers(): void {
     const members = this.alive().filter((n) => this.isMember(n));
-    if (!members.every((n) => n.sm.applied >= this.latestConf.index)) return;
     for (const n of this.alive()) {
       if (this.isMember(n) || n.raw!.status().softState.role === StateRole.Leader) continue;
+      if (members.some((m) => m.confState.voters.includes(n.id))) continue;
       this.log(`shut down non-member ${n.id}`);
       n.raw = null;
     }
