@@ -4,7 +4,6 @@
  */
 import { assert } from '../pkg/assert.js';
 import type { Rng } from '../pkg/rng.js';
-import { NO_LIMIT } from './log.js';
 import type { Storage } from './storage.js';
 import { NONE, type NodeId } from './types.js';
 
@@ -35,7 +34,10 @@ export interface Config {
   applied?: number;
   /** Max payload bytes in one MsgApp (at least one entry is always sent). Default 1 MiB. */
   maxSizePerMsg?: number;
-  /** Max payload bytes of committed entries in one Ready. Default unbounded. */
+  /**
+   * Max payload bytes of committed entries in one Ready (at least one entry is always handed
+   * out). Default: maxSizePerMsg, as etcd. Bounds the memory of a restart that replays a long log.
+   */
   maxCommittedSizePerReady?: number;
   /**
    * Max MsgApp messages in flight to one follower in replicate state (>= 1). Default 256. Bounds
@@ -75,7 +77,6 @@ export function resolveConfig(c: Config): ResolvedConfig {
     heartbeatTick: 1,
     applied: 0,
     maxSizePerMsg: 1024 * 1024,
-    maxCommittedSizePerReady: NO_LIMIT,
     maxInflightMsgs: 256,
     maxInflightBytes: 0,
     maxUncommittedEntriesSize: 0,
@@ -83,6 +84,7 @@ export function resolveConfig(c: Config): ResolvedConfig {
     preVote: false,
     disableProposalForwarding: false,
     maxPendingReadIndex: 1024,
+    maxCommittedSizePerReady: c.maxSizePerMsg ?? 1024 * 1024,
     ...c,
   };
   assert(r.id !== NONE, 'config: id must not be NONE');
