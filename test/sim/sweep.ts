@@ -21,6 +21,7 @@ const totals = new Map<keyof SimStats, number>();
 const maxes = new Map<keyof SimStats, number>();
 const t0 = process.hrtime.bigint();
 let failures = 0;
+let passed = 0;
 let lastReport = t0;
 for (let seed = start; seed < start + seeds; seed++) {
   let st: SimStats;
@@ -32,6 +33,7 @@ for (let seed = start; seed < start + seeds; seed++) {
     process.exitCode = 1;
     break;
   }
+  passed++;
   for (const [k, v] of Object.entries(st) as [keyof SimStats, number][]) {
     totals.set(k, (totals.get(k) ?? 0) + v);
     maxes.set(k, Math.max(maxes.get(k) ?? 0, v));
@@ -51,7 +53,7 @@ console.log(
   `${'metric'.padEnd(20)}${'total'.padStart(14)}${'mean/seed'.padStart(12)}${'max/seed'.padStart(10)}`,
 );
 for (const [k, v] of totals) {
-  const mean = ran > 0 ? v / ran : 0;
+  const mean = passed > 0 ? v / passed : 0;
   console.log(
     `${k.padEnd(20)}${String(v).padStart(14)}${mean.toFixed(1).padStart(12)}${String(maxes.get(k)).padStart(10)}`,
   );
