@@ -45,9 +45,8 @@ for (let seed = start; seed < start + seeds; seed++) {
   }
 }
 const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-const ran = [...totals.keys()].length ? (totals.get('ticks')! > 0 ? seeds - failures : 0) : 0;
 console.log(
-  `\nraft simulator: seeds ${start}..${start + seeds - 1}, ${failures} failed, ${secs.toFixed(1)} s`,
+  `\nraft simulator: seeds ${start}..${start + seeds - 1}: ${passed} passed, ${failures} failed, ${secs.toFixed(1)} s`,
 );
 console.log(
   `${'metric'.padEnd(20)}${'total'.padStart(14)}${'mean/seed'.padStart(12)}${'max/seed'.padStart(10)}`,
