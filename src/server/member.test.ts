@@ -149,3 +149,37 @@ test('concurrent puts in one turn share one commit (group commit)', async () => 
     assert.equal(commits, 1);
   });
 });
+
+test('events are published in revision order only once durable', async () => {
+  await withMember(async (m) => {
+    const seen: [string, string, bigint][] = [];
+    m.onEvents((events) => {
+      for (const e of events)
+        seen.push([e.type === 0 ? 'PUT' : 'DELETE', e.kv!.key.toString(), e.kv!.modRevision]);
+    });
+    const gate = gateCommits(m);
+    const put = (k: string) =>
+      m.put({
+        key: Buffer.from(k),
+        value: Buffer.from('v'),
+        lease: 0n,
+        prevKv: false,
+        ignoreValue: false,
+        ignoreLease: false,
+      });
+    const p1 = put('a');
+    const p2 = put('b');
+    const d = m.deleteRange({ key: Buffer.from('a'), rangeEnd: Buffer.alloc(0), prevKv: false });
+    await turns(5);
+    assert.deepEqual(seen, [], 'published before durable');
+    assert.equal(m.notifiedRevision, 1);
+    gate.open();
+    await Promise.all([p1, p2, d]);
+    assert.deepEqual(seen, [
+      ['PUT', 'a', 2n],
+      ['PUT', 'b', 3n],
+      ['DELETE', 'a', 4n],
+    ]);
+    assert.equal(m.notifiedRevision, 4);
+  });
+});

@@ -13,7 +13,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { etcdError } from '../api/errors.js';
-import { MvccError, MvccStore } from '../mvcc/index.js';
+import { MvccError, MvccStore, type WriteTxn } from '../mvcc/index.js';
 import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import type {
   CompactionRequest,
@@ -31,6 +31,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
+import type { Event } from '../proto/mvccpb/kv.js';
 import {
   type ApplyHooks,
   applyDeleteRange,
@@ -98,6 +99,10 @@ export class Member {
   readonly lessor: Lessor;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly hooks: ApplyHooks;
+  /** Events of applied writes not yet durable; published with the commit that makes them durable. */
+  private pendingEvents: Event[] = [];
+  private readonly eventListeners: ((events: Event[]) => void)[] = [];
+  private notifiedRev: number;
 
   private constructor(
     readonly cfg: MemberConfig,
@@ -120,6 +125,7 @@ export class Member {
       initial.map((m) => computeMemberId(m.peerUrls, cfg.initialClusterToken)),
     );
     this.appliedIndex = store.consistentIndex;
+    this.notifiedRev = store.rev;
     this.durableIndex = this.appliedIndex;
     // Request ids: member-unique prefix, then a counter (etcd's idutil does the same).
     this.nextRequestId = ((this.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) & 0xffffffffffn) << 8n);
@@ -242,6 +248,31 @@ export class Member {
     });
   }
 
+  /**
+   * Subscribes to committed changes: `listener` gets every event, in revision order, once the write
+   * that made it is durable (so a watcher never sees a change a crash could take back).
+   */
+  onEvents(listener: (events: Event[]) => void): void {
+    this.eventListeners.push(listener);
+  }
+
+  /** The newest revision whose events have been published to `onEvents` listeners. */
+  get notifiedRevision(): number {
+    return this.notifiedRev;
+  }
+
+  /** Opens a write txn whose events are kept for publication after the durable commit. */
+  private beginWrite(index: number): WriteTxn {
+    const txn = this.store.write(index);
+    const end = txn.end.bind(txn);
+    txn.end = () => {
+      const r = end();
+      for (const e of r.events) this.pendingEvents.push(e);
+      return r;
+    };
+    return txn;
+  }
+
   /** Applies one committed entry. Runs for every entry exactly once, in index order. */
   private applyEntry(entry: CommittedEntry): void {
     if (entry.index <= this.appliedIndex) return; // already in the store (replay after restart)
@@ -264,7 +295,7 @@ export class Member {
 
   private applyRequest(req: InternalRaftRequest, index: number): unknown {
     if (req.put) {
-      const txn = this.store.write(index);
+      const txn = this.beginWrite(index);
       try {
         return applyPut(txn, req.put, this.hooks);
       } finally {
@@ -272,7 +303,7 @@ export class Member {
       }
     }
     if (req.deleteRange) {
-      const txn = this.store.write(index);
+      const txn = this.beginWrite(index);
       try {
         return applyDeleteRange(txn, req.deleteRange, this.hooks);
       } finally {
@@ -285,11 +316,11 @@ export class Member {
       try {
         return applyTxn(this.store, t, this.hooks, () => {
           opened = true;
-          return this.store.write(index);
+          return this.beginWrite(index);
         });
       } finally {
         // A txn that failed its checks wrote nothing, but the entry is still applied.
-        if (!opened) this.store.write(index).end();
+        if (!opened) this.beginWrite(index).end();
       }
     }
     if (req.compaction) {
@@ -298,7 +329,7 @@ export class Member {
         done = this.store.compact(Number(req.compaction.revision)).done;
       } finally {
         // Applied even when refused (compacted or future revision): the index still advances.
-        this.store.write(index).end();
+        this.beginWrite(index).end();
       }
       const tracked = done.then(
         () => {
@@ -317,11 +348,11 @@ export class Member {
         const ttl = this.lessor.grant(req.leaseGrant.ID, Number(req.leaseGrant.TTL));
         return { header: header(this.store.rev), ID: req.leaseGrant.ID, TTL: BigInt(ttl), error: '' };
       } finally {
-        this.store.write(index).end();
+        this.beginWrite(index).end();
       }
     }
     if (req.leaseRevoke) {
-      const txn = this.store.write(index);
+      const txn = this.beginWrite(index);
       try {
         // All of the lease's keys go in one revision, as etcd deletes them in one txn.
         for (const k of this.lessor.revoke(req.leaseRevoke.ID))
@@ -332,7 +363,7 @@ export class Member {
       return { header: header(this.store.rev) };
     }
     // An entry this version cannot apply still advances the index, so every member stays aligned.
-    this.store.write(index).end();
+    this.beginWrite(index).end();
     throw etcdError('notCapable');
   }
 
@@ -353,6 +384,9 @@ export class Member {
     this.commitInFlight = true;
     const batch = this.unacked;
     this.unacked = [];
+    const events = this.pendingEvents;
+    this.pendingEvents = [];
+    const revAfter = this.store.rev;
     const upTo = this.appliedIndex;
     const started = performance.now();
     this.store
@@ -362,6 +396,16 @@ export class Member {
         () => {
           this.metrics.backendCommitSeconds.observe((performance.now() - started) / 1000);
           this.durableIndex = Math.max(this.durableIndex, upTo);
+          this.notifiedRev = Math.max(this.notifiedRev, revAfter);
+          if (events.length > 0) {
+            for (const l of this.eventListeners) {
+              try {
+                l(events);
+              } catch (err) {
+                this.logger.error({ err: String(err) }, 'event listener failed');
+              }
+            }
+          }
           for (const { waiter, result } of batch) {
             this.metrics.proposalsPending.dec();
             if (!waiter) continue;
