@@ -184,6 +184,8 @@ class SimNode {
   /** Membership as of `sm.applied` (what a snapshot at that index records). */
   confState: ConfState = { voters: [], learners: [] };
   restarts = 0;
+  /** Highest commit of this member already checked against the committed-terms oracle. */
+  checkedCommit = 0;
   /** Read contexts issued here, with the minimum acceptable read index. */
   readonly pendingReads = new Map<string, number>();
 
@@ -241,6 +243,8 @@ export class Sim {
   private readonly chainAt: number[] = [0];
   /** Highest commit any member has made durable so far. */
   private maxCommit = 0;
+  /** Term of each committed index, as recorded from the members' durable commits. */
+  private readonly committedTerm: number[] = [0];
   /** Membership by the index of the conf change that produced it (applied anywhere). */
   private confByIndex = new Map<number, ConfState>();
   private latestConf: { index: number; cs: ConfState } = { index: 0, cs: { voters: [], learners: [] } };
@@ -436,6 +440,7 @@ export class Sim {
         );
       }
       this.maxCommit = Math.max(this.maxCommit, rd.hardState.commit);
+      this.recordCommitted(n, rd.hardState.commit);
     }
     // A crash right after the fsync, before anything is sent or applied.
     if (!this.healed && this.rng.next() < this.o.crashRate / 20) {
@@ -531,6 +536,25 @@ export class Sim {
     }
   }
 
+  /**
+   * Everything up to a member's durable commit is committed: record its terms, and check that no
+   * committed index ever holds two different terms (a committed entry lost or replaced).
+   */
+  private recordCommitted(n: SimNode, commit: number): void {
+    const raw = n.raw!;
+    for (let i = Math.max(n.checkedCommit + 1, raw.firstIndex()); i <= commit; i++) {
+      const t = raw.logTerm(i);
+      if (t === undefined) continue;
+      const want = this.committedTerm[i];
+      if (want === undefined) {
+        if (i === this.committedTerm.length) this.committedTerm.push(t);
+      } else if (want !== t) {
+        this.fail(`committed entry ${i} changed: ${n.id} has term ${t} there, committed with term ${want}`);
+      }
+    }
+    n.checkedCommit = Math.max(n.checkedCommit, commit);
+  }
+
   private onLeader(n: SimNode, term: number): void {
     const other = this.leaderOfTerm.get(term);
     if (other !== undefined && other !== n.id) this.fail(`two leaders in term ${term}: ${other} and ${n.id}`);
@@ -545,6 +569,11 @@ export class Sim {
       const want = this.appliedAt[i]!;
       if (t === undefined || `${t}` !== want.slice(0, want.indexOf('|'))) {
         this.fail(`leader completeness: leader ${n.id} (term ${term}) lacks committed entry ${i} (${want})`);
+      }
+    }
+    for (let i = Math.max(first, this.appliedAt.length); i < this.committedTerm.length; i++) {
+      if (raw.logTerm(i) !== this.committedTerm[i]) {
+        this.fail(`leader completeness: leader ${n.id} (term ${term}) lacks committed entry ${i}`);
       }
     }
     if (first - 1 > this.appliedAt.length - 1 + 0 && first - 1 > this.maxCommit) {
