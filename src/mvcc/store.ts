@@ -38,6 +38,8 @@ export const HASH_RECORDS_PER_STEP = 10_000;
 export const MAP_SIZE_BYTES_DEFAULT = 8 * 1024 * 1024 * 1024;
 
 const META_CONSISTENT_INDEX = Buffer.from('consistent_index');
+/** Namespace of auxiliary records in the meta database (see setAux). */
+export const AUX_PREFIX = Buffer.from('aux/');
 const META_SCHEDULED_COMPACT = Buffer.from('scheduledCompactRev');
 const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
 /** etcd hashes the bucket name first; so do we, so hashes are comparable in spirit. */
@@ -159,7 +161,8 @@ export class MvccStore {
   private readonly overlay = new Map<number, KeyValue[]>();
   private pendingKeys: Buffer[] = [];
   private pendingVals: Buffer[] = [];
-  private pendingMeta: [Buffer, Buffer][] = [];
+  /** Meta values for the next batch; an undefined value deletes the key. */
+  private pendingMeta: [Buffer, Buffer | undefined][] = [];
   private ciDirty = false;
   private flushScheduled = false;
   private lastBatch: Promise<void> = Promise.resolve();
@@ -282,6 +285,31 @@ export class MvccStore {
     const txn = new WriteTxnImpl(this, this.currentRev, consistentIndex);
     this.openTxn = txn;
     return txn;
+  }
+
+  /**
+   * Auxiliary records of the layers above (e.g. the lease table), kept in the meta database under
+   * AUX_PREFIX and written in the same lmdb batch as the consistent index: set one inside the write
+   * txn of the entry that changes it (before `end()`), and a restart sees both or neither.
+   * `value` undefined deletes the record.
+   */
+  setAux(key: Buffer, value: Buffer | undefined): void {
+    this.checkUsable();
+    assert(this.openTxn !== undefined, 'setAux must be called inside a write txn');
+    this.pendingMeta.push([Buffer.concat([AUX_PREFIX, key]), value]);
+  }
+
+  /** Every auxiliary record whose key starts with `prefix`, as last committed (keys without AUX_PREFIX). */
+  auxRecords(prefix: Buffer): { key: Buffer; value: Buffer }[] {
+    this.checkUsable();
+    const start = Buffer.concat([AUX_PREFIX, prefix]);
+    const out: { key: Buffer; value: Buffer }[] = [];
+    for (const { key, value } of this.be.meta.getRange({ start })) {
+      const k = key as Buffer;
+      if (k.length < start.length || !k.subarray(0, start.length).equals(start)) break;
+      out.push({ key: Buffer.from(k.subarray(AUX_PREFIX.length)), value: value as Buffer });
+    }
+    return out;
   }
 
   /** Resolves when every ended write txn (and compaction mark) is in lmdb, and synced if `sync`. */
@@ -751,7 +779,10 @@ export class MvccStore {
     const p = this.be.env.batch(() => {
       for (let i = 0; i < keys.length; i++) kvDb.put(keys[i]!, vals[i]!);
       metaDb.put(META_CONSISTENT_INDEX, ciBytes);
-      for (const [k, v] of meta) metaDb.put(k, v);
+      for (const [k, v] of meta) {
+        if (v === undefined) metaDb.remove(k);
+        else metaDb.put(k, v);
+      }
     });
     this.lastBatch = p.then(
       () => this.afterCommit(upTo),

@@ -44,7 +44,7 @@ import {
 } from './apply.js';
 import { type CommittedEntry, type ConsensusLog, SoloLog } from './consensus.js';
 import { computeClusterId, computeMemberId } from './ids.js';
-import { LeaseTable } from './lease-table.js';
+import { MvccLeaseStore } from './lease-store.js';
 import { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
 import { ServerMetrics } from './metrics.js';
@@ -107,10 +107,9 @@ export class Member {
   private constructor(
     readonly cfg: MemberConfig,
     readonly store: MvccStore,
-    private readonly leaseTable: LeaseTable,
     readonly logger: Logger,
   ) {
-    this.lessor = new Lessor(leaseTable, () => performance.now(), minLeaseTtlSeconds(cfg));
+    this.lessor = new Lessor(new MvccLeaseStore(store), () => performance.now(), minLeaseTtlSeconds(cfg));
     const lessor = this.lessor;
     this.hooks = {
       leaseExists: (id) => lessor.lookup(id) !== undefined,
@@ -141,8 +140,7 @@ export class Member {
     mkdirSync(dir, { recursive: true });
     const started = performance.now();
     const store = await MvccStore.open({ dir, sync: true, logger });
-    const leaseTable = LeaseTable.open(join(cfg.dataDir, 'member', 'snap', 'lease'));
-    const member = new Member(cfg, store, leaseTable, logger);
+    const member = new Member(cfg, store, logger);
     member.startLeaseExpiry();
     logger.info(
       {
@@ -344,11 +342,13 @@ export class Member {
       return { response: compactionResponse(this.store.rev), done: tracked };
     }
     if (req.leaseGrant) {
+      // Inside the entry's write txn, so the lease record lands with this entry's applied index.
+      const txn = this.beginWrite(index);
       try {
         const ttl = this.lessor.grant(req.leaseGrant.ID, Number(req.leaseGrant.TTL));
         return { header: header(this.store.rev), ID: req.leaseGrant.ID, TTL: BigInt(ttl), error: '' };
       } finally {
-        this.beginWrite(index).end();
+        txn.end();
       }
     }
     if (req.leaseRevoke) {
@@ -389,38 +389,35 @@ export class Member {
     const revAfter = this.store.rev;
     const upTo = this.appliedIndex;
     const started = performance.now();
-    this.store
-      .commit()
-      .then(() => this.leaseTable.commit())
-      .then(
-        () => {
-          this.metrics.backendCommitSeconds.observe((performance.now() - started) / 1000);
-          this.durableIndex = Math.max(this.durableIndex, upTo);
-          this.notifiedRev = Math.max(this.notifiedRev, revAfter);
-          if (events.length > 0) {
-            for (const l of this.eventListeners) {
-              try {
-                l(events);
-              } catch (err) {
-                this.logger.error({ err: String(err) }, 'event listener failed');
-              }
+    this.store.commit().then(
+      () => {
+        this.metrics.backendCommitSeconds.observe((performance.now() - started) / 1000);
+        this.durableIndex = Math.max(this.durableIndex, upTo);
+        this.notifiedRev = Math.max(this.notifiedRev, revAfter);
+        if (events.length > 0) {
+          for (const l of this.eventListeners) {
+            try {
+              l(events);
+            } catch (err) {
+              this.logger.error({ err: String(err) }, 'event listener failed');
             }
           }
-          for (const { waiter, result } of batch) {
-            this.metrics.proposalsPending.dec();
-            if (!waiter) continue;
-            if (result.ok) waiter.resolve(result.value);
-            else waiter.reject(result.error);
-          }
-          this.releaseReads();
-          this.commitInFlight = false;
-          if (this.unacked.length > 0) this.scheduleFlush();
-        },
-        (err: unknown) => {
-          this.commitInFlight = false;
-          this.fail(err, batch);
-        },
-      );
+        }
+        for (const { waiter, result } of batch) {
+          this.metrics.proposalsPending.dec();
+          if (!waiter) continue;
+          if (result.ok) waiter.resolve(result.value);
+          else waiter.reject(result.error);
+        }
+        this.releaseReads();
+        this.commitInFlight = false;
+        if (this.unacked.length > 0) this.scheduleFlush();
+      },
+      (err: unknown) => {
+        this.commitInFlight = false;
+        this.fail(err, batch);
+      },
+    );
   }
 
   /** A failed fsync: nothing in the batch is acknowledged and the member stops taking requests. */
@@ -486,7 +483,6 @@ export class Member {
     for (const w of this.waiters.values()) w.reject(etcdError('stopped'));
     this.waiters.clear();
     await this.store.close();
-    await this.leaseTable.close();
   }
 
   // ---- leases ----
