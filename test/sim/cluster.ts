@@ -652,6 +652,15 @@ export class Sim {
     } else if (roll < 0.85 && cs.voters.length > 1) {
       // Sometimes the leader removes itself.
       const id = this.rng.next() < 0.3 ? l.id : cs.voters[this.rng.int(cs.voters.length)]!;
+      if (id === l.id && cs.voters.length === 2) {
+        // Removing the leader of a two-voter cluster can leave the survivor waiting forever for
+        // the removed member's vote (conf changes take effect when applied; see
+        // src/raft/README.md). The operator's procedure: hand leadership over first.
+        const other = cs.voters.find((v) => v !== l.id)!;
+        this.log(`transfer leadership ${l.id} -> ${other} before removing ${l.id}`);
+        l.raw!.transferLeadership(other);
+        return;
+      }
       cc = { type: ConfChangeType.RemoveNode, nodeId: id, context: new Uint8Array(0) };
     } else if (cs.learners.length > 0) {
       cc = {
@@ -756,10 +765,9 @@ export class Sim {
    * member is no longer leading.
    */
   private shutDownNonMembers(): void {
-    const members = this.alive().filter((n) => this.isMember(n));
     for (const n of this.alive()) {
       if (this.isMember(n) || n.raw!.status().softState.role === StateRole.Leader) continue;
-      if (members.some((m) => m.confState.voters.includes(n.id))) continue;
+      if (this.stillCounted(n)) continue;
       this.log(`shut down non-member ${n.id}`);
       n.raw = null;
     }
@@ -771,8 +779,19 @@ export class Sim {
   }
 
   private isMemberOrNew(n: SimNode): boolean {
-    const cs = this.latestConf.cs;
-    return cs.voters.includes(n.id) || cs.learners.includes(n.id) || n.storage.lastIndex() === 0;
+    return this.isMember(n) || this.stillCounted(n) || n.storage.lastIndex() === 0;
+  }
+
+  /**
+   * Whether a removed member's vote is still counted by some member that has not applied its
+   * removal yet: such a member must not be retired (the operator restarts it after a crash), or
+   * a cluster shrinking to one voter could be left waiting for it forever.
+   */
+  private stillCounted(n: SimNode): boolean {
+    for (const m of this.nodes.values()) {
+      if (m !== n && this.isMember(m) && m.confState.voters.includes(n.id)) return true;
+    }
+    return false;
   }
 
   private checkLeaders(): void {
@@ -801,7 +820,8 @@ export class Sim {
     this.healed = true;
     this.group = new Map();
     this.log('heal: network repaired, members restarted');
-    for (const n of this.nodes.values()) if (this.isMember(n) && !n.raw) this.restart(n);
+    for (const n of this.nodes.values())
+      if ((this.isMember(n) || this.stillCounted(n)) && !n.raw) this.restart(n);
     // The client retries every proposal that never got applied (it may have been lost with a
     // message or a leader): all of them, and a fresh marker, must commit within the bound.
     const marker = `live${this.o.seed}`;
