@@ -7,7 +7,6 @@
 export type RaftErrorCode =
   | 'proposal-dropped'
   | 'step-local-msg'
-  | 'step-peer-not-found'
   | 'snapshot-out-of-date'
   | 'not-empty-storage'
   | 'malformed';
@@ -15,7 +14,6 @@ export type RaftErrorCode =
 const TEXTS: Record<RaftErrorCode, string> = {
   'proposal-dropped': 'raft proposal dropped',
   'step-local-msg': 'raft: cannot step raft local message',
-  'step-peer-not-found': 'raft: cannot step as peer not found',
   'snapshot-out-of-date': 'requested index is older than the existing snapshot',
   'not-empty-storage': 'raft: cannot bootstrap a node with a non-empty log',
   malformed: 'raft: malformed encoding',
