@@ -34,7 +34,6 @@ import {
   type ResponseHeader,
   type StatusResponse,
   type TxnRequest,
-  WatchService,
 } from '../proto/etcdserverpb/rpc.js';
 import {
   type HealthCheckRequest,
@@ -50,6 +49,7 @@ import { etcdError } from './errors.js';
 import { type GrpcServer, type ServiceDefinition, type StreamCall, toGrpcError } from './grpc-server.js';
 import { checkDelete, checkIntervals, checkPut, checkRange, checkTxn } from './kv-checks.js';
 import { GrpcError, Status } from './status.js';
+import { registerWatchService } from './watch-service.js';
 
 /** The error for a method whose feature tsetcd does not have yet. */
 export function notImplemented(method: string): GrpcError {
@@ -255,7 +255,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
       },
     }),
   );
-  server.addService(WatchService, withRest(WatchService, {}));
+  registerWatchService(server, member);
   server.addService(LockService, withRest(LockService, {}));
   server.addService(ElectionService, withRest(ElectionService, {}));
 
