@@ -307,7 +307,7 @@ export class WatchHub {
 
   /** Gives `w` its events of the window [w.minRev, to] (bounded, whole revisions). */
   private catchUp(w: Watcher, events: Event[], to: number, newest: number): void {
-    const mine: Event[] = [];
+    const out: Event[] = [];
     let covered = to; // the last revision this response completes
     let i = 0;
     while (i < events.length) {
@@ -315,18 +315,21 @@ export class WatchHub {
       let j = i + 1;
       while (j < events.length && eventRev(events[j]!) === rev) j++;
       if (rev >= w.minRev) {
-        if (mine.length >= this.opts.eventsPerResponseMax) {
+        const revEvents: Event[] = [];
+        for (let k = i; k < j; k++) {
+          const ev = events[k]!;
+          if (w.matches((ev.kv?.key ?? Buffer.alloc(0)).toString('latin1'))) revEvents.push(ev);
+        }
+        const kept = w.filter(revEvents);
+        // Whole revisions only: a revision that does not fit waits for the next response.
+        if (out.length > 0 && out.length + kept.length > this.opts.eventsPerResponseMax) {
           covered = rev - 1;
           break;
         }
-        for (let k = i; k < j; k++) {
-          const ev = events[k]!;
-          if (w.matches((ev.kv?.key ?? Buffer.alloc(0)).toString('latin1'))) mine.push(ev);
-        }
+        for (const ev of kept) out.push(ev);
       }
       i = j;
     }
-    const out = w.filter(mine);
     w.minRev = covered + 1;
     // As etcd, a catch-up response that reaches the newest revision carries it in its header.
     if (out.length > 0) w.stream.sendEvents(w, covered === to && to === newest ? newest : covered, out);

@@ -1,0 +1,260 @@
+// Goal: the watch hub keeps its guarantees under back-pressure and within its named bounds —
+// ordered, never duplicated, no gaps, a revision's events never split (except by fragmenting),
+// bounded buffering per stream, catch-up in bounded steps, progress answers only once everything up
+// to their revision was sent — and refuses creates beyond its limits.
+// Method: a real MvccStore in a fresh temp dir, a fake event source that publishes each write txn's
+// events as the member does, and fake sinks whose write() reports "full" at a chosen capacity (like
+// a transport buffer) until the test drains them. Waiting is by polling with a deadline.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { MvccStore } from '../../mvcc/index.js';
+import type { WatchRequest, WatchResponse } from '../../proto/etcdserverpb/rpc.js';
+import { WatchCreateRequest } from '../../proto/etcdserverpb/rpc.js';
+import type { Event } from '../../proto/mvccpb/kv.js';
+import { Event_EventType } from '../../proto/mvccpb/kv.js';
+import {
+  fragments,
+  PROGRESS_WATCH_ID,
+  WatchError,
+  WatchHub,
+  type WatchHubOptions,
+  type WatchSource,
+} from './index.js';
+
+const b = (s: string) => Buffer.from(s);
+
+/** Publishes each write txn's events to listeners, as the member does once a write is durable. */
+class FakeSource implements WatchSource {
+  notifiedRevision: number;
+  private readonly listeners: ((e: Event[]) => void)[] = [];
+  private index = 1;
+  constructor(readonly store: MvccStore) {
+    this.notifiedRevision = store.rev;
+  }
+  onEvents(l: (e: Event[]) => void): void {
+    this.listeners.push(l);
+  }
+  /** One write txn: puts `puts` (key=value) and deletes `dels`. Returns its revision. */
+  write(puts: [string, string][], dels: string[] = []): number {
+    const txn = this.store.write(this.index++);
+    for (const [k, v] of puts) txn.put(b(k), b(v), 0n);
+    for (const k of dels) txn.deleteRange(b(k), undefined);
+    const r = txn.end();
+    this.notifiedRevision = this.store.rev;
+    for (const l of this.listeners) l(r.events);
+    return r.rev;
+  }
+}
+
+/** A transport stand-in: takes every response, says "full" once it holds `capacity` undrained. */
+class FakeSink {
+  readonly got: WatchResponse[] = [];
+  ended: WatchError | undefined;
+  undrained = 0;
+  constructor(public capacity = Number.POSITIVE_INFINITY) {}
+  write(r: WatchResponse): boolean {
+    this.got.push(r);
+    this.undrained++;
+    return this.undrained < this.capacity;
+  }
+  end(e: WatchError): void {
+    this.ended = e;
+  }
+}
+
+async function setup(t: TestContext, opts: Partial<WatchHubOptions> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'watch-hub-test-'));
+  const store = await MvccStore.open({ dir, sync: false });
+  const source = new FakeSource(store);
+  const hub = new WatchHub(source, opts);
+  t.after(async () => {
+    hub.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { store, source, hub };
+}
+
+function create(fields: Partial<WatchCreateRequest>): WatchRequest {
+  return { createRequest: WatchCreateRequest.fromPartial(fields) };
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Events of watcher `id` as "rev:type:key" strings, in arrival order. */
+function eventsOf(got: WatchResponse[], id: bigint): string[] {
+  return got
+    .filter((r) => r.watchId === id)
+    .flatMap((r) => r.events.map((e) => `${e.kv?.modRevision}:${e.type}:${e.kv?.key.toString()}`));
+}
+
+/** No revision's events are split over two responses of watcher `id`. */
+function assertRevisionsWhole(got: WatchResponse[], id: bigint): void {
+  const seenIn = new Map<bigint, number>();
+  got.forEach((r, i) => {
+    if (r.watchId !== id) return;
+    for (const e of r.events) {
+      const rev = e.kv?.modRevision ?? 0n;
+      const at = seenIn.get(rev);
+      assert.ok(at === undefined || at === i, `revision ${rev} split over responses ${at} and ${i}`);
+      seenIn.set(rev, i);
+    }
+  });
+}
+
+test('a stalled stream stays bounded, its watcher catches up from the store exactly once', async (t) => {
+  const { source, hub } = await setup(t, { responsesBufferedMax: 4, catchUpRevisionsMax: 5 });
+  const fastSink = new FakeSink();
+  const slowSink = new FakeSink(2);
+  const fast = hub.openStream(fastSink);
+  const slow = hub.openStream(slowSink);
+  fast.handleRequest(create({ key: b('k'), rangeEnd: b('l') }));
+  slow.handleRequest(create({ key: b('k'), rangeEnd: b('l') }));
+  let maxBuffered = 0;
+  for (let i = 0; i < 120; i++) {
+    if (i % 3 === 0)
+      source.write([
+        [`k${i % 7}`, `v${i}`],
+        [`k${(i % 7) + 10}`, `w${i}`],
+        ['other', 'x'],
+      ]);
+    else if (i % 5 === 0) source.write([], [`k${i % 7}`]);
+    else source.write([[`k${i % 7}`, `v${i}`]]);
+    maxBuffered = Math.max(maxBuffered, slow.buffered);
+    // Let catch-up steps run between some writes (they must not overtake or duplicate).
+    if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(maxBuffered <= 4, `buffered responses ${maxBuffered} exceed responsesBufferedMax`);
+  assert.ok(hub.stats().victims >= 1, 'the stalled watcher became unsynced');
+  const want = eventsOf(fastSink.got, 0n);
+  assert.ok(want.length > 100);
+  slowSink.capacity = Number.POSITIVE_INFINITY;
+  slow.handleDrain();
+  await until(() => eventsOf(slowSink.got, 0n).length >= want.length, 'catch-up');
+  assert.deepEqual(eventsOf(slowSink.got, 0n), want);
+  assertRevisionsWhole(slowSink.got, 0n);
+  assert.equal(hub.stats().unsynced, 0);
+  // Back in the synced group: new events arrive directly.
+  source.write([['k1', 'after']]);
+  assert.deepEqual(eventsOf(slowSink.got, 0n), eventsOf(fastSink.got, 0n));
+});
+
+test('catch-up from the past is cut into bounded responses of whole revisions', async (t) => {
+  const { source, hub } = await setup(t, { catchUpRevisionsMax: 7, eventsPerResponseMax: 5 });
+  for (let i = 0; i < 60; i++) {
+    if (i % 4 === 0)
+      source.write([
+        [`a${i}`, '1'],
+        [`b${i}`, '2'],
+        [`c${i}`, '3'],
+      ]);
+    else source.write([[`d${i}`, String(i)]]);
+  }
+  const live = new FakeSink();
+  const liveStream = hub.openStream(live);
+  const sink = new FakeSink();
+  const s = hub.openStream(sink);
+  s.handleRequest(create({ key: b('\0'), rangeEnd: Buffer.from([0]), startRevision: 2n }));
+  liveStream.handleRequest(create({ key: b('\0'), rangeEnd: Buffer.from([0]) }));
+  // Writes during catch-up go to the synced live watcher and, after catch-up, to this one.
+  source.write([['late', '1']]);
+  await until(() => hub.stats().unsynced === 0, 'catch-up');
+  source.write([['later', '1']]);
+  const got = eventsOf(sink.got, 0n);
+  assert.equal(got.length, 15 * 3 + 45 + 2);
+  assert.deepEqual(
+    got.map((e) => Number(e.split(':')[0])),
+    got.map((e) => Number(e.split(':')[0])).sort((x, y) => x - y),
+  );
+  assertRevisionsWhole(sink.got, 0n);
+  for (const r of sink.got.filter((x) => x.events.length > 0)) {
+    const revs = new Set(r.events.map((e) => e.kv?.modRevision));
+    assert.ok(revs.size <= 7, 'at most catchUpRevisionsMax revisions per response');
+    assert.ok(
+      r.events.length <= 5 || revs.size === 1,
+      'at most eventsPerResponseMax events unless one revision',
+    );
+  }
+  assert.deepEqual(eventsOf(live.got, 0n), got.slice(-2));
+});
+
+test('progress: a request waits until every watcher of the stream is synced; periodic ticks', async (t) => {
+  const { source, hub } = await setup(t, { progressNotifyIntervalMs: 20 });
+  for (let i = 0; i < 10; i++) source.write([[`k${i}`, 'v']]);
+  const sink = new FakeSink(1); // full after the created response: the catch-up cannot run
+  const s = hub.openStream(sink);
+  s.handleRequest(create({ key: b('k'), rangeEnd: b('l'), startRevision: 2n }));
+  s.handleRequest({ progressRequest: {} });
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(sink.got.length, 1, 'only the created response went out');
+  sink.capacity = Number.POSITIVE_INFINITY;
+  s.handleDrain();
+  await until(() => sink.got.some((r) => r.watchId === PROGRESS_WATCH_ID), 'progress answer');
+  const at = sink.got.findIndex((r) => r.watchId === PROGRESS_WATCH_ID);
+  assert.equal(eventsOf(sink.got.slice(0, at), 0n).length, 10, 'all history went out before the answer');
+  assert.equal(sink.got[at]?.header?.revision, BigInt(source.notifiedRevision));
+  // Periodic notifications for an idle progress_notify watcher.
+  s.handleRequest(create({ key: b('idle'), progressNotify: true }));
+  await until(() => sink.got.some((r) => r.watchId === 1n && !r.created && r.events.length === 0), 'tick');
+  const tick = sink.got.find((r) => r.watchId === 1n && !r.created);
+  assert.equal(tick?.header?.revision, BigInt(source.notifiedRevision));
+});
+
+test('limits: watchers per stream, and a client that never reads is cut off', async (t) => {
+  const { hub } = await setup(t, {
+    watchersPerStreamMax: 2,
+    responsesBufferedMax: 1,
+    controlResponsesBufferedMax: 3,
+  });
+  const sink = new FakeSink();
+  const s = hub.openStream(sink);
+  s.handleRequest(create({ key: b('a') }));
+  s.handleRequest(create({ key: b('b') }));
+  s.handleRequest(create({ key: b('c') }));
+  assert.equal(sink.got[2]?.cancelReason, WatchError.tooManyWatchers);
+  assert.equal(sink.got[2]?.watchId, -1n);
+  const stuck = new FakeSink(0);
+  const s2 = hub.openStream(stuck);
+  for (let i = 0; i < 10 && stuck.ended === undefined; i++) s2.handleRequest({ progressRequest: {} });
+  assert.equal(stuck.ended?.message, WatchError.slowClient);
+  assert.ok(s2.buffered <= 4);
+});
+
+test('fragments: split under the byte bound, last part unmarked, events preserved', () => {
+  const ev = (k: string): Event => ({
+    type: Event_EventType.PUT,
+    kv: { key: b(k), value: b('x'.repeat(400)), createRevision: 2n, modRevision: 2n, version: 1n, lease: 0n },
+    prevKv: undefined,
+  });
+  const resp: WatchResponse = {
+    header: { clusterId: 1n, memberId: 2n, revision: 2n, raftTerm: 3n },
+    watchId: 5n,
+    created: false,
+    canceled: false,
+    compactRevision: 0n,
+    cancelReason: '',
+    fragment: false,
+    events: [ev('a'), ev('b'), ev('c'), ev('d')],
+  };
+  const parts = fragments(resp, 1000);
+  assert.ok(parts.length >= 2);
+  assert.deepEqual(
+    parts.map((p) => p.fragment),
+    parts.map((_, i) => i < parts.length - 1),
+  );
+  assert.deepEqual(
+    parts.flatMap((p) => p.events),
+    resp.events,
+  );
+  assert.deepEqual(fragments(resp, 1 << 20), [resp]);
+});
