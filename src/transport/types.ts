@@ -1,0 +1,128 @@
+/**
+ * The shapes the transport shares with its caller: options, statistics, the logger it takes, and
+ * the wire names (paths and headers) both ends agree on.
+ */
+import type { Rng } from '../pkg/index.js';
+import type { Message } from '../raft/index.js';
+import type { FaultHooks } from './faults.js';
+
+/** The narrow structured logger the transport writes to (server/'s Logger fits it). */
+export interface TransportLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Snapshot data as the receiver gets it: a stream of chunks, or (buffered mode) one buffer. */
+export type SnapshotData = AsyncIterable<Uint8Array> | Uint8Array;
+
+/** Options of `Transport.start`. */
+export interface TransportOptions {
+  /** This member's id (non-zero). Sent as `X-Server-From`; incoming requests must name it in `X-Raft-To`. */
+  localId: bigint;
+  /** The cluster id; requests carrying another are refused with 412 "cluster ID mismatch". */
+  clusterId: bigint;
+  /** Where the peer port listens; port 0 picks a free port (read it back from `address`). */
+  listen: { host: string; port: number };
+  /**
+   * Receives every message from the message streams, synchronously, in the order each sender sent
+   * them (messages may be lost between a connection failing and the next one, never reordered).
+   * Also receives MsgSnap (data filled in) when `onSnapshot` is not set. Must not throw; a throw
+   * is logged and the message counted as delivered.
+   */
+  onMessage(m: Message): void;
+  /**
+   * Receives a MsgSnap whose data arrives on its own request: `m.snapshot.data` is empty and the
+   * data is `data` — an AsyncIterable of chunks (default; read it before resolving, the sender
+   * waits) or one buffer when `snapshotBuffered` is set. Resolving answers the sender with success,
+   * rejecting with failure (the sender's `onSnapshotStatus(id, false)`).
+   */
+  onSnapshot?(m: Message, data: SnapshotData): Promise<void>;
+  /** Hand `onSnapshot` the whole snapshot as one buffer (bounded by SNAPSHOT_BUFFER_BYTES_MAX). */
+  snapshotBuffered?: boolean;
+  /**
+   * Called when messages to `id` could not be sent: its queue overflowed, or its connection failed
+   * or could not be made. Feed it to `RawNode.reportUnreachable(id)`. May be called often.
+   */
+  onUnreachable?(id: bigint): void;
+  /** Outcome of each MsgSnap sent: feed it to `RawNode.reportSnapshot(id, ok)`. */
+  onSnapshotStatus?(id: bigint, ok: boolean): void;
+  /**
+   * Whether to accept requests from a sender that was never added with `addPeer` (a member being
+   * added, before this member applied its conf change). `urls` are the sender's advertised peer
+   * URLs (`X-PeerURLs`), possibly empty. Default: refuse (404 "error sender not found").
+   */
+  acceptUnknownSender?(id: bigint, urls: string[]): boolean;
+  /** This member's advertised peer URLs, sent as `X-PeerURLs`; default the listen address. */
+  advertisePeerUrls?: string[];
+  /** Sent as `X-Server-Version`; informational (no version gate yet). Default '3.4.0'. */
+  serverVersion?: string;
+  /** Structured logger; default silent. */
+  logger?: TransportLogger;
+  /** Reserved: TLS (tls.SecureContextOptions) will go here; must be undefined for now. */
+  tls?: undefined;
+  /** Fault injection (tests, the fault suite); default none. */
+  faults?: FaultHooks;
+  /** Randomness for reconnect jitter and fault drops; default seeded from crypto. */
+  rng?: Rng;
+  /** Clock in milliseconds for fault delays; default `performance.now`. Timers are real timers. */
+  now?: () => number;
+  /** Bound of each peer's outbound queue in messages; default QUEUE_MESSAGES_MAX (4096). */
+  queueMessagesMax?: number;
+  /** Largest frame accepted on a message stream; default FRAME_BYTES_MAX (64 MiB). */
+  frameBytesMax?: number;
+}
+
+/** Counters of one peer, as `Transport.stats()` reports them. */
+export interface PeerStats {
+  /** Messages written to the peer's stream (handed to the socket; delivery not confirmed). */
+  sent: number;
+  /** Messages dropped because the queue was full or the peer was removed. */
+  dropped: number;
+  /** Messages dropped by fault hooks (partition or drop probability). */
+  faultDropped: number;
+  /** Bytes written to the peer: frames and snapshot bodies. */
+  bytes: number;
+  /** Messages waiting in the queue. */
+  queued: number;
+  /** Messages received from this peer (delivered to onMessage). */
+  received: number;
+  /** Messages received from this peer and dropped by fault hooks on this side. */
+  receiveFaultDropped: number;
+  /** Whether the outbound message stream is established. */
+  connected: boolean;
+  /** The latest failure of the outbound link, or null if none happened yet. */
+  lastError: string | null;
+  /** Snapshots sent successfully / failed. */
+  snapshotsSent: number;
+  snapshotsFailed: number;
+}
+
+/** Request paths on the peer port (etcd's rafthttp prefixes). */
+export const RAFT_PREFIX = '/raft';
+export const RAFT_STREAM_PATH = '/raft/stream/message';
+export const RAFT_SNAPSHOT_PATH = '/raft/snapshot';
+
+/** Request and response headers (HTTP/2 lower-cases names; etcd's spellings otherwise). */
+export const H_CLUSTER_ID = 'x-etcd-cluster-id';
+export const H_FROM = 'x-server-from';
+export const H_TO = 'x-raft-to';
+export const H_VERSION = 'x-server-version';
+export const H_PEER_URLS = 'x-peerurls';
+/** Announced snapshot data length in bytes (decimal). */
+export const H_SNAPSHOT_BYTES = 'x-snapshot-bytes';
+/** Trailer carrying the reason a receiver ended a message stream. */
+export const H_STREAM_ERROR = 'x-tsetcd-stream-error';
+
+/** A member id as etcd prints it (types.ID.String(): lower-case hex, no padding). */
+export function idToHex(id: bigint): string {
+  return id.toString(16);
+}
+
+/** Parses `idToHex` output; null if it is not 1..16 hex digits or is zero. */
+export function idFromHex(s: string | string[] | undefined): bigint | null {
+  if (typeof s !== 'string' || !/^[0-9a-fA-F]{1,16}$/.test(s)) return null;
+  const id = BigInt(`0x${s}`);
+  return id === 0n ? null : id;
+}
