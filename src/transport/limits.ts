@@ -61,3 +61,9 @@ export const ERROR_BODY_BYTES_MAX = 4096;
  * would cap a loopback stream at one window per round trip; 16 MiB keeps the pipe full.
  */
 export const H2_WINDOW_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Memory (MiB) one HTTP/2 session may hold before refusing new streams; above Node's default 10
+ * so a full window of messages does not make a snapshot request on the same connection fail.
+ */
+export const H2_SESSION_MEMORY_MB = 64;

@@ -12,7 +12,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { assert } from '../pkg/index.js';
-import { H2_WINDOW_BYTES } from './limits.js';
+import { H2_SESSION_MEMORY_MB, H2_WINDOW_BYTES } from './limits.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -59,7 +59,10 @@ export class PeerServer {
     const dispatch = (req: PeerRequest, res: PeerResponse) => this.dispatch(req, res);
     this.h1 = http.createServer({ keepAlive: true }, dispatch);
     this.h1.on('clientError', (_err, socket) => socket.destroy());
-    this.h2 = http2.createServer({ settings: { initialWindowSize: H2_WINDOW_BYTES } }, dispatch);
+    this.h2 = http2.createServer(
+      { settings: { initialWindowSize: H2_WINDOW_BYTES }, maxSessionMemory: H2_SESSION_MEMORY_MB },
+      dispatch,
+    );
     this.h2.on('session', (s) => {
       this.sessions.add(s);
       s.on('close', () => this.sessions.delete(s));

@@ -21,6 +21,7 @@ import {
   BATCH_BYTES_MAX,
   ERROR_BODY_BYTES_MAX,
   FRAME_HEADER_BYTES,
+  H2_SESSION_MEMORY_MB,
   H2_WINDOW_BYTES,
   PING_INTERVAL_MS,
   QUEUE_BYTES_MAX,
@@ -260,7 +261,10 @@ export class Peer {
     const url = this.urls[this.urlIndex % this.urls.length]!;
     let session: http2.ClientHttp2Session;
     try {
-      session = http2.connect(url, { settings: { initialWindowSize: H2_WINDOW_BYTES, enablePush: false } });
+      session = http2.connect(url, {
+        settings: { initialWindowSize: H2_WINDOW_BYTES, enablePush: false },
+        maxSessionMemory: H2_SESSION_MEMORY_MB,
+      });
     } catch (err) {
       this.session = undefined;
       this.fail(undefined, err as Error, true);

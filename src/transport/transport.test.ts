@@ -147,6 +147,28 @@ test('a restarted peer is reconnected and the queue drains in order', async (t) 
   assert.equal(a.t.stats().get(2n)!.queued, 0);
 });
 
+test('updatePeer moves the link to a new URL; removePeer ends both directions', async (t) => {
+  const a = await start(t, 1n);
+  const b1 = await start(t, 2n);
+  mesh([a, b1]);
+  a.t.send([app(1n, 2n, 1)]);
+  await waitFor('first message', () => b1.got.length === 1);
+  await b1.t.close();
+  const b2 = await start(t, 2n);
+  b2.t.addPeer(1n, [a.url]);
+  a.t.updatePeer(2n, [b2.url]);
+  a.t.send([app(1n, 2n, 2), app(1n, 2n, 3)]);
+  await waitFor('messages at the new URL', () => b2.got.length === 2);
+  assert.deepEqual(indexesFrom(b2, 1n), [2, 3]);
+  b2.t.send([app(2n, 1n, 1)]);
+  await waitFor('b2 -> a', () => a.got.length === 1);
+  a.t.removePeer(2n);
+  assert.equal(a.t.stats().has(2n), false);
+  a.t.send([app(1n, 2n, 4)]); // unknown peer now: dropped quietly
+  await waitFor('b2 to lose its link to a', () => b2.t.stats().get(1n)!.connected === false);
+  assert.ok(b2.unreachable.includes(1n));
+});
+
 test('a peer of another cluster is refused with "cluster ID mismatch"', async (t) => {
   const a = await start(t, 1n);
   const b = await start(t, 2n, { clusterId: 0x2000n });

@@ -14,7 +14,7 @@
  * the receiver keeps serving everything else.
  */
 import { randomBytes } from 'node:crypto';
-import { type Http2ServerResponse, constants as http2constants } from 'node:http2';
+import { type Http2ServerRequest, type Http2ServerResponse, constants as http2constants } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { assert, SeededRng } from '../pkg/index.js';
 import { decodeMessage, encodeMessage, type Message, MessageType } from '../raft/index.js';
@@ -142,7 +142,7 @@ export class Transport {
     const stream = this.inbound.get(id);
     if (stream) {
       this.inbound.delete(id);
-      stream.destroy();
+      resetRequest(stream);
     }
   }
 
@@ -225,7 +225,7 @@ export class Transport {
     this.closed = true;
     for (const p of this.peers.values()) p.close();
     this.peers.clear();
-    for (const s of this.inbound.values()) s.destroy();
+    for (const s of this.inbound.values()) resetRequest(s);
     this.inbound.clear();
     await this.server.close();
   }
@@ -320,13 +320,13 @@ export class Transport {
 
   private handleStream(req: PeerRequest, res: PeerResponse): void {
     if (this.closed) {
-      req.destroy();
+      resetRequest(req);
       return;
     }
     const from = this.admit(req, res);
     if (from === null) return;
     const older = this.inbound.get(from);
-    if (older) older.destroy(); // a reconnect: the old stream's data must not follow the new one's
+    if (older) resetRequest(older); // a reconnect: the old stream's data must not follow the new one's
     this.inbound.set(from, req);
     req.on('close', () => {
       if (this.inbound.get(from) === req) this.inbound.delete(from);
@@ -395,13 +395,13 @@ export class Transport {
 
   private async handleSnapshot(req: PeerRequest, res: PeerResponse): Promise<void> {
     if (this.closed) {
-      req.destroy();
+      resetRequest(req);
       return;
     }
     const from = this.admit(req, res);
     if (from === null) return;
     if (this.opts.faults?.blocked(from, this.opts.localId)) {
-      req.destroy(); // as if the link were down
+      resetRequest(req); // as if the link were down
       return;
     }
     const buffered = this.opts.snapshotBuffered === true || this.opts.onSnapshot === undefined;
@@ -585,6 +585,16 @@ class BodyReader {
     const w = this.wake;
     this.wake = undefined;
     w?.();
+  }
+}
+
+/** Ends an inbound request at once: RST_STREAM on HTTP/2, the socket on HTTP/1.1. */
+function resetRequest(req: PeerRequest): void {
+  const h2 = (req as Partial<Http2ServerRequest>).stream;
+  if (h2) {
+    if (!h2.closed) h2.close(http2constants.NGHTTP2_CANCEL);
+  } else {
+    req.socket?.destroy();
   }
 }
 
