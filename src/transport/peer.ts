@@ -23,7 +23,6 @@ import {
   FRAME_HEADER_BYTES,
   H2_SESSION_MEMORY_MB,
   H2_WINDOW_BYTES,
-  PING_INTERVAL_MS,
   QUEUE_BYTES_MAX,
   RECONNECT_BACKOFF_FACTOR,
   RECONNECT_BACKOFF_MS_MAX,
@@ -49,6 +48,8 @@ export interface PeerContext {
   now: () => number;
   faults: FaultHooks | undefined;
   queueMessagesMax: number;
+  /** Liveness ping interval (ms); see PING_INTERVAL_MS. */
+  pingIntervalMs: number;
   /** Headers every request to peer `to` carries (cluster id, from, to, version, urls). */
   headersFor(to: bigint): Record<string, string>;
   reportUnreachable(id: bigint): void;
@@ -217,10 +218,11 @@ export class Peer {
           throw new TransportError('snapshot-truncated', `source gave ${written} of ${size}`);
         req.end();
       } catch (err) {
-        // The receiver may have answered (and closed the stream) early: prefer its reason.
+        // The receiver may have answered (and closed the stream) early: prefer its reason. Destroying
+        // first makes `response` settle either way.
+        req.destroy();
         const early = await response.catch(() => undefined);
         if (early && early.status !== 204) throw classifySnapshot(early.status, early.body);
-        req.destroy();
         throw err;
       }
       const { status, body } = await response;
@@ -284,7 +286,7 @@ export class Peer {
     });
     this.connectTimer = setTimeout(
       () => this.fail(session, new TransportError('peer-unreachable', `no answer from ${url}`), true),
-      PING_INTERVAL_MS * 2,
+      this.ctx.pingIntervalMs * 2,
     );
     const stream = session.request(
       { ':method': 'POST', ':path': RAFT_STREAM_PATH, ...this.ctx.headersFor(this.id) },
@@ -336,7 +338,7 @@ export class Peer {
       'peer became active',
     );
     this.pingOutstanding = false;
-    this.pingTimer = setInterval(() => this.ping(session), PING_INTERVAL_MS);
+    this.pingTimer = setInterval(() => this.ping(session), this.ctx.pingIntervalMs);
     for (const w of this.connectWaiters) w(true);
     this.connectWaiters.clear();
     this.schedulePump();

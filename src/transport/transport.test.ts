@@ -493,3 +493,113 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+test('sendSnapshot streams data from an async source; a source shorter than announced fails', async (t) => {
+  const a = await start(t, 1n);
+  const b = await start(t, 2n); // no onSnapshot: buffered, delivered through onMessage
+  mesh([a, b]);
+  const part = randomBytes(100 * 1024, 3);
+  async function* source(n: number): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < n; i++) yield part;
+  }
+  a.t.sendSnapshot(snapMsg(1n, 2n, new Uint8Array(0)), source(10), 10 * part.byteLength);
+  await waitFor('the streamed snapshot', () => a.snapStatus.length === 1);
+  assert.deepEqual(a.snapStatus, [[2n, true]]);
+  const got = b.got[0]!.snapshot!.data;
+  assert.equal(got.byteLength, 10 * part.byteLength);
+  assert.ok(Buffer.from(got.subarray(9 * part.byteLength)).equals(Buffer.from(part)));
+  a.t.sendSnapshot(snapMsg(1n, 2n, new Uint8Array(0)), source(3), 4 * part.byteLength);
+  await waitFor('the short snapshot to fail', () => a.snapStatus.length === 2);
+  assert.deepEqual(a.snapStatus[1], [2n, false]);
+  assert.match(a.t.stats().get(2n)!.lastError ?? '', /source gave 307200 of 409600/);
+  assert.equal(b.got.length, 1);
+});
+
+test('the peer port serves other routes over HTTP/1.1 and HTTP/2', async (t) => {
+  const b = await start(t, 2n);
+  b.t.server.handle('/version', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"etcdserver":"3.4.0","etcdcluster":"3.4.0"}');
+  });
+  assert.deepEqual(await http1Get(b.url, '/version'), {
+    status: 200,
+    body: '{"etcdserver":"3.4.0","etcdcluster":"3.4.0"}',
+  });
+  const session = http2.connect(b.url);
+  t.after(() => void session.destroy());
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = session.request({ ':path': '/version' });
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts).toString()));
+    req.on('error', reject);
+  });
+  assert.equal(body, '{"etcdserver":"3.4.0","etcdcluster":"3.4.0"}');
+});
+
+test('a peer that goes silent is detected by ping and reconnected once it answers again', async (t) => {
+  const b = await start(t, 2n);
+  const proxy = await stallableProxy(t, b.t.address.port);
+  const a = await start(t, 1n, { pingIntervalMs: 100 });
+  a.t.addPeer(2n, [`http://127.0.0.1:${proxy.port}`]);
+  b.t.addPeer(1n, [a.url]);
+  a.t.send([app(1n, 2n, 1)]);
+  await waitFor('first message', () => b.got.length === 1);
+  proxy.stall();
+  await waitFor(
+    'the ping timeout',
+    () => a.t.stats().get(2n)!.lastError === 'rafthttp: peer unreachable: ping timeout',
+  );
+  assert.equal(a.t.stats().get(2n)!.connected, false);
+  assert.ok(a.unreachable.includes(2n));
+  await waitFor('a dial that gets no answer', () =>
+    /no answer from/.test(a.t.stats().get(2n)!.lastError ?? ''),
+  );
+  a.t.send([app(1n, 2n, 2)]);
+  proxy.resume();
+  await waitFor('reconnected and drained', () => b.got.length === 2);
+  assert.deepEqual(indexesFrom(b, 1n), [1, 2]);
+});
+
+/** A TCP proxy to 127.0.0.1:`target` that can stop forwarding (sockets stay open: a silent peer). */
+async function stallableProxy(
+  t: TestCtx,
+  target: number,
+): Promise<{ port: number; stall(): void; resume(): void }> {
+  let stalled = false;
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of pair) {
+      s.on('error', end);
+      s.on('close', end);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+    if (stalled) for (const s of pair) s.pause();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    for (const p of pairs) for (const s of p) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    stall() {
+      stalled = true;
+      for (const p of pairs) for (const s of p) s.pause();
+    },
+    resume() {
+      stalled = false;
+      // Connections made while stalled were already given up by the dialer; fresh ones flow.
+      for (const p of pairs) for (const s of p) s.resume();
+    },
+  };
+}

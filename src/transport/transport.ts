@@ -23,6 +23,7 @@ import { FrameDecoder } from './frame.js';
 import {
   FRAME_BYTES_MAX,
   FRAME_HEADER_BYTES,
+  PING_INTERVAL_MS,
   QUEUE_MESSAGES_MAX,
   SNAPSHOT_BUFFER_BYTES_MAX,
   SNAPSHOT_HEADER_BYTES_MAX,
@@ -86,6 +87,7 @@ export class Transport {
       now: opts.now ?? (() => performance.now()),
       faults: opts.faults,
       queueMessagesMax: opts.queueMessagesMax ?? QUEUE_MESSAGES_MAX,
+      pingIntervalMs: opts.pingIntervalMs ?? PING_INTERVAL_MS,
       headersFor: (to) => ({
         [H_CLUSTER_ID]: this.clusterHex,
         [H_FROM]: this.localHex,
@@ -110,6 +112,10 @@ export class Transport {
       opts.queueMessagesMax === undefined ||
         (Number.isSafeInteger(opts.queueMessagesMax) && opts.queueMessagesMax > 0),
       'queueMessagesMax is a positive integer',
+    );
+    assert(
+      opts.pingIntervalMs === undefined || (Number.isFinite(opts.pingIntervalMs) && opts.pingIntervalMs > 0),
+      'pingIntervalMs is positive',
     );
     const server = await PeerServer.listen(opts.listen.host, opts.listen.port);
     return new Transport(opts, server);

@@ -70,6 +70,12 @@ export interface TransportOptions {
   now?: () => number;
   /** Bound of each peer's outbound queue in messages; default QUEUE_MESSAGES_MAX (4096). */
   queueMessagesMax?: number;
+  /**
+   * Liveness ping interval in ms: a link is torn down when a ping stays unanswered for one
+   * interval, or a connection gets no answer within two. Default PING_INTERVAL_MS (2000); shorter
+   * detects dead peers sooner but may misjudge a peer whose event loop stalls that long.
+   */
+  pingIntervalMs?: number;
   /** Largest frame accepted on a message stream; default FRAME_BYTES_MAX (64 MiB). */
   frameBytesMax?: number;
 }
