@@ -21,6 +21,7 @@ export {
   RAFT_PREFIX,
   RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,
+  type RaftTransport,
   type SnapshotData,
   type TransportLogger,
   type TransportOptions,

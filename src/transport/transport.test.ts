@@ -16,6 +16,7 @@ import { encodeMessage, type Message, MessageType, newMessage } from '../raft/in
 import { FaultHooks } from './faults.js';
 import { encodeFrames } from './frame.js';
 import { FRAME_BYTES_MAX } from './limits.js';
+import { PeerServer } from './peer-server.js';
 import { Transport } from './transport.js';
 import type { TransportLogger, TransportOptions } from './types.js';
 
@@ -232,6 +233,18 @@ test('oversized and garbage frames end that stream only; the receiver keeps serv
   spoof.stream.write(encodeFrames([encodeMessage(app(1n, 2n, 1))]));
   await waitFor('the spoofing stream to end', () => spoof.ended);
   assert.equal(b.got.length, 0);
+  // Garbage below HTTP: junk after a valid HTTP/2 preface, and junk that is not HTTP at all.
+  for (const junk of [
+    Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.alloc(64, 0xee)]),
+    Buffer.alloc(64, 0x07),
+  ]) {
+    await new Promise<void>((resolve) => {
+      const s = net.connect(b.t.address.port, '127.0.0.1', () => s.write(junk));
+      s.on('error', () => {});
+      s.on('close', () => resolve());
+      s.resume();
+    });
+  }
   // Still serving: a real peer's messages arrive, and HTTP/1.1 gets answers on the same port.
   a.t.send(range(1, 50).map((i) => app(1n, 2n, i)));
   await waitFor('a to b after the bad streams', () => b.got.length === 50);
@@ -535,6 +548,23 @@ test('the peer port serves other routes over HTTP/1.1 and HTTP/2', async (t) => 
     req.on('error', reject);
   });
   assert.equal(body, '{"etcdserver":"3.4.0","etcdcluster":"3.4.0"}');
+});
+
+test('a transport can join a peer server started earlier and leaves it running on close', async (t) => {
+  const server = await PeerServer.listen('127.0.0.1', 0);
+  t.after(() => server.close());
+  server.handle('/members', (_req, res) => {
+    res.writeHead(200);
+    res.end('[]');
+  });
+  const a = await start(t, 1n);
+  const b = await start(t, 2n, { server });
+  assert.equal(b.t.address.port, server.address.port);
+  mesh([a, b]);
+  a.t.send([app(1n, 2n, 1)]);
+  await waitFor('a message through the shared server', () => b.got.length === 1);
+  await b.t.close();
+  assert.deepEqual(await http1Get(b.url, '/members'), { status: 200, body: '[]' });
 });
 
 test('a peer that goes silent is detected by ping and reconnected once it answers again', async (t) => {

@@ -44,6 +44,7 @@ import {
   type PeerStats,
   RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,
+  type RaftTransport,
   type SnapshotData,
   type TransportLogger,
   type TransportOptions,
@@ -53,7 +54,7 @@ const silent: TransportLogger = { debug() {}, info() {}, warn() {}, error() {} }
 const EMPTY = new Uint8Array(0);
 
 /** The peer transport of one member. Create with `Transport.start`, stop with `close()`. */
-export class Transport {
+export class Transport implements RaftTransport {
   /** The peer port; other layers may register more routes on it (`server.handle`). */
   readonly server: PeerServer;
   private readonly peers = new Map<bigint, Peer>();
@@ -117,7 +118,7 @@ export class Transport {
       opts.pingIntervalMs === undefined || (Number.isFinite(opts.pingIntervalMs) && opts.pingIntervalMs > 0),
       'pingIntervalMs is positive',
     );
-    const server = await PeerServer.listen(opts.listen.host, opts.listen.port);
+    const server = opts.server ?? (await PeerServer.listen(opts.listen.host, opts.listen.port));
     return new Transport(opts, server);
   }
 
@@ -225,7 +226,10 @@ export class Transport {
     return out;
   }
 
-  /** Stops every link, ends inbound streams, releases the port. No callbacks fire afterwards. */
+  /**
+   * Stops every link, ends inbound streams, releases the port (unless the server was passed in
+   * `opts.server`: then its owner closes it). No callbacks fire afterwards.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -233,7 +237,7 @@ export class Transport {
     this.peers.clear();
     for (const s of this.inbound.values()) resetRequest(s);
     this.inbound.clear();
-    await this.server.close();
+    if (this.opts.server === undefined) await this.server.close();
   }
 
   /** Applies partition and drop faults to an outbound message; true when it must vanish. */

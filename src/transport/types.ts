@@ -5,6 +5,7 @@
 import type { Rng } from '../pkg/index.js';
 import type { Message } from '../raft/index.js';
 import type { FaultHooks } from './faults.js';
+import type { PeerServer } from './peer-server.js';
 
 /** The narrow structured logger the transport writes to (server/'s Logger fits it). */
 export interface TransportLogger {
@@ -25,6 +26,11 @@ export interface TransportOptions {
   clusterId: bigint;
   /** Where the peer port listens; port 0 picks a free port (read it back from `address`). */
   listen: { host: string; port: number };
+  /**
+   * A peer port already listening (e.g. started early to serve membership requests): the transport
+   * registers its routes on it and ignores `listen`; `close()` then leaves the server running.
+   */
+  server?: PeerServer;
   /**
    * Receives every message from the message streams, synchronously, in the order each sender sent
    * them (messages may be lost between a connection failing and the next one, never reordered).
@@ -78,6 +84,20 @@ export interface TransportOptions {
   pingIntervalMs?: number;
   /** Largest frame accepted on a message stream; default FRAME_BYTES_MAX (64 MiB). */
   frameBytesMax?: number;
+}
+
+/**
+ * The seam `server/` drives, so a simulated network can stand in for the real `Transport`.
+ * Semantics as documented on `Transport`.
+ */
+export interface RaftTransport {
+  addPeer(id: bigint, urls: string[]): void;
+  updatePeer(id: bigint, urls: string[]): void;
+  removePeer(id: bigint): void;
+  send(msgs: readonly Message[]): void;
+  sendSnapshot(m: Message, data: AsyncIterable<Uint8Array>, size: number): void;
+  stats(): Map<bigint, PeerStats>;
+  close(): Promise<void>;
 }
 
 /** Counters of one peer, as `Transport.stats()` reports them. */
