@@ -633,3 +633,39 @@ async function stallableProxy(
     },
   };
 }
+
+test('malformed snapshot requests are refused with a 4xx and a reason', async (t) => {
+  const b = await start(t, 2n, { acceptUnknownSender: (id) => id === 99n });
+  const headers = { 'x-etcd-cluster-id': CLUSTER.toString(16), 'x-server-from': '63', 'x-raft-to': '2' };
+  const post = async (extra: Record<string, string>, body: Buffer) => {
+    const session = http2.connect(b.url);
+    t.after(() => void session.destroy());
+    const req = session.request({ ':method': 'POST', ':path': '/raft/snapshot', ...headers, ...extra });
+    req.on('error', () => {});
+    req.end(body);
+    return new Promise<{ status: number; body: string }>((resolve) => {
+      req.on('response', (h) => {
+        const parts: Buffer[] = [];
+        req.on('data', (c: Buffer) => parts.push(c));
+        req.on('end', () => resolve({ status: Number(h[':status']), body: Buffer.concat(parts).toString() }));
+      });
+    });
+  };
+  let r = await post({}, Buffer.alloc(0));
+  assert.deepEqual(r, { status: 400, body: 'missing or invalid x-snapshot-bytes\n' });
+  r = await post({ 'x-snapshot-bytes': String(2 ** 31) }, Buffer.alloc(0));
+  assert.equal(r.status, 413);
+  assert.match(r.body, /snapshot exceeds the size limit/);
+  r = await post({ 'x-snapshot-bytes': '3' }, encodeFrames([new Uint8Array([1, 2, 3])]));
+  assert.equal(r.status, 400);
+  assert.match(r.body, /malformed/);
+  r = await post({ 'x-snapshot-bytes': '3' }, encodeFrames([encodeMessage(app(99n, 2n, 1))]));
+  assert.deepEqual(r, { status: 400, body: 'wrong raft message type\n' });
+  const snap = encodeMessage(snapMsg(99n, 2n, new Uint8Array(0)));
+  r = await post({ 'x-snapshot-bytes': '10' }, Buffer.concat([encodeFrames([snap]), Buffer.alloc(4)]));
+  assert.equal(r.status, 400);
+  assert.match(r.body, /4 of 10 bytes/);
+  r = await post({ 'x-snapshot-bytes': '2' }, Buffer.concat([encodeFrames([snap]), Buffer.from([5, 6])]));
+  assert.equal(r.status, 204);
+  assert.deepEqual([...b.got[0]!.snapshot!.data], [5, 6]);
+});

@@ -51,7 +51,6 @@ import {
 } from './types.js';
 
 const silent: TransportLogger = { debug() {}, info() {}, warn() {}, error() {} };
-const EMPTY = new Uint8Array(0);
 
 /** The peer transport of one member. Create with `Transport.start`, stop with `close()`. */
 export class Transport implements RaftTransport {
@@ -363,7 +362,9 @@ export class Transport implements RaftTransport {
       res.end();
     };
     req.on('data', (chunk: Buffer) => {
-      if (dead || this.closed) return;
+      // After a newer stream from the same sender took over, anything still buffered here is
+      // older than what the new stream carries: drop it rather than deliver out of order.
+      if (dead || this.closed || this.inbound.get(from) !== req) return;
       let frames: Buffer[];
       try {
         frames = decoder.push(chunk);
@@ -427,6 +428,7 @@ export class Transport implements RaftTransport {
       return;
     }
     const body = new BodyReader(req);
+    let inCallback = false; // errors from onSnapshot/onMessage are the receiver's (500), not the request's (400)
     try {
       const { frame, rest } = await readHeaderFrame(body);
       const m = decodeMessage(frame);
@@ -450,11 +452,11 @@ export class Transport implements RaftTransport {
       );
       if (buffered) {
         const all = await gather(data, size);
-        const withData: Message = { ...m, snapshot: { ...m.snapshot, data: all } };
-        if (this.opts.onSnapshot)
-          await this.opts.onSnapshot({ ...m, snapshot: { ...m.snapshot, data: EMPTY } }, all);
-        else this.opts.onMessage(withData);
+        inCallback = true;
+        if (this.opts.onSnapshot) await this.opts.onSnapshot(m, all);
+        else this.opts.onMessage({ ...m, snapshot: { ...m.snapshot, data: all } });
       } else {
+        inCallback = true;
         await this.opts.onSnapshot!(m, data as SnapshotData);
       }
       if (this.closed) return;
@@ -469,7 +471,7 @@ export class Transport implements RaftTransport {
         { 'local-member-id': this.localHex, 'remote-snapshot-sender-id': idToHex(from), error: msg },
         'failed to receive snapshot',
       );
-      const status = err instanceof TransportError && err.code !== 'snapshot-rejected' ? 400 : 500;
+      const status = inCallback ? 500 : 400;
       if (!this.closed) replyError(res, status, msg);
       body.discard();
     }
