@@ -10,7 +10,8 @@
  * time it was sent, so the delay is measured on one clock.
  *
  * Usage: node dist/src/server/watch/bench.js [--watchers 10000] [--keys 1000] [--streams 100]
- *        [--rate 1000] [--seconds 10] [--target both|tsetcd|etcd]
+ *        [--rate 1000] [--seconds 10] [--target both|tsetcd|etcd] [--endpoint host:port --pid N]
+ * (--endpoint: measure a server you started yourself, e.g. under `node --cpu-prof`.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -41,6 +42,9 @@ interface Options {
   rate: number;
   seconds: number;
   target: 'both' | 'tsetcd' | 'etcd';
+  /** Use this running server (host:port) instead of starting one; `pid` for its RSS and CPU. */
+  endpoint?: string;
+  pid?: number;
 }
 
 interface Result {
@@ -51,6 +55,8 @@ interface Result {
   delivered: number;
   p50Ms: number;
   p99Ms: number;
+  /** Put latency (sent → acknowledged) p99, to tell the write path's delay from the hub's. */
+  putP99Ms: number;
   maxMs: number;
   rssMaxMb: number;
   cpuSeconds: number;
@@ -62,10 +68,12 @@ function parseArgs(argv: string[]): Options {
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i]?.replace(/^--/, '') ?? '';
     const v = argv[i + 1] ?? '';
-    if (k === 'target') {
+    if (k === 'endpoint') {
+      o.endpoint = v;
+    } else if (k === 'target') {
       if (v !== 'both' && v !== 'tsetcd' && v !== 'etcd') throw new Error('--target both|tsetcd|etcd');
       o.target = v;
-    } else if (k in o) {
+    } else if (k in o || k === 'pid') {
       const n = Number(v);
       if (!Number.isFinite(n) || n <= 0) throw new Error(`--${k} needs a positive number`);
       (o as unknown as Record<string, number>)[k] = n;
@@ -175,8 +183,11 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
-  const server = await startServer(kind);
-  const pid = server.child.pid as number;
+  const server =
+    o.endpoint === undefined
+      ? await startServer(kind)
+      : { child: undefined, endpoint: o.endpoint, cleanup() {} };
+  const pid = server.child?.pid ?? o.pid ?? 0;
   const client = new Client(server.endpoint, credentials.createInsecure(), {
     'grpc.max_receive_message_length': -1,
   });
@@ -223,6 +234,7 @@ async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
     let acked = 0;
     let skipped = 0;
     let inFlight = 0;
+    const putDelays = new Float64Array(Math.round(o.rate * o.seconds) + 1);
     const tickMs = 10;
     const totalWrites = Math.round(o.rate * o.seconds);
     const start = now();
@@ -239,6 +251,7 @@ async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
           inFlight++;
           writes++;
           const key = Buffer.from(`bench/k${Math.floor(Math.random() * o.keys)}`);
+          const sentAt = now();
           client.makeUnaryRequest(
             KVService.put.path,
             KVService.put.requestSerialize,
@@ -253,7 +266,7 @@ async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
             },
             (err: unknown, _r?: PutResponse) => {
               inFlight--;
-              if (!err) acked++;
+              if (!err) putDelays[acked++] = now() - sentAt;
             },
           );
         }
@@ -280,6 +293,7 @@ async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
       delivered,
       p50Ms: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
+      putP99Ms: percentile(putDelays.slice(0, acked).sort(), 99),
       maxMs: sorted.length > 0 ? (sorted[sorted.length - 1] as number) : Number.NaN,
       rssMaxMb: rssMax,
       cpuSeconds: cpu,
@@ -295,7 +309,7 @@ async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
 function show(r: Result): string {
   return (
     `${r.kind.padEnd(7)} writes ${r.writes} (skipped ${r.skipped})  events ${r.delivered}/${r.expected}  ` +
-    `delay p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  max ${r.maxMs.toFixed(1)} ms  ` +
+    `delay p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  max ${r.maxMs.toFixed(1)} ms  put p99 ${r.putP99Ms.toFixed(2)} ms  ` +
     `server RSS max ${r.rssMaxMb.toFixed(0)} MiB  server CPU ${r.cpuSeconds.toFixed(1)} s  ` +
     `(created watchers in ${(r.setupMs / 1000).toFixed(1)} s)`
   );
@@ -314,7 +328,9 @@ async function main(): Promise<void> {
       `${o.rate} puts/s for ${o.seconds} s`,
   );
   const results: Result[] = [];
-  for (const kind of o.target === 'both' ? (['tsetcd', 'etcd'] as const) : [o.target]) {
+  const kinds: ('tsetcd' | 'etcd')[] = o.target === 'both' ? ['tsetcd', 'etcd'] : [o.target];
+  if (o.endpoint !== undefined) kinds.length = 1;
+  for (const kind of kinds) {
     const r = await runOne(kind, o);
     results.push(r);
     console.log(show(r));
@@ -332,7 +348,7 @@ async function main(): Promise<void> {
 
 const USAGE =
   'usage: node dist/src/server/watch/bench.js [--watchers 10000] [--keys 1000] [--streams 100] ' +
-  '[--rate 1000] [--seconds 10] [--target both|tsetcd|etcd]';
+  '[--rate 1000] [--seconds 10] [--target both|tsetcd|etcd] [--endpoint host:port --pid N]';
 
 main().catch((e: unknown) => {
   console.error(e);
