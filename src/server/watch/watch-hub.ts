@@ -298,14 +298,25 @@ export class WatchHub {
       }
       throw err;
     }
+    // Single-key watchers look their key up instead of scanning the whole window (a key changes at
+    // most once per revision, so each list is in revision order with one event per revision).
+    let byKey: Map<string, Event[]> | undefined;
     for (const w of chosen) {
       if (w.minRev > to) continue;
-      this.catchUp(w, events, to, newest);
+      let mine = events;
+      if (w.end === undefined && only === undefined) {
+        byKey ??= indexByKey(events);
+        mine = byKey.get(w.key) ?? [];
+      }
+      this.catchUp(w, mine, to, newest);
     }
     if (this.unsynced.size > 0) this.scheduleSync();
   }
 
-  /** Gives `w` its events of the window [w.minRev, to] (bounded, whole revisions). */
+  /**
+   * Gives `w` its events of the window [w.minRev, to] (bounded, whole revisions). `events` is the
+   * window's events in revision order, all of them or a subset holding every one `w` matches.
+   */
   private catchUp(w: Watcher, events: Event[], to: number, newest: number): void {
     const out: Event[] = [];
     let covered = to; // the last revision this response completes
@@ -347,6 +358,17 @@ export class WatchHub {
 
 function eventRev(e: Event): number {
   return Number(e.kv?.modRevision ?? 0n);
+}
+
+function indexByKey(events: Event[]): Map<string, Event[]> {
+  const m = new Map<string, Event[]>();
+  for (const e of events) {
+    const k = (e.kv?.key ?? Buffer.alloc(0)).toString('latin1');
+    const list = m.get(k);
+    if (list === undefined) m.set(k, [e]);
+    else list.push(e);
+  }
+  return m;
 }
 
 function rangeEndBuffer(w: Watcher): Buffer | undefined {
