@@ -11,12 +11,19 @@
 // must equal the model's events from its start up to the last revision it saw, and the last
 // segment must reach the final revision, confirmed by a progress request barrier.
 // Repro: WATCH_E2E_SEED=<seed> node --test dist/test/e2e/watch.test.js
+// A second test stops reading on a real gRPC stream while writes go on: the server's buffer for the
+// stream stays bounded (the watcher falls back to the store), and after resuming the client gets
+// every event exactly once, in order; cancelling the call drops its watchers.
 
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { inspect } from 'node:util';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { Client, credentials } from '@grpc/grpc-js';
+import { GrpcServer } from '../../src/api/grpc-server.js';
 import { ApiServer } from '../../src/api/server.js';
+import { registerWatchService } from '../../src/api/watch-service.js';
 import { SeededRng } from '../../src/pkg/index.js';
 import {
   type DeleteRangeResponse,
@@ -48,8 +55,8 @@ interface Server {
   endpoint: string;
 }
 
-async function startServer(dataDir: string): Promise<Server> {
-  const cfg: MemberConfig = {
+function memberConfig(dataDir: string): MemberConfig {
+  return {
     name: 'watch-e2e',
     dataDir,
     clientUrls: ['http://127.0.0.1:0'],
@@ -60,6 +67,10 @@ async function startServer(dataDir: string): Promise<Server> {
     maxTxnOps: 128,
     quotaBackendBytes: 0,
   };
+}
+
+async function startServer(dataDir: string): Promise<Server> {
+  const cfg = memberConfig(dataDir);
   const member = await Member.start(cfg, silentLogger);
   const api = new ApiServer(member, { maxRequestBytes: cfg.maxRequestBytes, maxTxnOps: 128 });
   const addr = await api.listen('127.0.0.1', 0);
@@ -503,3 +514,56 @@ for (const seed of SEEDS) {
     }
   });
 }
+
+test('a client that stops reading: bounded server buffer, then every event once, in order', {
+  timeout: 60_000,
+}, async () => {
+  const dir = tempDir('tsetcd-watch-e2e-');
+  const member = await Member.start(memberConfig(dir.path), silentLogger);
+  const grpc = new GrpcServer({ maxReceiveMessageBytes: 4 << 20 });
+  const hub = registerWatchService(grpc, member, { responsesBufferedMax: 4 });
+  await new Promise<void>((r) => grpc.http2.listen(0, '127.0.0.1', () => r()));
+  const port = (grpc.http2.address() as AddressInfo).port;
+  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+  try {
+    const def = WatchService.watch;
+    const call = client.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize);
+    const got: WatchResponse[] = [];
+    call.on('data', (r: WatchResponse) => got.push(r));
+    call.on('error', () => {});
+    call.write(WatchRequest.fromPartial({ createRequest: { key: b('big/'), rangeEnd: b('big0') } }));
+    await waitFor(() => got.length === 1, { what: 'created' });
+    call.pause();
+    const value = Buffer.alloc(16 * 1024, 1);
+    const revs: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      const r = await member.put({
+        key: b(`big/${i % 10}`),
+        value,
+        lease: 0n,
+        prevKv: false,
+        ignoreValue: false,
+        ignoreLease: false,
+      });
+      revs.push(Number(r.header?.revision));
+    }
+    assert.ok(hub.stats().victims >= 1, 'the watcher fell behind instead of buffering without bound');
+    // At most the bound plus what the transports hold has been produced while the client slept.
+    assert.ok(got.length < 50, `the client could not have read ${got.length} responses while paused`);
+    call.resume();
+    await waitFor(() => got.reduce((n, r) => n + r.events.length, 0) >= 400, {
+      what: 'all events',
+      timeoutMs: 20_000,
+    });
+    const seen = got.flatMap((r) => r.events.map((e) => Number(e.kv?.modRevision)));
+    assert.deepEqual(seen, revs);
+    await waitFor(() => hub.stats().unsynced === 0 && hub.stats().synced === 1, { what: 'synced again' });
+    call.cancel();
+    await waitFor(() => hub.stats().watchers === 0, { what: 'watchers dropped with the call' });
+  } finally {
+    client.close();
+    await grpc.close();
+    await member.stop();
+    dir.remove();
+  }
+});

@@ -73,6 +73,12 @@ export interface WatchHubOptions {
    */
   eventsPerResponseMax: number;
   /**
+   * Approximate bytes (keys and values, twice with prev_kv) in one catch-up response; whole
+   * revisions only, as above. etcd has no such bound (its Go clients accept 2 GiB messages); this
+   * keeps catch-up responses under the 4 MiB that other gRPC clients accept by default.
+   */
+  catchUpBytesMax: number;
+  /**
    * Size in bytes above which a watcher created with `fragment` gets a response split into several
    * (etcd: the server's --max-request-bytes).
    */
@@ -88,6 +94,7 @@ export const DEFAULT_WATCH_HUB_OPTIONS: Readonly<WatchHubOptions> = {
   catchUpRevisionsMax: 1000,
   catchUpWatchersMax: 512,
   eventsPerResponseMax: 10_000,
+  catchUpBytesMax: 3 * 1024 * 1024,
   maxRequestBytes: 1.5 * 1024 * 1024,
 };
 
@@ -125,6 +132,7 @@ export class WatchHub {
     assert(this.opts.catchUpRevisionsMax >= 1, 'catchUpRevisionsMax must be >= 1');
     assert(this.opts.catchUpWatchersMax >= 1, 'catchUpWatchersMax must be >= 1');
     assert(this.opts.eventsPerResponseMax >= 1, 'eventsPerResponseMax must be >= 1');
+    assert(this.opts.catchUpBytesMax >= 1, 'catchUpBytesMax must be >= 1');
     assert(this.opts.progressNotifyIntervalMs > 0, 'progressNotifyIntervalMs must be > 0');
     this.lastRev = source.notifiedRevision;
     source.onEvents((events) => this.publish(events));
@@ -319,6 +327,7 @@ export class WatchHub {
    */
   private catchUp(w: Watcher, events: Event[], to: number, newest: number): void {
     const out: Event[] = [];
+    let bytes = 0;
     let covered = to; // the last revision this response completes
     let i = 0;
     while (i < events.length) {
@@ -332,12 +341,19 @@ export class WatchHub {
           if (w.matches((ev.kv?.key ?? Buffer.alloc(0)).toString('latin1'))) revEvents.push(ev);
         }
         const kept = w.filter(revEvents);
+        let keptBytes = 0;
+        for (const ev of kept) keptBytes += approxBytes(ev, w.prevKv);
         // Whole revisions only: a revision that does not fit waits for the next response.
-        if (out.length > 0 && out.length + kept.length > this.opts.eventsPerResponseMax) {
+        if (
+          out.length > 0 &&
+          (out.length + kept.length > this.opts.eventsPerResponseMax ||
+            bytes + keptBytes > this.opts.catchUpBytesMax)
+        ) {
           covered = rev - 1;
           break;
         }
         for (const ev of kept) out.push(ev);
+        bytes += keptBytes;
       }
       i = j;
     }
@@ -358,6 +374,12 @@ export class WatchHub {
 
 function eventRev(e: Event): number {
   return Number(e.kv?.modRevision ?? 0n);
+}
+
+/** Rough encoded size of `e` in a response: key, value and framing; doubled for prev_kv. */
+function approxBytes(e: Event, withPrev: boolean): number {
+  const n = (e.kv?.key.length ?? 0) + (e.kv?.value.length ?? 0) + 32;
+  return withPrev ? 2 * n : n;
 }
 
 function indexByKey(events: Event[]): Map<string, Event[]> {
