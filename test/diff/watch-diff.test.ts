@@ -116,13 +116,20 @@ diffCase('watch: client-chosen ids, duplicate id, empty range', async (s) => {
     await recv(s, w, 'event for id 7');
     await put(s, 'e', '1');
     await recv(s, w, 'event for auto id');
+    // A negative start revision is below even a never-compacted store's compact revision (-1).
+    w.send({ createRequest: { key: b('a'), startRevision: -3n, watchId: 20n } });
+    await recv(s, w, 'create a from rev -3');
+    await recv(s, w, 'canceled as compacted at -1');
+    // Negative client-chosen ids are taken as given.
+    w.send({ createRequest: { key: b('a'), watchId: -5n } });
+    await recv(s, w, 'create id -5');
     // Two streams do not share ids.
     const w2 = openWatch(s.clients);
     try {
       w2.send({ createRequest: { key: b('a'), watchId: 7n } });
       await recv(s, w2, 'second stream: id 7 is free');
       await put(s, 'a', '2');
-      await recv(s, w, 'first stream sees a');
+      await recv(s, w, 'first stream sees a (ids -5 and 7)', 2);
       await recv(s, w2, 'second stream sees a');
     } finally {
       w2.close();

@@ -126,7 +126,9 @@ export class WatchStream {
       this,
       key,
       end,
-      Math.max(0, Number(c.startRevision)),
+      // A negative start is kept: as in etcd it is below any compact revision (even the -1 of a
+      // never compacted store), so the watcher is canceled as compacted.
+      Number(c.startRevision),
       filterPut,
       filterDelete,
       c.prevKv,
