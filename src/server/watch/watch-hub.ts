@@ -79,6 +79,12 @@ export interface WatchHubOptions {
    */
   catchUpBytesMax: number;
   /**
+   * Events handed out by one catch-up step (over all its watchers; at least one watcher is served
+   * per step). Bounds how long a step holds the event loop, so writes and synced watchers keep
+   * flowing while thousands of watchers catch up.
+   */
+  catchUpEventsPerStepMax: number;
+  /**
    * Size in bytes above which a watcher created with `fragment` gets a response split into several
    * (etcd: the server's --max-request-bytes).
    */
@@ -95,6 +101,7 @@ export const DEFAULT_WATCH_HUB_OPTIONS: Readonly<WatchHubOptions> = {
   catchUpWatchersMax: 512,
   eventsPerResponseMax: 10_000,
   catchUpBytesMax: 3 * 1024 * 1024,
+  catchUpEventsPerStepMax: 50_000,
   maxRequestBytes: 1.5 * 1024 * 1024,
 };
 
@@ -133,6 +140,7 @@ export class WatchHub {
     assert(this.opts.catchUpWatchersMax >= 1, 'catchUpWatchersMax must be >= 1');
     assert(this.opts.eventsPerResponseMax >= 1, 'eventsPerResponseMax must be >= 1');
     assert(this.opts.catchUpBytesMax >= 1, 'catchUpBytesMax must be >= 1');
+    assert(this.opts.catchUpEventsPerStepMax >= 1, 'catchUpEventsPerStepMax must be >= 1');
     assert(this.opts.progressNotifyIntervalMs > 0, 'progressNotifyIntervalMs must be > 0');
     this.lastRev = source.notifiedRevision;
     source.onEvents((events) => this.publish(events));
@@ -309,14 +317,22 @@ export class WatchHub {
     // Single-key watchers look their key up instead of scanning the whole window (a key changes at
     // most once per revision, so each list is in revision order with one event per revision).
     let byKey: Map<string, Event[]> | undefined;
+    // The step's work is bounded by events handed out; watchers served go to the back of the line,
+    // so the next step serves the others first.
+    let budget = this.opts.catchUpEventsPerStepMax;
     for (const w of chosen) {
+      if (budget <= 0) break;
       if (w.minRev > to) continue;
       let mine = events;
       if (w.end === undefined && only === undefined) {
         byKey ??= indexByKey(events);
         mine = byKey.get(w.key) ?? [];
       }
-      this.catchUp(w, mine, to, newest);
+      budget -= this.catchUp(w, mine, to, newest);
+      if (w.state === 'unsynced') {
+        this.unsynced.delete(w);
+        this.unsynced.add(w);
+      }
     }
     if (this.unsynced.size > 0) this.scheduleSync();
   }
@@ -324,8 +340,9 @@ export class WatchHub {
   /**
    * Gives `w` its events of the window [w.minRev, to] (bounded, whole revisions). `events` is the
    * window's events in revision order, all of them or a subset holding every one `w` matches.
+   * Returns the number of events sent.
    */
-  private catchUp(w: Watcher, events: Event[], to: number, newest: number): void {
+  private catchUp(w: Watcher, events: Event[], to: number, newest: number): number {
     const out: Event[] = [];
     let bytes = 0;
     let covered = to; // the last revision this response completes
@@ -361,6 +378,7 @@ export class WatchHub {
     // As etcd, a catch-up response that reaches the newest revision carries it in its header.
     if (out.length > 0) w.stream.sendEvents(w, covered === to && to === newest ? newest : covered, out);
     if (w.minRev > newest) this.toSynced(w);
+    return out.length;
   }
 
   private toSynced(w: Watcher): void {
