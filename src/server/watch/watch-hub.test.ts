@@ -258,3 +258,18 @@ test('fragments: split under the byte bound, last part unmarked, events preserve
   );
   assert.deepEqual(fragments(resp, 1 << 20), [resp]);
 });
+
+test('a catch-up step hands out a bounded number of events and serves watchers in turn', async (t) => {
+  const { source, hub } = await setup(t, { catchUpEventsPerStepMax: 10 });
+  for (let i = 0; i < 30; i++) source.write([[`k${i % 3}`, String(i)]]);
+  const sink = new FakeSink();
+  const s = hub.openStream(sink);
+  for (let i = 0; i < 20; i++) s.handleRequest(create({ key: b('k'), rangeEnd: b('l'), startRevision: 2n }));
+  const delivered = () => sink.got.reduce((n, r) => n + r.events.length, 0);
+  await new Promise((r) => setImmediate(r));
+  assert.ok(hub.stats().catchUpSteps >= 1);
+  assert.ok(delivered() <= 30, `first step handed out ${delivered()} events`);
+  await until(() => hub.stats().unsynced === 0, 'catch-up');
+  assert.ok(hub.stats().catchUpSteps >= 20, 'one watcher (30 events) per step under a budget of 10');
+  for (let id = 0n; id < 20n; id++) assert.equal(eventsOf(sink.got, id).length, 30);
+});
