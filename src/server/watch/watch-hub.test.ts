@@ -273,3 +273,25 @@ test('a catch-up step hands out a bounded number of events and serves watchers i
   assert.ok(hub.stats().catchUpSteps >= 20, 'one watcher (30 events) per step under a budget of 10');
   for (let id = 0n; id < 20n; id++) assert.equal(eventsOf(sink.got, id).length, 30);
 });
+
+test('a stalled stream is bounded in bytes too', async (t) => {
+  const { source, hub } = await setup(t, { responsesBufferedBytesMax: 10_000 });
+  const sink = new FakeSink(1);
+  const s = hub.openStream(sink);
+  s.handleRequest(create({ key: b('k'), rangeEnd: b('l') }));
+  const value = 'v'.repeat(4000);
+  let maxBytes = 0;
+  for (let i = 0; i < 50; i++) {
+    source.write([[`k${i % 5}`, value]]);
+    maxBytes = Math.max(maxBytes, s.bufferedBytes);
+  }
+  assert.ok(maxBytes < 10_000 + 4100, `buffered ${maxBytes} bytes`);
+  assert.ok(hub.stats().victims >= 1);
+  sink.capacity = Number.POSITIVE_INFINITY;
+  s.handleDrain();
+  await until(() => eventsOf(sink.got, 0n).length >= 50, 'catch-up');
+  assert.deepEqual(
+    eventsOf(sink.got, 0n).map((e) => Number(e.split(':')[0])),
+    Array.from({ length: 50 }, (_, i) => i + 2),
+  );
+});

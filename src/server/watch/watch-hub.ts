@@ -57,6 +57,12 @@ export interface WatchHubOptions {
    */
   responsesBufferedMax: number;
   /**
+   * Approximate event bytes (keys and values) a stream may hold that its transport has not taken;
+   * at the bound its synced watchers fall back to the store as at `responsesBufferedMax`. Caps a
+   * stream's buffer when responses are large (128 responses of 1.5 MiB txns would be 192 MiB).
+   */
+  responsesBufferedBytesMax: number;
+  /**
    * Control responses (created, canceled, progress) a stream may hold beyond `responsesBufferedMax`
    * before the stream is ended with an error: a client that sends requests but never reads.
    */
@@ -95,6 +101,7 @@ export interface WatchHubOptions {
 export const DEFAULT_WATCH_HUB_OPTIONS: Readonly<WatchHubOptions> = {
   progressNotifyIntervalMs: 10 * 60 * 1000,
   responsesBufferedMax: 128,
+  responsesBufferedBytesMax: 16 * 1024 * 1024,
   controlResponsesBufferedMax: 1024,
   watchersPerStreamMax: 100_000,
   catchUpRevisionsMax: 1000,
@@ -136,6 +143,7 @@ export class WatchHub {
   ) {
     this.opts = { ...DEFAULT_WATCH_HUB_OPTIONS, ...opts };
     assert(this.opts.responsesBufferedMax >= 1, 'responsesBufferedMax must be >= 1');
+    assert(this.opts.responsesBufferedBytesMax >= 1, 'responsesBufferedBytesMax must be >= 1');
     assert(this.opts.catchUpRevisionsMax >= 1, 'catchUpRevisionsMax must be >= 1');
     assert(this.opts.catchUpWatchersMax >= 1, 'catchUpWatchersMax must be >= 1');
     assert(this.opts.eventsPerResponseMax >= 1, 'eventsPerResponseMax must be >= 1');
@@ -169,7 +177,7 @@ export class WatchHub {
     return new WatchStream(this, sink);
   }
 
-  /** Stops background work; streams stay usable for cancels but get no more events. */
+  /** Stops dispatch and catch-up (member shutdown); streams still answer requests. */
   close(): void {
     this.closed = true;
   }
@@ -227,8 +235,7 @@ export class WatchHub {
 
   /** Hands one revision's events to the synced watchers they match. */
   private notify(rev: number, events: Event[]): void {
-    if (this.synced.size === 0) return;
-    // Most revisions change one key and most keys have few watchers: avoid the map then.
+    if (this.synced.size === 0 || this.closed) return;
     const per = new Map<Watcher, Event[]>();
     for (const ev of events) {
       const key = (ev.kv?.key ?? Buffer.alloc(0)).toString('latin1');

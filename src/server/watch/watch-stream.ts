@@ -32,6 +32,8 @@ export class WatchStream {
   private readonly watchers = new Map<bigint, Watcher>();
   private nextId = 0n;
   private readonly queue: WatchResponse[] = [];
+  /** Approximate key and value bytes of the events in `queue`. */
+  private queuedBytes = 0;
   private blocked = false;
   private closed = false;
   private progressTimer: NodeJS.Timeout | undefined;
@@ -54,6 +56,11 @@ export class WatchStream {
     return this.queue.length;
   }
 
+  /** Approximate event bytes waiting for the transport. */
+  get bufferedBytes(): number {
+    return this.queuedBytes;
+  }
+
   /** Handles one request from the client (an empty request is ignored, as etcd does). */
   handleRequest(req: WatchRequest): void {
     if (this.closed) return;
@@ -68,6 +75,7 @@ export class WatchStream {
     this.blocked = false;
     while (!this.blocked && this.queue.length > 0) {
       const r = this.queue.shift() as WatchResponse;
+      this.queuedBytes -= responseBytes(r);
       this.blocked = !this.sink.write(r);
     }
     if (this.hasRoom()) this.hub.streamHasRoom(this);
@@ -83,6 +91,7 @@ export class WatchStream {
     }
     this.watchers.clear();
     this.queue.length = 0;
+    this.queuedBytes = 0;
     if (this.progressTimer) clearInterval(this.progressTimer);
   }
 
@@ -193,9 +202,13 @@ export class WatchStream {
 
   // ---- responses (used by the hub) ----
 
-  /** Whether a response with events may be buffered now (below `responsesBufferedMax`). */
+  /** Whether a response with events may be buffered now (below both buffer bounds). */
   hasRoom(): boolean {
-    return !this.closed && this.queue.length < this.hub.opts.responsesBufferedMax;
+    return (
+      !this.closed &&
+      this.queue.length < this.hub.opts.responsesBufferedMax &&
+      this.queuedBytes < this.hub.opts.responsesBufferedBytesMax
+    );
   }
 
   /** @internal Sends `events` (sorted, non-empty) of watcher `w`; the header carries `rev`. */
@@ -251,7 +264,18 @@ export class WatchStream {
       return;
     }
     this.queue.push(r);
+    this.queuedBytes += responseBytes(r);
   }
+}
+
+/** Approximate bytes of a response's events (keys and values, current and previous). */
+function responseBytes(r: WatchResponse): number {
+  let n = 0;
+  for (const e of r.events) {
+    n += (e.kv?.key.length ?? 0) + (e.kv?.value.length ?? 0) + 32;
+    if (e.prevKv !== undefined) n += e.prevKv.key.length + e.prevKv.value.length + 32;
+  }
+  return n;
 }
 
 function blank(rev: number): WatchResponse {
