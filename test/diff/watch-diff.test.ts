@@ -283,3 +283,13 @@ test('etcdctl watch: live events, --prefix, --rev history, --prev-kv', { timeout
     }
   });
 });
+
+diffCase('etcdctl watch: a compacted start revision ends the command with etcd error text', async (s) => {
+  await s.ctl('put a 1');
+  await s.ctl('put a 2');
+  await s.ctl('put a 3');
+  await s.ctl('compact 3');
+  await s.ctl('watch --rev 2 a', {
+    fail: 'watch was canceled (etcdserver: mvcc: required revision has been compacted)\nError: watch is canceled by the server',
+  });
+});
