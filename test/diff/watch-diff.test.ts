@@ -261,7 +261,8 @@ test('etcdctl watch: live events, --prefix, --rev history, --prev-kv', { timeout
     const live = ctlWatch(s.member.endpoint, ['--prefix', 'app/']);
     const history = ctlWatch(s.member.endpoint, ['--rev', '2', '--prev-kv', 'hist']);
     try {
-      s.record('history', await history.lines(6));
+      // Two events, the second with its previous value: 8 lines in all.
+      s.record('history', await history.lines(8));
       // The live watcher is started once a put reaches it; keep putting a marker until it does.
       await waitFor(
         async () => {
@@ -270,13 +271,19 @@ test('etcdctl watch: live events, --prefix, --rev history, --prev-kv', { timeout
         },
         { timeoutMs: 10_000, intervalMs: 200 },
       );
-      const before = (await live.lines(0)).length;
       await s.ctl('put app/x 1');
       await s.ctl('del app/x');
       await s.ctl('put other 1');
       await s.ctl('put app/y 2');
-      const lines = await live.lines(before + 8);
-      s.record('live --prefix app/ after the marker', lines.slice(before));
+      // Output from the first app/x event on (the markers before it vary in number); done once the
+      // app/y event's value line is out.
+      const tail = await waitFor(async () => {
+        const all = await live.lines(0);
+        const from = all.findIndex((l, i) => l === 'PUT' && all[i + 1] === 'app/x');
+        const end = all.findIndex((l, i) => l === 'app/y' && all[i + 1] === '2');
+        return from >= 0 && end >= 0 ? all.slice(from, end + 2) : undefined;
+      });
+      s.record('live --prefix app/ from app/x', tail);
     } finally {
       await live.stop();
       await history.stop();
