@@ -567,3 +567,34 @@ test('a client that stops reading: bounded server buffer, then every event once,
     dir.remove();
   }
 });
+
+test('progress_notify at the interval the member is configured with', { timeout: 30_000 }, async () => {
+  const dir = tempDir('tsetcd-watch-e2e-');
+  // watchProgressNotifyIntervalMs is read by the Watch service when the member's config carries it.
+  const cfg = { ...memberConfig(dir.path), watchProgressNotifyIntervalMs: 50 };
+  const member = await Member.start(cfg, silentLogger);
+  const api = new ApiServer(member, { maxRequestBytes: cfg.maxRequestBytes, maxTxnOps: 128 });
+  const addr = await api.listen('127.0.0.1', 0);
+  const client = connect(`127.0.0.1:${addr.port}`);
+  try {
+    await client.kv.put({ key: b('p'), value: b('1') });
+    const def = WatchService.watch;
+    const call = client.raw.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize);
+    const got: WatchResponse[] = [];
+    call.on('data', (r: WatchResponse) => got.push(r));
+    call.on('error', () => {});
+    call.write(WatchRequest.fromPartial({ createRequest: { key: b('p'), progressNotify: true } }));
+    await waitFor(() => got.length >= 2, { what: 'created and a progress notification' });
+    assert.equal(got[0]?.created, true);
+    assert.deepEqual(
+      [got[1]?.watchId, got[1]?.events.length, got[1]?.header?.revision],
+      [got[0]?.watchId, 0, 2n],
+    );
+    call.cancel();
+  } finally {
+    client.close();
+    await api.close();
+    await member.stop();
+    dir.remove();
+  }
+});
