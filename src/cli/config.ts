@@ -142,6 +142,19 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
   const maxTxnOps = int(flags, 'max-txn-ops');
   if (maxRequestBytes <= 0) throw new FlagError('--max-request-bytes must be positive');
   if (maxTxnOps <= 0) throw new FlagError('--max-txn-ops must be positive');
+  const heartbeat = int(flags, 'heartbeat-interval');
+  const election = int(flags, 'election-timeout');
+  // etcd's own rules and texts for these two.
+  if (heartbeat <= 0) throw new FlagError('--heartbeat-interval must be positive');
+  if (5 * heartbeat > election) {
+    throw new FlagError(
+      `--election-timeout[${election}ms] should be at least as 5 times as --heartbeat-interval[${heartbeat}ms]`,
+    );
+  }
+  if (election > 50000)
+    throw new FlagError(
+      `--election-timeout[${election}ms] is too long, and should be set less than 50 seconds`,
+    );
 
   return {
     member: {
@@ -155,6 +168,11 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       maxTxnOps,
       quotaBackendBytes: int(flags, 'quota-backend-bytes'),
       electionTimeoutMs: int(flags, 'election-timeout'),
+      heartbeatMs: int(flags, 'heartbeat-interval'),
+      snapshotCount: int(flags, 'snapshot-count'),
+      maxSnapshots: int(flags, 'max-snapshots'),
+      maxWals: int(flags, 'max-wals'),
+      walDir: v('wal-dir'),
     },
     listenClient,
     logLevel,

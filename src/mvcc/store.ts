@@ -312,6 +312,12 @@ export class MvccStore {
     return out;
   }
 
+  /** Resolves once everything ended so far is in lmdb and fsynced, whatever the `sync` option. */
+  async syncAll(): Promise<void> {
+    await this.commit();
+    await this.be.env.flushed;
+  }
+
   /** Resolves when every ended write txn (and compaction mark) is in lmdb, and synced if `sync`. */
   async commit(): Promise<void> {
     this.checkUsable();

@@ -1,18 +1,60 @@
-// Goal: the member acknowledges a write only after the store made it durable, a failed commit
-// acknowledges nothing and stops the member, and linearizable reads never show non-durable writes.
-// Method: a real member on a temp dir whose store.commit is replaced by a gate the test opens, fails
-// or leaves shut (no timing: promises are observed with a settled flag after yielding the loop).
+// Goal: the member acknowledges a write only after its log entry is fsynced in the WAL, a failed
+// fsync acknowledges nothing and stops the member, writes that arrive during an fsync share the next
+// one (group commit), and events are published in revision order. Method: a real member (Raft + WAL +
+// store) on a temp dir whose WAL file system can hold fdatasync at a gate or make it fail with EIO.
+// No timing: pending promises are observed with a settled flag after yielding the event loop.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { RangeRequest } from '../proto/etcdserverpb/rpc.js';
+import { nodeWalFs, type WalFile, type WalFs } from '../wal/index.js';
 import { silentLogger } from './logger.js';
 import { Member } from './member.js';
 
-async function withMember(fn: (m: Member) => Promise<void>): Promise<void> {
+/** The real WAL file system, except that fdatasync can be held open or made to fail. */
+class GatedFs implements WalFs {
+  holding = false;
+  failWith: Error | undefined;
+  syncs = 0;
+  private waiting: (() => void)[] = [];
+
+  release(): void {
+    this.holding = false;
+    for (const w of this.waiting.splice(0)) w();
+  }
+
+  private wrap(f: WalFile): WalFile {
+    return {
+      write: (b, o, l, p) => f.write(b, o, l, p),
+      read: (b, o, l, p) => f.read(b, o, l, p),
+      truncate: (n) => f.truncate(n),
+      size: () => f.size(),
+      close: () => f.close(),
+      datasync: async () => {
+        if (this.holding) await new Promise<void>((r) => this.waiting.push(r));
+        if (this.failWith) throw this.failWith;
+        this.syncs++;
+        return f.datasync();
+      },
+    };
+  }
+
+  openReadWrite = async (p: string) => this.wrap(await nodeWalFs.openReadWrite(p));
+  create = async (p: string) => this.wrap(await nodeWalFs.create(p));
+  readFile = (p: string) => nodeWalFs.readFile(p);
+  readdir = (p: string) => nodeWalFs.readdir(p);
+  mkdirp = (p: string) => nodeWalFs.mkdirp(p);
+  rename = (a: string, b: string) => nodeWalFs.rename(a, b);
+  unlink = (p: string) => nodeWalFs.unlink(p);
+  fsyncDir = (p: string) => nodeWalFs.fsyncDir(p);
+  exists = (p: string) => nodeWalFs.exists(p);
+}
+
+async function withMember(fn: (m: Member, fs: GatedFs) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tsetcd-member-'));
+  const fs = new GatedFs();
   const m = await Member.start(
     {
       name: 'm',
@@ -24,40 +66,25 @@ async function withMember(fn: (m: Member) => Promise<void>): Promise<void> {
       maxRequestBytes: 1 << 20,
       maxTxnOps: 128,
       quotaBackendBytes: 0,
+      walFs: fs,
     },
     silentLogger,
   );
   try {
-    await fn(m);
+    await fn(m, fs);
   } finally {
+    fs.release();
     await m.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Replaces store.commit with a gate: commits wait until the test opens or fails the gate. */
-function gateCommits(m: Member): { open(): void; fail(err: Error): void } {
-  const real = m.store.commit.bind(m.store);
-  let release: (() => void) | undefined;
-  let failWith: ((e: Error) => void) | undefined;
-  const gate = new Promise<void>((resolve, reject) => {
-    release = resolve;
-    failWith = reject;
-  });
-  m.store.commit = () => gate.then(real);
-  return { open: () => release!(), fail: (e) => failWith!(e) };
-}
-
 function track<T>(p: Promise<T>): { settled: () => boolean; p: Promise<T> } {
   let done = false;
-  p.then(
-    () => {
-      done = true;
-    },
-    () => {
-      done = true;
-    },
-  );
+  const mark = () => {
+    done = true;
+  };
+  p.then(mark, mark);
   return { settled: () => done, p };
 }
 
@@ -65,115 +92,88 @@ const turns = async (n: number) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
 
-test('a put is acknowledged only after the store commit completes', async () => {
-  await withMember(async (m) => {
-    const gate = gateCommits(m);
-    const put = track(
-      m.put({
-        key: Buffer.from('k'),
-        value: Buffer.from('v'),
-        lease: 0n,
-        prevKv: false,
-        ignoreValue: false,
-        ignoreLease: false,
-      }),
-    );
+const put = (m: Member, k: string) =>
+  m.put({
+    key: Buffer.from(k),
+    value: Buffer.from('v'),
+    lease: 0n,
+    prevKv: false,
+    ignoreValue: false,
+    ignoreLease: false,
+  });
+
+test('a put is acknowledged only after its WAL fsync', async () => {
+  await withMember(async (m, fs) => {
+    fs.holding = true;
+    const p = track(put(m, 'k'));
     const lin = track(m.range(RangeRequest.fromPartial({ key: Buffer.from('k') })));
-    await turns(10);
-    assert.equal(put.settled(), false, 'acknowledged before durable');
-    assert.equal(lin.settled(), false, 'a linearizable read saw a write that is not durable');
-    // A serializable read may see applied state at once.
-    const ser = await m.range(RangeRequest.fromPartial({ key: Buffer.from('k'), serializable: true }));
-    assert.equal(ser.kvs.length, 1);
-    gate.open();
-    const resp = await put.p;
-    assert.equal(resp.header!.revision, 2n);
+    await turns(20);
+    assert.equal(p.settled(), false, 'acknowledged before durable');
+    assert.equal(
+      lin.settled(),
+      false,
+      'a linearizable read answered before the write it follows was durable',
+    );
+    assert.equal(
+      (await m.range(RangeRequest.fromPartial({ key: Buffer.from('k'), serializable: true }))).kvs.length,
+      0,
+      'not applied before it is durable in the log',
+    );
+    fs.release();
+    assert.equal((await p.p).header!.revision, 2n);
     assert.equal((await lin.p).kvs[0]!.value.toString(), 'v');
   });
 });
 
-test('a failed commit acknowledges nothing and stops the member', async () => {
-  await withMember(async (m) => {
-    const gate = gateCommits(m);
-    const put = m.put({
-      key: Buffer.from('k'),
-      value: Buffer.from('v'),
-      lease: 0n,
-      prevKv: false,
-      ignoreValue: false,
-      ignoreLease: false,
-    });
-    await turns(3);
-    gate.fail(Object.assign(new Error('fdatasync: EIO'), { code: 'EIO' }));
-    await assert.rejects(put, (e: Error) => e.message === 'etcdserver: server stopped');
-    await assert.rejects(
-      m.put({
-        key: Buffer.from('x'),
-        value: Buffer.from('v'),
-        lease: 0n,
-        prevKv: false,
-        ignoreValue: false,
-        ignoreLease: false,
-      }),
-      (e: Error) => e.message === 'etcdserver: server stopped',
-    );
+test('a failed WAL fsync acknowledges nothing and stops the member', async () => {
+  await withMember(async (m, fs) => {
+    fs.holding = true;
+    const p = put(m, 'k');
+    await turns(5);
+    fs.failWith = Object.assign(new Error('fdatasync: EIO'), { code: 'EIO' });
+    fs.release();
+    await assert.rejects(p, (e: Error) => e.message === 'etcdserver: server stopped');
+    await assert.rejects(put(m, 'x'), (e: Error) => e.message === 'etcdserver: server stopped');
     assert.equal(m.healthy, false);
-    assert.match(m.status().errors.join(' '), /EIO/);
+    assert.match(m.status().errors.join(' '), /EIO|fsync/);
   });
 });
 
-test('concurrent puts in one turn share one commit (group commit)', async () => {
-  await withMember(async (m) => {
-    let commits = 0;
-    const real = m.store.commit.bind(m.store);
-    m.store.commit = () => {
-      commits++;
-      return real();
-    };
-    const puts = Array.from({ length: 100 }, (_, i) =>
-      m.put({
-        key: Buffer.from(`k${i}`),
-        value: Buffer.from('v'),
-        lease: 0n,
-        prevKv: false,
-        ignoreValue: false,
-        ignoreLease: false,
-      }),
-    );
-    const revs = (await Promise.all(puts)).map((r) => Number(r.header!.revision));
+test('writes arriving during an fsync share the next one (group commit)', async () => {
+  await withMember(async (m, fs) => {
+    fs.holding = true;
+    const first = put(m, 'first');
+    await turns(5);
+    const before = fs.syncs;
+    const rest = Array.from({ length: 100 }, (_, i) => put(m, `k${i}`));
+    await turns(5);
+    fs.release();
+    await first;
+    const revs = (await Promise.all(rest)).map((r) => Number(r.header!.revision));
     assert.deepEqual(
       revs,
-      Array.from({ length: 100 }, (_, i) => i + 2),
+      Array.from({ length: 100 }, (_, i) => i + 3),
       'one revision each, in proposal order',
     );
-    assert.equal(commits, 1);
+    assert.ok(fs.syncs - before <= 3, `100 writes took ${fs.syncs - before} fsyncs`);
   });
 });
 
-test('events are published in revision order only once durable', async () => {
-  await withMember(async (m) => {
+test('events are published in revision order after the entries are durable', async () => {
+  await withMember(async (m, fs) => {
     const seen: [string, string, bigint][] = [];
     m.onEvents((events) => {
       for (const e of events)
         seen.push([e.type === 0 ? 'PUT' : 'DELETE', e.kv!.key.toString(), e.kv!.modRevision]);
     });
-    const gate = gateCommits(m);
-    const put = (k: string) =>
-      m.put({
-        key: Buffer.from(k),
-        value: Buffer.from('v'),
-        lease: 0n,
-        prevKv: false,
-        ignoreValue: false,
-        ignoreLease: false,
-      });
-    const p1 = put('a');
-    const p2 = put('b');
+    fs.holding = true;
+    const p1 = put(m, 'a');
+    const p2 = put(m, 'b');
     const d = m.deleteRange({ key: Buffer.from('a'), rangeEnd: Buffer.alloc(0), prevKv: false });
-    await turns(5);
+    await turns(10);
     assert.deepEqual(seen, [], 'published before durable');
     assert.equal(m.notifiedRevision, 1);
-    gate.open();
+    fs.release();
     await Promise.all([p1, p2, d]);
     assert.deepEqual(seen, [
       ['PUT', 'a', 2n],

@@ -32,6 +32,7 @@ import type {
   TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import type { Event } from '../proto/mvccpb/kv.js';
+import type { WalFs } from '../wal/index.js';
 import {
   type ApplyHooks,
   applyDeleteRange,
@@ -42,12 +43,13 @@ import {
   header,
   isTxnReadOnly,
 } from './apply.js';
-import { type CommittedEntry, type ConsensusLog, SoloLog } from './consensus.js';
+import type { CommittedEntry } from './consensus.js';
 import { computeClusterId, computeMemberId } from './ids.js';
 import { MvccLeaseStore } from './lease-store.js';
 import { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
 import { ServerMetrics } from './metrics.js';
+import { RaftDriver } from './raft-driver.js';
 
 /** The member's configuration, from etcd's flags (see cli/flags.ts for meanings and defaults). */
 export interface MemberConfig {
@@ -63,8 +65,24 @@ export interface MemberConfig {
   maxTxnOps: number;
   /** Backend size that raises the NOSPACE alarm, in bytes (0 = etcd's default of 2 GiB). */
   quotaBackendBytes: number;
-  /** etcd --election-timeout in ms (default 1000); sets the minimum lease TTL. */
+  /** etcd --election-timeout in ms (default 1000); also sets the minimum lease TTL. */
   electionTimeoutMs?: number;
+  /** etcd --heartbeat-interval in ms (default 100): one Raft tick. */
+  heartbeatMs?: number;
+  /** etcd --snapshot-count (default 100000). */
+  snapshotCount?: number;
+  /** etcd --max-snapshots / --max-wals (default 5 each). */
+  maxSnapshots?: number;
+  maxWals?: number;
+  /** etcd --wal-dir; empty = <data-dir>/member/wal. */
+  walDir?: string;
+  /** The WAL's file system; tests pass one that can hold or fail fdatasync. Default: the real one. */
+  walFs?: WalFs;
+}
+
+/** How long a proposal may wait to be applied before "request timed out" (etcd: 5 s + 2 elections). */
+export function requestTimeoutMs(cfg: MemberConfig): number {
+  return 5000 + 2 * (cfg.electionTimeoutMs ?? 1000);
 }
 
 /** The cluster's API version clients see (etcd's cluster version is major.minor.0). */
@@ -76,30 +94,32 @@ type Result = { ok: true; value: unknown } | { ok: false; error: unknown };
 interface Waiter {
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  /** performance.now() after which it fails with "request timed out". */
+  deadline: number;
 }
 
 export class Member {
   readonly memberId: bigint;
   readonly clusterId: bigint;
   readonly metrics = new ServerMetrics();
-  private readonly log: ConsensusLog;
+  private log!: RaftDriver;
   private readonly waiters = new Map<bigint, Waiter>();
-  /** Results applied but not yet durable, acknowledged together after one store commit. */
+  /** Results applied (durable in the WAL) and acknowledged together at the end of the turn. */
   private unacked: { waiter: Waiter | undefined; result: Result }[] = [];
   private flushScheduled = false;
-  /** At most one store commit runs at a time; what is applied meanwhile rides the next one. */
+  /** At most one lazy store commit runs at a time. */
   private commitInFlight = false;
   private appliedIndex: number;
-  private durableIndex: number;
   private readonly readWaiters: { index: number; resolve(): void; reject(e: unknown): void }[] = [];
   private nextRequestId: bigint;
   private stopped = false;
+  private closed = false;
   private fatal: unknown;
   private compactions: Promise<void>[] = [];
   readonly lessor: Lessor;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly hooks: ApplyHooks;
-  /** Events of applied writes not yet durable; published with the commit that makes them durable. */
+  /** Events of applied writes, published together at the end of the turn. */
   private pendingEvents: Event[] = [];
   private readonly eventListeners: ((events: Event[]) => void)[] = [];
   private notifiedRev: number;
@@ -125,22 +145,57 @@ export class Member {
     );
     this.appliedIndex = store.consistentIndex;
     this.notifiedRev = store.rev;
-    this.durableIndex = this.appliedIndex;
     // Request ids: member-unique prefix, then a counter (etcd's idutil does the same).
     this.nextRequestId = ((this.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) & 0xffffffffffn) << 8n);
-    this.log = new SoloLog(this.memberId, this.appliedIndex, 2, (entry) => this.applyEntry(entry));
-    this.metrics.hasLeader.set(1);
-    this.metrics.isLeader.set(1);
-    this.metrics.leaderChanges.inc();
   }
 
-  /** Opens (or creates) the member's data under `<data-dir>/member/snap/db` and starts serving. */
+  /**
+   * Opens (or creates) the member's data: the store under `<data-dir>/member/snap/db`, the WAL under
+   * `<data-dir>/member/wal` (replayed from the store's applied index), and waits for a leader.
+   */
   static async start(cfg: MemberConfig, logger: Logger): Promise<Member> {
     const dir = join(cfg.dataDir, 'member', 'snap', 'db');
     mkdirSync(dir, { recursive: true });
     const started = performance.now();
-    const store = await MvccStore.open({ dir, sync: true, logger });
+    // The WAL makes every applied entry durable; the store commits lazily and is replayed from its
+    // applied index after a crash, so it need not fsync per batch.
+    const store = await MvccStore.open({ dir, sync: false, logger });
     const member = new Member(cfg, store, logger);
+    const heartbeatMs = cfg.heartbeatMs ?? 100;
+    try {
+      member.log = await RaftDriver.open({
+        dataDir: cfg.dataDir,
+        walDir: cfg.walDir,
+        walFs: cfg.walFs,
+        memberId: member.memberId,
+        clusterId: member.clusterId,
+        initialVoters: [member.memberId],
+        heartbeatMs,
+        electionTicks: Math.max(2, Math.round((cfg.electionTimeoutMs ?? 1000) / heartbeatMs)),
+        snapshotCount: cfg.snapshotCount ?? 100_000,
+        maxSnapshots: cfg.maxSnapshots ?? 5,
+        maxWals: cfg.maxWals ?? 5,
+        storeAppliedIndex: store.consistentIndex,
+        logger,
+        onCommitted: (e) => member.applyEntry(e),
+        onAppliedIndex: (index) => member.advanceAppliedIndex(index),
+        prepareSnapshot: () => store.syncAll(),
+        send: (msgs) => {
+          // A single member has no peers; anything addressed elsewhere is a bug worth seeing.
+          logger.warn(
+            { count: msgs.length, to: String(msgs[0]?.to) },
+            'dropping raft messages: no transport',
+          );
+        },
+        onLeaderChange: (leader) => member.onLeaderChange(leader),
+        onFsync: (seconds) => member.metrics.walFsyncSeconds.observe(seconds),
+        onFatal: (err) => member.fail(err, []),
+      });
+      await member.log.waitForLeader(requestTimeoutMs(cfg));
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     member.startLeaseExpiry();
     logger.info(
       {
@@ -233,7 +288,7 @@ export class Member {
     const data = InternalRaftRequest.encode(request).finish();
     if (data.length > this.cfg.maxRequestBytes) return Promise.reject(etcdError('requestTooLarge'));
     return new Promise((resolve, reject) => {
-      this.waiters.set(id, { resolve, reject });
+      this.waiters.set(id, { resolve, reject, deadline: performance.now() + requestTimeoutMs(this.cfg) });
       this.metrics.proposalsPending.inc();
       try {
         this.log.propose(data);
@@ -269,6 +324,13 @@ export class Member {
       return r;
     };
     return txn;
+  }
+
+  /** An entry with nothing for the store (empty or a conf change) was applied: reads may proceed. */
+  private advanceAppliedIndex(index: number): void {
+    if (index <= this.appliedIndex) return;
+    this.appliedIndex = index;
+    this.scheduleFlush();
   }
 
   /** Applies one committed entry. Runs for every entry exactly once, in index order. */
@@ -368,84 +430,106 @@ export class Member {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.commitInFlight) return;
+    if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());
   }
 
   /**
-   * One durable commit for everything applied since the last one, then the acknowledgements. While a
-   * commit (one fsync) is in flight, new writes wait for the next, so under load each fsync covers
-   * every request that arrived during the previous one (group commit).
+   * End of a turn's applying: publish the events, acknowledge the requests (their entries are durable
+   * in the WAL), release reads, and let the store commit to lmdb in the background (one lazy commit
+   * at a time; a failed one stops the member).
    */
   private flush(): void {
     this.flushScheduled = false;
-    if (this.commitInFlight || this.unacked.length === 0) return;
-    this.commitInFlight = true;
     const batch = this.unacked;
     this.unacked = [];
     const events = this.pendingEvents;
     this.pendingEvents = [];
-    const revAfter = this.store.rev;
-    const upTo = this.appliedIndex;
-    const started = performance.now();
-    this.store.commit().then(
-      () => {
-        this.metrics.backendCommitSeconds.observe((performance.now() - started) / 1000);
-        this.durableIndex = Math.max(this.durableIndex, upTo);
-        this.notifiedRev = Math.max(this.notifiedRev, revAfter);
-        if (events.length > 0) {
-          for (const l of this.eventListeners) {
-            try {
-              l(events);
-            } catch (err) {
-              this.logger.error({ err: String(err) }, 'event listener failed');
-            }
-          }
+    this.notifiedRev = this.store.rev;
+    if (events.length > 0) {
+      for (const l of this.eventListeners) {
+        try {
+          l(events);
+        } catch (err) {
+          this.logger.error({ err: String(err) }, 'event listener failed');
         }
-        for (const { waiter, result } of batch) {
-          this.metrics.proposalsPending.dec();
-          if (!waiter) continue;
-          if (result.ok) waiter.resolve(result.value);
-          else waiter.reject(result.error);
-        }
-        this.releaseReads();
-        this.commitInFlight = false;
-        if (this.unacked.length > 0) this.scheduleFlush();
-      },
-      (err: unknown) => {
-        this.commitInFlight = false;
-        this.fail(err, batch);
-      },
-    );
+      }
+    }
+    for (const { waiter, result } of batch) {
+      this.metrics.proposalsPending.dec();
+      if (!waiter) continue;
+      if (result.ok) waiter.resolve(result.value);
+      else waiter.reject(result.error);
+    }
+    this.releaseReads();
+    if (!this.commitInFlight && !this.stopped) {
+      this.commitInFlight = true;
+      const started = performance.now();
+      this.store.commit().then(
+        () => {
+          this.commitInFlight = false;
+          this.metrics.backendCommitSeconds.observe((performance.now() - started) / 1000);
+          this.metrics.dbTotalSize.set(this.store.dbSize());
+        },
+        (err: unknown) => {
+          this.commitInFlight = false;
+          this.fail(err, []);
+        },
+      );
+    }
   }
 
-  /** A failed fsync: nothing in the batch is acknowledged and the member stops taking requests. */
+  /** The log or the store failed: nothing more is acknowledged and the member stops taking requests. */
   private fail(err: unknown, batch: { waiter: Waiter | undefined }[]): void {
+    if (this.fatal !== undefined) return;
     this.fatal = err;
     this.stopped = true;
-    this.logger.error({ err: String(err) }, 'backend commit failed; stopping the member');
-    for (const { waiter } of batch) {
+    this.logger.error({ err: String(err) }, 'the member failed (disk); it stops serving');
+    for (const { waiter } of batch) waiter?.reject(etcdError('stopped'));
+    for (const w of this.waiters.values()) {
       this.metrics.proposalsFailed.inc();
-      waiter?.reject(etcdError('stopped'));
+      w.reject(etcdError('stopped'));
     }
+    this.waiters.clear();
     for (const r of this.readWaiters.splice(0)) r.reject(etcdError('stopped'));
   }
 
-  private linearizableReadBarrier(): Promise<void> {
-    if (this.stopped) return Promise.reject(etcdError('stopped'));
-    const index = this.appliedIndex;
-    if (this.durableIndex >= index) return Promise.resolve();
-    return new Promise((resolve, reject) => this.readWaiters.push({ index, resolve, reject }));
+  /** ReadIndex: learn the commit index from the leader, then wait until it is applied here. */
+  private async linearizableReadBarrier(): Promise<void> {
+    if (this.stopped) throw etcdError('stopped');
+    const index = await this.log.readIndex();
+    if (this.appliedIndex >= index) return;
+    await new Promise<void>((resolve, reject) => this.readWaiters.push({ index, resolve, reject }));
   }
 
   private releaseReads(): void {
     let kept = 0;
     for (const r of this.readWaiters) {
-      if (r.index <= this.durableIndex) r.resolve();
+      if (r.index <= this.appliedIndex) r.resolve();
       else this.readWaiters[kept++] = r;
     }
     this.readWaiters.length = kept;
+  }
+
+  private onLeaderChange(leader: bigint): void {
+    this.metrics.hasLeader.set(leader !== 0n ? 1 : 0);
+    this.metrics.isLeader.set(leader === this.memberId ? 1 : 0);
+    if (leader !== 0n) this.metrics.leaderChanges.inc();
+    // A new leader restarts every lease's clock, as etcd's lessor Promote does.
+    if (leader === this.memberId) this.lessor.refreshAll();
+  }
+
+  /** Fails proposals that waited too long to be applied (lost on a leader change, or a stuck disk). */
+  private expireWaiters(): void {
+    const now = performance.now();
+    for (const [id, w] of this.waiters) {
+      if (w.deadline > now) continue;
+      this.waiters.delete(id);
+      this.metrics.proposalsPending.dec();
+      this.metrics.proposalsFailed.inc();
+      w.reject(etcdError('timeout'));
+    }
   }
 
   /** Status as Maintenance.Status reports it. */
@@ -471,14 +555,14 @@ export class Member {
 
   /** Stops taking requests, waits for in-flight commits, and closes the store. */
   async stop(): Promise<void> {
-    if (this.stopped && this.fatal === undefined) return;
+    if (this.closed) return;
+    this.closed = true;
     this.stopped = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
-    while (this.unacked.length > 0 || this.commitInFlight) {
-      if (!this.commitInFlight) this.flush();
-      await this.store.commit().catch(() => {});
-      await new Promise((r) => setImmediate(r));
-    }
+    await this.log?.stop();
+    if (this.unacked.length > 0) this.flush();
+    while (this.commitInFlight) await new Promise((r) => setImmediate(r));
+    await this.store.commit().catch(() => {});
     await this.compactionsSettled();
     for (const w of this.waiters.values()) w.reject(etcdError('stopped'));
     this.waiters.clear();
@@ -516,6 +600,9 @@ export class Member {
   private startLeaseExpiry(): void {
     this.expiryTimer = setInterval(() => {
       if (this.stopped) return;
+      this.expireWaiters();
+      // Only the leader revokes; followers learn of it through the log.
+      if (this.log.leader !== this.memberId) return;
       for (const id of this.lessor.takeExpired(LEASE_REVOKES_PER_TICK)) {
         this.leaseRevoke(id).catch((err: unknown) => {
           if ((err as { kind?: string }).kind !== 'leaseNotFound') this.lessor.unmarkRevoking(id);

@@ -49,6 +49,14 @@ export class ServerMetrics {
     ],
     registers: [this.registry],
   });
+  readonly walFsyncSeconds = new Histogram({
+    name: 'etcd_disk_wal_fsync_duration_seconds',
+    help: 'The latency distributions of fsync called by WAL.',
+    buckets: [
+      0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192,
+    ],
+    registers: [this.registry],
+  });
   readonly dbTotalSize = new Gauge({
     name: 'etcd_mvcc_db_total_size_in_bytes',
     help: 'Total size of the underlying database physically allocated in bytes.',

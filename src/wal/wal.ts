@@ -835,8 +835,11 @@ async function createSegment(
     await writeFully(file, enc.bytes, 0);
     const size = Math.max(opts.segmentBytes, enc.bytes.length);
     if (!prepared) {
-      if (opts.preallocate) await zeroFill(file, enc.bytes.length, size);
-      else await file.truncate(size);
+      // Without a background-prepared file (the first segment, or a cut that outran the pipeline)
+      // extend sparsely: zero-filling 64 MiB here would stall start-up or the writers for seconds
+      // (etcd likewise falls back to a sparse extend when fallocate is unavailable). Later segments
+      // are zero-filled in the background when `preallocate` is on.
+      await file.truncate(size);
     }
     await file.datasync();
     failpoint('walAfterCutTmp');

@@ -1,0 +1,374 @@
+/**
+ * The Raft driver: owns a RawNode, its durable log (WAL + snapshot store) and the Ready loop, and
+ * offers the member the `ConsensusLog` seam (proposals in, committed entries out, in order, once).
+ *
+ * The Ready loop, stated once (src/raft/README.md gives the core's side of the contract):
+ *   1. persist hard state + new entries with ONE wal.save (one write, one fdatasync);
+ *   2. then hand messages to the transport (never before step 1 is durable);
+ *   3. apply committed entries in order (conf changes to the RawNode, the rest to the member);
+ *   4. answer ReadIndex requests; 5. advance(); 6. maybe snapshot and release old WAL segments.
+ * Steps run one Ready at a time; proposals arriving while an fsync is in flight gather in the core
+ * and go out together in the next Ready (group commit).
+ *
+ * A snapshot is taken every `snapshotCount` applied entries: the member first makes its store durable
+ * up to the snapshot index (`prepareSnapshot`), then the snapshot is saved, marked in the WAL, older
+ * segments released and the in-memory log compacted (keeping `catchUpEntries` for slow followers).
+ */
+import { randomInt } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { etcdError } from '../api/errors.js';
+import { SeededRng } from '../pkg/index.js';
+import {
+  type ConfState,
+  decodeConfChange,
+  type Entry,
+  EntryType,
+  type Message,
+  NONE,
+  RaftError,
+  RawNode,
+  StateRole,
+} from '../raft/index.js';
+import { memberSnapDir, memberWalDir, RaftLogStorage, Snapshotter, Wal, type WalFs } from '../wal/index.js';
+import type { CommittedEntry, ConsensusLog } from './consensus.js';
+import type { Logger } from './logger.js';
+
+export interface RaftDriverOptions {
+  dataDir: string;
+  /** etcd --wal-dir; empty = <data-dir>/member/wal. */
+  walDir?: string;
+  /** The WAL's file-system seam (tests inject faults); default: the real one. */
+  walFs?: WalFs;
+  memberId: bigint;
+  clusterId: bigint;
+  /** Voters of a brand-new cluster (bootstrap); ignored when a WAL exists. */
+  initialVoters: bigint[];
+  /** etcd --heartbeat-interval, ms: one Raft tick. */
+  heartbeatMs: number;
+  /** etcd --election-timeout / --heartbeat-interval. */
+  electionTicks: number;
+  /** etcd --snapshot-count: applied entries between snapshots. */
+  snapshotCount: number;
+  maxSnapshots: number;
+  maxWals: number;
+  /** The index the member's store has already applied (its consistent index). */
+  storeAppliedIndex: number;
+  logger: Logger;
+  onCommitted(entry: CommittedEntry): void;
+  /** Entries the member does not see (empty leader entries, conf changes) still advance its applied index. */
+  onAppliedIndex(index: number): void;
+  /** Resolves once the member's store is durable up to at least `index` (before WAL release). */
+  prepareSnapshot(index: number): Promise<void>;
+  /** Messages for other members (the transport); a single member has none. */
+  send(messages: Message[]): void;
+  onLeaderChange?(leader: bigint, term: number): void;
+  onFsync?(seconds: number): void;
+  /** Called once when the log failed (fsync error): the member must stop. */
+  onFatal(err: unknown): void;
+}
+
+/** Entries kept in memory after a snapshot so slow followers can catch up without one (etcd: 5000). */
+export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+/** Outstanding ReadIndex requests at most; more are refused as "too many requests". */
+export const READ_INDEX_PENDING_MAX = 10_000;
+
+export class RaftDriver implements ConsensusLog {
+  private readonly node: RawNode;
+  private leaderId: bigint = NONE;
+  private currentTerm: number;
+  private commitIndex: number;
+  private appliedIndex: number;
+  private confState: ConfState;
+  private lastSnapshotIndex: number;
+  private running = false;
+  private kicked = false;
+  private stopped = false;
+  private failed: unknown;
+  private readonly ticker: NodeJS.Timeout;
+  private readonly reads = new Map<string, { resolve(index: number): void; reject(e: unknown): void }>();
+  private readSeq = 0n;
+
+  private constructor(
+    private readonly opts: RaftDriverOptions,
+    private readonly wal: Wal,
+    private readonly storage: RaftLogStorage,
+    private readonly snapshotter: Snapshotter,
+    fresh: boolean,
+  ) {
+    const { hardState, confState } = storage.initialState();
+    this.currentTerm = hardState.term;
+    this.commitIndex = hardState.commit;
+    this.confState = confState;
+    this.lastSnapshotIndex = storage.firstIndex() - 1;
+    this.appliedIndex = this.lastSnapshotIndex;
+    this.node = new RawNode({
+      id: opts.memberId,
+      storage,
+      rng: new SeededRng(randomInt(0, 2 ** 31)),
+      electionTick: opts.electionTicks,
+      heartbeatTick: 1,
+      checkQuorum: true,
+      preVote: true,
+    });
+    if (fresh) this.node.bootstrap(opts.initialVoters);
+    const voters = fresh ? opts.initialVoters : confState.voters;
+    if (voters.length === 1 && voters[0] === opts.memberId) {
+      // Alone: no one to wait for (etcd fast-forwards a single member's election ticks too).
+      this.node.campaign();
+    } else {
+      // etcd's --initial-election-tick-advance: leave one tick before the first election timeout.
+      for (let i = 0; i < opts.electionTicks - 1; i++) this.node.tick();
+    }
+    this.ticker = setInterval(() => {
+      this.node.tick();
+      this.kick();
+    }, opts.heartbeatMs);
+    this.kick();
+  }
+
+  /**
+   * Opens the member's log: replays an existing WAL (and its newest snapshot), or creates a new one
+   * and bootstraps the cluster. Refuses a data dir whose store has data but whose WAL is missing.
+   */
+  static async open(opts: RaftDriverOptions): Promise<RaftDriver> {
+    const walDir = memberWalDir(opts.dataDir, opts.walDir);
+    const snapDir = memberSnapDir(opts.dataDir);
+    const walOpts = {
+      fs: opts.walFs,
+      logger: opts.logger,
+      maxWals: opts.maxWals,
+      onFsync: opts.onFsync,
+    };
+    const snapshotter = new Snapshotter(snapDir, { logger: opts.logger, maxSnapshots: opts.maxSnapshots });
+    const hasWal = existsSync(walDir) && readdirSync(walDir).some((f) => f.endsWith('.wal'));
+    if (!hasWal) {
+      if (opts.storeAppliedIndex > 0) {
+        throw new Error(
+          `${walDir} holds no WAL but the backend has applied index ${opts.storeAppliedIndex}: refusing to start on a half data dir`,
+        );
+      }
+      const wal = await Wal.create(walDir, { memberId: opts.memberId, clusterId: opts.clusterId }, walOpts);
+      return new RaftDriver(opts, wal, new RaftLogStorage(), snapshotter, true);
+    }
+    const replay = await Wal.open(walDir, walOpts);
+    if (replay.metadata.memberId !== opts.memberId || replay.metadata.clusterId !== opts.clusterId) {
+      opts.logger.warn(
+        {
+          'wal-member-id': replay.metadata.memberId.toString(16),
+          'wal-cluster-id': replay.metadata.clusterId.toString(16),
+        },
+        'the WAL belongs to this data dir; bootstrap flags are ignored on restart',
+      );
+    }
+    if (replay.repaired) opts.logger.warn({ ...replay.repaired }, 'repaired a torn WAL tail');
+    const snapshot =
+      replay.snapshot && replay.snapshot.index > 0 ? await snapshotter.load(replay.snapshot) : undefined;
+    const storage = RaftLogStorage.fromReplay({
+      hardState: replay.hardState,
+      entries: replay.entries,
+      snapshot,
+    });
+    opts.logger.info(
+      {
+        'last-index': storage.lastIndex(),
+        'snapshot-index': snapshot?.metadata.index ?? 0,
+        term: replay.hardState.term,
+      },
+      'replayed the WAL',
+    );
+    return new RaftDriver(opts, replay.wal, storage, snapshotter, false);
+  }
+
+  get term(): number {
+    return this.currentTerm;
+  }
+
+  get leader(): bigint {
+    return this.leaderId;
+  }
+
+  get committedIndex(): number {
+    return this.commitIndex;
+  }
+
+  get isLeader(): boolean {
+    return this.leaderId === this.opts.memberId && this.leaderId !== NONE;
+  }
+
+  /** Resolves once a leader is known; rejects with "etcdserver: no leader" after `timeoutMs`. */
+  waitForLeader(timeoutMs: number): Promise<void> {
+    if (this.leaderId !== NONE) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const deadline = performance.now() + timeoutMs;
+      const poll = setInterval(() => {
+        if (this.leaderId !== NONE) {
+          clearInterval(poll);
+          resolve();
+        } else if (performance.now() > deadline || this.stopped || this.failed !== undefined) {
+          clearInterval(poll);
+          reject(this.failed ?? etcdError('noLeader'));
+        }
+      }, 5);
+    });
+  }
+
+  /** Proposes an encoded request; throws etcd's errors when it cannot be accepted here. */
+  propose(data: Uint8Array): void {
+    this.checkUsable();
+    try {
+      this.node.propose(data);
+    } catch (err) {
+      if (err instanceof RaftError && err.code === 'proposal-dropped') {
+        throw etcdError(this.leaderId === NONE ? 'noLeader' : 'timeout');
+      }
+      throw err;
+    }
+    this.kick();
+  }
+
+  /** ReadIndex: resolves with a commit index that every read issued after this call may wait for. */
+  readIndex(): Promise<number> {
+    this.checkUsable();
+    if (this.reads.size >= READ_INDEX_PENDING_MAX) return Promise.reject(etcdError('tooManyRequests'));
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setBigUint64(0, this.readSeq++);
+    const key = Buffer.from(ctx).toString('hex');
+    return new Promise((resolve, reject) => {
+      this.reads.set(key, { resolve, reject });
+      try {
+        this.node.readIndex(ctx);
+      } catch (err) {
+        this.reads.delete(key);
+        reject(err instanceof RaftError ? etcdError(this.leaderId === NONE ? 'noLeader' : 'timeout') : err);
+        return;
+      }
+      this.kick();
+    });
+  }
+
+  /** A message from a peer (the transport calls this). */
+  step(m: Message): void {
+    if (this.stopped) return;
+    this.node.step(m);
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    for (const r of this.reads.values()) r.reject(etcdError('stopped'));
+    this.reads.clear();
+    while (this.running) await new Promise((r) => setImmediate(r));
+    await this.wal.close();
+  }
+
+  private checkUsable(): void {
+    if (this.failed !== undefined || this.stopped) throw etcdError('stopped');
+  }
+
+  private kick(): void {
+    if (this.kicked || this.stopped) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      void this.runReady();
+    });
+  }
+
+  private async runReady(): Promise<void> {
+    if (this.running || this.failed !== undefined) return;
+    this.running = true;
+    try {
+      while (!this.stopped && this.node.hasReady()) {
+        const rd = this.node.ready();
+        if (rd.softState && rd.softState.lead !== this.leaderId) {
+          this.leaderId = rd.softState.lead;
+          if (rd.softState.role !== StateRole.Leader && this.leaderId === NONE) this.failReads('noLeader');
+        }
+        if (rd.hardState) {
+          this.currentTerm = rd.hardState.term;
+          this.commitIndex = rd.hardState.commit;
+        }
+        if (rd.softState) this.opts.onLeaderChange?.(this.leaderId, this.currentTerm);
+        if (rd.snapshot) {
+          // Installing a snapshot from a leader arrives with multi-member clusters.
+          throw new Error('received a snapshot to install; snapshot install is not implemented yet');
+        }
+        if (rd.entries.length > 0 || (rd.hardState && rd.mustSync)) {
+          await this.wal.save(rd.hardState ?? undefined, rd.entries);
+          if (rd.entries.length > 0) this.storage.append(rd.entries);
+          if (rd.hardState) this.storage.setHardState(rd.hardState);
+        } else if (rd.hardState) {
+          this.storage.setHardState(rd.hardState);
+        }
+        if (rd.messages.length > 0) this.opts.send(rd.messages);
+        for (const e of rd.committedEntries) this.applyCommitted(e);
+        for (const rs of rd.readStates) {
+          const key = Buffer.from(rs.requestCtx).toString('hex');
+          const r = this.reads.get(key);
+          if (r) {
+            this.reads.delete(key);
+            r.resolve(rs.index);
+          }
+        }
+        this.node.advance();
+        // A lone voter has no one to wait for; the core ignores a campaign while conf changes are
+        // committed but unapplied (the bootstrap ones at first), so ask again once they are applied.
+        if (this.leaderId === NONE && this.isLoneVoter()) this.node.campaign();
+        if (this.appliedIndex - this.lastSnapshotIndex >= this.opts.snapshotCount) await this.snapshot();
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.running = false;
+    }
+    if (!this.stopped && this.failed === undefined && this.node.hasReady()) this.kick();
+  }
+
+  private isLoneVoter(): boolean {
+    const v = this.confState.voters;
+    return v.length === 1 && v[0] === this.opts.memberId;
+  }
+
+  private applyCommitted(e: Entry): void {
+    if (e.type === EntryType.ConfChange) {
+      this.confState = this.node.applyConfChange(decodeConfChange(e.data));
+      this.opts.onAppliedIndex(e.index);
+    } else if (e.data.byteLength > 0) {
+      this.opts.onCommitted({ index: e.index, term: e.term, data: e.data });
+    } else {
+      // An empty entry is the one a new leader appends to commit its term; nothing to apply.
+      this.opts.onAppliedIndex(e.index);
+    }
+    this.appliedIndex = e.index;
+  }
+
+  private async snapshot(): Promise<void> {
+    const index = this.appliedIndex;
+    await this.opts.prepareSnapshot(index);
+    const snap = this.storage.createSnapshot(index, this.confState, new Uint8Array(0));
+    await this.snapshotter.save(snap);
+    await this.wal.saveSnapshot(snap.metadata);
+    await this.wal.releaseTo(index);
+    const compactTo = index - SNAPSHOT_CATCH_UP_ENTRIES;
+    if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
+    await this.snapshotter.purge();
+    this.lastSnapshotIndex = index;
+    this.opts.logger.info({ index, term: snap.metadata.term }, 'saved snapshot');
+  }
+
+  private failReads(kind: 'noLeader' | 'stopped'): void {
+    for (const r of this.reads.values()) r.reject(etcdError(kind));
+    this.reads.clear();
+  }
+
+  private fail(err: unknown): void {
+    if (this.failed !== undefined) return;
+    this.failed = err;
+    clearInterval(this.ticker);
+    this.opts.logger.error({ err: String(err) }, 'raft log failed; stopping the member');
+    this.failReads('stopped');
+    this.opts.onFatal(err);
+  }
+}
