@@ -78,6 +78,8 @@ export interface MemberConfig {
   walDir?: string;
   /** The WAL's file system; tests pass one that can hold or fail fdatasync. Default: the real one. */
   walFs?: WalFs;
+  /** WAL segment size in bytes (default 64 MiB, etcd's); tests use small ones to exercise cuts. */
+  walSegmentBytes?: number;
 }
 
 /** How long a proposal may wait to be applied before "request timed out" (etcd: 5 s + 2 elections). */
@@ -167,6 +169,7 @@ export class Member {
         dataDir: cfg.dataDir,
         walDir: cfg.walDir,
         walFs: cfg.walFs,
+        walSegmentBytes: cfg.walSegmentBytes,
         memberId: member.memberId,
         clusterId: member.clusterId,
         initialVoters: [member.memberId],

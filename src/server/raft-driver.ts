@@ -39,6 +39,8 @@ export interface RaftDriverOptions {
   walDir?: string;
   /** The WAL's file-system seam (tests inject faults); default: the real one. */
   walFs?: WalFs;
+  /** WAL segment size (default 64 MiB). */
+  walSegmentBytes?: number;
   memberId: bigint;
   clusterId: bigint;
   /** Voters of a brand-new cluster (bootstrap); ignored when a WAL exists. */
@@ -135,6 +137,7 @@ export class RaftDriver implements ConsensusLog {
     const snapDir = memberSnapDir(opts.dataDir);
     const walOpts = {
       fs: opts.walFs,
+      segmentBytes: opts.walSegmentBytes,
       logger: opts.logger,
       maxWals: opts.maxWals,
       onFsync: opts.onFsync,

@@ -36,7 +36,11 @@ export class Watcher {
     readonly progressNotify: boolean,
   ) {
     this.minRev = startRev;
+    this.prefix = typeof end === 'string' && end === prefixEnd(key) ? key : undefined;
   }
+
+  /** Set when the range is exactly the keys starting with `key` (a prefix watch). */
+  readonly prefix: string | undefined;
 
   /** Whether `key` (latin1) is in this watcher's range. */
   matches(key: string): boolean {
@@ -58,12 +62,28 @@ export class Watcher {
 }
 
 /**
- * The synced watchers, indexed for dispatch: single-key watchers in a map by key (one lookup per
- * event), range and prefix watchers in a list checked per event. etcd uses an interval tree for the
- * ranges; a list is enough while range watchers are few next to single-key ones.
+ * The range end that makes [key, end) "every key starting with key", as etcd's GetPrefixRangeEnd:
+ * drop trailing 0xff bytes, then add one to the last; undefined when nothing is left.
+ */
+export function prefixEnd(key: string): string | undefined {
+  let n = key.length;
+  while (n > 0 && key.charCodeAt(n - 1) === 0xff) n--;
+  if (n === 0) return undefined;
+  return key.slice(0, n - 1) + String.fromCharCode(key.charCodeAt(n - 1) + 1);
+}
+
+/**
+ * The synced watchers, indexed for dispatch: single-key watchers in a map by key, prefix watchers
+ * in a map by prefix (an event probes the prefixes of its key, one lookup per distinct prefix
+ * length in use), other ranges in a list checked per event. etcd keeps all ranges in an interval
+ * tree; prefixes are the common case (Kubernetes watches one prefix per resource type).
  */
 export class WatcherGroup {
   private readonly byKey = new Map<string, Set<Watcher>>();
+  private readonly byPrefix = new Map<string, Set<Watcher>>();
+  /** Prefix length -> prefix watchers of that length; the lengths an event must probe. */
+  private readonly prefixLengths = new Map<number, number>();
+  private lengths: number[] = [];
   private readonly ranges = new Set<Watcher>();
   private count = 0;
 
@@ -73,13 +93,12 @@ export class WatcherGroup {
 
   add(w: Watcher): void {
     if (w.end === undefined) {
-      let set = this.byKey.get(w.key);
-      if (set === undefined) {
-        set = new Set();
-        this.byKey.set(w.key, set);
-      }
-      if (set.has(w)) return;
-      set.add(w);
+      if (!addTo(this.byKey, w.key, w)) return;
+    } else if (w.prefix !== undefined) {
+      if (!addTo(this.byPrefix, w.prefix, w)) return;
+      const n = this.prefixLengths.get(w.prefix.length) ?? 0;
+      this.prefixLengths.set(w.prefix.length, n + 1);
+      if (n === 0) this.lengths = [...this.prefixLengths.keys()];
     } else {
       if (this.ranges.has(w)) return;
       this.ranges.add(w);
@@ -90,9 +109,16 @@ export class WatcherGroup {
   /** Removes `w`; returns whether it was here. */
   delete(w: Watcher): boolean {
     if (w.end === undefined) {
-      const set = this.byKey.get(w.key);
-      if (set === undefined || !set.delete(w)) return false;
-      if (set.size === 0) this.byKey.delete(w.key);
+      if (!deleteFrom(this.byKey, w.key, w)) return false;
+    } else if (w.prefix !== undefined) {
+      if (!deleteFrom(this.byPrefix, w.prefix, w)) return false;
+      const n = (this.prefixLengths.get(w.prefix.length) ?? 1) - 1;
+      if (n === 0) {
+        this.prefixLengths.delete(w.prefix.length);
+        this.lengths = [...this.prefixLengths.keys()];
+      } else {
+        this.prefixLengths.set(w.prefix.length, n);
+      }
     } else if (!this.ranges.delete(w)) {
       return false;
     }
@@ -102,6 +128,7 @@ export class WatcherGroup {
 
   has(w: Watcher): boolean {
     if (w.end === undefined) return this.byKey.get(w.key)?.has(w) ?? false;
+    if (w.prefix !== undefined) return this.byPrefix.get(w.prefix)?.has(w) ?? false;
     return this.ranges.has(w);
   }
 
@@ -109,6 +136,29 @@ export class WatcherGroup {
   forEachMatching(key: string, fn: (w: Watcher) => void): void {
     const set = this.byKey.get(key);
     if (set !== undefined) for (const w of set) fn(w);
+    for (const n of this.lengths) {
+      if (n > key.length) continue;
+      const ps = this.byPrefix.get(key.slice(0, n));
+      if (ps !== undefined) for (const w of ps) fn(w);
+    }
     for (const w of this.ranges) if (w.matches(key)) fn(w);
   }
+}
+
+function addTo(m: Map<string, Set<Watcher>>, k: string, w: Watcher): boolean {
+  let set = m.get(k);
+  if (set === undefined) {
+    set = new Set();
+    m.set(k, set);
+  }
+  if (set.has(w)) return false;
+  set.add(w);
+  return true;
+}
+
+function deleteFrom(m: Map<string, Set<Watcher>>, k: string, w: Watcher): boolean {
+  const set = m.get(k);
+  if (set === undefined || !set.delete(w)) return false;
+  if (set.size === 0) m.delete(k);
+  return true;
 }
