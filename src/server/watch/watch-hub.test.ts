@@ -295,3 +295,14 @@ test('a stalled stream is bounded in bytes too', async (t) => {
     Array.from({ length: 50 }, (_, i) => i + 2),
   );
 });
+
+test('a store closed under the hub (member stopped) stops catch-up quietly', async (t) => {
+  const { source, hub, store } = await setup(t);
+  for (let i = 0; i < 5; i++) source.write([[`k${i}`, 'v']]);
+  await store.close();
+  const sink = new FakeSink();
+  hub.openStream(sink).handleRequest(create({ key: b('k'), rangeEnd: b('l'), startRevision: 2n }));
+  await until(() => hub.stats().catchUpSteps === 1, 'the catch-up step');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(sink.got.length, 1, 'only the created response');
+});

@@ -319,6 +319,11 @@ export class WatchHub {
         this.scheduleSync();
         return;
       }
+      // The member stopped and closed its store under us: nothing more to deliver.
+      if (err instanceof MvccError && err.code === 'closed') {
+        this.closed = true;
+        return;
+      }
       throw err;
     }
     // Single-key watchers look their key up instead of scanning the whole window (a key changes at
