@@ -21,8 +21,8 @@ export const GRPC_OVERHEAD_BYTES = 512 * 1024;
  * (`watchProgressNotifyIntervalMs`, from etcd's --experimental-watch-progress-notify-interval).
  */
 function configuredProgressInterval(member: Member): number | undefined {
-  const v = (member.cfg as { watchProgressNotifyIntervalMs?: unknown }).watchProgressNotifyIntervalMs;
-  return typeof v === 'number' && v > 0 ? v : undefined;
+  const v = member.cfg.watchProgressNotifyIntervalMs;
+  return v !== undefined && v > 0 ? v : undefined;
 }
 
 /**

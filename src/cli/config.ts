@@ -173,6 +173,7 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       maxSnapshots: int(flags, 'max-snapshots'),
       maxWals: int(flags, 'max-wals'),
       walDir: v('wal-dir'),
+      watchProgressNotifyIntervalMs: parseDurationMs(v('experimental-watch-progress-notify-interval')),
     },
     listenClient,
     logLevel,

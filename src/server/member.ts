@@ -80,6 +80,8 @@ export interface MemberConfig {
   walFs?: WalFs;
   /** WAL segment size in bytes (default 64 MiB, etcd's); tests use small ones to exercise cuts. */
   walSegmentBytes?: number;
+  /** etcd --experimental-watch-progress-notify-interval in ms (default 10 minutes). */
+  watchProgressNotifyIntervalMs?: number;
 }
 
 /** How long a proposal may wait to be applied before "request timed out" (etcd: 5 s + 2 elections). */

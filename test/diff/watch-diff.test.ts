@@ -224,7 +224,6 @@ diffCase(
   },
   {
     flags: ['--experimental-watch-progress-notify-interval', '300ms'],
-    todo: 'the lead wires --experimental-watch-progress-notify-interval into MemberConfig.watchProgressNotifyIntervalMs',
   },
 );
 
