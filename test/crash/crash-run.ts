@@ -12,7 +12,11 @@ import { Member as LocalMember } from '../../src/server/member.js';
 import { b, connect, type Member, startMember, tempDir } from '../helpers/index.js';
 
 /** Replays a copy of `walDir` into an empty store in this process and returns its HashKV at `rev`. */
-async function hashOfReplay(walDir: string, peerURL: string, rev: number): Promise<{ hash: number; rev: number }> {
+async function hashOfReplay(
+  walDir: string,
+  peerURL: string,
+  rev: number,
+): Promise<{ hash: number; rev: number }> {
   const dir = tempDir('tsetcd-replay-');
   try {
     cpSync(walDir, join(dir.path, 'member', 'wal'), { recursive: true });
@@ -108,9 +112,17 @@ export async function crashRun(
     const rev = Number(all.header!.revision);
     const replay = await hashOfReplay(walCopy.path, member.peerURL, rev);
     walCopy.remove();
-    assert.equal(replay.rev, rev, `seed ${opts.seed} cycle ${cycle}: replay reached revision ${replay.rev}, member ${rev}`);
+    assert.equal(
+      replay.rev,
+      rev,
+      `seed ${opts.seed} cycle ${cycle}: replay reached revision ${replay.rev}, member ${rev}`,
+    );
     const live = await check.maintenance.hashKv({ revision: BigInt(rev) });
-    assert.equal(live.hash, replay.hash, `seed ${opts.seed} cycle ${cycle}: store hash differs from a replay of the log`);
+    assert.equal(
+      live.hash,
+      replay.hash,
+      `seed ${opts.seed} cycle ${cycle}: store hash differs from a replay of the log`,
+    );
     check.close();
   }
   return { acknowledged: acked.size, cycles: opts.cycles, restartMsMax: Math.round(restartMsMax) };
