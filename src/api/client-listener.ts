@@ -6,10 +6,9 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { routeByPreface } from '../pkg/h2-sniff.js';
 import type { GrpcServer } from './grpc-server.js';
 import type { HttpHandler } from './http-handler.js';
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** The bound address of a listener: host and actual port (useful with port 0). */
 export interface BoundAddress {
@@ -52,29 +51,7 @@ export class ClientListener {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => {});
-    let seen: Buffer = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
-      const n = Math.min(seen.length, PREFACE.length);
-      const isHttp2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
-      if (isHttp2 && n < PREFACE.length) return; // need more bytes to be sure
-      // Hand over paused with the bytes put back: both servers read what is buffered, then consume
-      // the socket themselves (HTTP/2 natively), so we must not resume it here.
-      socket.off('data', onData);
-      socket.pause();
-      socket.unshift(seen);
-      if (isHttp2) {
-        this.grpc.http2.emit('connection', socket);
-      } else {
-        // Node's HTTP/1 parser would read the socket natively and miss the bytes put back; marking the
-        // handle consumed makes it read through the stream (this path only serves /health and friends).
-        const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
-        if (handle) handle._consumed = true;
-        this.http1.emit('connection', socket);
-        socket.resume();
-      }
-    };
-    socket.on('data', onData);
+    routeByPreface(socket, this.grpc.http2, this.http1);
   }
 }
 

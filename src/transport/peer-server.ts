@@ -11,10 +11,9 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { routeByPreface } from '../pkg/h2-sniff.js';
 import { assert } from '../pkg/index.js';
 import { H2_SESSION_MEMORY_MB, H2_WINDOW_BYTES } from './limits.js';
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** A request on the peer port (HTTP/1.1 or HTTP/2). */
 export type PeerRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -138,26 +137,6 @@ export class PeerServer {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => {});
-    let seen: Buffer = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
-      const n = Math.min(seen.length, PREFACE.length);
-      const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
-      if (isH2 && n < PREFACE.length) return; // not sure yet
-      socket.off('data', onData);
-      socket.pause();
-      socket.unshift(seen);
-      if (isH2) {
-        this.h2.emit('connection', socket);
-      } else {
-        // Node's HTTP/1 parser reads a fresh socket's handle directly and would miss the bytes put
-        // back; flagging the handle as consumed makes it read through the stream instead.
-        const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
-        if (handle) handle._consumed = true;
-        this.h1.emit('connection', socket);
-        socket.resume();
-      }
-    };
-    socket.on('data', onData);
+    routeByPreface(socket, this.h2, this.h1);
   }
 }
