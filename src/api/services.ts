@@ -221,16 +221,19 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         resp.header = fillHeader(member, resp.header);
         return resp;
       },
-      leaseTimeToLive: (r: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse => {
+      leaseTimeToLive: async (r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> => {
+        // The remaining TTL comes from the leader; the attached keys are the same on every member.
+        const { ttl, granted } = await member.leaseTimeToLive(r.ID);
         const lease = member.lessor.lookup(r.ID);
         // A missing lease is not an error here: etcd answers TTL -1 (etcdctl prints "already expired").
-        if (!lease)
+        if (ttl < 0 || !lease) {
           return { header: fillHeader(member, undefined), ID: r.ID, TTL: -1n, grantedTTL: 0n, keys: [] };
+        }
         return {
           header: fillHeader(member, undefined),
           ID: r.ID,
-          TTL: BigInt(member.lessor.remainingSeconds(r.ID)),
-          grantedTTL: BigInt(lease.ttl),
+          TTL: BigInt(ttl),
+          grantedTTL: BigInt(granted),
           keys: r.keys ? [...lease.keys].sort().map((k) => Buffer.from(k, 'latin1')) : [],
         };
       },
@@ -239,19 +242,24 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         leases: member.lessor.ids().map((ID) => ({ ID })),
       }),
       leaseKeepAlive: (call: StreamCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse>) => {
+        // Renewals may go to the leader over the network; a chain keeps answers in request order.
+        let chain: Promise<void> = Promise.resolve();
         call.onMessage((req) => {
           // The header is taken before renewing, so a client never sees a keep-alive "after" a revoke.
           const head = fillHeader(member, undefined);
-          let ttl: number;
-          try {
-            ttl = member.leaseRenew(req.ID);
-          } catch (err) {
-            call.end(toGrpcError(err));
-            return;
-          }
-          call.write({ header: head, ID: req.ID, TTL: BigInt(ttl) });
+          chain = chain.then(async () => {
+            if (call.closed) return;
+            try {
+              const ttl = await member.leaseRenew(req.ID);
+              call.write({ header: head, ID: req.ID, TTL: BigInt(ttl) });
+            } catch (err) {
+              call.end(toGrpcError(err));
+            }
+          });
         });
-        call.onHalfClose(() => call.end());
+        call.onHalfClose(() => {
+          chain = chain.then(() => call.end());
+        });
       },
     }),
   );

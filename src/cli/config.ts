@@ -85,7 +85,12 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
   const listenClient = splitList(v('listen-client-urls')).map((u) => parseUrl(u, 'listen-client-urls'));
   const clientUrls = splitList(v('advertise-client-urls'));
   for (const u of clientUrls) parseUrl(u, 'advertise-client-urls');
-  for (const u of splitList(v('listen-peer-urls'))) parseUrl(u, 'listen-peer-urls');
+  const listenPeers = splitList(v('listen-peer-urls')).map((u) => parseUrl(u, 'listen-peer-urls'));
+  if (listenPeers.length > 1) {
+    throw new FlagError(
+      '--listen-peer-urls: listening on more than one peer URL is not supported by tsetcd yet',
+    );
+  }
   const peerUrls = splitList(v('initial-advertise-peer-urls'));
   for (const u of peerUrls) parseUrl(u, 'initial-advertise-peer-urls');
 
@@ -102,11 +107,6 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
   if (!sameUrls) {
     throw new FlagError(
       `--initial-cluster has ${name}=${self.peerUrls.join(',')} but missing from --initial-advertise-peer-urls=${peerUrls.join(',')}`,
-    );
-  }
-  if (initialCluster.length > 1) {
-    throw new FlagError(
-      `--initial-cluster names ${initialCluster.length} members: multi-member clusters are not implemented in tsetcd yet`,
     );
   }
   const state = v('initial-cluster-state');
@@ -174,6 +174,7 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       maxWals: int(flags, 'max-wals'),
       walDir: v('wal-dir'),
       watchProgressNotifyIntervalMs: parseDurationMs(v('experimental-watch-progress-notify-interval')),
+      listenPeer: listenPeers[0] ? { host: listenPeers[0].host, port: listenPeers[0].port } : undefined,
     },
     listenClient,
     logLevel,

@@ -89,15 +89,8 @@ test('config: etcd validation rules and messages', () => {
       'unknown log level "loud": only supports debug, info, warn, error, panic, or fatal',
     ],
     [
-      [
-        '--name',
-        'a',
-        '--initial-advertise-peer-urls',
-        'http://127.0.0.1:1',
-        '--initial-cluster',
-        'a=http://127.0.0.1:1,b=http://127.0.0.1:2',
-      ],
-      '--initial-cluster names 2 members: multi-member clusters are not implemented in tsetcd yet',
+      ['--listen-peer-urls', 'http://127.0.0.1:1,http://127.0.0.1:2'],
+      '--listen-peer-urls: listening on more than one peer URL is not supported by tsetcd yet',
     ],
   ];
   for (const [argv, message] of cases) {

@@ -32,6 +32,8 @@ import type {
   TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import type { Event } from '../proto/mvccpb/kv.js';
+import type { Message } from '../raft/index.js';
+import { Transport } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
 import {
   type ApplyHooks,
@@ -48,6 +50,7 @@ import { computeClusterId, computeMemberId } from './ids.js';
 import { MvccLeaseStore } from './lease-store.js';
 import { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
+import { Membership } from './membership.js';
 import { ServerMetrics } from './metrics.js';
 import { RaftDriver } from './raft-driver.js';
 
@@ -82,6 +85,8 @@ export interface MemberConfig {
   walSegmentBytes?: number;
   /** etcd --experimental-watch-progress-notify-interval in ms (default 10 minutes). */
   watchProgressNotifyIntervalMs?: number;
+  /** Where to listen for peers (etcd --listen-peer-urls); unset = no peer listener (in-process tests). */
+  listenPeer?: { host: string; port: number };
 }
 
 /** How long a proposal may wait to be applied before "request timed out" (etcd: 5 s + 2 elections). */
@@ -121,6 +126,8 @@ export class Member {
   private fatal: unknown;
   private compactions: Promise<void>[] = [];
   readonly lessor: Lessor;
+  readonly membership: Membership;
+  private transport: Transport | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly hooks: ApplyHooks;
   /** Events of applied writes, published together at the end of the turn. */
@@ -147,6 +154,14 @@ export class Member {
     this.clusterId = computeClusterId(
       initial.map((m) => computeMemberId(m.peerUrls, cfg.initialClusterToken)),
     );
+    this.membership = new Membership(
+      initial.map((m) => ({
+        id: computeMemberId(m.peerUrls, cfg.initialClusterToken),
+        name: m.name,
+        peerUrls: m.peerUrls,
+      })),
+      store,
+    );
     this.appliedIndex = store.consistentIndex;
     this.notifiedRev = store.rev;
     // Request ids: member-unique prefix, then a counter (etcd's idutil does the same).
@@ -167,6 +182,7 @@ export class Member {
     const member = new Member(cfg, store, logger);
     const heartbeatMs = cfg.heartbeatMs ?? 100;
     try {
+      if (cfg.listenPeer) await member.startTransport(cfg.listenPeer);
       member.log = await RaftDriver.open({
         dataDir: cfg.dataDir,
         walDir: cfg.walDir,
@@ -174,30 +190,28 @@ export class Member {
         walSegmentBytes: cfg.walSegmentBytes,
         memberId: member.memberId,
         clusterId: member.clusterId,
-        initialVoters: [member.memberId],
+        initialVoters: member.membership.list().map((m) => m.id),
         heartbeatMs,
         electionTicks: Math.max(2, Math.round((cfg.electionTimeoutMs ?? 1000) / heartbeatMs)),
         snapshotCount: cfg.snapshotCount ?? 100_000,
         maxSnapshots: cfg.maxSnapshots ?? 5,
         maxWals: cfg.maxWals ?? 5,
         storeAppliedIndex: store.consistentIndex,
+        readTimeoutMs: requestTimeoutMs(cfg),
         logger,
         onCommitted: (e) => member.applyEntry(e),
         onAppliedIndex: (index) => member.advanceAppliedIndex(index),
         prepareSnapshot: () => store.syncAll(),
-        send: (msgs) => {
-          // A single member has no peers; anything addressed elsewhere is a bug worth seeing.
-          logger.warn(
-            { count: msgs.length, to: String(msgs[0]?.to) },
-            'dropping raft messages: no transport',
-          );
-        },
+        send: (msgs) => member.sendToPeers(msgs),
         onLeaderChange: (leader) => member.onLeaderChange(leader),
         onFsync: (seconds) => member.metrics.walFsyncSeconds.observe(seconds),
         onFatal: (err) => member.fail(err, []),
       });
       await member.log.waitForLeader(requestTimeoutMs(cfg));
+      await member.publishAttributes();
     } catch (err) {
+      await member.log?.stop().catch(() => {});
+      await member.transport?.close().catch(() => {});
       await store.close();
       throw err;
     }
@@ -234,15 +248,14 @@ export class Member {
 
   /** Members of the cluster as MemberList shows them. */
   members(): MemberInfo[] {
-    return [
-      {
-        ID: this.memberId,
-        name: this.cfg.name,
-        peerURLs: this.cfg.peerUrls,
-        clientURLs: this.cfg.clientUrls,
-        isLearner: false,
-      },
-    ];
+    return this.membership.list().map((m) => ({
+      ID: m.id,
+      // This member's own facts are known first-hand, even before its attributes are published.
+      name: m.id === this.memberId ? this.cfg.name : m.name,
+      peerURLs: m.peerUrls,
+      clientURLs: m.id === this.memberId ? this.cfg.clientUrls : m.clientUrls,
+      isLearner: m.isLearner,
+    }));
   }
 
   // ---- reads ----
@@ -408,6 +421,20 @@ export class Member {
       if (this.compactions.length > 16) this.compactions = this.compactions.slice(-16);
       return { response: compactionResponse(this.store.rev), done: tracked };
     }
+    if (req.clusterMemberAttrSet) {
+      const a = req.clusterMemberAttrSet;
+      const txn = this.beginWrite(index);
+      try {
+        this.membership.setAttributes(
+          a.memberID,
+          a.memberAttributes?.name ?? '',
+          a.memberAttributes?.clientUrls ?? [],
+        );
+      } finally {
+        txn.end();
+      }
+      return {};
+    }
     if (req.leaseGrant) {
       // Inside the entry's write txn, so the lease record lands with this entry's applied index.
       const txn = this.beginWrite(index);
@@ -565,6 +592,7 @@ export class Member {
     this.stopped = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     await this.log?.stop();
+    await this.transport?.close().catch(() => {});
     if (this.unacked.length > 0) this.flush();
     while (this.commitInFlight) await new Promise((r) => setImmediate(r));
     await this.store.commit().catch(() => {});
@@ -587,10 +615,101 @@ export class Member {
     return this.propose({ leaseRevoke: { ID: id } }) as Promise<LeaseRevokeResponse>;
   }
 
-  /** Keep-alive: renews to the full TTL; 0 when the lease does not exist (etcd answers TTL 0). */
-  leaseRenew(id: bigint): number {
+  /**
+   * Keep-alive: renews to the full TTL; 0 when the lease does not exist (etcd answers TTL 0). Only
+   * the leader's lessor knows real expiries, so a follower asks the leader, as etcd does.
+   */
+  async leaseRenew(id: bigint): Promise<number> {
     if (this.stopped) throw etcdError('stopped');
-    return this.lessor.renew(id) ?? 0;
+    if (this.log.leader === this.memberId) return this.lessor.renew(id) ?? 0;
+    return (await this.askLeader('renew', id)).ttl;
+  }
+
+  /** Remaining TTL (whole seconds, -1 = no such lease) and granted TTL, from the leader. */
+  async leaseTimeToLive(id: bigint): Promise<{ ttl: number; granted: number }> {
+    if (this.stopped) throw etcdError('stopped');
+    if (this.log.leader === this.memberId) {
+      return { ttl: this.lessor.remainingSeconds(id), granted: this.lessor.lookup(id)?.ttl ?? 0 };
+    }
+    const r = await this.askLeader('ttl', id);
+    return { ttl: r.ttl, granted: r.granted };
+  }
+
+  private async askLeader(op: 'renew' | 'ttl', id: bigint): Promise<{ ttl: number; granted: number }> {
+    const leader = this.membership.get(this.log.leader);
+    const url = leader?.peerUrls[0];
+    if (!url) throw etcdError('noLeader');
+    let res: Response;
+    try {
+      res = await fetch(`${url.replace(/\/+$/, '')}${LEASE_PEER_PATH}`, {
+        method: 'POST',
+        body: JSON.stringify({ op, id: id.toString() }),
+        signal: AbortSignal.timeout(requestTimeoutMs(this.cfg)),
+      });
+    } catch {
+      throw etcdError('timeout');
+    }
+    if (res.status !== 200) throw etcdError(res.status === 503 ? 'notLeader' : 'timeout');
+    return (await res.json()) as { ttl: number; granted: number };
+  }
+
+  /** Starts the peer listener and links to every other member of the initial cluster. */
+  private async startTransport(listen: { host: string; port: number }): Promise<void> {
+    const t = await Transport.start({
+      localId: this.memberId,
+      clusterId: this.clusterId,
+      listen,
+      advertisePeerUrls: this.cfg.peerUrls,
+      logger: this.logger,
+      onMessage: (m: Message) => this.log?.step(m),
+      onUnreachable: (id: bigint) => this.log?.reportUnreachable(id),
+    });
+    this.transport = t;
+    for (const m of this.membership.list()) if (m.id !== this.memberId) t.addPeer(m.id, m.peerUrls);
+    t.server.handle(LEASE_PEER_PATH, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (this.log?.leader !== this.memberId || this.stopped) {
+          res.writeHead(503);
+          res.end();
+          return;
+        }
+        const { op, id } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { op: string; id: string };
+        const lease = BigInt(id);
+        const body =
+          op === 'renew'
+            ? { ttl: this.lessor.renew(lease) ?? 0, granted: 0 }
+            : { ttl: this.lessor.remainingSeconds(lease), granted: this.lessor.lookup(lease)?.ttl ?? 0 };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      });
+    });
+  }
+
+  private sendToPeers(msgs: Message[]): void {
+    if (this.transport) this.transport.send(msgs);
+    else this.logger.warn({ count: msgs.length }, 'dropping raft messages: no peer listener configured');
+  }
+
+  /** Tells the cluster this member's name and client URLs (etcd publishes them at start). */
+  private async publishAttributes(): Promise<void> {
+    const current = this.membership.get(this.memberId);
+    const same =
+      current !== undefined &&
+      current.name === this.cfg.name &&
+      current.clientUrls.join(',') === this.cfg.clientUrls.join(',');
+    if (same) return;
+    await this.propose({
+      clusterMemberAttrSet: {
+        memberID: this.memberId,
+        memberAttributes: { name: this.cfg.name, clientUrls: this.cfg.clientUrls },
+      },
+    });
+    this.logger.info(
+      { name: this.cfg.name, 'client-urls': this.cfg.clientUrls },
+      'published local member to cluster',
+    );
   }
 
   /** Re-attaches keys to their leases after a restart (only when leases exist: it reads every key). */
@@ -617,6 +736,9 @@ export class Member {
     this.expiryTimer.unref();
   }
 }
+
+/** The peer-port path where followers ask the leader about leases. */
+export const LEASE_PEER_PATH = '/tsetcd/lease';
 
 /** How often expired leases are looked for (etcd: 500 ms). */
 export const LEASE_EXPIRY_CHECK_MS = 500;

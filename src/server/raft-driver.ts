@@ -53,6 +53,8 @@ export interface RaftDriverOptions {
   snapshotCount: number;
   maxSnapshots: number;
   maxWals: number;
+  /** How long a linearizable read may wait for its read index before "request timed out". */
+  readTimeoutMs: number;
   /** The index the member's store has already applied (its consistent index). */
   storeAppliedIndex: number;
   logger: Logger;
@@ -71,6 +73,8 @@ export interface RaftDriverOptions {
 
 /** Entries kept in memory after a snapshot so slow followers can catch up without one (etcd: 5000). */
 export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+/** How long a ReadIndex request waits for its answer before being asked again (etcd: 500 ms). */
+export const READ_INDEX_RETRY_MS = 500;
 /** Outstanding ReadIndex requests at most; more are refused as "too many requests". */
 export const READ_INDEX_PENDING_MAX = 10_000;
 
@@ -87,7 +91,16 @@ export class RaftDriver implements ConsensusLog {
   private stopped = false;
   private failed: unknown;
   private readonly ticker: NodeJS.Timeout;
-  private readonly reads = new Map<string, { resolve(index: number): void; reject(e: unknown): void }>();
+  private readonly reads = new Map<
+    string,
+    {
+      ctx: Uint8Array;
+      sentAt: number;
+      deadline: number;
+      resolve(index: number): void;
+      reject(e: unknown): void;
+    }
+  >();
   private readSeq = 0n;
 
   private constructor(
@@ -123,6 +136,7 @@ export class RaftDriver implements ConsensusLog {
     }
     this.ticker = setInterval(() => {
       this.node.tick();
+      this.retryReads();
       this.kick();
     }, opts.heartbeatMs);
     this.kick();
@@ -236,17 +250,51 @@ export class RaftDriver implements ConsensusLog {
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setBigUint64(0, this.readSeq++);
     const key = Buffer.from(ctx).toString('hex');
+    const now = performance.now();
     return new Promise((resolve, reject) => {
-      this.reads.set(key, { resolve, reject });
+      this.reads.set(key, { ctx, sentAt: now, deadline: now + this.opts.readTimeoutMs, resolve, reject });
       try {
         this.node.readIndex(ctx);
       } catch (err) {
-        this.reads.delete(key);
-        reject(err instanceof RaftError ? etcdError(this.leaderId === NONE ? 'noLeader' : 'timeout') : err);
-        return;
+        if (!(err instanceof RaftError)) {
+          this.reads.delete(key);
+          reject(err);
+          return;
+        }
+        // No leader right now (an election): keep waiting; the next tick asks again.
+        this.reads.get(key)!.sentAt = Number.NEGATIVE_INFINITY;
       }
       this.kick();
     });
+  }
+
+  /** The transport could not reach `id`: the core slows down replication to it. */
+  reportUnreachable(id: bigint): void {
+    if (this.stopped) return;
+    this.node.reportUnreachable(id);
+    this.kick();
+  }
+
+  /**
+   * A ReadIndex request can be lost (forwarded before this member knew the leader, or a message
+   * dropped): re-ask every READ_INDEX_RETRY_MS, and give up with "request timed out" at the deadline.
+   */
+  private retryReads(): void {
+    if (this.reads.size === 0) return;
+    const now = performance.now();
+    for (const [key, r] of this.reads) {
+      if (now > r.deadline) {
+        this.reads.delete(key);
+        r.reject(etcdError('timeout'));
+      } else if (now - r.sentAt >= READ_INDEX_RETRY_MS) {
+        r.sentAt = now;
+        try {
+          this.node.readIndex(r.ctx);
+        } catch {
+          // no leader right now: the next tick tries again
+        }
+      }
+    }
   }
 
   /** A message from a peer (the transport calls this). */

@@ -7,6 +7,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { ClusterMemberAttrSetRequest, ClusterVersionSetRequest } from "../membershippb/membership.js";
 import {
   AlarmRequest,
   AuthDisableRequest,
@@ -79,7 +80,12 @@ export interface InternalRaftRequest {
   authRoleDelete: AuthRoleDeleteRequest | undefined;
   authRoleGet: AuthRoleGetRequest | undefined;
   authRoleGrantPermission: AuthRoleGrantPermissionRequest | undefined;
-  authRoleRevokePermission: AuthRoleRevokePermissionRequest | undefined;
+  authRoleRevokePermission:
+    | AuthRoleRevokePermissionRequest
+    | undefined;
+  /** Membership facts (etcd 3.5's numbers). */
+  clusterVersionSet: ClusterVersionSetRequest | undefined;
+  clusterMemberAttrSet: ClusterMemberAttrSetRequest | undefined;
 }
 
 export interface EmptyResponse {
@@ -237,6 +243,8 @@ function createBaseInternalRaftRequest(): InternalRaftRequest {
     authRoleGet: undefined,
     authRoleGrantPermission: undefined,
     authRoleRevokePermission: undefined,
+    clusterVersionSet: undefined,
+    clusterMemberAttrSet: undefined,
   };
 }
 
@@ -325,6 +333,12 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
     }
     if (message.authRoleRevokePermission !== undefined) {
       AuthRoleRevokePermissionRequest.encode(message.authRoleRevokePermission, writer.uint32(9634).fork()).join();
+    }
+    if (message.clusterVersionSet !== undefined) {
+      ClusterVersionSetRequest.encode(message.clusterVersionSet, writer.uint32(10402).fork()).join();
+    }
+    if (message.clusterMemberAttrSet !== undefined) {
+      ClusterMemberAttrSetRequest.encode(message.clusterMemberAttrSet, writer.uint32(10410).fork()).join();
     }
     return writer;
   },
@@ -558,6 +572,22 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
             message.authRoleRevokePermission = AuthRoleRevokePermissionRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 1300: {
+            if (tag !== 10402) {
+              break;
+            }
+
+            message.clusterVersionSet = ClusterVersionSetRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 1301: {
+            if (tag !== 10410) {
+              break;
+            }
+
+            message.clusterMemberAttrSet = ClusterMemberAttrSetRequest.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -675,6 +705,16 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
         : isSet(object.auth_role_revoke_permission)
         ? AuthRoleRevokePermissionRequest.fromJSON(object.auth_role_revoke_permission)
         : undefined,
+      clusterVersionSet: isSet(object.clusterVersionSet)
+        ? ClusterVersionSetRequest.fromJSON(object.clusterVersionSet)
+        : isSet(object.cluster_version_set)
+        ? ClusterVersionSetRequest.fromJSON(object.cluster_version_set)
+        : undefined,
+      clusterMemberAttrSet: isSet(object.clusterMemberAttrSet)
+        ? ClusterMemberAttrSetRequest.fromJSON(object.clusterMemberAttrSet)
+        : isSet(object.cluster_member_attr_set)
+        ? ClusterMemberAttrSetRequest.fromJSON(object.cluster_member_attr_set)
+        : undefined,
     };
   },
 
@@ -760,6 +800,12 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
     }
     if (message.authRoleRevokePermission !== undefined) {
       obj.authRoleRevokePermission = AuthRoleRevokePermissionRequest.toJSON(message.authRoleRevokePermission);
+    }
+    if (message.clusterVersionSet !== undefined) {
+      obj.clusterVersionSet = ClusterVersionSetRequest.toJSON(message.clusterVersionSet);
+    }
+    if (message.clusterMemberAttrSet !== undefined) {
+      obj.clusterMemberAttrSet = ClusterMemberAttrSetRequest.toJSON(message.clusterMemberAttrSet);
     }
     return obj;
   },
@@ -847,6 +893,12 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
       (object.authRoleRevokePermission !== undefined && object.authRoleRevokePermission !== null)
         ? AuthRoleRevokePermissionRequest.fromPartial(object.authRoleRevokePermission)
         : undefined;
+    message.clusterVersionSet = (object.clusterVersionSet !== undefined && object.clusterVersionSet !== null)
+      ? ClusterVersionSetRequest.fromPartial(object.clusterVersionSet)
+      : undefined;
+    message.clusterMemberAttrSet = (object.clusterMemberAttrSet !== undefined && object.clusterMemberAttrSet !== null)
+      ? ClusterMemberAttrSetRequest.fromPartial(object.clusterMemberAttrSet)
+      : undefined;
     return message;
   },
 };
