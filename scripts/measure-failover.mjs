@@ -1,0 +1,110 @@
+// Measures how long a 3-member cluster is without a leader after its leader is SIGKILLed, for etcd
+// and tsetcd started with the same flags and default timings (heartbeat 100 ms, election 1000 ms).
+// Each run: start a fresh cluster, find the leader, kill it, poll the survivors' /metrics
+// etcd_server_has_leader and Maintenance.Status every 10 ms until one reports a new leader.
+// Usage: node scripts/measure-failover.mjs [runs=20] [etcd|tsetcd|both]
+// (run `npm run build` first; needs Debian's etcd on the PATH for the etcd rows).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const runs = Number(process.argv[2] ?? 20);
+const which = process.argv[3] ?? 'both';
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// Both are asked the same way: Maintenance.Status over gRPC with the generated client.
+const { Client, credentials } = await import('@grpc/grpc-js');
+const rpc = await import(join(root, 'dist/src/proto/etcdserverpb/rpc.js'));
+function status(client) {
+  return new Promise((resolve) => {
+    const c = new Client(client, credentials.createInsecure());
+    c.makeUnaryRequest(
+      rpc.MaintenanceService.status.path,
+      rpc.MaintenanceService.status.requestSerialize,
+      rpc.MaintenanceService.status.responseDeserialize,
+      {},
+      { deadline: Date.now() + 300 },
+      (err, res) => {
+        c.close();
+        resolve(err ? undefined : { leader: res.leader, self: res.header.memberId });
+      },
+    );
+  });
+}
+
+async function oneRun(kind) {
+  const dir = mkdtempSync(join(tmpdir(), `failover-${kind}-`));
+  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+  const names = ['a', 'b', 'c'];
+  const initial = names.map((n, i) => `${n}=http://127.0.0.1:${ports[2 * i + 1]}`).join(',');
+  const procs = names.map((n, i) => {
+    const client = `127.0.0.1:${ports[2 * i]}`;
+    const peer = `http://127.0.0.1:${ports[2 * i + 1]}`;
+    const args = [
+      ...['--name', n, '--data-dir', join(dir, n)],
+      ...['--listen-client-urls', `http://${client}`, '--advertise-client-urls', `http://${client}`],
+      ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
+      ...['--initial-cluster', initial, '--initial-cluster-token', 'failover'],
+    ];
+    const child =
+      kind === 'etcd'
+        ? spawn('etcd', args, { stdio: 'ignore' })
+        : spawn(process.execPath, [join(root, 'bin/tsetcd.js'), ...args, '--log-level', 'error'], { stdio: 'ignore' });
+    return { client, child };
+  });
+  try {
+    let leaderIdx = -1;
+    const startDeadline = Date.now() + 20000;
+    while (leaderIdx < 0) {
+      if (Date.now() > startDeadline) throw new Error(`${kind}: no leader at start`);
+      const st = await Promise.all(procs.map((p) => status(p.client)));
+      leaderIdx = st.findIndex((s) => s && s.leader !== 0n && s.leader === s.self);
+      if (leaderIdx < 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    // Let the cluster settle (heartbeats flowing) before the kill.
+    await new Promise((r) => setTimeout(r, 1500));
+    const old = (await status(procs[leaderIdx].client)).self;
+    const killedAt = performance.now();
+    procs[leaderIdx].child.kill('SIGKILL');
+    const survivors = procs.filter((_, i) => i !== leaderIdx);
+    for (;;) {
+      const st = await Promise.all(survivors.map((p) => status(p.client)));
+      if (st.some((s) => s && s.leader !== 0n && s.leader !== old)) return performance.now() - killedAt;
+      if (performance.now() - killedAt > 30000) throw new Error(`${kind}: no new leader within 30 s`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    for (const p of procs) p.child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const kinds = which === 'both' ? ['etcd', 'tsetcd'] : [which];
+const results = Object.fromEntries(kinds.map((k) => [k, []]));
+for (let i = 0; i < runs; i++) {
+  for (const k of kinds) {
+    results[k].push(await oneRun(k));
+    process.stderr.write(`\rrun ${i + 1}/${runs}`);
+  }
+}
+process.stderr.write('\n');
+const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+console.log('| server | runs | median ms without a leader | max ms | min ms |');
+console.log('|---|---|---|---|---|');
+for (const k of kinds) {
+  const xs = results[k];
+  console.log(`| ${k} | ${xs.length} | ${q(xs, 0.5).toFixed(0)} | ${Math.max(...xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} |`);
+}
