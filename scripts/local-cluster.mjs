@@ -82,15 +82,20 @@ for (let i = 0; ; i++) {
   if (states.every(Boolean)) break;
   if (stopping) await new Promise(() => {});
   if (Date.now() > deadline) {
-    console.error(`the cluster did not become healthy within ${START_TIMEOUT_MS / 1000}s; see .cluster/*.log`);
+    console.error(
+      `the cluster did not become healthy within ${START_TIMEOUT_MS / 1000}s; see .cluster/*.log`,
+    );
     stop(1);
     await new Promise(() => {});
   }
-  if (process.stdout.isTTY) process.stdout.write(`\r${spinner[i % 4]} starting ${states.filter(Boolean).length}/3 healthy`);
+  if (process.stdout.isTTY)
+    process.stdout.write(`\r${spinner[i % 4]} starting ${states.filter(Boolean).length}/3 healthy`);
   await new Promise((r) => setTimeout(r, 200));
 }
 const endpoints = members.map((m) => m.client.replace('http://', '')).join(',');
-console.log(`${process.stdout.isTTY ? '\r' : ''}tsetcd local cluster is up (${reused ? 'reusing' : 'new'} data in .cluster/)`);
+console.log(
+  `${process.stdout.isTTY ? '\r' : ''}tsetcd local cluster is up (${reused ? 'reusing' : 'new'} data in .cluster/)`,
+);
 for (const m of members) console.log(`  ${m.name}  client ${m.client}  peer ${m.peer}`);
 console.log('\ntry:');
 console.log(`  ETCDCTL_API=3 etcdctl --endpoints ${endpoints} endpoint status -w table`);

@@ -61,7 +61,9 @@ async function oneRun(kind) {
     const child =
       kind === 'etcd'
         ? spawn('etcd', args, { stdio: 'ignore' })
-        : spawn(process.execPath, [join(root, 'bin/tsetcd.js'), ...args, '--log-level', 'error'], { stdio: 'ignore' });
+        : spawn(process.execPath, [join(root, 'bin/tsetcd.js'), ...args, '--log-level', 'error'], {
+            stdio: 'ignore',
+          });
     return { client, child };
   });
   try {
@@ -106,5 +108,7 @@ console.log('| server | runs | median ms without a leader | max ms | min ms |');
 console.log('|---|---|---|---|---|');
 for (const k of kinds) {
   const xs = results[k];
-  console.log(`| ${k} | ${xs.length} | ${q(xs, 0.5).toFixed(0)} | ${Math.max(...xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} |`);
+  console.log(
+    `| ${k} | ${xs.length} | ${q(xs, 0.5).toFixed(0)} | ${Math.max(...xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} |`,
+  );
 }

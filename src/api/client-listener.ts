@@ -51,7 +51,8 @@ export class ClientListener {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => {});
-    routeByPreface(socket, this.grpc.http2, this.http1);
+    // etcdctl dials URL-shaped endpoints with the URL as HTTP/2 authority, which nghttp2 refuses.
+    routeByPreface(socket, this.grpc.http2, this.http1, { repairAuthority: true });
   }
 }
 

@@ -29,6 +29,8 @@ import {
   type LeaseTimeToLiveResponse,
   MaintenanceService,
   type MemberListResponse,
+  type MoveLeaderRequest,
+  type MoveLeaderResponse,
   type PutRequest,
   type RangeRequest,
   type ResponseHeader,
@@ -170,6 +172,11 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
           if (code === 'future-rev') throw etcdError('futureRev');
           throw err;
         }
+      },
+      // etcd answers MoveLeader without a header.
+      moveLeader: async (r: MoveLeaderRequest): Promise<MoveLeaderResponse> => {
+        await member.moveLeader(r.targetID);
+        return { header: undefined };
       },
       alarm: (r: AlarmRequest): AlarmResponse => {
         // No alarm can be raised yet (the space quota arrives with the maintenance work), so the list

@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type net from 'node:net';
+import { handOverH2 } from './h2-authority.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -12,7 +13,12 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
  * Waits for enough bytes to tell HTTP/2's connection preface from anything else, then emits the
  * socket as a 'connection' on `h2` or `h1`. The bytes read are put back first.
  */
-export function routeByPreface(socket: net.Socket, h2: http2.Http2Server, h1: http.Server): void {
+export function routeByPreface(
+  socket: net.Socket,
+  h2: http2.Http2Server,
+  h1: http.Server,
+  opts: { repairAuthority?: boolean } = {},
+): void {
   let seen: Buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {
     seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
@@ -23,6 +29,11 @@ export function routeByPreface(socket: net.Socket, h2: http2.Http2Server, h1: ht
     // the socket themselves (HTTP/2 natively), so it must not be resumed for HTTP/2.
     socket.off('data', onData);
     socket.pause();
+    if (isH2 && opts.repairAuthority) {
+      // The first request decides: natively to nghttp2, or through the authority repair (h2-authority.ts).
+      handOverH2(socket, seen, h2);
+      return;
+    }
     socket.unshift(seen);
     if (isH2) {
       h2.emit('connection', socket);

@@ -13,6 +13,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { etcdError } from '../api/errors.js';
+import { GrpcError, Status } from '../api/status.js';
 import { MvccError, MvccStore, type WriteTxn } from '../mvcc/index.js';
 import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import type {
@@ -600,6 +601,26 @@ export class Member {
     for (const w of this.waiters.values()) w.reject(etcdError('stopped'));
     this.waiters.clear();
     await this.store.close();
+  }
+
+  /**
+   * Maintenance.MoveLeader: only the leader may hand over, only to a voting member; resolves once the
+   * target leads, or fails after the request timeout (etcd's "leader transfer took too long").
+   */
+  async moveLeader(target: bigint): Promise<void> {
+    if (this.stopped) throw etcdError('stopped');
+    if (this.log.leader !== this.memberId) throw etcdError('notLeader');
+    const m = this.membership.get(target);
+    if (!m || m.isLearner) throw etcdError('badLeaderTransferee');
+    if (target === this.memberId) return;
+    this.log.transferLeadership(target);
+    const deadline = performance.now() + requestTimeoutMs(this.cfg);
+    while (this.log.leader !== target) {
+      if (performance.now() > deadline || this.stopped) {
+        throw new GrpcError(Status.UNKNOWN, 'etcdserver: request timed out, leader transfer took too long');
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   // ---- leases ----

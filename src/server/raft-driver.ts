@@ -268,6 +268,13 @@ export class RaftDriver implements ConsensusLog {
     });
   }
 
+  /** Asks the core to hand leadership to `to` (catch it up, then MsgTimeoutNow). */
+  transferLeadership(to: bigint): void {
+    this.checkUsable();
+    this.node.transferLeadership(to);
+    this.kick();
+  }
+
   /** The transport could not reach `id`: the core slows down replication to it. */
   reportUnreachable(id: bigint): void {
     if (this.stopped) return;

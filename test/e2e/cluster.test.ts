@@ -125,10 +125,27 @@ test('a 3-member cluster replicates, serves reads everywhere and survives losing
   for (const c of clients) assert.equal((await c.kv.range({ key: b('k') })).kvs[0]!.value.toString(), 'v1');
   assert.equal(p.header!.memberId, ml.members.find((m) => m.name === procs[follower]!.name)!.ID);
 
+  // MoveLeader: refused on a follower and for a non-member, then hands leadership over.
+  const ids = new Map(ml.members.map((m) => [m.name, m.ID]));
+  const followerId = ids.get(procs[follower]!.name)!;
+  await assert.rejects(
+    clients[follower]!.maintenance.moveLeader({ targetID: followerId }),
+    (e: Error & { details?: string }) => e.details === 'etcdserver: not leader',
+  );
+  await assert.rejects(
+    clients[leader]!.maintenance.moveLeader({ targetID: 12345n }),
+    (e: Error & { details?: string }) => e.details === 'etcdserver: bad leader transferee',
+  );
+  const moved = await clients[leader]!.maintenance.moveLeader({ targetID: followerId });
+  assert.equal(moved.header, undefined, 'etcd answers MoveLeader without a header');
+  assert.equal(await leaderOf(clients), follower);
+  leader = follower;
+  const nextFollower = (leader + 1) % 3;
+
   // Leases through a follower: grant, attach, time-to-live from the leader's lessor.
-  const g = await clients[follower]!.lease.leaseGrant({ TTL: 30n });
-  await clients[follower]!.kv.put({ key: b('leased'), value: b('x'), lease: g.ID });
-  const ttl = await clients[follower]!.lease.leaseTimeToLive({ ID: g.ID, keys: true });
+  const g = await clients[nextFollower]!.lease.leaseGrant({ TTL: 30n });
+  await clients[nextFollower]!.kv.put({ key: b('leased'), value: b('x'), lease: g.ID });
+  const ttl = await clients[nextFollower]!.lease.leaseTimeToLive({ ID: g.ID, keys: true });
   assert.equal(ttl.grantedTTL, 30n);
   assert.ok(ttl.TTL > 25n && ttl.TTL <= 30n, `remaining TTL ${ttl.TTL}`);
   assert.deepEqual(
