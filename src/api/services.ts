@@ -28,7 +28,15 @@ import {
   type LeaseTimeToLiveRequest,
   type LeaseTimeToLiveResponse,
   MaintenanceService,
+  type MemberAddRequest,
+  type MemberAddResponse,
   type MemberListResponse,
+  type MemberPromoteRequest,
+  type MemberPromoteResponse,
+  type MemberRemoveRequest,
+  type MemberRemoveResponse,
+  type MemberUpdateRequest,
+  type MemberUpdateResponse,
   type MoveLeaderRequest,
   type MoveLeaderResponse,
   type PutRequest,
@@ -43,13 +51,13 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthService,
 } from '../proto/grpc/health/v1/health.js';
-import { ElectionService } from '../proto/v3electionpb/v3election.js';
-import { LockService } from '../proto/v3lockpb/v3lock.js';
 import type { Member } from '../server/member.js';
 import { SERVER_VERSION } from '../server/member.js';
+import { registerElectionService } from './election-service.js';
 import { etcdError } from './errors.js';
 import { type GrpcServer, type ServiceDefinition, type StreamCall, toGrpcError } from './grpc-server.js';
 import { checkDelete, checkIntervals, checkPut, checkRange, checkTxn } from './kv-checks.js';
+import { registerLockService } from './lock-service.js';
 import { GrpcError, Status } from './status.js';
 import { registerWatchService } from './watch-service.js';
 
@@ -65,6 +73,16 @@ function fillHeader(member: Member, h: ResponseHeader | undefined): ResponseHead
   out.raftTerm = BigInt(member.term);
   if (out.revision === 0n) out.revision = BigInt(member.store.rev);
   return out;
+}
+
+/** etcd's Cluster service fills ids and term but leaves the revision out of its headers. */
+function clusterHeader(member: Member): ResponseHeader {
+  return {
+    clusterId: member.clusterId,
+    memberId: member.memberId,
+    revision: 0n,
+    raftTerm: BigInt(member.term),
+  };
 }
 
 /** Registers handlers for every method of `def` not in `impl` as not implemented. */
@@ -193,6 +211,22 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
     ClusterService,
     withRest(ClusterService, {
       // etcd's Cluster service fills ids and term but leaves the revision out of its headers.
+      memberAdd: async (r: MemberAddRequest): Promise<MemberAddResponse> => {
+        const added = await member.memberAdd(r.peerURLs, r.isLearner);
+        return { header: clusterHeader(member), member: added, members: member.members() };
+      },
+      memberRemove: async (r: MemberRemoveRequest): Promise<MemberRemoveResponse> => {
+        await member.memberRemove(r.ID);
+        return { header: clusterHeader(member), members: member.members() };
+      },
+      memberUpdate: async (r: MemberUpdateRequest): Promise<MemberUpdateResponse> => {
+        await member.memberUpdate(r.ID, r.peerURLs);
+        return { header: clusterHeader(member), members: member.members() };
+      },
+      memberPromote: async (r: MemberPromoteRequest): Promise<MemberPromoteResponse> => {
+        await member.memberPromote(r.ID);
+        return { header: clusterHeader(member), members: member.members() };
+      },
       memberList: (): MemberListResponse => ({
         header: {
           clusterId: member.clusterId,
@@ -271,8 +305,8 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
     }),
   );
   registerWatchService(server, member);
-  server.addService(LockService, withRest(LockService, {}));
-  server.addService(ElectionService, withRest(ElectionService, {}));
+  registerLockService(server, member);
+  registerElectionService(server, member);
 
   server.addService(
     HealthService,

@@ -115,11 +115,6 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       `invalid value "${state}" for flag -initial-cluster-state: valid values are "new", "existing"`,
     );
   }
-  if (state === 'existing') {
-    throw new FlagError(
-      '--initial-cluster-state=existing (joining a cluster) is not implemented in tsetcd yet',
-    );
-  }
 
   const mode = v('auto-compaction-mode');
   if (mode !== 'periodic' && mode !== 'revision') {
@@ -175,6 +170,8 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       walDir: v('wal-dir'),
       watchProgressNotifyIntervalMs: parseDurationMs(v('experimental-watch-progress-notify-interval')),
       listenPeer: listenPeers[0] ? { host: listenPeers[0].host, port: listenPeers[0].port } : undefined,
+      initialClusterState: state,
+      strictReconfigCheck: v('strict-reconfig-check') === 'true',
     },
     listenClient,
     logLevel,

@@ -33,7 +33,7 @@ import type {
   TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import type { Event } from '../proto/mvccpb/kv.js';
-import type { Message } from '../raft/index.js';
+import { type ConfChange, ConfChangeType, type Message } from '../raft/index.js';
 import { Transport } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
 import {
@@ -51,7 +51,7 @@ import { computeClusterId, computeMemberId } from './ids.js';
 import { MvccLeaseStore } from './lease-store.js';
 import { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
-import { Membership } from './membership.js';
+import { decodeMemberContext, encodeMemberContext, Membership } from './membership.js';
 import { ServerMetrics } from './metrics.js';
 import { RaftDriver } from './raft-driver.js';
 
@@ -88,6 +88,17 @@ export interface MemberConfig {
   watchProgressNotifyIntervalMs?: number;
   /** Where to listen for peers (etcd --listen-peer-urls); unset = no peer listener (in-process tests). */
   listenPeer?: { host: string; port: number };
+  /** etcd --initial-cluster-state: 'existing' joins a running cluster (after `member add`). */
+  initialClusterState?: 'new' | 'existing';
+  /** etcd --strict-reconfig-check (default true): refuse changes that would cost the quorum. */
+  strictReconfigCheck?: boolean;
+}
+
+/** Who this member is: fixed at its first start, then read back from its data dir. */
+interface Identity {
+  memberId: bigint;
+  clusterId: bigint;
+  members: { id: bigint; name: string; peerUrls: string[]; clientUrls?: string[]; isLearner?: boolean }[];
 }
 
 /** How long a proposal may wait to be applied before "request timed out" (etcd: 5 s + 2 elections). */
@@ -114,6 +125,8 @@ export class Member {
   readonly metrics = new ServerMetrics();
   private log!: RaftDriver;
   private readonly waiters = new Map<bigint, Waiter>();
+  /** MemberAdd/Remove/Update/Promote waiting for their conf change, by "type:nodeId". */
+  private readonly confWaiters = new Map<string, Waiter>();
   /** Results applied (durable in the WAL) and acknowledged together at the end of the turn. */
   private unacked: { waiter: Waiter | undefined; result: Result }[] = [];
   private flushScheduled = false;
@@ -140,6 +153,7 @@ export class Member {
     readonly cfg: MemberConfig,
     readonly store: MvccStore,
     readonly logger: Logger,
+    identity: Identity,
   ) {
     this.lessor = new Lessor(new MvccLeaseStore(store), () => performance.now(), minLeaseTtlSeconds(cfg));
     const lessor = this.lessor;
@@ -149,20 +163,9 @@ export class Member {
       onDelete: (key) => lessor.onDelete(key),
     };
     this.attachLeasedKeys();
-    this.memberId = computeMemberId(cfg.peerUrls, cfg.initialClusterToken);
-    const initial =
-      cfg.initialCluster.length > 0 ? cfg.initialCluster : [{ name: cfg.name, peerUrls: cfg.peerUrls }];
-    this.clusterId = computeClusterId(
-      initial.map((m) => computeMemberId(m.peerUrls, cfg.initialClusterToken)),
-    );
-    this.membership = new Membership(
-      initial.map((m) => ({
-        id: computeMemberId(m.peerUrls, cfg.initialClusterToken),
-        name: m.name,
-        peerUrls: m.peerUrls,
-      })),
-      store,
-    );
+    this.memberId = identity.memberId;
+    this.clusterId = identity.clusterId;
+    this.membership = new Membership(identity.members, store);
     this.appliedIndex = store.consistentIndex;
     this.notifiedRev = store.rev;
     // Request ids: member-unique prefix, then a counter (etcd's idutil does the same).
@@ -180,7 +183,14 @@ export class Member {
     // The WAL makes every applied entry durable; the store commits lazily and is replayed from its
     // applied index after a crash, so it need not fsync per batch.
     const store = await MvccStore.open({ dir, sync: false, logger });
-    const member = new Member(cfg, store, logger);
+    let identity: Identity;
+    try {
+      identity = await resolveIdentity(cfg, store, logger);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    const member = new Member(cfg, store, logger, identity);
     const heartbeatMs = cfg.heartbeatMs ?? 100;
     try {
       if (cfg.listenPeer) await member.startTransport(cfg.listenPeer);
@@ -191,7 +201,11 @@ export class Member {
         walSegmentBytes: cfg.walSegmentBytes,
         memberId: member.memberId,
         clusterId: member.clusterId,
-        initialVoters: member.membership.list().map((m) => m.id),
+        initialVoters: member.membership
+          .list()
+          .filter((m) => !m.isLearner)
+          .map((m) => m.id),
+        join: cfg.initialClusterState === 'existing',
         heartbeatMs,
         electionTicks: Math.max(2, Math.round((cfg.electionTimeoutMs ?? 1000) / heartbeatMs)),
         snapshotCount: cfg.snapshotCount ?? 100_000,
@@ -202,6 +216,7 @@ export class Member {
         logger,
         onCommitted: (e) => member.applyEntry(e),
         onAppliedIndex: (index) => member.advanceAppliedIndex(index),
+        onConfChange: (cc, index) => member.applyConfChange(cc, index),
         prepareSnapshot: () => store.syncAll(),
         send: (msgs) => member.sendToPeers(msgs),
         onLeaderChange: (leader) => member.onLeaderChange(leader),
@@ -343,6 +358,176 @@ export class Member {
       return r;
     };
     return txn;
+  }
+
+  /**
+   * A committed membership change, applied in index order: the member table changes in the entry's
+   * write txn, the transport follows, and a waiting MemberAdd/Remove/Update/Promote is answered.
+   */
+  private applyConfChange(cc: ConfChange, index: number): void {
+    if (index <= this.appliedIndex) return; // already in the store (replay after restart)
+    const ctx = decodeMemberContext(cc.context);
+    const txn = this.beginWrite(index);
+    try {
+      switch (cc.type) {
+        case ConfChangeType.AddNode:
+        case ConfChangeType.AddLearnerNode: {
+          const known = this.membership.get(cc.nodeId);
+          const record = ctx ?? known;
+          if (record) {
+            this.membership.add({
+              ...record,
+              id: cc.nodeId,
+              isLearner: cc.type === ConfChangeType.AddLearnerNode,
+            });
+          }
+          break;
+        }
+        case ConfChangeType.RemoveNode:
+          this.membership.remove(cc.nodeId);
+          break;
+        case ConfChangeType.UpdateNode:
+          if (ctx) this.membership.updatePeerUrls(cc.nodeId, ctx.peerUrls);
+          break;
+      }
+    } finally {
+      txn.end();
+    }
+    this.appliedIndex = index;
+    if (this.transport && cc.nodeId !== this.memberId) {
+      const m = this.membership.get(cc.nodeId);
+      if (cc.type === ConfChangeType.RemoveNode) this.transport.removePeer(cc.nodeId);
+      else if (m) this.transport.addPeer(cc.nodeId, m.peerUrls);
+    }
+    const key = `${cc.type}:${cc.nodeId}`;
+    const waiter = this.confWaiters.get(key);
+    if (waiter) {
+      this.confWaiters.delete(key);
+      waiter.resolve(undefined);
+    }
+    if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.memberId) {
+      // As etcd: a removed member stops serving ("the member has been permanently removed").
+      this.logger.warn(
+        { 'member-id': this.memberId.toString(16) },
+        'the member has been permanently removed from the cluster',
+      );
+      setImmediate(() =>
+        this.fail(new Error('the member has been permanently removed from the cluster'), []),
+      );
+    }
+    this.scheduleFlush();
+  }
+
+  // ---- membership (Cluster service) ----
+
+  /** MemberAdd: a new voter or learner with these peer URLs; answers once the change is applied. */
+  async memberAdd(peerUrls: string[], isLearner: boolean): Promise<MemberInfo> {
+    if (this.stopped) throw etcdError('stopped');
+    if (peerUrls.length === 0 || !peerUrls.every(validPeerUrl)) throw etcdError('memberBadURLs');
+    for (const u of peerUrls) if (this.membership.byPeerUrl(u)) throw etcdError('peerURLExist');
+    const members = this.membership.list();
+    if (isLearner && members.filter((m) => m.isLearner).length >= MAX_LEARNERS)
+      throw etcdError('tooManyLearners');
+    if (!isLearner && this.strictReconfig()) {
+      const voters = members.filter((m) => !m.isLearner).length + 1;
+      const started = this.startedVoters();
+      // As etcd: a lone member may always add a second one (how a cluster is rebuilt from a backup).
+      const loneGrowing = started === 1 && voters === 2;
+      if (!loneGrowing && started < Math.floor(voters / 2) + 1) throw etcdError('memberNotEnoughStarted');
+    }
+    const id = computeMemberId(peerUrls, this.cfg.initialClusterToken, Math.floor(Date.now() / 1000));
+    const record = { id, name: '', peerUrls, clientUrls: [], isLearner };
+    await this.proposeConfChange({
+      type: isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode,
+      nodeId: id,
+      context: encodeMemberContext(record),
+    });
+    return { ID: id, name: '', peerURLs: peerUrls, clientURLs: [], isLearner };
+  }
+
+  async memberRemove(id: bigint): Promise<void> {
+    if (this.stopped) throw etcdError('stopped');
+    const m = this.membership.get(id);
+    if (!m) throw etcdError('memberNotFound');
+    if (!m.isLearner && this.strictReconfig()) {
+      const voters = this.membership.list().filter((x) => !x.isLearner && x.id !== id).length;
+      const started = this.startedVoters() - (this.isStarted(id) ? 1 : 0);
+      if (started < Math.floor(voters / 2) + 1) throw etcdError('memberNotEnoughStarted');
+    }
+    await this.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: id, context: new Uint8Array(0) });
+  }
+
+  async memberUpdate(id: bigint, peerUrls: string[]): Promise<void> {
+    if (this.stopped) throw etcdError('stopped');
+    const m = this.membership.get(id);
+    if (!m) throw etcdError('memberNotFound');
+    if (peerUrls.length === 0 || !peerUrls.every(validPeerUrl)) throw etcdError('memberBadURLs');
+    for (const u of peerUrls) {
+      const other = this.membership.byPeerUrl(u);
+      if (other && other.id !== id) throw etcdError('peerURLExist');
+    }
+    await this.proposeConfChange({
+      type: ConfChangeType.UpdateNode,
+      nodeId: id,
+      context: encodeMemberContext({ ...m, peerUrls }),
+    });
+  }
+
+  /** MemberPromote: only a learner that has caught up (90% of the leader's log) becomes a voter. */
+  async memberPromote(id: bigint): Promise<void> {
+    if (this.stopped) throw etcdError('stopped');
+    const m = this.membership.get(id);
+    if (!m) throw etcdError('memberNotFound');
+    if (!m.isLearner) throw etcdError('memberNotLearner');
+    if (this.log.leader !== this.memberId) {
+      await this.askLeader('promote', id);
+      return;
+    }
+    this.checkLearnerReady(id);
+    await this.proposeConfChange({
+      type: ConfChangeType.AddNode,
+      nodeId: id,
+      context: encodeMemberContext({ ...m, isLearner: false }),
+    });
+  }
+
+  private checkLearnerReady(id: bigint): void {
+    const progress = this.log.progress();
+    const leaderMatch = progress.get(this.memberId) ?? this.log.committedIndex;
+    const learnerMatch = progress.get(id) ?? 0;
+    if (learnerMatch < leaderMatch * LEARNER_READY_FRACTION) throw etcdError('learnerNotReady');
+  }
+
+  private strictReconfig(): boolean {
+    return this.cfg.strictReconfigCheck !== false;
+  }
+
+  private isStarted(id: bigint): boolean {
+    if (id === this.memberId) return true;
+    return this.transport?.stats().get(id)?.connected ?? false;
+  }
+
+  /** Voters this member can reach now (itself included): etcd's "started members". */
+  private startedVoters(): number {
+    return this.membership.list().filter((m) => !m.isLearner && this.isStarted(m.id)).length;
+  }
+
+  private proposeConfChange(cc: ConfChange): Promise<void> {
+    const key = `${cc.type}:${cc.nodeId}`;
+    if (this.confWaiters.has(key)) return Promise.reject(etcdError('timeout'));
+    return new Promise((resolve, reject) => {
+      this.confWaiters.set(key, {
+        resolve,
+        reject,
+        deadline: performance.now() + requestTimeoutMs(this.cfg),
+      });
+      try {
+        this.log.proposeConfChange(cc);
+      } catch (err) {
+        this.confWaiters.delete(key);
+        reject(err);
+      }
+    });
   }
 
   /** An entry with nothing for the store (empty or a conf change) was applied: reads may proceed. */
@@ -525,6 +710,8 @@ export class Member {
       w.reject(etcdError('stopped'));
     }
     this.waiters.clear();
+    for (const w of this.confWaiters.values()) w.reject(etcdError('stopped'));
+    this.confWaiters.clear();
     for (const r of this.readWaiters.splice(0)) r.reject(etcdError('stopped'));
   }
 
@@ -556,6 +743,11 @@ export class Member {
   /** Fails proposals that waited too long to be applied (lost on a leader change, or a stuck disk). */
   private expireWaiters(): void {
     const now = performance.now();
+    for (const [key, w] of this.confWaiters) {
+      if (w.deadline > now) continue;
+      this.confWaiters.delete(key);
+      w.reject(etcdError('timeout'));
+    }
     for (const [id, w] of this.waiters) {
       if (w.deadline > now) continue;
       this.waiters.delete(id);
@@ -656,7 +848,10 @@ export class Member {
     return { ttl: r.ttl, granted: r.granted };
   }
 
-  private async askLeader(op: 'renew' | 'ttl', id: bigint): Promise<{ ttl: number; granted: number }> {
+  private async askLeader(
+    op: 'renew' | 'ttl' | 'promote',
+    id: bigint,
+  ): Promise<{ ttl: number; granted: number }> {
     const leader = this.membership.get(this.log.leader);
     const url = leader?.peerUrls[0];
     if (!url) throw etcdError('noLeader');
@@ -670,6 +865,7 @@ export class Member {
     } catch {
       throw etcdError('timeout');
     }
+    if (res.status === 409) throw etcdError((await res.text()) as 'learnerNotReady');
     if (res.status !== 200) throw etcdError(res.status === 503 ? 'notLeader' : 'timeout');
     return (await res.json()) as { ttl: number; granted: number };
   }
@@ -687,6 +883,13 @@ export class Member {
     });
     this.transport = t;
     for (const m of this.membership.list()) if (m.id !== this.memberId) t.addPeer(m.id, m.peerUrls);
+    t.server.handle(MEMBERS_PEER_PATH, (_req, res) => {
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'x-etcd-cluster-id': this.clusterId.toString(16),
+      });
+      res.end(this.membersJson());
+    });
     t.server.handle(LEASE_PEER_PATH, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -698,6 +901,20 @@ export class Member {
         }
         const { op, id } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { op: string; id: string };
         const lease = BigInt(id);
+        if (op === 'promote') {
+          this.memberPromote(lease).then(
+            () => {
+              res.writeHead(200, { 'content-type': 'application/json' });
+              res.end('{"ttl":0,"granted":0}');
+            },
+            (err: unknown) => {
+              const kind = (err as { kind?: string }).kind;
+              res.writeHead(kind ? 409 : 500);
+              res.end(kind ?? String(err));
+            },
+          );
+          return;
+        }
         const body =
           op === 'renew'
             ? { ttl: this.lessor.renew(lease) ?? 0, granted: 0 }
@@ -705,6 +922,20 @@ export class Member {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       });
+    });
+  }
+
+  /** The peer-port /members answer: what a member joining with --initial-cluster-state existing reads. */
+  private membersJson(): string {
+    return JSON.stringify({
+      clusterId: this.clusterId.toString(16),
+      members: this.membership.list().map((m) => ({
+        id: m.id.toString(16),
+        name: m.name,
+        peerURLs: m.peerUrls,
+        clientURLs: m.clientUrls,
+        isLearner: m.isLearner,
+      })),
     });
   }
 
@@ -756,6 +987,119 @@ export class Member {
     }, LEASE_EXPIRY_CHECK_MS);
     this.expiryTimer.unref();
   }
+}
+
+/** etcd allows one learner at a time. */
+export const MAX_LEARNERS = 1;
+/** A learner is ready for promotion once its log holds this share of the leader's (etcd: 90%). */
+export const LEARNER_READY_FRACTION = 0.9;
+/** The peer-port path listing the members (as etcd's /members), read by joining members. */
+export const MEMBERS_PEER_PATH = '/members';
+
+function validPeerUrl(u: string): boolean {
+  try {
+    const url = new URL(u);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.port !== '' &&
+      (url.pathname === '/' || url.pathname === '')
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Who this member is. Its data dir remembers (written at the first start); a new member of a new
+ * cluster derives ids from the flags as etcd does; a member joining an existing cluster asks the
+ * other members (their /members on the peer port) for the id `member add` gave it.
+ */
+async function resolveIdentity(cfg: MemberConfig, store: MvccStore, logger: Logger): Promise<Identity> {
+  const saved = store.auxRecords(IDENTITY_KEY)[0];
+  const initial =
+    cfg.initialCluster.length > 0 ? cfg.initialCluster : [{ name: cfg.name, peerUrls: cfg.peerUrls }];
+  let identity: Identity;
+  if (saved) {
+    const j = JSON.parse(saved.value.toString('utf8')) as { memberId: string; clusterId: string };
+    // The member table is in the store too; the flags only fill it if it was never written.
+    const members = initial.map((m) => ({
+      id: computeMemberId(m.peerUrls, cfg.initialClusterToken),
+      name: m.name,
+      peerUrls: m.peerUrls,
+    }));
+    identity = { memberId: BigInt(`0x${j.memberId}`), clusterId: BigInt(`0x${j.clusterId}`), members };
+  } else if (cfg.initialClusterState === 'existing') {
+    identity = await fetchIdentity(cfg, initial, logger);
+  } else {
+    const members = initial.map((m) => ({
+      id: computeMemberId(m.peerUrls, cfg.initialClusterToken),
+      name: m.name,
+      peerUrls: m.peerUrls,
+    }));
+    identity = {
+      memberId: computeMemberId(cfg.peerUrls, cfg.initialClusterToken),
+      clusterId: computeClusterId(members.map((m) => m.id)),
+      members,
+    };
+  }
+  if (!saved) {
+    const txn = store.write(store.consistentIndex);
+    store.setAux(
+      IDENTITY_KEY,
+      Buffer.from(
+        JSON.stringify({
+          memberId: identity.memberId.toString(16),
+          clusterId: identity.clusterId.toString(16),
+        }),
+      ),
+    );
+    txn.end();
+  }
+  return identity;
+}
+
+const IDENTITY_KEY = Buffer.from('identity');
+
+async function fetchIdentity(
+  cfg: MemberConfig,
+  initial: { name: string; peerUrls: string[] }[],
+  logger: Logger,
+): Promise<Identity> {
+  const others = initial.filter((m) => m.name !== cfg.name).flatMap((m) => m.peerUrls);
+  for (const url of others) {
+    try {
+      const res = await fetch(`${url.replace(/\/+$/, '')}${MEMBERS_PEER_PATH}`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      if (!res.ok) continue;
+      const j = (await res.json()) as {
+        clusterId: string;
+        members: { id: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner: boolean }[];
+      };
+      const members = j.members.map((m) => ({
+        id: BigInt(`0x${m.id}`),
+        name: m.name,
+        peerUrls: m.peerURLs,
+        clientUrls: m.clientURLs,
+        isLearner: m.isLearner,
+      }));
+      const self = members.find((m) => m.peerUrls.some((u) => cfg.peerUrls.includes(u)));
+      if (!self) {
+        throw new Error(
+          `member ${cfg.name} (${cfg.peerUrls.join(',')}) has not been added to the cluster: run 'member add' first`,
+        );
+      }
+      logger.info(
+        { 'member-id': self.id.toString(16), 'cluster-id': j.clusterId, from: url },
+        'joining an existing cluster',
+      );
+      return { memberId: self.id, clusterId: BigInt(`0x${j.clusterId}`), members };
+    } catch (err) {
+      if ((err as Error).message.includes('has not been added')) throw err;
+      logger.warn({ url, err: String(err) }, 'could not read the member list from a peer');
+    }
+  }
+  throw new Error('could not reach any member of the existing cluster to join it (--initial-cluster)');
 }
 
 /** The peer-port path where followers ask the leader about leases. */

@@ -1,10 +1,12 @@
 /**
- * The cluster's members as every member knows them: ids, names and peer URLs from the bootstrap
- * configuration, and the attributes each member publishes through the log once it runs (its name
- * and client URLs, etcd's "published {Name:... ClientURLs:...} to cluster"). Published attributes
- * are MVCC auxiliary records, written with the applied index of the entry that set them.
+ * The cluster's members as every member knows them: ids, names, peer and client URLs, learner or
+ * voter, and the ids removed for good (whose messages are refused). Changes arrive through the log
+ * (conf changes, and the attributes each member publishes when it starts), and every change is an
+ * MVCC auxiliary record written in the write txn of the entry that made it, so a restart sees the
+ * table exactly as of the applied index.
  */
 import type { MvccStore } from '../mvcc/index.js';
+import { Member as MemberPb } from '../proto/membershippb/membership.js';
 
 export interface MemberRecord {
   id: bigint;
@@ -14,33 +16,70 @@ export interface MemberRecord {
   isLearner: boolean;
 }
 
-const PREFIX = Buffer.from('member/');
+const MEMBER_PREFIX = Buffer.from('member/');
+const REMOVED_PREFIX = Buffer.from('removed/');
+
+function keyOf(prefix: Buffer, id: bigint): Buffer {
+  const key = Buffer.alloc(prefix.length + 8);
+  prefix.copy(key, 0);
+  key.writeBigUInt64BE(id, prefix.length);
+  return key;
+}
+
+/** The conf-change context: the member as membershippb.Member. */
+export function encodeMemberContext(m: MemberRecord): Uint8Array {
+  return MemberPb.encode({
+    ID: m.id,
+    raftAttributes: { peerUrls: m.peerUrls, isLearner: m.isLearner },
+    memberAttributes: { name: m.name, clientUrls: m.clientUrls },
+  }).finish();
+}
+
+export function decodeMemberContext(b: Uint8Array): MemberRecord | undefined {
+  if (b.byteLength === 0) return undefined;
+  const m = MemberPb.decode(b);
+  return {
+    id: m.ID,
+    name: m.memberAttributes?.name ?? '',
+    peerUrls: m.raftAttributes?.peerUrls ?? [],
+    clientUrls: m.memberAttributes?.clientUrls ?? [],
+    isLearner: m.raftAttributes?.isLearner ?? false,
+  };
+}
 
 export class Membership {
   private readonly members = new Map<bigint, MemberRecord>();
+  private readonly removed = new Set<bigint>();
+  /** Whether the table is in the store yet; the first change writes all of it. */
+  private persistedAll: boolean;
 
+  /**
+   * @param initial the bootstrap configuration; records persisted by earlier changes replace it.
+   */
   constructor(
     initial: { id: bigint; name: string; peerUrls: string[] }[],
     private readonly store: MvccStore,
   ) {
-    for (const m of initial) {
-      this.members.set(m.id, {
-        id: m.id,
-        name: m.name,
-        peerUrls: [...m.peerUrls],
-        clientUrls: [],
-        isLearner: false,
-      });
-    }
-    for (const { key, value } of store.auxRecords(PREFIX)) {
-      const id = key.readBigUInt64BE(PREFIX.length);
-      const attrs = JSON.parse(value.toString('utf8')) as { name: string; clientUrls: string[] };
-      const m = this.members.get(id);
-      if (m) {
-        m.name = attrs.name;
-        m.clientUrls = attrs.clientUrls;
+    const persisted = store.auxRecords(MEMBER_PREFIX);
+    this.persistedAll = persisted.length > 0;
+    if (persisted.length === 0) {
+      for (const m of initial) {
+        this.members.set(m.id, {
+          id: m.id,
+          name: m.name,
+          peerUrls: [...m.peerUrls],
+          clientUrls: [],
+          isLearner: false,
+        });
       }
     }
+    for (const { key, value } of persisted) {
+      const id = key.readBigUInt64BE(MEMBER_PREFIX.length);
+      const r = JSON.parse(value.toString('utf8')) as Omit<MemberRecord, 'id'>;
+      this.members.set(id, { id, ...r });
+    }
+    for (const { key } of store.auxRecords(REMOVED_PREFIX))
+      this.removed.add(key.readBigUInt64BE(REMOVED_PREFIX.length));
   }
 
   /** Members in id order, as MemberList shows them. */
@@ -52,15 +91,64 @@ export class Membership {
     return this.members.get(id);
   }
 
-  /** Applies a published ClusterMemberAttrSet; call inside the entry's write txn. */
+  isRemoved(id: bigint): boolean {
+    return this.removed.has(id);
+  }
+
+  /** The member whose peer URLs include `url`, if any. */
+  byPeerUrl(url: string): MemberRecord | undefined {
+    for (const m of this.members.values()) if (m.peerUrls.includes(url)) return m;
+    return undefined;
+  }
+
+  // The following apply changes from the log; call them inside the entry's write txn.
+
+  /** A member published its name and client URLs. */
   setAttributes(id: bigint, name: string, clientUrls: string[]): void {
     const m = this.members.get(id);
-    if (!m) return; // not a member (removed meanwhile): nothing to record
+    if (!m) return; // not (or no longer) a member: nothing to record
     m.name = name;
     m.clientUrls = [...clientUrls];
-    const key = Buffer.alloc(PREFIX.length + 8);
-    PREFIX.copy(key, 0);
-    key.writeBigUInt64BE(id, PREFIX.length);
-    this.store.setAux(key, Buffer.from(JSON.stringify({ name, clientUrls }), 'utf8'));
+    this.persist(m);
+  }
+
+  /** AddNode / AddLearnerNode, or a learner's promotion (AddNode for an existing learner). */
+  add(r: MemberRecord): void {
+    const existing = this.members.get(r.id);
+    if (existing) {
+      existing.isLearner = r.isLearner;
+      this.persist(existing);
+      return;
+    }
+    const m = { ...r, peerUrls: [...r.peerUrls], clientUrls: [...r.clientUrls] };
+    this.members.set(m.id, m);
+    this.persist(m);
+  }
+
+  remove(id: bigint): void {
+    if (!this.persistedAll) {
+      this.persistedAll = true;
+      for (const other of this.members.values()) if (other.id !== id) this.persist(other);
+    }
+    this.members.delete(id);
+    this.removed.add(id);
+    this.store.setAux(keyOf(MEMBER_PREFIX, id), undefined);
+    this.store.setAux(keyOf(REMOVED_PREFIX, id), Buffer.alloc(0));
+  }
+
+  updatePeerUrls(id: bigint, peerUrls: string[]): void {
+    const m = this.members.get(id);
+    if (!m) return;
+    m.peerUrls = [...peerUrls];
+    this.persist(m);
+  }
+
+  private persist(m: MemberRecord): void {
+    if (!this.persistedAll) {
+      this.persistedAll = true;
+      for (const other of this.members.values()) if (other !== m) this.persist(other);
+    }
+    const { id: _id, ...rest } = m;
+    this.store.setAux(keyOf(MEMBER_PREFIX, m.id), Buffer.from(JSON.stringify(rest), 'utf8'));
   }
 }

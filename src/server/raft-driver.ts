@@ -19,6 +19,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { etcdError } from '../api/errors.js';
 import { SeededRng } from '../pkg/index.js';
 import {
+  type ConfChange,
   type ConfState,
   decodeConfChange,
   type Entry,
@@ -59,8 +60,12 @@ export interface RaftDriverOptions {
   storeAppliedIndex: number;
   logger: Logger;
   onCommitted(entry: CommittedEntry): void;
-  /** Entries the member does not see (empty leader entries, conf changes) still advance its applied index. */
+  /** Empty entries (a new leader's) still advance the member's applied index. */
   onAppliedIndex(index: number): void;
+  /** A committed conf change was applied to the Raft core; the member updates its member table. */
+  onConfChange(cc: ConfChange, index: number): void;
+  /** Joining an existing cluster: start with an empty log, no bootstrap, and wait to be contacted. */
+  join?: boolean;
   /** Resolves once the member's store is durable up to at least `index` (before WAL release). */
   prepareSnapshot(index: number): Promise<void>;
   /** Messages for other members (the transport); a single member has none. */
@@ -127,7 +132,9 @@ export class RaftDriver implements ConsensusLog {
     });
     if (fresh) this.node.bootstrap(opts.initialVoters);
     const voters = fresh ? opts.initialVoters : confState.voters;
-    if (voters.length === 1 && voters[0] === opts.memberId) {
+    if (opts.join && !fresh && voters.length === 0) {
+      // A joining member learns the configuration from the leader; it does not campaign.
+    } else if (voters.length === 1 && voters[0] === opts.memberId) {
       // Alone: no one to wait for (etcd fast-forwards a single member's election ticks too).
       this.node.campaign();
     } else {
@@ -165,7 +172,7 @@ export class RaftDriver implements ConsensusLog {
         );
       }
       const wal = await Wal.create(walDir, { memberId: opts.memberId, clusterId: opts.clusterId }, walOpts);
-      return new RaftDriver(opts, wal, new RaftLogStorage(), snapshotter, true);
+      return new RaftDriver(opts, wal, new RaftLogStorage(), snapshotter, !opts.join);
     }
     const replay = await Wal.open(walDir, walOpts);
     if (replay.metadata.memberId !== opts.memberId || replay.metadata.clusterId !== opts.clusterId) {
@@ -266,6 +273,32 @@ export class RaftDriver implements ConsensusLog {
       }
       this.kick();
     });
+  }
+
+  /** Proposes a membership change; throws etcd's errors when it cannot be accepted here. */
+  proposeConfChange(cc: ConfChange): void {
+    this.checkUsable();
+    try {
+      this.node.proposeConfChange(cc);
+    } catch (err) {
+      if (err instanceof RaftError && err.code === 'proposal-dropped') {
+        throw etcdError(this.leaderId === NONE ? 'noLeader' : 'timeout');
+      }
+      throw err;
+    }
+    this.kick();
+  }
+
+  /** On the leader: each member's replication progress (match index); empty elsewhere. */
+  progress(): Map<bigint, number> {
+    const out = new Map<bigint, number>();
+    for (const [id, p] of this.node.status().progress) out.set(id, p.match);
+    return out;
+  }
+
+  /** The current voters and learners. */
+  get configuration(): ConfState {
+    return this.confState;
   }
 
   /** Asks the core to hand leadership to `to` (catch it up, then MsgTimeoutNow). */
@@ -391,8 +424,9 @@ export class RaftDriver implements ConsensusLog {
 
   private applyCommitted(e: Entry): void {
     if (e.type === EntryType.ConfChange) {
-      this.confState = this.node.applyConfChange(decodeConfChange(e.data));
-      this.opts.onAppliedIndex(e.index);
+      const cc = decodeConfChange(e.data);
+      this.confState = this.node.applyConfChange(cc);
+      this.opts.onConfChange(cc, e.index);
     } else if (e.data.byteLength > 0) {
       this.opts.onCommitted({ index: e.index, term: e.term, data: e.data });
     } else {

@@ -62,66 +62,58 @@ diffCase('grpc: Lease grant, TTL floor and ceiling, duplicates, revoke, time-to-
   });
 });
 
-diffCase(
-  'grpc: Cluster membership errors and learners',
-  async (s) => {
-    const self = (await s.clients.maintenance.status({})).header!.memberId;
-    await s.rpc('remove unknown member', (c) => c.cluster.memberRemove({ ID: 1 }), {
+diffCase('grpc: Cluster membership errors and learners', async (s) => {
+  const self = (await s.clients.maintenance.status({})).header!.memberId;
+  await s.rpc('remove unknown member', (c) => c.cluster.memberRemove({ ID: 1 }), {
+    fail: [S.NOT_FOUND, 'etcdserver: member not found'],
+  });
+  await s.rpc(
+    'update unknown member',
+    (c) => c.cluster.memberUpdate({ ID: 1, peerURLs: ['http://127.0.0.1:1'] }),
+    {
       fail: [S.NOT_FOUND, 'etcdserver: member not found'],
-    });
-    await s.rpc(
-      'update unknown member',
-      (c) => c.cluster.memberUpdate({ ID: 1, peerURLs: ['http://127.0.0.1:1'] }),
-      {
-        fail: [S.NOT_FOUND, 'etcdserver: member not found'],
-      },
-    );
-    await s.rpc('add with a bad URL', (c) => c.cluster.memberAdd({ peerURLs: ['bad'] }), {
-      fail: [S.INVALID_ARGUMENT, 'etcdserver: given member URLs are invalid'],
-    });
-    await s.rpc(
-      'add with an existing peer URL',
-      (c) => c.cluster.memberAdd({ peerURLs: [s.member.peerURL] }),
-      {
-        fail: [S.FAILED_PRECONDITION, 'etcdserver: Peer URLs already exists'],
-      },
-    );
-    await s.rpc('promote unknown', (c) => c.cluster.memberPromote({ ID: 1 }), {
-      fail: [S.NOT_FOUND, 'etcdserver: member not found'],
-    });
-    await s.rpc('promote a voter', (c) => c.cluster.memberPromote({ ID: self }), {
-      fail: [S.FAILED_PRECONDITION, 'etcdserver: can only promote a learner member'],
-    });
-    await s.rpc('move leader to unknown', (c) => c.maintenance.moveLeader({ targetID: 1 }), {
-      fail: [S.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'],
-    });
-    await s.rpc('move leader to self (no header in the answer)', (c) =>
-      c.maintenance.moveLeader({ targetID: self }),
-    );
-    // A learner does not count for quorum, so adding one to a single member keeps it writable.
-    const added = await s.rpc(
-      'add a learner',
-      (c) => c.cluster.memberAdd({ peerURLs: ['http://127.0.0.1:1'], isLearner: true }),
-      { project: learnerView },
-    );
-    const learner = added.ok ? added.response.member!.ID : 0n;
-    await s.rpc('list with the learner', (c) => c.cluster.memberList({}), { project: learnerView });
-    await s.rpc('promote the unstarted learner', (c) => c.cluster.memberPromote({ ID: learner }), {
-      fail: [
-        S.FAILED_PRECONDITION,
-        'etcdserver: can only promote a learner member which is in sync with leader',
-      ],
-    });
-    await s.rpc('move leader to the learner', (c) => c.maintenance.moveLeader({ targetID: learner }), {
-      fail: [S.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'],
-    });
-    await s.rpc('still writable', (c) => c.kv.put({ key: b('a'), value: b('1') }));
-    await s.rpc('remove the learner', (c) => c.cluster.memberRemove({ ID: learner }), {
-      project: learnerView,
-    });
-  },
-  { todo: 'membership changes arrive with issue 5 (multi-member clusters)' },
-);
+    },
+  );
+  await s.rpc('add with a bad URL', (c) => c.cluster.memberAdd({ peerURLs: ['bad'] }), {
+    fail: [S.INVALID_ARGUMENT, 'etcdserver: given member URLs are invalid'],
+  });
+  await s.rpc('add with an existing peer URL', (c) => c.cluster.memberAdd({ peerURLs: [s.member.peerURL] }), {
+    fail: [S.FAILED_PRECONDITION, 'etcdserver: Peer URLs already exists'],
+  });
+  await s.rpc('promote unknown', (c) => c.cluster.memberPromote({ ID: 1 }), {
+    fail: [S.NOT_FOUND, 'etcdserver: member not found'],
+  });
+  await s.rpc('promote a voter', (c) => c.cluster.memberPromote({ ID: self }), {
+    fail: [S.FAILED_PRECONDITION, 'etcdserver: can only promote a learner member'],
+  });
+  await s.rpc('move leader to unknown', (c) => c.maintenance.moveLeader({ targetID: 1 }), {
+    fail: [S.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'],
+  });
+  await s.rpc('move leader to self (no header in the answer)', (c) =>
+    c.maintenance.moveLeader({ targetID: self }),
+  );
+  // A learner does not count for quorum, so adding one to a single member keeps it writable.
+  const added = await s.rpc(
+    'add a learner',
+    (c) => c.cluster.memberAdd({ peerURLs: ['http://127.0.0.1:1'], isLearner: true }),
+    { project: learnerView },
+  );
+  const learner = added.ok ? added.response.member!.ID : 0n;
+  await s.rpc('list with the learner', (c) => c.cluster.memberList({}), { project: learnerView });
+  await s.rpc('promote the unstarted learner', (c) => c.cluster.memberPromote({ ID: learner }), {
+    fail: [
+      S.FAILED_PRECONDITION,
+      'etcdserver: can only promote a learner member which is in sync with leader',
+    ],
+  });
+  await s.rpc('move leader to the learner', (c) => c.maintenance.moveLeader({ targetID: learner }), {
+    fail: [S.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'],
+  });
+  await s.rpc('still writable', (c) => c.kv.put({ key: b('a'), value: b('1') }));
+  await s.rpc('remove the learner', (c) => c.cluster.memberRemove({ ID: learner }), {
+    project: learnerView,
+  });
+});
 
 /** Member answers with random learner ids hidden and ports masked. */
 function learnerView(v: unknown): unknown {

@@ -284,11 +284,6 @@ describe('client API of a single member', () => {
       'tsetcd: etcdserverpb.Maintenance.Defragment is not implemented yet',
     );
     await expectError(
-      c.cluster.memberAdd({ peerURLs: ['http://127.0.0.1:9'] }),
-      status.UNIMPLEMENTED,
-      'tsetcd: etcdserverpb.Cluster.MemberAdd is not implemented yet',
-    );
-    await expectError(
       c.auth.authenticate({ name: 'root', password: 'x' }),
       status.FAILED_PRECONDITION,
       'etcdserver: authentication is not enabled',

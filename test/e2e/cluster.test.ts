@@ -202,3 +202,129 @@ test('a 3-member cluster replicates, serves reads everywhere and survives losing
     { timeoutMs: 20_000, what: 'the restarted member caught up' },
   );
 });
+
+test('membership changes: add a learner, join it, promote it, remove a member, under write load', {
+  timeout: 120_000,
+}, async (t) => {
+  const dir = tempDir('tsetcd-members-');
+  let procs: Proc[] = [];
+  t.after(async () => {
+    await Promise.all(procs.map((p) => kill(p)));
+    dir.remove();
+  });
+  procs = await startCluster(dir.path, 3);
+  const clients = procs.map((p) => connect(p.client));
+  t.after(() => {
+    for (const c of clients) c.close();
+  });
+  const c0 = clients[0]!;
+
+  // Errors first, with etcd's texts.
+  await assert.rejects(
+    c0.cluster.memberAdd({ peerURLs: ['not a url'] }),
+    (e: Error & { details?: string }) => e.details === 'etcdserver: given member URLs are invalid',
+  );
+  const ml0 = await c0.cluster.memberList({});
+  await assert.rejects(
+    c0.cluster.memberAdd({ peerURLs: ml0.members[0]!.peerURLs }),
+    (e: Error & { details?: string }) => e.details === 'etcdserver: Peer URLs already exists',
+  );
+  await assert.rejects(
+    c0.cluster.memberRemove({ ID: 42n }),
+    (e: Error & { details?: string }) => e.details === 'etcdserver: member not found',
+  );
+  await assert.rejects(
+    c0.cluster.memberPromote({ ID: ml0.members[0]!.ID }),
+    (e: Error & { details?: string }) => e.details === 'etcdserver: can only promote a learner member',
+  );
+
+  // Writes keep flowing through every change.
+  const acked = new Map<string, bigint>();
+  let stop = false;
+  const writer = (async () => {
+    for (let seq = 0; !stop; seq++) {
+      try {
+        const r = await c0.kv.put({ key: b(`roll/${seq}`), value: b(String(seq)) }, { deadlineMs: 3000 });
+        acked.set(`roll/${seq}`, r.header!.revision);
+      } catch {
+        // unknown outcome during a change: allowed
+      }
+    }
+  })();
+
+  // Add a learner and start it as a member joining the existing cluster.
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const added = await c0.cluster.memberAdd({ peerURLs: [peer], isLearner: true });
+  assert.equal(added.member!.isLearner, true);
+  assert.equal(added.members.length, 4);
+  const initial = [
+    ...procs.map((p) => `${p.name}=${p.args[p.args.indexOf('--initial-advertise-peer-urls') + 1]}`),
+    `m4=${peer}`,
+  ].join(',');
+  const m4: Proc = {
+    name: 'm4',
+    client: `127.0.0.1:${clientPort}`,
+    child: undefined,
+    log: '',
+    args: [
+      join(repoRoot(), 'bin', 'tsetcd.js'),
+      ...['--name', 'm4', '--data-dir', join(dir.path, 'm4')],
+      ...[
+        '--listen-client-urls',
+        `http://127.0.0.1:${clientPort}`,
+        '--advertise-client-urls',
+        `http://127.0.0.1:${clientPort}`,
+      ],
+      ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
+      ...[
+        '--initial-cluster',
+        initial,
+        '--initial-cluster-state',
+        'existing',
+        '--initial-cluster-token',
+        'cluster-test',
+      ],
+      ...['--log-level', 'warn'],
+    ],
+  };
+  procs.push(m4);
+  launch(m4);
+  await waitHealthy(m4);
+  const c4 = connect(m4.client);
+  t.after(() => c4.close());
+
+  // Promote once it has caught up (refused while it has not, with etcd's error).
+  await waitFor(
+    async () => {
+      try {
+        await c0.cluster.memberPromote({ ID: added.member!.ID });
+        return true;
+      } catch (e) {
+        assert.equal(
+          (e as { details?: string }).details,
+          'etcdserver: can only promote a learner member which is in sync with leader',
+        );
+        return false;
+      }
+    },
+    { timeoutMs: 20_000, what: 'the learner promoted' },
+  );
+  const afterPromote = await c0.cluster.memberList({});
+  assert.equal(afterPromote.members.find((m) => m.ID === added.member!.ID)?.isLearner, false);
+
+  // Remove one of the original members (not the one the writer uses).
+  const removedId = afterPromote.members.find((m) => m.name === 'm2')!.ID;
+  await c0.cluster.memberRemove({ ID: removedId });
+  const final = await c4.cluster.memberList({});
+  assert.deepEqual(final.members.map((m) => m.name).sort(), ['m1', 'm3', 'm4']);
+
+  await waitFor(async () => acked.size >= 50, { what: 'writes during the changes' });
+  stop = true;
+  await writer;
+  // The new member serves everything that was acknowledged.
+  const all = await c4.kv.range({ key: b('roll/'), rangeEnd: b('roll0') });
+  const found = new Map(all.kvs.map((kv) => [kv.key.toString(), kv.modRevision]));
+  for (const [key, rev] of acked)
+    assert.equal(found.get(key), rev, `acknowledged ${key}@${rev} missing on the new member`);
+});

@@ -1,0 +1,80 @@
+/**
+ * The Election service (v3electionpb.Election): the gRPC adapter over the member's `Concurrency`
+ * (src/server/concurrency). Fills the response headers' cluster id, member id and raft term.
+ */
+
+import type { ResponseHeader } from '../proto/etcdserverpb/rpc.js';
+import type { KeyValue } from '../proto/mvccpb/kv.js';
+import {
+  type CampaignRequest,
+  type CampaignResponse,
+  ElectionService,
+  type LeaderRequest,
+  type LeaderResponse,
+  type ProclaimRequest,
+  type ResignRequest,
+} from '../proto/v3electionpb/v3election.js';
+import { concurrencyOf } from '../server/concurrency/index.js';
+import type { Member } from '../server/member.js';
+import type { CallContext, GrpcServer, StreamCall } from './grpc-server.js';
+import { toGrpcError } from './grpc-server.js';
+import { fillConcurrencyHeader } from './lock-service.js';
+
+/** Registers v3electionpb.Election on `server`, backed by `member`'s shared `Concurrency`. */
+export function registerElectionService(server: GrpcServer, member: Member): void {
+  const c = concurrencyOf(member);
+  server.addService(ElectionService, {
+    campaign: async (r: CampaignRequest, ctx: CallContext): Promise<CampaignResponse> => {
+      const resp = await c.campaign(r.name, r.lease, r.value, ctx.signal);
+      return { header: fillConcurrencyHeader(member, resp.header), leader: resp.leader };
+    },
+    proclaim: async (r: ProclaimRequest) => {
+      const resp = await c.proclaim(r.leader, r.value);
+      return { header: fillConcurrencyHeader(member, resp.header) };
+    },
+    leader: async (r: LeaderRequest): Promise<LeaderResponse> => {
+      const resp = await c.leader(r.name);
+      return { header: fillConcurrencyHeader(member, resp.header), kv: resp.kv };
+    },
+    resign: async (r: ResignRequest) => {
+      const resp = await c.resign(r.leader);
+      return { header: fillConcurrencyHeader(member, resp.header) };
+    },
+    observe: (call: StreamCall<LeaderRequest, LeaderResponse>) => {
+      let stop: (() => void) | undefined;
+      let closed = false;
+      // etcd's Observe hands over only the newest holder when the client lags, so while the
+      // transport is full one pending update is kept (a newer one replaces it).
+      let pending: LeaderResponse | undefined;
+      let full = false;
+      const send = (header: ResponseHeader, kv: KeyValue) => {
+        const resp = { header: fillConcurrencyHeader(member, header), kv };
+        if (full) {
+          pending = resp;
+          return;
+        }
+        full = !call.write(resp);
+      };
+      call.onDrain(() => {
+        full = false;
+        const p = pending;
+        pending = undefined;
+        if (p !== undefined) full = !call.write(p);
+      });
+      call.onClose(() => {
+        closed = true;
+        stop?.();
+      });
+      call.onMessage((r) => {
+        if (closed || stop !== undefined) return;
+        try {
+          stop = c.observe(r.name, { send });
+        } catch (err) {
+          call.end(toGrpcError(err));
+        }
+      });
+      // The stream runs until the client cancels, as etcd's does.
+      call.onHalfClose(() => {});
+    },
+  });
+}
