@@ -34,7 +34,7 @@ import type {
 } from '../proto/etcdserverpb/rpc.js';
 import type { Event } from '../proto/mvccpb/kv.js';
 import { type ConfChange, ConfChangeType, type Message } from '../raft/index.js';
-import { Transport } from '../transport/index.js';
+import { type FaultHooks, Transport } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
 import {
   type ApplyHooks,
@@ -92,6 +92,8 @@ export interface MemberConfig {
   initialClusterState?: 'new' | 'existing';
   /** etcd --strict-reconfig-check (default true): refuse changes that would cost the quorum. */
   strictReconfigCheck?: boolean;
+  /** Fault injection on the peer links (tests and the fault suite): partitions, drops, delays. */
+  transportFaults?: FaultHooks;
 }
 
 /** Who this member is: fixed at its first start, then read back from its data dir. */
@@ -880,6 +882,7 @@ export class Member {
       logger: this.logger,
       onMessage: (m: Message) => this.log?.step(m),
       onUnreachable: (id: bigint) => this.log?.reportUnreachable(id),
+      faults: this.cfg.transportFaults,
     });
     this.transport = t;
     for (const m of this.membership.list()) if (m.id !== this.memberId) t.addPeer(m.id, m.peerUrls);
