@@ -24,7 +24,7 @@ import {
 } from '../../proto/etcdserverpb/rpc.js';
 import type { KeyValue } from '../../proto/mvccpb/kv.js';
 import type { LeaderKey } from '../../proto/v3electionpb/v3election.js';
-import { ConcurrencyError } from './errors.js';
+import { ConcurrencyError, viaClient } from './errors.js';
 import { type GroupSource, type HolderObserver, PrefixGroups, prefixEnd } from './prefix-groups.js';
 
 /** TTL of the lease granted for a request with lease 0 (etcd's concurrency defaultSessionTTL). */
@@ -102,12 +102,20 @@ function get(key: Buffer): RangeRequest {
 /** The Lock and Election operations of one member. */
 export class Concurrency {
   private readonly groups: PrefixGroups;
+  /** The member's operations, with their errors as etcd's in-process client passes them on. */
+  private readonly source: Pick<ConcurrencySource, 'range' | 'txn' | 'deleteRange' | 'leaseGrant'>;
 
-  constructor(
-    private readonly source: ConcurrencySource,
-    opts: Partial<ConcurrencyOptions> = {},
-  ) {
+  constructor(source: ConcurrencySource, opts: Partial<ConcurrencyOptions> = {}) {
     this.groups = new PrefixGroups(source, opts.waitersPerNameMax ?? WAITERS_PER_NAME_MAX);
+    const rethrow = (err: unknown): never => {
+      throw viaClient(err);
+    };
+    this.source = {
+      range: (r) => source.range(r).catch(rethrow),
+      txn: (r) => source.txn(r).catch(rethrow),
+      deleteRange: (r) => source.deleteRange(r).catch(rethrow),
+      leaseGrant: (r) => source.leaseGrant(r).catch(rethrow),
+    };
   }
 
   /** Waiters plus observers on `name` (tests, stats). */

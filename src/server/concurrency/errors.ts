@@ -4,6 +4,7 @@
  * UNKNOWN with the error's text; a plain `Error` reaches `toGrpcError` the same way, so these texts
  * arrive exactly as etcd's do. The one tsetcd-only error (the waiter bound) carries its own code.
  */
+import { EtcdError } from '../../api/errors.js';
 import { GrpcError, Status } from '../../api/status.js';
 
 /** An etcd concurrency-package error: sent as gRPC UNKNOWN with exactly `message`, as etcd does. */
@@ -34,4 +35,15 @@ export function tooManyWaiters(name: string, max: number): GrpcError {
 /** What a wait fails with when the call is cancelled (etcd returns Go's context error). */
 export function canceled(): GrpcError {
   return new GrpcError(Status.CANCELLED, 'context canceled');
+}
+
+/**
+ * How an error of the member reaches a Lock or Election caller. etcd's services call the server
+ * through its own client, which turns every known server error into a plain Go error that grpc-go
+ * then sends as UNKNOWN with the same text (so a missing lease is UNKNOWN "etcdserver: requested
+ * lease not found" here, NOT_FOUND on the KV service). Other errors pass unchanged.
+ */
+export function viaClient(err: unknown): unknown {
+  if (err instanceof EtcdError) return new ConcurrencyError(err.message);
+  return err;
 }
