@@ -312,6 +312,18 @@ export class MvccStore {
     return out;
   }
 
+  /**
+   * A consistent copy of the committed database as `<dir>/data.mdb` (lmdb's own copy), for sending
+   * to a member that needs a snapshot. Everything ended so far is committed first.
+   */
+  async backupTo(dir: string): Promise<string> {
+    this.checkUsable();
+    await this.commit();
+    mkdirSync(dir, { recursive: true });
+    await this.be.env.backup(dir, false);
+    return join(dir, 'data.mdb');
+  }
+
   /** Resolves once everything ended so far is in lmdb and fsynced, whatever the `sync` option. */
   async syncAll(): Promise<void> {
     await this.commit();

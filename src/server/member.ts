@@ -10,7 +10,8 @@
  * Linearizable reads wait until everything applied before them is durable, so a read never shows a
  * write that a crash could still take back. Serializable reads read the applied state at once.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { etcdError } from '../api/errors.js';
 import { GrpcError, Status } from '../api/status.js';
@@ -33,7 +34,7 @@ import type {
   TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import type { Event } from '../proto/mvccpb/kv.js';
-import { type ConfChange, ConfChangeType, type Message } from '../raft/index.js';
+import { type ConfChange, ConfChangeType, type Message, MessageType } from '../raft/index.js';
 import { type FaultHooks, Transport } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
 import {
@@ -94,6 +95,8 @@ export interface MemberConfig {
   strictReconfigCheck?: boolean;
   /** Fault injection on the peer links (tests and the fault suite): partitions, drops, delays. */
   transportFaults?: FaultHooks;
+  /** Entries kept after a snapshot for slow followers (default 5000, etcd's); tests use few. */
+  snapshotCatchUpEntries?: number;
 }
 
 /** Who this member is: fixed at its first start, then read back from its data dir. */
@@ -139,10 +142,14 @@ export class Member {
   private nextRequestId: bigint;
   private stopped = false;
   private closed = false;
+  /** The database file of a snapshot received and not yet installed. */
+  private incomingSnapshotDb: string | undefined;
   private fatal: unknown;
   private compactions: Promise<void>[] = [];
-  readonly lessor: Lessor;
-  readonly membership: Membership;
+  /** The store; replaced as a whole when a snapshot from the leader is installed. */
+  store: MvccStore;
+  lessor: Lessor;
+  membership: Membership;
   private transport: Transport | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly hooks: ApplyHooks;
@@ -153,16 +160,17 @@ export class Member {
 
   private constructor(
     readonly cfg: MemberConfig,
-    readonly store: MvccStore,
+    store: MvccStore,
     readonly logger: Logger,
-    identity: Identity,
+    private readonly identity: Identity,
   ) {
+    this.store = store;
     this.lessor = new Lessor(new MvccLeaseStore(store), () => performance.now(), minLeaseTtlSeconds(cfg));
-    const lessor = this.lessor;
+    // Through `this`: a snapshot install replaces the store and with it the lessor.
     this.hooks = {
-      leaseExists: (id) => lessor.lookup(id) !== undefined,
-      onPut: (key, lease) => lessor.onPut(key, lease),
-      onDelete: (key) => lessor.onDelete(key),
+      leaseExists: (id) => this.lessor.lookup(id) !== undefined,
+      onPut: (key, lease) => this.lessor.onPut(key, lease),
+      onDelete: (key) => this.lessor.onDelete(key),
     };
     this.attachLeasedKeys();
     this.memberId = identity.memberId;
@@ -219,6 +227,8 @@ export class Member {
         onCommitted: (e) => member.applyEntry(e),
         onAppliedIndex: (index) => member.advanceAppliedIndex(index),
         onConfChange: (cc, index) => member.applyConfChange(cc, index),
+        installSnapshot: (snap) => member.installSnapshot(snap),
+        snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
         prepareSnapshot: () => store.syncAll(),
         send: (msgs) => member.sendToPeers(msgs),
         onLeaderChange: (leader) => member.onLeaderChange(leader),
@@ -882,6 +892,11 @@ export class Member {
       logger: this.logger,
       onMessage: (m: Message) => this.log?.step(m),
       onUnreachable: (id: bigint) => this.log?.reportUnreachable(id),
+      onSnapshot: (m: Message, data) => this.receiveSnapshot(m, data),
+      onSnapshotStatus: (id: bigint, ok: boolean) => {
+        if (ok) this.metrics.snapshotSendSuccess.inc();
+        this.log?.reportSnapshot(id, ok);
+      },
       faults: this.cfg.transportFaults,
     });
     this.transport = t;
@@ -943,8 +958,98 @@ export class Member {
   }
 
   private sendToPeers(msgs: Message[]): void {
-    if (this.transport) this.transport.send(msgs);
-    else this.logger.warn({ count: msgs.length }, 'dropping raft messages: no peer listener configured');
+    const t = this.transport;
+    if (!t) {
+      this.logger.warn({ count: msgs.length }, 'dropping raft messages: no peer listener configured');
+      return;
+    }
+    const plain = msgs.filter((m) => m.type !== MessageType.Snap);
+    if (plain.length > 0) t.send(plain);
+    for (const m of msgs) if (m.type === MessageType.Snap) void this.sendSnapshot(t, m);
+  }
+
+  /** A follower needs a snapshot: send a copy of the store's database with the Raft snapshot. */
+  private async sendSnapshot(t: Transport, m: Message): Promise<void> {
+    const dir = join(this.cfg.dataDir, 'member', 'snap', `outgoing-${m.to.toString(16)}-${Date.now()}`);
+    try {
+      const file = await this.store.backupTo(dir);
+      const size = statSync(file).size;
+      this.logger.info(
+        { to: m.to.toString(16), index: m.snapshot?.metadata.index, bytes: size },
+        'sending a database snapshot',
+      );
+      t.sendSnapshot(m, streamThenRemove(file, dir), size);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      this.logger.warn({ to: m.to.toString(16), err: String(err) }, 'could not prepare a snapshot');
+      this.log.reportSnapshot(m.to, false);
+    }
+  }
+
+  /** The database of a MsgSnap arrived: keep it for the install, then hand the message to Raft. */
+  private async receiveSnapshot(m: Message, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void> {
+    const dir = join(this.cfg.dataDir, 'member', 'snap', 'incoming');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'data.mdb');
+    const fh = await open(file, 'w');
+    try {
+      if (data instanceof Uint8Array) await fh.write(data);
+      else for await (const chunk of data) await fh.write(chunk);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    this.incomingSnapshotDb = file;
+    this.log.step(m);
+  }
+
+  /**
+   * Replaces the store with the database received with the leader's snapshot, then reloads what
+   * lives in it (leases, members), and tells watchers about the revisions they have not seen.
+   */
+  private async installSnapshot(snap: { metadata: { index: number } }): Promise<void> {
+    const incoming = this.incomingSnapshotDb;
+    if (!incoming) throw new Error(`no database received for the snapshot at index ${snap.metadata.index}`);
+    this.incomingSnapshotDb = undefined;
+    const dir = join(this.cfg.dataDir, 'member', 'snap', 'db');
+    const seenRev = this.notifiedRev;
+    if (this.unacked.length > 0) this.flush();
+    while (this.commitInFlight) await new Promise((r) => setImmediate(r));
+    await this.store.close();
+    renameSync(incoming, join(dir, 'db', 'data.mdb'));
+    rmSync(join(dir, 'db', 'lock.mdb'), { force: true });
+    rmSync(join(this.cfg.dataDir, 'member', 'snap', 'incoming'), { recursive: true, force: true });
+    this.store = await MvccStore.open({ dir, sync: false, logger: this.logger });
+    await this.store.syncAll();
+    this.appliedIndex = this.store.consistentIndex;
+    this.lessor = new Lessor(
+      new MvccLeaseStore(this.store),
+      () => performance.now(),
+      minLeaseTtlSeconds(this.cfg),
+    );
+    this.attachLeasedKeys();
+    this.membership = new Membership(this.identity.members, this.store);
+    if (this.transport) {
+      for (const m of this.membership.list())
+        if (m.id !== this.memberId) this.transport.addPeer(m.id, m.peerUrls);
+    }
+    this.metrics.snapshotReceiveSuccess.inc();
+    this.logger.info(
+      { index: snap.metadata.index, 'applied-index': this.appliedIndex, revision: this.store.rev },
+      'installed the database from the leader',
+    );
+    // Watchers saw revisions up to seenRev; give them the rest from the new store's history.
+    if (this.store.rev > seenRev && this.store.compactRev <= seenRev) {
+      const events = this.store.rangeEvents(seenRev + 1, this.store.rev, Buffer.from([0]), Buffer.from([0]));
+      for (const e of events) this.pendingEvents.push(e);
+    } else if (this.store.rev > seenRev) {
+      this.logger.warn(
+        { 'seen-revision': seenRev, 'compact-revision': this.store.compactRev },
+        'the snapshot is compacted past what watchers here have seen; they may miss events',
+      );
+    }
+    this.scheduleFlush();
   }
 
   /** Tells the cluster this member's name and client URLs (etcd publishes them at start). */
@@ -989,6 +1094,22 @@ export class Member {
       }
     }, LEASE_EXPIRY_CHECK_MS);
     this.expiryTimer.unref();
+  }
+}
+
+/** Streams a file in chunks, then removes its folder (the outgoing snapshot copy). */
+async function* streamThenRemove(file: string, dir: string): AsyncIterable<Uint8Array> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      yield Buffer.from(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

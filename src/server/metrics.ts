@@ -57,6 +57,16 @@ export class ServerMetrics {
     ],
     registers: [this.registry],
   });
+  readonly snapshotSendSuccess = new Counter({
+    name: 'etcd_network_snapshot_send_success',
+    help: 'Total number of successful snapshot sends',
+    registers: [this.registry],
+  });
+  readonly snapshotReceiveSuccess = new Counter({
+    name: 'etcd_network_snapshot_receive_success',
+    help: 'Total number of successful snapshot receives',
+    registers: [this.registry],
+  });
   readonly dbTotalSize = new Gauge({
     name: 'etcd_mvcc_db_total_size_in_bytes',
     help: 'Total size of the underlying database physically allocated in bytes.',

@@ -28,6 +28,7 @@ import {
   NONE,
   RaftError,
   RawNode,
+  type Snapshot,
   StateRole,
 } from '../raft/index.js';
 import { memberSnapDir, memberWalDir, RaftLogStorage, Snapshotter, Wal, type WalFs } from '../wal/index.js';
@@ -64,6 +65,13 @@ export interface RaftDriverOptions {
   onAppliedIndex(index: number): void;
   /** A committed conf change was applied to the Raft core; the member updates its member table. */
   onConfChange(cc: ConfChange, index: number): void;
+  /**
+   * A snapshot from the leader is to be installed: the member replaces its store with the database
+   * that came with it (durably) before the driver records the snapshot in the log.
+   */
+  installSnapshot(snapshot: Snapshot): Promise<void>;
+  /** Entries kept in memory after a snapshot for slow followers (default SNAPSHOT_CATCH_UP_ENTRIES). */
+  snapshotCatchUpEntries?: number;
   /** Joining an existing cluster: start with an empty log, no bootstrap, and wait to be contacted. */
   join?: boolean;
   /** Resolves once the member's store is durable up to at least `index` (before WAL release). */
@@ -308,6 +316,13 @@ export class RaftDriver implements ConsensusLog {
     this.kick();
   }
 
+  /** The transport delivered (or failed to deliver) a snapshot to `id`. */
+  reportSnapshot(id: bigint, ok: boolean): void {
+    if (this.stopped) return;
+    this.node.reportSnapshot(id, ok);
+    this.kick();
+  }
+
   /** The transport could not reach `id`: the core slows down replication to it. */
   reportUnreachable(id: bigint): void {
     if (this.stopped) return;
@@ -383,8 +398,20 @@ export class RaftDriver implements ConsensusLog {
         }
         if (rd.softState) this.opts.onLeaderChange?.(this.leaderId, this.currentTerm);
         if (rd.snapshot) {
-          // Installing a snapshot from a leader arrives with multi-member clusters.
-          throw new Error('received a snapshot to install; snapshot install is not implemented yet');
+          // The store first (a crash after it is harmless: the leader sends the snapshot again),
+          // then the snapshot file and its WAL marker, then the in-memory log.
+          const snap = rd.snapshot;
+          await this.opts.installSnapshot(snap);
+          await this.snapshotter.save(snap);
+          await this.wal.saveSnapshot(snap.metadata);
+          this.storage.applySnapshot(snap);
+          this.confState = snap.metadata.confState;
+          this.appliedIndex = snap.metadata.index;
+          this.lastSnapshotIndex = snap.metadata.index;
+          this.opts.logger.info(
+            { index: snap.metadata.index, term: snap.metadata.term },
+            'installed a snapshot from the leader',
+          );
         }
         if (rd.entries.length > 0 || (rd.hardState && rd.mustSync)) {
           await this.wal.save(rd.hardState ?? undefined, rd.entries);
@@ -443,7 +470,7 @@ export class RaftDriver implements ConsensusLog {
     await this.snapshotter.save(snap);
     await this.wal.saveSnapshot(snap.metadata);
     await this.wal.releaseTo(index);
-    const compactTo = index - SNAPSHOT_CATCH_UP_ENTRIES;
+    const compactTo = index - (this.opts.snapshotCatchUpEntries ?? SNAPSHOT_CATCH_UP_ENTRIES);
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.snapshotter.purge();
     this.lastSnapshotIndex = index;
