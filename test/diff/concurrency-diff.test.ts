@@ -177,6 +177,14 @@ diffCase('election: campaign, leader, proclaim, resign, errors', async (s) => {
   await waitFor(async () => (await count(s, 'E/')) === 2);
   await step(s, 'proclaim A a2', (c) => c.election.proclaim({ leader: a, value: b('a2') }));
   assert.equal(bCamp.done(), false, `${s.label}: B's campaign waits while A leads`);
+  // A third candidate gives up after 300 ms: it resigns, its key goes.
+  const l3 = await grant(s);
+  const cRes = await settle(
+    s.clients.election.campaign({ name: b('E'), lease: l3, value: b('c1') }, { deadlineMs: 300 }),
+  );
+  assert.equal(cRes.ok ? 'ok' : cRes.code, status.DEADLINE_EXCEEDED);
+  await waitFor(async () => (await count(s, 'E/')) === 2);
+  s.record('cancelled candidate resigned', { keys: await count(s, 'E/') });
   await step(s, 'leader after proclaim', (c) => c.election.leader({ name: b('E') }));
   await step(
     s,
