@@ -314,13 +314,14 @@ export class MvccStore {
 
   /**
    * A consistent copy of the committed database as `<dir>/data.mdb` (lmdb's own copy), for sending
-   * to a member that needs a snapshot. Everything ended so far is committed first.
+   * to a member that needs a snapshot, or compacted (free pages dropped) for defragmenting.
+   * Everything ended so far is committed first.
    */
-  async backupTo(dir: string): Promise<string> {
+  async backupTo(dir: string, compact = false): Promise<string> {
     this.checkUsable();
     await this.commit();
     mkdirSync(dir, { recursive: true });
-    await this.be.env.backup(dir, false);
+    await this.be.env.backup(dir, compact);
     return join(dir, 'data.mdb');
   }
 

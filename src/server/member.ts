@@ -17,26 +17,31 @@ import { etcdError } from '../api/errors.js';
 import { GrpcError, Status } from '../api/status.js';
 import { MvccError, MvccStore, type WriteTxn } from '../mvcc/index.js';
 import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
-import type {
-  CompactionRequest,
-  CompactionResponse,
-  DeleteRangeRequest,
-  DeleteRangeResponse,
-  LeaseGrantRequest,
-  LeaseGrantResponse,
-  LeaseRevokeResponse,
-  Member as MemberInfo,
-  PutRequest,
-  PutResponse,
-  RangeRequest,
-  RangeResponse,
-  TxnRequest,
-  TxnResponse,
+import {
+  type AlarmRequest,
+  AlarmRequest_AlarmAction,
+  type AlarmResponse,
+  AlarmType,
+  type CompactionRequest,
+  type CompactionResponse,
+  type DeleteRangeRequest,
+  type DeleteRangeResponse,
+  type LeaseGrantRequest,
+  type LeaseGrantResponse,
+  type LeaseRevokeResponse,
+  type Member as MemberInfo,
+  type PutRequest,
+  type PutResponse,
+  type RangeRequest,
+  type RangeResponse,
+  type TxnRequest,
+  type TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import type { Event } from '../proto/mvccpb/kv.js';
 import { type ConfChange, ConfChangeType, type Message, MessageType } from '../raft/index.js';
 import { type FaultHooks, Transport } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
+import { Alarms, alarmText } from './alarms.js';
 import {
   type ApplyHooks,
   applyDeleteRange,
@@ -150,6 +155,7 @@ export class Member {
   store: MvccStore;
   lessor: Lessor;
   membership: Membership;
+  alarms: Alarms;
   private transport: Transport | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly hooks: ApplyHooks;
@@ -176,6 +182,7 @@ export class Member {
     this.memberId = identity.memberId;
     this.clusterId = identity.clusterId;
     this.membership = new Membership(identity.members, store);
+    this.alarms = new Alarms(store);
     this.appliedIndex = store.consistentIndex;
     this.notifiedRev = store.rev;
     // Request ids: member-unique prefix, then a counter (etcd's idutil does the same).
@@ -493,6 +500,12 @@ export class Member {
     if (!m.isLearner) throw etcdError('memberNotLearner');
     if (this.log.leader !== this.memberId) {
       await this.askLeader('promote', id);
+      // Answer once the promotion is applied here too, as MemberAdd/Remove do.
+      const deadline = performance.now() + requestTimeoutMs(this.cfg);
+      while (this.membership.get(id)?.isLearner !== false) {
+        if (performance.now() > deadline || this.stopped) throw etcdError('timeout');
+        await new Promise((r) => setTimeout(r, 10));
+      }
       return;
     }
     this.checkLearnerReady(id);
@@ -573,6 +586,7 @@ export class Member {
     if (req.put) {
       const txn = this.beginWrite(index);
       try {
+        if (this.alarms.noSpace) throw etcdError('noSpace');
         return applyPut(txn, req.put, this.hooks);
       } finally {
         txn.end();
@@ -590,6 +604,7 @@ export class Member {
       const t = req.txn;
       let opened = false;
       try {
+        if (this.alarms.noSpace && txnPuts(t)) throw etcdError('noSpace');
         return applyTxn(this.store, t, this.hooks, () => {
           opened = true;
           return this.beginWrite(index);
@@ -619,6 +634,26 @@ export class Member {
       if (this.compactions.length > 16) this.compactions = this.compactions.slice(-16);
       return { response: compactionResponse(this.store.rev), done: tracked };
     }
+    if (req.alarm) {
+      const a = req.alarm;
+      if (a.action === AlarmRequest_AlarmAction.GET) {
+        this.beginWrite(index).end();
+        return { header: undefined, alarms: this.alarms.list(a.alarm) };
+      }
+      const txn = this.beginWrite(index);
+      try {
+        const m =
+          a.action === AlarmRequest_AlarmAction.ACTIVATE
+            ? this.alarms.activate({ memberID: a.memberID, alarm: a.alarm })
+            : this.alarms.deactivate({ memberID: a.memberID, alarm: a.alarm });
+        if (m && a.action === AlarmRequest_AlarmAction.ACTIVATE) {
+          this.logger.warn({ alarm: alarmText(m) }, 'alarm raised');
+        }
+        return { header: undefined, alarms: m ? [m] : [] };
+      } finally {
+        txn.end();
+      }
+    }
     if (req.clusterMemberAttrSet) {
       const a = req.clusterMemberAttrSet;
       const txn = this.beginWrite(index);
@@ -637,6 +672,7 @@ export class Member {
       // Inside the entry's write txn, so the lease record lands with this entry's applied index.
       const txn = this.beginWrite(index);
       try {
+        if (this.alarms.noSpace) throw etcdError('noSpace');
         const ttl = this.lessor.grant(req.leaseGrant.ID, Number(req.leaseGrant.TTL));
         return { header: header(this.store.rev), ID: req.leaseGrant.ID, TTL: BigInt(ttl), error: '' };
       } finally {
@@ -782,12 +818,78 @@ export class Member {
       dbSizeInUse: this.store.dbSizeInUse(),
       raftIndex: this.log.committedIndex,
       raftAppliedIndex: this.appliedIndex,
-      errors: this.fatal ? [String(this.fatal)] : [],
+      errors: [...(this.fatal ? [String(this.fatal)] : []), ...this.alarms.list().map(alarmText)],
     };
   }
 
+  /** /health: a leader and no alarm, as etcd 3.4 judges it. */
   get healthy(): boolean {
-    return !this.stopped && this.log.leader !== 0n;
+    return !this.stopped && this.log.leader !== 0n && this.alarms.list().length === 0;
+  }
+
+  /** Maintenance.Alarm: every action goes through the log so all members agree (as etcd). */
+  alarm(r: AlarmRequest): Promise<AlarmResponse> {
+    return this.propose({ alarm: r }) as Promise<AlarmResponse>;
+  }
+
+  /**
+   * etcd's space quota: a write that would grow the database past --quota-backend-bytes raises the
+   * NOSPACE alarm (for this member) and is refused.
+   */
+  checkQuota(costBytes: number): void {
+    if (costBytes <= 0) return;
+    const quota = this.cfg.quotaBackendBytes > 0 ? this.cfg.quotaBackendBytes : DEFAULT_QUOTA_BYTES;
+    if (this.store.dbSize() + costBytes < quota) return;
+    if (!this.alarms.noSpace) {
+      this.alarm({
+        action: AlarmRequest_AlarmAction.ACTIVATE,
+        memberID: this.memberId,
+        alarm: AlarmType.NOSPACE,
+      }).catch(() => {});
+    }
+    throw etcdError('noSpace');
+  }
+
+  /**
+   * Maintenance.Defragment: a compacting copy of the database replaces it, while no entry is
+   * applied (proposals wait). Reads that arrive during the swap fail as "server stopped".
+   */
+  async defragment(): Promise<void> {
+    if (this.stopped) throw etcdError('stopped');
+    await this.log.exclusive(async () => {
+      const dir = join(this.cfg.dataDir, 'member', 'snap', 'defrag');
+      rmSync(dir, { recursive: true, force: true });
+      const before = this.store.dbSize();
+      const file = await this.store.backupTo(dir, true);
+      await this.replaceStore(file);
+      rmSync(dir, { recursive: true, force: true });
+      this.logger.info(
+        { 'before-bytes': before, 'after-bytes': this.store.dbSize() },
+        'defragmented the database',
+      );
+    });
+  }
+
+  /** Swaps in the database `file` (data.mdb) and reloads everything that lives in it. */
+  private async replaceStore(file: string): Promise<void> {
+    const dir = join(this.cfg.dataDir, 'member', 'snap', 'db');
+    if (this.unacked.length > 0) this.flush();
+    while (this.commitInFlight) await new Promise((r) => setImmediate(r));
+    await this.store.close();
+    renameSync(file, join(dir, 'db', 'data.mdb'));
+    rmSync(join(dir, 'db', 'lock.mdb'), { force: true });
+    this.store = await MvccStore.open({ dir, sync: false, logger: this.logger });
+    await this.store.syncAll();
+    this.appliedIndex = this.store.consistentIndex;
+    this.lessor = new Lessor(
+      new MvccLeaseStore(this.store),
+      () => performance.now(),
+      minLeaseTtlSeconds(this.cfg),
+    );
+    this.attachLeasedKeys();
+    this.membership = new Membership(this.identity.members, this.store);
+    this.alarms = new Alarms(this.store);
+    this.metrics.dbTotalSize.set(this.store.dbSize());
   }
 
   /** Stops taking requests, waits for in-flight commits, and closes the store. */
@@ -1012,24 +1114,9 @@ export class Member {
     const incoming = this.incomingSnapshotDb;
     if (!incoming) throw new Error(`no database received for the snapshot at index ${snap.metadata.index}`);
     this.incomingSnapshotDb = undefined;
-    const dir = join(this.cfg.dataDir, 'member', 'snap', 'db');
     const seenRev = this.notifiedRev;
-    if (this.unacked.length > 0) this.flush();
-    while (this.commitInFlight) await new Promise((r) => setImmediate(r));
-    await this.store.close();
-    renameSync(incoming, join(dir, 'db', 'data.mdb'));
-    rmSync(join(dir, 'db', 'lock.mdb'), { force: true });
+    await this.replaceStore(incoming);
     rmSync(join(this.cfg.dataDir, 'member', 'snap', 'incoming'), { recursive: true, force: true });
-    this.store = await MvccStore.open({ dir, sync: false, logger: this.logger });
-    await this.store.syncAll();
-    this.appliedIndex = this.store.consistentIndex;
-    this.lessor = new Lessor(
-      new MvccLeaseStore(this.store),
-      () => performance.now(),
-      minLeaseTtlSeconds(this.cfg),
-    );
-    this.attachLeasedKeys();
-    this.membership = new Membership(this.identity.members, this.store);
     if (this.transport) {
       for (const m of this.membership.list())
         if (m.id !== this.memberId) this.transport.addPeer(m.id, m.peerUrls);
@@ -1111,6 +1198,38 @@ async function* streamThenRemove(file: string, dir: string): AsyncIterable<Uint8
     await fh.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** etcd's default space quota when --quota-backend-bytes is 0: 2 GiB. */
+export const DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024;
+/** What etcd counts per key-value on top of key and value bytes when checking the quota. */
+export const KV_OVERHEAD_BYTES = 256;
+
+/** Whether a txn (or one nested in it) puts anything: only those are refused under NOSPACE. */
+function txnPuts(t: TxnRequest): boolean {
+  for (const op of [...t.success, ...t.failure]) {
+    if (op.requestPut) return true;
+    if (op.requestTxn && txnPuts(op.requestTxn)) return true;
+  }
+  return false;
+}
+
+/** etcd 3.4's quota cost of a request: key + value + overhead for each put (deletes are free). */
+export function quotaCost(r: { put?: PutRequest; txn?: TxnRequest; leaseGrant?: unknown }): number {
+  if (r.put) return r.put.key.length + r.put.value.length + KV_OVERHEAD_BYTES;
+  if (r.leaseGrant) return KV_OVERHEAD_BYTES;
+  if (r.txn) {
+    let cost = 0;
+    const walk = (t: TxnRequest): void => {
+      for (const op of [...t.success, ...t.failure]) {
+        if (op.requestPut) cost += op.requestPut.key.length + op.requestPut.value.length + KV_OVERHEAD_BYTES;
+        if (op.requestTxn) walk(op.requestTxn);
+      }
+    };
+    walk(r.txn);
+    return cost;
+  }
+  return 0;
 }
 
 /** etcd allows one learner at a time. */

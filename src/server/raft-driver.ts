@@ -316,6 +316,18 @@ export class RaftDriver implements ConsensusLog {
     this.kick();
   }
 
+  /** Runs `fn` while no Ready is being handled (nothing is applied meanwhile); proposals wait. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.running) await new Promise((r) => setImmediate(r));
+    this.running = true;
+    try {
+      return await fn();
+    } finally {
+      this.running = false;
+      this.kick();
+    }
+  }
+
   /** The transport delivered (or failed to deliver) a snapshot to `id`. */
   reportSnapshot(id: bigint, ok: boolean): void {
     if (this.stopped) return;

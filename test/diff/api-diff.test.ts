@@ -132,51 +132,47 @@ function learnerView(v: unknown): unknown {
   };
 }
 
-diffCase(
-  'grpc: Maintenance alarms, defragment, hash errors, 3.5-only methods',
-  async (s) => {
-    await s.rpc('alarm get (none)', (c) => c.maintenance.alarm({}));
-    await s.rpc('defragment (no header in the answer)', (c) => c.maintenance.defragment({}));
-    await s.rpc('hashKV future', (c) => c.maintenance.hashKv({ revision: 99 }), {
-      fail: [S.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'],
-    });
-    await s.rpc('activate NOSPACE for member 0', (c) =>
-      c.maintenance.alarm({
-        action: AlarmRequest_AlarmAction.ACTIVATE,
-        memberID: 0,
-        alarm: AlarmType.NOSPACE,
-      }),
-    );
-    await s.rpc('alarm get', (c) => c.maintenance.alarm({}));
-    await s.rpc('status lists the alarm', (c) => c.maintenance.status({}), {
-      project: (v) => (v as { errors: unknown }).errors,
-    });
-    await s.rpc('put refused', (c) => c.kv.put({ key: b('a'), value: b('b') }), {
-      fail: [S.RESOURCE_EXHAUSTED, 'etcdserver: mvcc: database space exceeded'],
-    });
-    await s.rpc('txn with put refused', (c) => c.kv.txn({ success: [{ requestPut: { key: b('a') } }] }), {
-      fail: [S.RESOURCE_EXHAUSTED, 'etcdserver: mvcc: database space exceeded'],
-    });
-    await s.rpc('range still fine', (c) => c.kv.range({ key: b('a') }));
-    await s.rpc('delete still fine', (c) => c.kv.deleteRange({ key: b('a') }));
-    await s.rpc('deactivate', (c) =>
-      c.maintenance.alarm({
-        action: AlarmRequest_AlarmAction.DEACTIVATE,
-        memberID: 0,
-        alarm: AlarmType.NOSPACE,
-      }),
-    );
-    await s.rpc('alarm get after deactivate', (c) => c.maintenance.alarm({}));
-    await s.rpc('put works again', (c) => c.kv.put({ key: b('a'), value: b('b') }));
-    await s.rpc('AuthStatus is 3.5', (c) => c.auth.authStatus({}), {
-      fail: [S.UNIMPLEMENTED, 'unknown method AuthStatus for service etcdserverpb.Auth'],
-    });
-    await s.rpc('Downgrade is 3.5', (c) => c.maintenance.downgrade({}), {
-      fail: [S.UNIMPLEMENTED, 'unknown method Downgrade for service etcdserverpb.Maintenance'],
-    });
-  },
-  { todo: 'NOSPACE alarms and defragment arrive with issue 5 (maintenance)' },
-);
+diffCase('grpc: Maintenance alarms, defragment, hash errors, 3.5-only methods', async (s) => {
+  await s.rpc('alarm get (none)', (c) => c.maintenance.alarm({}));
+  await s.rpc('defragment (no header in the answer)', (c) => c.maintenance.defragment({}));
+  await s.rpc('hashKV future', (c) => c.maintenance.hashKv({ revision: 99 }), {
+    fail: [S.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'],
+  });
+  await s.rpc('activate NOSPACE for member 0', (c) =>
+    c.maintenance.alarm({
+      action: AlarmRequest_AlarmAction.ACTIVATE,
+      memberID: 0,
+      alarm: AlarmType.NOSPACE,
+    }),
+  );
+  await s.rpc('alarm get', (c) => c.maintenance.alarm({}));
+  await s.rpc('status lists the alarm', (c) => c.maintenance.status({}), {
+    project: (v) => (v as { errors: unknown }).errors,
+  });
+  await s.rpc('put refused', (c) => c.kv.put({ key: b('a'), value: b('b') }), {
+    fail: [S.RESOURCE_EXHAUSTED, 'etcdserver: mvcc: database space exceeded'],
+  });
+  await s.rpc('txn with put refused', (c) => c.kv.txn({ success: [{ requestPut: { key: b('a') } }] }), {
+    fail: [S.RESOURCE_EXHAUSTED, 'etcdserver: mvcc: database space exceeded'],
+  });
+  await s.rpc('range still fine', (c) => c.kv.range({ key: b('a') }));
+  await s.rpc('delete still fine', (c) => c.kv.deleteRange({ key: b('a') }));
+  await s.rpc('deactivate', (c) =>
+    c.maintenance.alarm({
+      action: AlarmRequest_AlarmAction.DEACTIVATE,
+      memberID: 0,
+      alarm: AlarmType.NOSPACE,
+    }),
+  );
+  await s.rpc('alarm get after deactivate', (c) => c.maintenance.alarm({}));
+  await s.rpc('put works again', (c) => c.kv.put({ key: b('a'), value: b('b') }));
+  await s.rpc('AuthStatus is 3.5', (c) => c.auth.authStatus({}), {
+    fail: [S.UNIMPLEMENTED, 'unknown method AuthStatus for service etcdserverpb.Auth'],
+  });
+  await s.rpc('Downgrade is 3.5', (c) => c.maintenance.downgrade({}), {
+    fail: [S.UNIMPLEMENTED, 'unknown method Downgrade for service etcdserverpb.Maintenance'],
+  });
+});
 
 diffCase(
   'grpc: Auth users, roles, enable, tokens, permissions, disable',

@@ -157,6 +157,9 @@ test('a 3-member cluster replicates, serves reads everywhere and survives losing
   const survivors = [0, 1, 2].filter((i) => i !== leader);
   const acked = new Map<string, bigint>();
   let stop = false;
+  t.after(() => {
+    stop = true; // also when an assertion failed: writers must not outlive the members
+  });
   const writers = survivors.map(async (i, w) => {
     for (let seq = 0; !stop; seq++) {
       const key = `load/${w}/${seq}`;
@@ -164,7 +167,8 @@ test('a 3-member cluster replicates, serves reads everywhere and survives losing
         const r = await clients[i]!.kv.put({ key: b(key), value: b(key) }, { deadlineMs: 3000 });
         acked.set(key, r.header!.revision);
       } catch {
-        // unknown outcome while the cluster elects a new leader: allowed
+        // unknown outcome while the cluster elects a new leader: allowed; back off a little
+        await new Promise((r) => setTimeout(r, 10));
       }
     }
   });
@@ -241,13 +245,17 @@ test('membership changes: add a learner, join it, promote it, remove a member, u
   // Writes keep flowing through every change.
   const acked = new Map<string, bigint>();
   let stop = false;
+  t.after(() => {
+    stop = true; // also when an assertion failed: the writer must not outlive the members
+  });
   const writer = (async () => {
     for (let seq = 0; !stop; seq++) {
       try {
         const r = await c0.kv.put({ key: b(`roll/${seq}`), value: b(String(seq)) }, { deadlineMs: 3000 });
         acked.set(`roll/${seq}`, r.header!.revision);
       } catch {
-        // unknown outcome during a change: allowed
+        // unknown outcome during a change: allowed; back off so a dead cluster cannot spin this loop
+        await new Promise((r) => setTimeout(r, 10));
       }
     }
   })();
