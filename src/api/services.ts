@@ -74,6 +74,21 @@ function fillHeader(member: Member, h: ResponseHeader | undefined): ResponseHead
   return out;
 }
 
+/** A learner serves only serializable reads; everything else gets etcd's learner error. */
+function refuseOnLearner(member: Member): void {
+  if (member.isLearner) throw etcdError('notSupportedForLearner');
+}
+
+/** A txn that only reads, serializably (what a learner may serve). */
+function txnIsSerializableRead(t: TxnRequest): boolean {
+  for (const op of [...t.success, ...t.failure]) {
+    if (op.requestPut || op.requestDeleteRange) return false;
+    if (op.requestRange && !op.requestRange.serializable) return false;
+    if (op.requestTxn && !txnIsSerializableRead(op.requestTxn)) return false;
+  }
+  return true;
+}
+
 /** RPCs of etcd 3.5 that a 3.4 server does not know (in our protos for 3.5 clients, not served yet). */
 const ETCD_35_ONLY = new Set(['/etcdserverpb.Auth/AuthStatus', '/etcdserverpb.Maintenance/Downgrade']);
 
@@ -123,12 +138,14 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
     withRest(KVService, {
       range: async (r: RangeRequest) => {
         checkRange(r);
+        if (!r.serializable) refuseOnLearner(member);
         const resp = await member.range(r);
         fillHeader(member, resp.header);
         return resp;
       },
       put: async (r: PutRequest) => {
         checkPut(r);
+        refuseOnLearner(member);
         member.checkQuota(quotaCost({ put: r }));
         const resp = await member.put(r);
         resp.header = fillHeader(member, resp.header);
@@ -136,12 +153,14 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
       },
       deleteRange: async (r: DeleteRangeRequest) => {
         checkDelete(r);
+        refuseOnLearner(member);
         const resp = await member.deleteRange(r);
         resp.header = fillHeader(member, resp.header);
         return resp;
       },
       txn: async (r: TxnRequest) => {
         checkTxn(r, limits.maxTxnOps);
+        if (!txnIsSerializableRead(r)) refuseOnLearner(member);
         checkIntervals(r.success);
         checkIntervals(r.failure);
         member.checkQuota(quotaCost({ txn: r }));
@@ -150,6 +169,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         return resp;
       },
       compact: async (r: CompactionRequest) => {
+        refuseOnLearner(member);
         const resp = await member.compact(r);
         resp.header = fillHeader(member, resp.header);
         return resp;
@@ -172,7 +192,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
           raftAppliedIndex: BigInt(s.raftAppliedIndex),
           errors: s.errors,
           dbSizeInUse: BigInt(s.dbSizeInUse),
-          isLearner: false,
+          isLearner: member.isLearner,
         };
       },
       hash: async (): Promise<HashResponse> => {
@@ -263,6 +283,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
     LeaseService,
     withRest(LeaseService, {
       leaseGrant: async (r: LeaseGrantRequest) => {
+        refuseOnLearner(member);
         member.checkQuota(quotaCost({ leaseGrant: r }));
         const resp = await member.leaseGrant(r);
         resp.header = fillHeader(member, resp.header);

@@ -827,6 +827,11 @@ export class Member {
     return !this.stopped && this.log.leader !== 0n && this.alarms.list().length === 0;
   }
 
+  /** Whether this member is a learner (it then serves only serializable reads, as etcd's). */
+  get isLearner(): boolean {
+    return this.membership.get(this.memberId)?.isLearner === true;
+  }
+
   /** Maintenance.Alarm: every action goes through the log so all members agree (as etcd). */
   alarm(r: AlarmRequest): Promise<AlarmResponse> {
     return this.propose({ alarm: r }) as Promise<AlarmResponse>;

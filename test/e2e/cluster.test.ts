@@ -301,6 +301,17 @@ test('membership changes: add a learner, join it, promote it, remove a member, u
   await waitHealthy(m4);
   const c4 = connect(m4.client);
   t.after(() => c4.close());
+  // A learner serves serializable reads only, as etcd's.
+  assert.equal((await c4.maintenance.status({})).isLearner, true);
+  await assert.rejects(
+    c4.kv.put({ key: b('l'), value: b('v') }),
+    (e: Error & { details?: string }) => e.details === 'etcdserver: rpc not supported for learner',
+  );
+  await assert.rejects(
+    c4.kv.range({ key: b('l') }),
+    (e: Error & { details?: string }) => e.details === 'etcdserver: rpc not supported for learner',
+  );
+  await c4.kv.range({ key: b('l'), serializable: true });
 
   // Promote once it has caught up (refused while it has not, with etcd's error).
   await waitFor(
