@@ -143,7 +143,14 @@ diffCase('lock: errors, lease 0, cancelled waiter, waiter whose lease ends', asy
   // B gives up after 300 ms: its key is removed again.
   const bRes = await settle(s.clients.lock.lock({ name: b('L'), lease: l2 }, { deadlineMs: 300 }));
   s.record('lock B with a short deadline', { code: bRes.ok ? 'ok' : bRes.code });
-  assert.equal(bRes.ok ? 'ok' : bRes.code, status.DEADLINE_EXCEEDED);
+  // The client's deadline and the server's (grpc-go answers UNKNOWN "context deadline exceeded")
+  // race; under load either wins, on etcd as on tsetcd. Both mean the call gave up.
+  assert.ok(
+    !bRes.ok &&
+      (bRes.code === status.DEADLINE_EXCEEDED ||
+        (bRes.code === status.UNKNOWN && /deadline|cancel/.test(bRes.details))),
+    `${s.label}: gave up at its deadline (${bRes.ok ? 'ok' : `${bRes.code} ${bRes.details}`})`,
+  );
   await waitFor(async () => (await count(s, 'L/')) === 1);
   s.record('B key removed', { keys: await count(s, 'L/') });
   // C waits; its lease is revoked (its key goes); when A unlocks C learns its session expired.
@@ -182,7 +189,14 @@ diffCase('election: campaign, leader, proclaim, resign, errors', async (s) => {
   const cRes = await settle(
     s.clients.election.campaign({ name: b('E'), lease: l3, value: b('c1') }, { deadlineMs: 300 }),
   );
-  assert.equal(cRes.ok ? 'ok' : cRes.code, status.DEADLINE_EXCEEDED);
+  // The client's deadline and the server's (grpc-go answers UNKNOWN "context deadline exceeded")
+  // race; under load either wins, on etcd as on tsetcd. Both mean the call gave up.
+  assert.ok(
+    !cRes.ok &&
+      (cRes.code === status.DEADLINE_EXCEEDED ||
+        (cRes.code === status.UNKNOWN && /deadline|cancel/.test(cRes.details))),
+    `${s.label}: gave up at its deadline (${cRes.ok ? 'ok' : `${cRes.code} ${cRes.details}`})`,
+  );
   await waitFor(async () => (await count(s, 'E/')) === 2);
   s.record('cancelled candidate resigned', { keys: await count(s, 'E/') });
   await step(s, 'leader after proclaim', (c) => c.election.leader({ name: b('E') }));

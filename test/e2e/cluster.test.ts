@@ -335,6 +335,10 @@ test('membership changes: add a learner, join it, promote it, remove a member, u
   // Remove one of the original members (not the one the writer uses).
   const removedId = afterPromote.members.find((m) => m.name === 'm2')!.ID;
   await c0.cluster.memberRemove({ ID: removedId });
+  // Answered once applied on the member asked (m1); the new member applies it a moment later.
+  await waitFor(async () => (await c4.cluster.memberList({})).members.length === 3, {
+    what: 'm4 applied the removal',
+  });
   const final = await c4.cluster.memberList({});
   assert.deepEqual(final.members.map((m) => m.name).sort(), ['m1', 'm3', 'm4']);
 
