@@ -18,7 +18,7 @@ import { concurrencyOf } from '../server/concurrency/index.js';
 import type { Member } from '../server/member.js';
 import type { CallContext, GrpcServer, StreamCall } from './grpc-server.js';
 import { toGrpcError } from './grpc-server.js';
-import { fillConcurrencyHeader } from './lock-service.js';
+import { fillHeader } from './header.js';
 
 /** Registers v3electionpb.Election on `server`, backed by `member`'s shared `Concurrency`. */
 export function registerElectionService(server: GrpcServer, member: Member): void {
@@ -26,19 +26,19 @@ export function registerElectionService(server: GrpcServer, member: Member): voi
   server.addService(ElectionService, {
     campaign: async (r: CampaignRequest, ctx: CallContext): Promise<CampaignResponse> => {
       const resp = await c.campaign(r.name, r.lease, r.value, ctx.signal);
-      return { header: fillConcurrencyHeader(member, resp.header), leader: resp.leader };
+      return { header: fillHeader(member, resp.header), leader: resp.leader };
     },
     proclaim: async (r: ProclaimRequest) => {
       const resp = await c.proclaim(r.leader, r.value);
-      return { header: fillConcurrencyHeader(member, resp.header) };
+      return { header: fillHeader(member, resp.header) };
     },
     leader: async (r: LeaderRequest): Promise<LeaderResponse> => {
       const resp = await c.leader(r.name);
-      return { header: fillConcurrencyHeader(member, resp.header), kv: resp.kv };
+      return { header: fillHeader(member, resp.header), kv: resp.kv };
     },
     resign: async (r: ResignRequest) => {
       const resp = await c.resign(r.leader);
-      return { header: fillConcurrencyHeader(member, resp.header) };
+      return { header: fillHeader(member, resp.header) };
     },
     observe: (call: StreamCall<LeaderRequest, LeaderResponse>) => {
       let stop: (() => void) | undefined;
@@ -48,7 +48,7 @@ export function registerElectionService(server: GrpcServer, member: Member): voi
       let pending: LeaderResponse | undefined;
       let full = false;
       const send = (header: ResponseHeader, kv: KeyValue) => {
-        const resp = { header: fillConcurrencyHeader(member, header), kv };
+        const resp = { header: fillHeader(member, header), kv };
         if (full) {
           pending = resp;
           return;

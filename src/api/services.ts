@@ -55,6 +55,7 @@ import { type Member, quotaCost, SERVER_VERSION } from '../server/member.js';
 import { registerElectionService } from './election-service.js';
 import { etcdError } from './errors.js';
 import { type GrpcServer, type ServiceDefinition, type StreamCall, toGrpcError } from './grpc-server.js';
+import { fillHeader } from './header.js';
 import { checkDelete, checkIntervals, checkPut, checkRange, checkTxn } from './kv-checks.js';
 import { registerLockService } from './lock-service.js';
 import { GrpcError, Status } from './status.js';
@@ -63,15 +64,6 @@ import { registerWatchService } from './watch-service.js';
 /** The error for a method whose feature tsetcd does not have yet. */
 export function notImplemented(method: string): GrpcError {
   return new GrpcError(Status.UNIMPLEMENTED, `tsetcd: ${method} is not implemented yet`);
-}
-
-function fillHeader(member: Member, h: ResponseHeader | undefined): ResponseHeader {
-  const out = h ?? { clusterId: 0n, memberId: 0n, revision: 0n, raftTerm: 0n };
-  out.clusterId = member.clusterId;
-  out.memberId = member.memberId;
-  out.raftTerm = BigInt(member.term);
-  if (out.revision === 0n) out.revision = BigInt(member.store.rev);
-  return out;
 }
 
 /** A learner serves only serializable reads; everything else gets etcd's learner error. */
