@@ -1,7 +1,7 @@
 /**
  * The one table of wire errors: every error tsetcd returns to a client, with etcd 3.4's gRPC code and
- * exact message. Handlers throw these (or layer errors that `toGrpcError` maps here); clients rebuild
- * typed errors from the same table by exact (code, message) — never by substring.
+ * exact message. Handlers throw these (or layer errors that `toGrpcError` maps here); the client layer,
+ * when it exists, is to rebuild typed errors from this same table by exact (code, message).
  */
 import { GrpcError, Status } from './status.js';
 
@@ -97,19 +97,4 @@ export class EtcdError extends GrpcError {
 /** Shorthand: `throw etcdError('emptyKey')`. */
 export function etcdError(kind: WireErrorName): EtcdError {
   return new EtcdError(kind);
-}
-
-const byWire = new Map<string, WireErrorName>();
-for (const [kind, [code, message]] of Object.entries(wireErrors) as [WireErrorName, Entry][]) {
-  byWire.set(`${code}\u0000${message}`, kind);
-}
-
-/** For clients: the table row with exactly this code and message, if any. */
-export function lookupWireError(code: number, message: string): WireErrorName | undefined {
-  return byWire.get(`${code}\u0000${message}`);
-}
-
-/** "Not implemented" as grpc-go says it for a method a service does not have. */
-export function unimplemented(method: string): GrpcError {
-  return new GrpcError(Status.UNIMPLEMENTED, `unknown method ${method}`);
 }

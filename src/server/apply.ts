@@ -5,7 +5,7 @@
  *
  * Response headers carry only `revision` here; the API edge fills cluster id, member id and term.
  */
-import { EtcdError, etcdError } from '../api/errors.js';
+import { etcdError } from '../api/errors.js';
 import {
   type CompactionResponse,
   type Compare,
@@ -320,5 +320,3 @@ export function applyTxn(
 export function compactionResponse(rev: number): CompactionResponse {
   return { header: header(rev) };
 }
-
-export { EtcdError };

@@ -18,8 +18,3 @@ export function computeClusterId(memberIds: bigint[]): bigint {
   for (let i = 0; i < sorted.length; i++) buf.writeBigUInt64BE(sorted[i]!, 8 * i);
   return createHash('sha1').update(buf).digest().readBigUInt64BE(0);
 }
-
-/** etcd prints ids as lower-case hex without leading zeros. */
-export function idToHex(id: bigint): string {
-  return id.toString(16);
-}

@@ -273,10 +273,6 @@ export class Member {
     return this.log.leader;
   }
 
-  get applied(): number {
-    return this.appliedIndex;
-  }
-
   get committed(): number {
     return this.log.committedIndex;
   }
