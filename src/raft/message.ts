@@ -152,7 +152,8 @@ export interface ReadState {
  * 1. if `snapshot` is set, persist it (and install it in the state machine before applying
  *    `committedEntries`);
  * 2. persist `entries` and `hardState` (one fsync when `mustSync`);
- * 3. send `messages` — only after step 2 is durable;
+ * 3. send `messages` — only after step 2 is durable, unless `sendBeforePersist` says the leader may
+ *    send them while its own write is in flight (Raft thesis §10.2.1);
  * 4. apply `committedEntries` in order (calling `applyConfChange` for conf-change entries);
  * 5. answer `readStates` once applied >= their index.
  */
@@ -167,6 +168,13 @@ export interface Ready {
   snapshot: Snapshot | null;
   committedEntries: Entry[];
   messages: Message[];
-  /** Whether `hardState`/`entries` must be synced to disk before sending `messages`. */
+  /** Whether `hardState`/`entries` must be synced to disk (fsync) in step 2. */
   mustSync: boolean;
+  /**
+   * True when `messages` may go out before step 2 is durable, overlapping the leader's fsync with
+   * the followers'. Set only for a leader whose messages reveal no commit index beyond the entries
+   * already durable (so nothing becomes visible as committed that a crash could still lose) and
+   * with no snapshot in the Ready. Persisting still precedes applying `committedEntries`.
+   */
+  sendBeforePersist: boolean;
 }

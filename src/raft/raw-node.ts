@@ -222,6 +222,12 @@ export class RawNode {
     const entries = r.log.unstableEntries();
     const snapshot = r.log.unstable.snapshot;
     const committedEntries = r.log.nextCommittedEnts();
+    // The leader counts itself as holding an entry from the moment it appends it; that is sound
+    // while no one learns of a commit covering entries this member has not yet made durable. Only
+    // a lone voter (or a joint config where this member alone decides) can commit its own fresh
+    // entries without a follower's ack, so compare the commit index with the durable log.
+    const durableLast = entries.length > 0 ? entries[0]!.index - 1 : r.log.lastIndex();
+    const sendBeforePersist = r.state === StateRole.Leader && snapshot === null && hard.commit <= durableLast;
     const rd: Ready = {
       softState: softChanged ? soft : null,
       hardState: hardChanged ? hard : null,
@@ -231,6 +237,7 @@ export class RawNode {
       committedEntries,
       messages: r.msgs,
       mustSync: entries.length > 0 || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote,
+      sendBeforePersist,
     };
     r.readStates = [];
     r.msgs = [];

@@ -4,7 +4,8 @@
  *
  * The Ready loop, stated once (src/raft/README.md gives the core's side of the contract):
  *   1. persist hard state + new entries with ONE wal.save (one write, one fdatasync);
- *   2. then hand messages to the transport (never before step 1 is durable);
+ *   2. then hand messages to the transport — never before step 1 is durable, except a leader's
+ *      when the core marks the Ready `sendBeforePersist` (sent first, overlapping the fsyncs);
  *   3. apply committed entries in order (conf changes to the RawNode, the rest to the member);
  *   4. answer ReadIndex requests; 5. advance(); 6. maybe snapshot and release old WAL segments.
  * Steps run one Ready at a time; proposals arriving while an fsync is in flight gather in the core
@@ -425,6 +426,9 @@ export class RaftDriver implements ConsensusLog {
             'installed a snapshot from the leader',
           );
         }
+        // A leader's messages may overlap its own fsync with the followers' (the core says when).
+        const sentEarly = rd.sendBeforePersist && rd.messages.length > 0;
+        if (sentEarly) this.opts.send(rd.messages);
         if (rd.entries.length > 0 || (rd.hardState && rd.mustSync)) {
           await this.wal.save(rd.hardState ?? undefined, rd.entries);
           if (rd.entries.length > 0) this.storage.append(rd.entries);
@@ -432,7 +436,7 @@ export class RaftDriver implements ConsensusLog {
         } else if (rd.hardState) {
           this.storage.setHardState(rd.hardState);
         }
-        if (rd.messages.length > 0) this.opts.send(rd.messages);
+        if (!sentEarly && rd.messages.length > 0) this.opts.send(rd.messages);
         for (const e of rd.committedEntries) this.applyCommitted(e);
         for (const rs of rd.readStates) {
           const key = Buffer.from(rs.requestCtx).toString('hex');

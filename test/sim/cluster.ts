@@ -72,6 +72,8 @@ export interface SimOptions {
   transferRate: number;
   /** Per-tick probability of crashing or isolating the current leader (provokes Figure 8). */
   leaderFaultRate: number;
+  /** Honour `Ready.sendBeforePersist` (a leader sends while its own write is in flight). */
+  earlySend: boolean;
   /** Compact when a member applied this many entries past its snapshot (0 = never). */
   snapshotEvery: number;
   maxSizePerMsg: number;
@@ -127,6 +129,7 @@ export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}
     electionTick,
     traceSize: 200,
     verbose: false,
+    earlySend: r.next() < 0.7,
     ...overrides,
   };
 }
@@ -142,6 +145,8 @@ export interface SimStats {
   reads: number;
   readsAnswered: number;
   crashes: number;
+  /** Crashes of a leader after it sent a Ready's messages but before it persisted its entries. */
+  crashesBeforePersist: number;
   snapshotsSent: number;
   confChangesApplied: number;
   transfers: number;
@@ -227,6 +232,7 @@ export class Sim {
     reads: 0,
     readsAnswered: 0,
     crashes: 0,
+    crashesBeforePersist: 0,
     snapshotsSent: 0,
     confChangesApplied: 0,
     transfers: 0,
@@ -419,6 +425,17 @@ export class Sim {
     if (rd.softState?.role === StateRole.Leader) this.onLeader(n, st.hardState.term);
     this.stats.maxTerm = Math.max(this.stats.maxTerm, st.hardState.term);
 
+    // A leader may send while its own write is in flight; a crash in that window loses the
+    // entries it already sent (they were never durable here).
+    if (rd.sendBeforePersist && this.o.earlySend) {
+      for (const m of rd.messages) this.send(m);
+      if (!this.healed && this.rng.next() < this.o.crashRate / 10) {
+        this.log(`${n.id} crashes after sending, before persisting`);
+        this.stats.crashesBeforePersist++;
+        this.crash(n);
+        return;
+      }
+    }
     // 1-2. Persist snapshot, entries, hard state.
     if (rd.snapshot) {
       const sm = decodeSm(rd.snapshot.data);
@@ -448,7 +465,7 @@ export class Sim {
       return;
     }
     // 3. Send.
-    for (const m of rd.messages) this.send(m);
+    if (!(rd.sendBeforePersist && this.o.earlySend)) for (const m of rd.messages) this.send(m);
     // 4. Apply.
     for (const e of rd.committedEntries) this.apply(n, e);
     // 5. Reads.
