@@ -92,6 +92,11 @@ export const READ_INDEX_RETRY_MS = 500;
 /** Outstanding ReadIndex requests at most; more are refused as "too many requests". */
 export const READ_INDEX_PENDING_MAX = 10_000;
 
+interface ReadWaiter {
+  resolve(index: number): void;
+  reject(e: unknown): void;
+}
+
 export class RaftDriver implements ConsensusLog {
   private readonly node: RawNode;
   private leaderId: bigint = NONE;
@@ -116,6 +121,9 @@ export class RaftDriver implements ConsensusLog {
     }
   >();
   private readSeq = 0n;
+  /** Reads waiting for the current turn's ReadIndex round; see readIndex(). */
+  private readBatch: ReadWaiter[] | undefined;
+  private readsWaiting = 0;
 
   private constructor(
     private readonly opts: RaftDriverOptions,
@@ -259,29 +267,59 @@ export class RaftDriver implements ConsensusLog {
     this.kick();
   }
 
-  /** ReadIndex: resolves with a commit index that every read issued after this call may wait for. */
+  /**
+   * ReadIndex: resolves with a commit index that every read issued after this call may wait for.
+   * Reads issued in the same turn of the event loop share one ReadIndex round (one heartbeat
+   * quorum), as etcd's read loop batches them; the round is handed to the core only after the
+   * turn, so it captures the commit index after every read of the batch was issued.
+   */
   readIndex(): Promise<number> {
     this.checkUsable();
-    if (this.reads.size >= READ_INDEX_PENDING_MAX) return Promise.reject(etcdError('tooManyRequests'));
+    if (this.readsWaiting >= READ_INDEX_PENDING_MAX) return Promise.reject(etcdError('tooManyRequests'));
+    return new Promise((resolve, reject) => {
+      this.readsWaiting++;
+      if (this.readBatch === undefined) {
+        this.readBatch = [];
+        setImmediate(() => this.sendReadBatch());
+      }
+      this.readBatch.push({ resolve, reject });
+    });
+  }
+
+  private sendReadBatch(): void {
+    const waiters = this.readBatch ?? [];
+    this.readBatch = undefined;
+    const settle = (each: (w: ReadWaiter) => void): void => {
+      this.readsWaiting -= waiters.length;
+      for (const w of waiters) each(w);
+    };
+    if (this.stopped || this.failed !== undefined) {
+      settle((w) => w.reject(etcdError('stopped')));
+      return;
+    }
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setBigUint64(0, this.readSeq++);
     const key = Buffer.from(ctx).toString('hex');
     const now = performance.now();
-    return new Promise((resolve, reject) => {
-      this.reads.set(key, { ctx, sentAt: now, deadline: now + this.opts.readTimeoutMs, resolve, reject });
-      try {
-        this.node.readIndex(ctx);
-      } catch (err) {
-        if (!(err instanceof RaftError)) {
-          this.reads.delete(key);
-          reject(err);
-          return;
-        }
-        // No leader right now (an election): keep waiting; the next tick asks again.
-        this.reads.get(key)!.sentAt = Number.NEGATIVE_INFINITY;
-      }
-      this.kick();
+    this.reads.set(key, {
+      ctx,
+      sentAt: now,
+      deadline: now + this.opts.readTimeoutMs,
+      resolve: (index) => settle((w) => w.resolve(index)),
+      reject: (err) => settle((w) => w.reject(err)),
     });
+    try {
+      this.node.readIndex(ctx);
+    } catch (err) {
+      if (!(err instanceof RaftError)) {
+        this.reads.get(key)?.reject(err);
+        this.reads.delete(key);
+        return;
+      }
+      // No leader right now (an election): keep waiting; the next tick asks again.
+      this.reads.get(key)!.sentAt = Number.NEGATIVE_INFINITY;
+    }
+    this.kick();
   }
 
   /** Proposes a membership change; throws etcd's errors when it cannot be accepted here. */
