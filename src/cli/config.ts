@@ -169,6 +169,7 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       maxWals: int(flags, 'max-wals'),
       walDir: v('wal-dir'),
       watchProgressNotifyIntervalMs: parseDurationMs(v('experimental-watch-progress-notify-interval')),
+      leaseCheckpoint: v('experimental-enable-lease-checkpoint') === 'true',
       listenPeer: listenPeers[0] ? { host: listenPeers[0].host, port: listenPeers[0].port } : undefined,
       initialClusterState: state,
       strictReconfigCheck: v('strict-reconfig-check') === 'true',

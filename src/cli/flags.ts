@@ -280,11 +280,12 @@ export const FLAGS: FlagSpec[] = [
     'array',
     'ExperimentalBackendFreelistType specifies the type of freelist that boltdb backend uses(array and map are supported types).',
   ),
+  // On by default in tsetcd (etcd 3.4: off), so long leases cannot outlive repeated elections.
   f(
     'experimental-enable-lease-checkpoint',
     'bool',
-    'false',
-    'Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases.',
+    'true',
+    'Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases (tsetcd: on by default; etcd 3.4: off).',
   ),
   f(
     'experimental-compaction-batch-limit',

@@ -54,8 +54,8 @@ import {
 } from './apply.js';
 import type { CommittedEntry } from './consensus.js';
 import { computeClusterId, computeMemberId } from './ids.js';
-import { MvccLeaseStore } from './lease-store.js';
-import { Lessor } from './lessor.js';
+import { LeasePrimary, openLessor } from './lease-checkpoint.js';
+import type { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
 import { decodeMemberContext, encodeMemberContext, Membership } from './membership.js';
 import { ServerMetrics } from './metrics.js';
@@ -102,6 +102,10 @@ export interface MemberConfig {
   transportFaults?: FaultHooks;
   /** Entries kept after a snapshot for slow followers (default 5000, etcd's); tests use few. */
   snapshotCatchUpEntries?: number;
+  /** etcd --experimental-enable-lease-checkpoint; on unless false (etcd's default is off). */
+  leaseCheckpoint?: boolean;
+  /** How often the leader checkpoints remaining lease TTLs (default 5 minutes, etcd's); tests use less. */
+  leaseCheckpointIntervalMs?: number;
 }
 
 /** Who this member is: fixed at its first start, then read back from its data dir. */
@@ -154,6 +158,8 @@ export class Member {
   /** The store; replaced as a whole when a snapshot from the leader is installed. */
   store: MvccStore;
   lessor: Lessor;
+  /** The leader's side of leases: promotion, keep-alives, checkpoints (see lease-checkpoint.ts). */
+  private readonly leasePrimary: LeasePrimary;
   membership: Membership;
   alarms: Alarms;
   private transport: Transport | undefined;
@@ -171,7 +177,17 @@ export class Member {
     private readonly identity: Identity,
   ) {
     this.store = store;
-    this.lessor = new Lessor(new MvccLeaseStore(store), () => performance.now(), minLeaseTtlSeconds(cfg));
+    this.lessor = openLessor(store, cfg, minLeaseTtlSeconds(cfg));
+    this.leasePrimary = new LeasePrimary({
+      lessor: () => this.lessor,
+      isLeader: () => this.log?.leader === this.memberId,
+      term: () => this.log.term,
+      stopped: () => this.stopped,
+      proposeCheckpoint: (leaseCheckpoint) => this.propose({ leaseCheckpoint }),
+      requestTimeoutMs: requestTimeoutMs(cfg),
+      electionTimeoutMs: cfg.electionTimeoutMs ?? 1000,
+      onError: (message, err) => this.logger.warn({ err: String(err) }, message),
+    });
     // Through `this`: a snapshot install replaces the store and with it the lessor.
     this.hooks = {
       leaseExists: (id) => this.lessor.lookup(id) !== undefined,
@@ -232,7 +248,7 @@ export class Member {
         readTimeoutMs: requestTimeoutMs(cfg),
         logger,
         onCommitted: (e) => member.applyEntry(e),
-        onAppliedIndex: (index) => member.advanceAppliedIndex(index),
+        onAppliedIndex: (index, term) => member.advanceAppliedIndex(index, term),
         onConfChange: (cc, index) => member.applyConfChange(cc, index),
         installSnapshot: (snap) => member.installSnapshot(snap),
         snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
@@ -552,8 +568,9 @@ export class Member {
   }
 
   /** An entry with nothing for the store (empty or a conf change) was applied: reads may proceed. */
-  private advanceAppliedIndex(index: number): void {
+  private advanceAppliedIndex(index: number, term: number): void {
     if (index <= this.appliedIndex) return;
+    this.leasePrimary.onEmptyEntryApplied(term);
     this.appliedIndex = index;
     this.scheduleFlush();
   }
@@ -686,6 +703,15 @@ export class Member {
       }
       return { header: header(this.store.rev) };
     }
+    if (req.leaseCheckpoint) {
+      const txn = this.beginWrite(index);
+      try {
+        this.leasePrimary.apply(req.leaseCheckpoint);
+      } finally {
+        txn.end();
+      }
+      return { header: header(this.store.rev) };
+    }
     // An entry this version cannot apply still advances the index, so every member stays aligned.
     this.beginWrite(index).end();
     throw etcdError('notCapable');
@@ -780,8 +806,9 @@ export class Member {
     this.metrics.hasLeader.set(leader !== 0n ? 1 : 0);
     this.metrics.isLeader.set(leader === this.memberId ? 1 : 0);
     if (leader !== 0n) this.metrics.leaderChanges.inc();
-    // A new leader restarts every lease's clock, as etcd's lessor Promote does.
-    if (leader === this.memberId) this.lessor.refreshAll();
+    // A member that stops leading stops keeping lease time; a new leader starts once it applied its
+    // term's first entry (LeasePrimary.onEmptyEntryApplied), as etcd's lessor Promote does.
+    this.leasePrimary.onLeaderChange();
   }
 
   /** Fails proposals that waited too long to be applied (lost on a leader change, or a stuck disk). */
@@ -882,11 +909,7 @@ export class Member {
     this.store = await MvccStore.open({ dir, sync: false, logger: this.logger });
     await this.store.syncAll();
     this.appliedIndex = this.store.consistentIndex;
-    this.lessor = new Lessor(
-      new MvccLeaseStore(this.store),
-      () => performance.now(),
-      minLeaseTtlSeconds(this.cfg),
-    );
+    this.lessor = openLessor(this.store, this.cfg, minLeaseTtlSeconds(this.cfg));
     this.attachLeasedKeys();
     this.membership = new Membership(this.identity.members, this.store);
     this.alarms = new Alarms(this.store);
@@ -949,16 +972,14 @@ export class Member {
    */
   async leaseRenew(id: bigint): Promise<number> {
     if (this.stopped) throw etcdError('stopped');
-    if (this.log.leader === this.memberId) return this.lessor.renew(id) ?? 0;
+    if (this.log.leader === this.memberId) return this.leasePrimary.renew(id);
     return (await this.askLeader('renew', id)).ttl;
   }
 
   /** Remaining TTL (whole seconds, -1 = no such lease) and granted TTL, from the leader. */
   async leaseTimeToLive(id: bigint): Promise<{ ttl: number; granted: number }> {
     if (this.stopped) throw etcdError('stopped');
-    if (this.log.leader === this.memberId) {
-      return { ttl: this.lessor.remainingSeconds(id), granted: this.lessor.lookup(id)?.ttl ?? 0 };
-    }
+    if (this.log.leader === this.memberId) return this.leasePrimary.timeToLive(id);
     const r = await this.askLeader('ttl', id);
     return { ttl: r.ttl, granted: r.granted };
   }
@@ -1036,12 +1057,21 @@ export class Member {
           );
           return;
         }
-        const body =
+        const answer =
           op === 'renew'
-            ? { ttl: this.lessor.renew(lease) ?? 0, granted: 0 }
-            : { ttl: this.lessor.remainingSeconds(lease), granted: this.lessor.lookup(lease)?.ttl ?? 0 };
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
+            ? this.leasePrimary.renew(lease).then((ttl) => ({ ttl, granted: 0 }))
+            : this.leasePrimary.timeToLive(lease);
+        answer.then(
+          (body) => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(body));
+          },
+          (err: unknown) => {
+            // Not (or no longer) the leader: the follower answers "not leader"; anything else times out.
+            res.writeHead((err as { kind?: string }).kind === 'notLeader' ? 503 : 500);
+            res.end(String(err));
+          },
+        );
       });
     });
   }
@@ -1165,7 +1195,6 @@ export class Member {
     if (this.lessor.size === 0) return;
     const all = this.store.range(Buffer.from([0]), Buffer.from([0]));
     for (const kv of all.kvs) if (kv.lease !== 0n) this.lessor.onPut(kv.key, kv.lease);
-    this.lessor.refreshAll();
   }
 
   /** The leader revokes expired leases through the log, twice a second as etcd checks. */
@@ -1180,6 +1209,7 @@ export class Member {
           if ((err as { kind?: string }).kind !== 'leaseNotFound') this.lessor.unmarkRevoking(id);
         });
       }
+      this.leasePrimary.checkpointDue();
     }, LEASE_EXPIRY_CHECK_MS);
     this.expiryTimer.unref();
   }

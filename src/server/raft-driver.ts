@@ -63,7 +63,7 @@ export interface RaftDriverOptions {
   logger: Logger;
   onCommitted(entry: CommittedEntry): void;
   /** Empty entries (a new leader's) still advance the member's applied index. */
-  onAppliedIndex(index: number): void;
+  onAppliedIndex(index: number, term: number): void;
   /** A committed conf change was applied to the Raft core; the member updates its member table. */
   onConfChange(cc: ConfChange, index: number): void;
   /**
@@ -512,7 +512,7 @@ export class RaftDriver implements ConsensusLog {
       this.opts.onCommitted({ index: e.index, term: e.term, data: e.data });
     } else {
       // An empty entry is the one a new leader appends to commit its term; nothing to apply.
-      this.opts.onAppliedIndex(e.index);
+      this.opts.onAppliedIndex(e.index, e.term);
     }
     this.appliedIndex = e.index;
   }
