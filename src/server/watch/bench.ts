@@ -13,12 +13,6 @@
  *        [--rate 1000] [--seconds 10] [--target both|tsetcd|etcd] [--endpoint host:port --pid N]
  * (--endpoint: measure a server you started yourself, e.g. under `node --cpu-prof`.)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, type ClientDuplexStream, credentials } from '@grpc/grpc-js';
 import {
   KVService,
@@ -27,13 +21,12 @@ import {
   type WatchResponse,
   WatchService,
 } from '../../proto/etcdserverpb/rpc.js';
+import { cpuSeconds, percentile, rssMb, startServer } from '../bench-support.js';
 
 /** Puts in flight at most; a tick that would exceed it skips (counted), so the client never queues unboundedly. */
 const PUTS_IN_FLIGHT_MAX = 512;
 /** How long to wait for the last events after the writes stop. */
 const DRAIN_MS = 10_000;
-/** Server start deadline. */
-const START_MS = 30_000;
 
 interface Options {
   watchers: number;
@@ -86,100 +79,6 @@ function parseArgs(argv: string[]): Options {
 
 function now(): number {
   return performance.timeOrigin + performance.now();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) {
-    const up = dirname(d);
-    if (up === d) throw new Error('repository root not found');
-    d = up;
-  }
-  return d;
-}
-
-/** Resident set size of `pid` in MiB (0 if gone). */
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** User + system CPU seconds used by `pid` so far. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-async function startServer(
-  kind: 'tsetcd' | 'etcd',
-): Promise<{ child: ChildProcess; endpoint: string; cleanup(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), `watch-bench-${kind}-`));
-  const cp = await freePort();
-  const pp = await freePort();
-  const args = [
-    '--name',
-    'bench',
-    '--data-dir',
-    join(dir, 'data'),
-    '--listen-client-urls',
-    `http://127.0.0.1:${cp}`,
-    '--advertise-client-urls',
-    `http://127.0.0.1:${cp}`,
-    '--listen-peer-urls',
-    `http://127.0.0.1:${pp}`,
-    '--initial-advertise-peer-urls',
-    `http://127.0.0.1:${pp}`,
-    '--initial-cluster',
-    `bench=http://127.0.0.1:${pp}`,
-  ];
-  const child =
-    kind === 'etcd'
-      ? spawn(process.env.ETCD_BIN ?? 'etcd', args, { stdio: 'ignore' })
-      : spawn(process.execPath, [join(repoRoot(), 'bin', 'tsetcd.js'), ...args], { stdio: 'ignore' });
-  const cleanup = () => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('exit', cleanup);
-  const deadline = Date.now() + START_MS;
-  for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${cp}/health`, { signal: AbortSignal.timeout(1000) });
-      if ((await res.text()).includes('"health":"true"')) break;
-    } catch {
-      // not up yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      cleanup();
-      throw new Error(`${kind} did not start`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, endpoint: `127.0.0.1:${cp}`, cleanup };
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
 async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
