@@ -10,8 +10,11 @@
  * matched to the oldest request). Every response must carry its lease's ID and granted TTL; a
  * TTL of 0 (lease gone) or a mismatch counts as an error. Requests are encoded once per lease.
  *
+ * With `--rounds N` the two servers take turns N times, the order reversed every other round (a
+ * fresh server each time), and the medians are compared: other load on the machine falls on both.
+ *
  * Usage: node dist/src/server/lease-bench.js [--leases 10000] [--streams 100] [--conns 10]
- *        [--depth 10] [--seconds 10] [--ttl 120] [--target both|tsetcd|etcd]
+ *        [--depth 10] [--seconds 10] [--ttl 120] [--rounds 1] [--target both|tsetcd|etcd]
  */
 import { Client, type ClientDuplexStream, credentials } from '@grpc/grpc-js';
 import {
@@ -42,6 +45,7 @@ interface Options {
   depth: number;
   seconds: number;
   ttl: number;
+  rounds: number;
   target: 'both' | ServerKind;
 }
 
@@ -69,6 +73,7 @@ function parseArgs(argv: string[]): Options {
     depth: 10,
     seconds: 10,
     ttl: 120,
+    rounds: 1,
     target: 'both',
   };
   for (let i = 0; i < argv.length; i += 2) {
@@ -241,6 +246,29 @@ function show(r: Result): string {
   );
 }
 
+/** Per-field medians of several rounds (undefined when there are none). */
+function median(rs: Result[]): Result | undefined {
+  if (rs.length === 0) return undefined;
+  const mid = (f: (r: Result) => number) => {
+    const v = rs.map(f).sort((x, y) => x - y);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  return {
+    kind: rs[0]!.kind,
+    keepAlives: mid((r) => r.keepAlives),
+    errors: rs.reduce((n, r) => n + r.errors, 0),
+    perSecond: mid((r) => r.perSecond),
+    p50Ms: mid((r) => r.p50Ms),
+    p99Ms: mid((r) => r.p99Ms),
+    maxMs: mid((r) => r.maxMs),
+    rssMaxMb: mid((r) => r.rssMaxMb),
+    rssAfterGrantMb: mid((r) => r.rssAfterGrantMb),
+    cpuSeconds: mid((r) => r.cpuSeconds),
+    grantSeconds: mid((r) => r.grantSeconds),
+    benchElu: mid((r) => r.benchElu),
+  };
+}
+
 async function main(): Promise<void> {
   let o: Options;
   try {
@@ -255,12 +283,16 @@ async function main(): Promise<void> {
   );
   const results: Result[] = [];
   const kinds: ServerKind[] = o.target === 'both' ? ['tsetcd', 'etcd'] : [o.target];
-  for (const kind of kinds) {
-    const r = await runOne(kind, o);
-    results.push(r);
-    console.log(show(r));
+  for (let round = 0; round < o.rounds; round++) {
+    for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
+      const r = await runOne(kind, o);
+      results.push(r);
+      console.log(`${o.rounds > 1 ? `round ${round + 1}: ` : ''}${show(r)}`);
+    }
   }
-  const [a, b] = results;
+  const a = median(results.filter((r) => r.kind === 'tsetcd'));
+  const b = median(results.filter((r) => r.kind === 'etcd'));
+  if (o.rounds > 1) for (const m of [a, b]) if (m) console.log(`median  ${show(m)}`);
   if (a && b) {
     const ratio = (x: number, y: number) => (y === 0 ? 'n/a' : (x / y).toFixed(2));
     console.log(
@@ -273,7 +305,7 @@ async function main(): Promise<void> {
 
 const USAGE =
   'usage: node dist/src/server/lease-bench.js [--leases 10000] [--streams 100] [--conns 10] ' +
-  '[--depth 10] [--seconds 10] [--ttl 120] [--target both|tsetcd|etcd]';
+  '[--depth 10] [--seconds 10] [--ttl 120] [--rounds 1] [--target both|tsetcd|etcd]';
 
 main().catch((e: unknown) => {
   console.error(e);
