@@ -69,6 +69,18 @@ test('config: data dir from name, one-member initial cluster from the advertised
   assert.deepEqual(cfg.listenClient, [{ url: 'http://localhost:2379', host: 'localhost', port: 2379 }]);
 });
 
+test('config: lease checkpointing is on unless --experimental-enable-lease-checkpoint=false (etcd: off)', () => {
+  assert.equal(buildConfig(parseFlags([], {})).member.leaseCheckpoint, true);
+  const off = parseFlags(['--experimental-enable-lease-checkpoint=false'], {});
+  assert.equal(buildConfig(off).member.leaseCheckpoint, false);
+  const env = parseFlags([], { ETCD_EXPERIMENTAL_ENABLE_LEASE_CHECKPOINT: 'false' });
+  assert.equal(buildConfig(env).member.leaseCheckpoint, false);
+  assert.equal(
+    buildConfig(parseFlags(['--experimental-enable-lease-checkpoint'], {})).member.leaseCheckpoint,
+    true,
+  );
+});
+
 test('config: etcd validation rules and messages', () => {
   const cases: [string[], string][] = [
     [

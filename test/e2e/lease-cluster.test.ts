@@ -16,7 +16,7 @@ import { InprocCluster, type KeepAliveStream, openKeepAlive } from './inproc-clu
 
 const TTL = 4;
 /** Expiry check period (500 ms) + a revoke through the log + a loaded CI machine. */
-const EXPIRY_SLACK_MS = 5000;
+const EXPIRY_SLACK_MS = 8000;
 
 /** Collects delete events from a watcher: the responses that carried them, and when they came. */
 function collectDeletes(w: WatchStream) {
