@@ -5,7 +5,8 @@
 // early expiry across elections, and with lease checkpointing (on by default) repeated elections
 // do not keep a lease alive forever — without checkpoints each new leader would restart the full TTL
 // and elections every E < TTL would keep it for ever; (3) a revoke deletes the lease's keys in one
-// revision, seen as one watch response on every member.
+// revision, seen as one watch response on every member; (4) a checkpoint is persisted with its
+// lease, so a restarted member resumes the lease from it instead of from the full TTL.
 // Method: three in-process members (real peer and client sockets), gRPC clients, keep-alive streams,
 // watchers on every member, MoveLeader to force elections; times on this process's monotonic clock.
 import assert from 'node:assert/strict';
@@ -274,4 +275,31 @@ test('revoke deletes every attached key in one revision, one watch response on e
       { what: `keys gone on member ${i}` },
     );
   }
+});
+
+test('a restarted member resumes a lease from its persisted checkpoint, not from the full TTL', {
+  timeout: 60_000,
+}, async (t) => {
+  const cluster = await InprocCluster.start(1, { leaseCheckpointIntervalMs: 500 }, 'lease-restart');
+  t.after(() => cluster.close());
+  const ttl = 30;
+  const lease = await cluster.client(0).lease.leaseGrant({ TTL: BigInt(ttl) });
+  await waitFor(
+    () => {
+      const r = cluster.member(0).lessor.lookup(lease.ID)?.remainingTtl ?? 0;
+      return r > 0 && r <= ttl - 3;
+    },
+    { timeoutMs: 15_000, what: 'a checkpoint of at most TTL-3 s' },
+  );
+  const before = await cluster.client(0).lease.leaseTimeToLive({ ID: lease.ID });
+  await cluster.stop(0);
+  await cluster.restart(0);
+  const after = await cluster.client(0).lease.leaseTimeToLive({ ID: lease.ID });
+  // The checkpoint may round up by a second and the new term adds an election timeout (1 s).
+  assert.ok(
+    after.TTL > 0n && after.TTL <= before.TTL + 2n,
+    `remaining ${before.TTL} s before, ${after.TTL} s after`,
+  );
+  assert.ok(after.TTL < BigInt(ttl) - 1n, `restarted from the full TTL: ${after.TTL}`);
+  assert.equal(after.grantedTTL, BigInt(ttl));
 });
