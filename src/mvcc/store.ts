@@ -171,6 +171,8 @@ export class MvccStore {
   private compactionsRunning = 0;
   private closed = false;
   private fatal: Error | undefined;
+  /** dbSize() between commits; see there. */
+  private dbSizeCached: number | undefined;
   private readonly scratchKey = Buffer.alloc(17);
 
   private constructor(
@@ -336,6 +338,7 @@ export class MvccStore {
     this.checkUsable();
     this.flush();
     await this.lastBatch;
+    this.dbSizeCached = undefined;
     if (this.fatal !== undefined) throw this.fatal;
     if (this.sync) await this.be.env.flushed;
   }
@@ -577,8 +580,13 @@ export class MvccStore {
 
   /** Size of the lmdb file in bytes (pages allocated so far). */
   dbSize(): number {
-    const s = this.be.env.getStats() as { pageSize: number; lastPageNumber: number };
-    return (s.lastPageNumber + 1) * s.pageSize;
+    // Asked on every write (the quota check); lmdb's stats call is not free, and the file only
+    // grows when a batch commits, so the value is kept until the next commit() completes.
+    if (this.dbSizeCached === undefined) {
+      const s = this.be.env.getStats() as { pageSize: number; lastPageNumber: number };
+      this.dbSizeCached = (s.lastPageNumber + 1) * s.pageSize;
+    }
+    return this.dbSizeCached;
   }
 
   /**

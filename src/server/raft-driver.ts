@@ -6,7 +6,8 @@
  *   1. persist hard state + new entries with ONE wal.save (one write, one fdatasync);
  *   2. then hand messages to the transport — never before step 1 is durable, except a leader's
  *      when the core marks the Ready `sendBeforePersist` (sent first, overlapping the fsyncs);
- *   3. apply committed entries in order (conf changes to the RawNode, the rest to the member);
+ *   3. apply committed entries in order (conf changes to the RawNode, the rest to the member) —
+ *      those already durable here from an earlier Ready are applied before step 1's write;
  *   4. answer ReadIndex requests; 5. advance(); 6. maybe snapshot and release old WAL segments.
  * Steps run one Ready at a time; proposals arriving while an fsync is in flight gather in the core
  * and go out together in the next Ready (group commit).
@@ -467,6 +468,18 @@ export class RaftDriver implements ConsensusLog {
         // A leader's messages may overlap its own fsync with the followers' (the core says when).
         const sentEarly = rd.sendBeforePersist && rd.messages.length > 0;
         if (sentEarly) this.opts.send(rd.messages);
+        // Committed entries that were made durable here by an earlier Ready are applied (and their
+        // requests answered) while this Ready's new entries are being written, instead of waiting
+        // for that fsync. Committed means durable on a quorum; the earlier Ready made it durable
+        // here too, which matters for a leader that counted itself before its own write finished.
+        let appliedEarly = 0;
+        if (!rd.snapshot) {
+          const firstNew = rd.entries.length > 0 ? rd.entries[0]!.index : Number.POSITIVE_INFINITY;
+          const ce = rd.committedEntries;
+          while (appliedEarly < ce.length && ce[appliedEarly]!.index < firstNew)
+            this.applyCommitted(ce[appliedEarly++]!);
+          if (appliedEarly > 0) this.answerReads(rd.readStates);
+        }
         if (rd.entries.length > 0 || (rd.hardState && rd.mustSync)) {
           await this.wal.save(rd.hardState ?? undefined, rd.entries);
           if (rd.entries.length > 0) this.storage.append(rd.entries);
@@ -475,15 +488,9 @@ export class RaftDriver implements ConsensusLog {
           this.storage.setHardState(rd.hardState);
         }
         if (!sentEarly && rd.messages.length > 0) this.opts.send(rd.messages);
-        for (const e of rd.committedEntries) this.applyCommitted(e);
-        for (const rs of rd.readStates) {
-          const key = Buffer.from(rs.requestCtx).toString('hex');
-          const r = this.reads.get(key);
-          if (r) {
-            this.reads.delete(key);
-            r.resolve(rs.index);
-          }
-        }
+        for (let i = appliedEarly; i < rd.committedEntries.length; i++)
+          this.applyCommitted(rd.committedEntries[i]!);
+        this.answerReads(rd.readStates);
         this.node.advance();
         // A lone voter has no one to wait for; the core ignores a campaign while conf changes are
         // committed but unapplied (the bootstrap ones at first), so ask again once they are applied.
@@ -501,6 +508,18 @@ export class RaftDriver implements ConsensusLog {
   private isLoneVoter(): boolean {
     const v = this.confState.voters;
     return v.length === 1 && v[0] === this.opts.memberId;
+  }
+
+  /** Hands ReadIndex answers to their waiters (each at most once: later calls find none). */
+  private answerReads(readStates: readonly { index: number; requestCtx: Uint8Array }[]): void {
+    for (const rs of readStates) {
+      const key = Buffer.from(rs.requestCtx).toString('hex');
+      const r = this.reads.get(key);
+      if (r) {
+        this.reads.delete(key);
+        r.resolve(rs.index);
+      }
+    }
   }
 
   private applyCommitted(e: Entry): void {

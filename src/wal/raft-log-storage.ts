@@ -124,8 +124,9 @@ export class RaftLogStorage implements Storage {
         `raft log: missing log entry [last: ${this.lastIndex()}, append at: ${es[0]!.index}]`,
       );
     }
-    // Copy-on-truncate: arrays handed out by entries() stay untouched.
-    this.ents = this.ents.slice(0, offset);
+    // Copy-on-truncate only: entries() hands out fresh arrays, so the common case (a plain
+    // append) extends in place instead of copying the whole in-memory log every Ready.
+    if (offset < this.ents.length) this.ents = this.ents.slice(0, offset);
     for (const e of es) this.ents.push(e);
   }
 
