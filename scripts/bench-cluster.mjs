@@ -153,18 +153,8 @@ try {
     .join(',');
   const results = [];
   for (const row of rows) {
-    const argv = [
-      ...row.argv.map(String),
-      '--val-size',
-      String(V),
-      '--rounds',
-      '3',
-      '--compare',
-      compare,
-      '-w',
-      'json',
-    ];
-    if (row.argv[0] === 'put') argv.push('--key-space-size', '100000');
+    const argv = [...row.argv.map(String), '--rounds', '3', '--compare', compare, '-w', 'json'];
+    if (row.argv[0] === 'put') argv.push('--val-size', String(V), '--key-space-size', '100000');
     process.stderr.write(`== ${row.label}\n`);
     const r = spawnSync(process.execPath, [join(root, 'bin/tsetcd.js'), 'bench', ...argv], {
       encoding: 'utf8',
