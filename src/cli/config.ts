@@ -165,6 +165,7 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       electionTimeoutMs: int(flags, 'election-timeout'),
       heartbeatMs: int(flags, 'heartbeat-interval'),
       snapshotCount: int(flags, 'snapshot-count'),
+      backendBatchIntervalMs: parseDurationMs(v('backend-batch-interval')),
       maxSnapshots: int(flags, 'max-snapshots'),
       maxWals: int(flags, 'max-wals'),
       walDir: v('wal-dir'),

@@ -83,6 +83,16 @@ export interface MvccStoreOptions {
    * survives a process crash) and the fsync happens in the background.
    */
   sync?: boolean;
+  /**
+   * 0 (default): ended writes go to lmdb in one batch per event-loop turn. > 0: one batch per
+   * this many milliseconds (or sooner at FLUSH_RECORDS_MAX records), like etcd's
+   * --backend-batch-interval. Each lmdb batch costs an fsync of the database file, so with a WAL
+   * in front a longer interval keeps the disk for the WAL; reads see the writes meanwhile from
+   * the in-memory overlay.
+   */
+  batchIntervalMs?: number;
+  /** Called with the duration of every lmdb batch commit (etcd_disk_backend_commit_duration_seconds). */
+  onBatchCommitted?: (seconds: number) => void;
   /** Most bytes the database may grow to; default MAP_SIZE_BYTES_DEFAULT. */
   mapSizeBytes?: number;
   /** Where open/compaction progress and failures are logged; default silent. */
@@ -152,6 +162,10 @@ function isOpenEnd(end: Buffer): boolean {
 export class MvccStore {
   private readonly be: Backend;
   private readonly sync: boolean;
+  private readonly batchIntervalMs: number;
+  private readonly onBatchCommitted: ((seconds: number) => void) | undefined;
+  /** Callers of committedLazily() waiting for the next batch to be handed to lmdb. */
+  private flushWaiters: (() => void)[] = [];
   private readonly log: MvccLogger | undefined;
   private readonly index: TreeIndex;
   private currentRev: number;
@@ -185,6 +199,8 @@ export class MvccStore {
   ) {
     this.be = be;
     this.sync = opts.sync !== false;
+    this.batchIntervalMs = opts.batchIntervalMs ?? 0;
+    this.onBatchCommitted = opts.onBatchCommitted;
     this.log = opts.logger;
     this.index = index;
     this.currentRev = rev;
@@ -338,9 +354,19 @@ export class MvccStore {
     this.checkUsable();
     this.flush();
     await this.lastBatch;
-    this.dbSizeCached = undefined;
     if (this.fatal !== undefined) throw this.fatal;
     if (this.sync) await this.be.env.flushed;
+  }
+
+  /**
+   * Like commit(), but waits for the batch timer (batchIntervalMs) instead of forcing a batch
+   * now: the member's background commit, which must not turn every write into an lmdb batch.
+   */
+  async committedLazily(): Promise<void> {
+    this.checkUsable();
+    if (this.flushScheduled) await new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+    await this.lastBatch;
+    if (this.fatal !== undefined) throw this.fatal;
   }
 
   /**
@@ -581,7 +607,7 @@ export class MvccStore {
   /** Size of the lmdb file in bytes (pages allocated so far). */
   dbSize(): number {
     // Asked on every write (the quota check); lmdb's stats call is not free, and the file only
-    // grows when a batch commits, so the value is kept until the next commit() completes.
+    // grows when a batch commits, so the value is kept until the next batch has committed.
     if (this.dbSizeCached === undefined) {
       const s = this.be.env.getStats() as { pageSize: number; lastPageNumber: number };
       this.dbSizeCached = (s.lastPageNumber + 1) * s.pageSize;
@@ -623,6 +649,7 @@ export class MvccStore {
     if (this.closed) return;
     assert(this.openTxn === undefined, 'close with an open write txn');
     this.flush();
+    this.releaseFlushWaiters();
     await this.lastBatch;
     this.closed = true;
     await this.compactChain;
@@ -782,10 +809,20 @@ export class MvccStore {
     if (this.flushScheduled) return;
     if (this.pendingKeys.length === 0 && !this.ciDirty) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    const run = (): void => {
       this.flushScheduled = false;
       if (!this.closed) this.flush();
-    });
+      this.releaseFlushWaiters();
+    };
+    if (this.batchIntervalMs > 0) setTimeout(run, this.batchIntervalMs);
+    else setImmediate(run);
+  }
+
+  private releaseFlushWaiters(): void {
+    if (this.flushWaiters.length === 0) return;
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Hands every pending record and meta value to lmdb as one atomic batch. */
@@ -803,6 +840,7 @@ export class MvccStore {
     const upTo = this.currentRev;
     const kvDb = this.be.kv;
     const metaDb = this.be.meta;
+    const started = this.onBatchCommitted ? performance.now() : 0;
     const p = this.be.env.batch(() => {
       for (let i = 0; i < keys.length; i++) kvDb.put(keys[i]!, vals[i]!);
       metaDb.put(META_CONSISTENT_INDEX, ciBytes);
@@ -812,7 +850,10 @@ export class MvccStore {
       }
     });
     this.lastBatch = p.then(
-      () => this.afterCommit(upTo),
+      () => {
+        this.onBatchCommitted?.((performance.now() - started) / 1000);
+        this.afterCommit(upTo);
+      },
       (err: unknown) => this.fail(err),
     );
   }
@@ -820,6 +861,7 @@ export class MvccStore {
   private afterCommit(upTo: number): void {
     // lmdb now holds every revision <= upTo: renew the read snapshot, then drop the overlay.
     this.be.env.resetReadTxn();
+    this.dbSizeCached = undefined;
     for (const main of this.overlay.keys()) {
       if (main > upTo) break;
       this.overlay.delete(main);
