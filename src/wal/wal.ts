@@ -154,8 +154,19 @@ function osError(e: unknown): string {
 }
 
 /** Writes all of `buf` at `position`, looping over short writes. A zero-byte write is an error. */
+/** Writes up to this many bytes synchronously (WalFile.writeNow) when the file offers it. */
+const WRITE_NOW_BYTES_MAX = 256 * 1024;
+
 async function writeFully(file: WalFile, buf: Uint8Array, position: number): Promise<void> {
   let done = 0;
+  if (file.writeNow && buf.length <= WRITE_NOW_BYTES_MAX) {
+    while (done < buf.length) {
+      const n = file.writeNow(buf, done, buf.length - done, position + done);
+      if (n <= 0) throw new Error('write made no progress');
+      done += n;
+    }
+    return;
+  }
   while (done < buf.length) {
     const n = await file.write(buf, done, buf.length - done, position + done);
     if (n <= 0) throw new Error('write made no progress');
