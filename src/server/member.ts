@@ -194,6 +194,8 @@ export class Member {
   private pendingEvents: Event[] = [];
   private readonly eventListeners: ((events: Event[]) => void)[] = [];
   private notifiedRev: number;
+  /** Set while the store is being replaced (defrag, snapshot install); requests wait for it. */
+  private swapping: Promise<void> | undefined;
 
   private constructor(
     readonly cfg: MemberConfig,
@@ -333,7 +335,30 @@ export class Member {
 
   async range(r: RangeRequest): Promise<RangeResponse> {
     if (!r.serializable) await this.linearizableReadBarrier();
+    if (this.swapping) await this.storeReady();
     return mapMvccErrors(() => applyRange(this.store, r));
+  }
+
+  /**
+   * The store, once no swap (defrag, snapshot install) is in progress: requests that arrive during
+   * one wait for the new store instead of failing, at most the request timeout.
+   */
+  async storeReady(): Promise<MvccStore> {
+    const deadline = performance.now() + requestTimeoutMs(this.cfg);
+    while (this.swapping) {
+      const left = deadline - performance.now();
+      if (left <= 0) throw etcdError('timeout');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.swapping,
+        new Promise((r) => {
+          timer = setTimeout(r, left);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    if (this.stopped) throw etcdError('stopped');
+    return this.store;
   }
 
   // ---- writes ----
@@ -349,6 +374,7 @@ export class Member {
   async txn(r: TxnRequest): Promise<TxnResponse> {
     if (isTxnReadOnly(r)) {
       if (!txnIsSerializable(r)) await this.linearizableReadBarrier();
+      if (this.swapping) await this.storeReady();
       return mapMvccErrors(() =>
         applyTxn(this.store, r, this.hooks, () => this.store.write(this.appliedIndex)),
       );
@@ -902,7 +928,7 @@ export class Member {
 
   /**
    * Maintenance.Defragment: a compacting copy of the database replaces it, while no entry is
-   * applied (proposals wait). Reads that arrive during the swap fail as "server stopped".
+   * applied (proposals wait). Reads that arrive during the swap wait for the new store.
    */
   async defragment(): Promise<void> {
     if (this.stopped) throw etcdError('stopped');
@@ -922,6 +948,19 @@ export class Member {
 
   /** Swaps in the database `file` (data.mdb) and reloads everything that lives in it. */
   private async replaceStore(file: string): Promise<void> {
+    let swapped!: () => void;
+    this.swapping = new Promise((r) => {
+      swapped = r;
+    });
+    try {
+      await this.swapStore(file);
+    } finally {
+      this.swapping = undefined;
+      swapped();
+    }
+  }
+
+  private async swapStore(file: string): Promise<void> {
     const dir = join(this.cfg.dataDir, 'member', 'snap', 'db');
     if (this.unacked.length > 0) this.flush();
     while (this.commitInFlight) await new Promise((r) => setImmediate(r));
