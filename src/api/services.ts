@@ -192,7 +192,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         };
       },
       hash: async (): Promise<HashResponse> => {
-        const h = await (await member.storeReady()).hash();
+        const h = await member.withStore((s) => s.hash());
         return {
           header: fillHeader(member, {
             clusterId: 0n,
@@ -205,7 +205,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
       },
       hashKv: async (r: HashKVRequest): Promise<HashKVResponse> => {
         try {
-          const h = await (await member.storeReady()).hashKV(Number(r.revision));
+          const h = await member.withStore((s) => s.hashKV(Number(r.revision)));
           return {
             // etcd's header carries the current revision, not the one hashed up to.
             header: fillHeader(member, undefined),

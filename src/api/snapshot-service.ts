@@ -25,7 +25,7 @@ async function pump(member: Member, call: StreamCall<SnapshotRequest, SnapshotRe
   const started = performance.now();
   let bytes = 0;
   const chunks = databaseSnapshot(
-    await member.storeReady(),
+    (dir) => member.withStore((store) => store.backupTo(dir)),
     join(member.cfg.dataDir, 'member', 'snap'),
     (info) => {
       bytes = info.bytes;

@@ -196,6 +196,9 @@ export class Member {
   private notifiedRev: number;
   /** Set while the store is being replaced (defrag, snapshot install); requests wait for it. */
   private swapping: Promise<void> | undefined;
+  /** Operations spanning several turns on the store (hash, copies); a swap waits for them. */
+  private storeUsers = 0;
+  private storeIdle: (() => void) | undefined;
 
   private constructor(
     readonly cfg: MemberConfig,
@@ -359,6 +362,20 @@ export class Member {
     }
     if (this.stopped) throw etcdError('stopped');
     return this.store;
+  }
+
+  /**
+   * Runs `fn` on the store and keeps the store from being swapped out (defrag, snapshot install)
+   * until `fn` settles: for operations that span several event-loop turns (hashes, copies).
+   */
+  async withStore<T>(fn: (store: MvccStore) => Promise<T>): Promise<T> {
+    const store = await this.storeReady();
+    this.storeUsers++;
+    try {
+      return await fn(store);
+    } finally {
+      if (--this.storeUsers === 0) this.storeIdle?.();
+    }
   }
 
   // ---- writes ----
@@ -953,6 +970,12 @@ export class Member {
       swapped = r;
     });
     try {
+      while (this.storeUsers > 0) {
+        await new Promise<void>((r) => {
+          this.storeIdle = r;
+        });
+      }
+      this.storeIdle = undefined;
       await this.swapStore(file);
     } finally {
       this.swapping = undefined;
@@ -1166,7 +1189,7 @@ export class Member {
   private async sendSnapshot(t: Transport, m: Message): Promise<void> {
     const dir = join(this.cfg.dataDir, 'member', 'snap', `outgoing-${m.to.toString(16)}-${Date.now()}`);
     try {
-      const file = await this.store.backupTo(dir);
+      const file = await this.withStore((s) => s.backupTo(dir));
       const size = statSync(file).size;
       this.logger.info(
         { to: m.to.toString(16), index: m.snapshot?.metadata.index, bytes: size },

@@ -13,7 +13,6 @@ import { createHash } from 'node:crypto';
 import { rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MvccStore } from '../mvcc/index.js';
 
 /** Bytes of database per message (etcd: 32 KiB). */
 export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
@@ -27,19 +26,20 @@ export interface SnapshotChunk {
 let sequence = 0;
 
 /**
- * Copies the store's database into a scratch folder under `snapDir`, then yields it chunk by chunk
+ * Copies the store's database (`copy`: `MvccStore.backupTo`, while the store cannot be swapped out)
+ * into a scratch folder under `snapDir`, then yields it chunk by chunk
  * and finally the checksum message. The scratch copy is removed when the generator finishes or is
  * abandoned (`return()`), so a cancelled client leaves nothing behind.
  */
 export async function* databaseSnapshot(
-  store: MvccStore,
+  copy: (dir: string) => Promise<string>,
   snapDir: string,
   onPrepared?: (info: { bytes: number; ms: number }) => void,
 ): AsyncGenerator<SnapshotChunk> {
   const dir = join(snapDir, `client-snapshot-${process.pid}-${Date.now()}-${sequence++}`);
   try {
     const started = performance.now();
-    const file = await store.backupTo(dir);
+    const file = await copy(dir);
     const total = statSync(file).size;
     onPrepared?.({ bytes: total, ms: Math.round(performance.now() - started) });
     const hash = createHash('sha256');
