@@ -415,6 +415,10 @@ export class Member {
 
   private propose(fields: Partial<InternalRaftRequest>): Promise<unknown> {
     if (this.stopped) return Promise.reject(etcdError('stopped'));
+    // As etcd: applying has fallen too far behind what is committed, so refuse more work for now.
+    if (this.log.knownCommittedIndex > this.appliedIndex + MAX_GAP_BETWEEN_APPLY_AND_COMMIT) {
+      return Promise.reject(etcdError('tooManyRequests'));
+    }
     const id = this.nextRequestId++;
     const request = InternalRaftRequest.fromPartial({ ...fields, header: { ID: id } });
     const data = InternalRaftRequest.encode(request).finish();
@@ -1346,6 +1350,9 @@ export function quotaCost(r: { put?: PutRequest; txn?: TxnRequest; leaseGrant?: 
   }
   return 0;
 }
+
+/** Committed entries not yet applied beyond which proposals are refused (etcd's maxGapBetweenApplyAndCommitIndex). */
+export const MAX_GAP_BETWEEN_APPLY_AND_COMMIT = 5000;
 
 /** etcd allows one learner at a time. */
 export const MAX_LEARNERS = 1;
