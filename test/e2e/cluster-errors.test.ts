@@ -109,51 +109,54 @@ test('proposals are refused with "too many requests" while applying lags commits
     entered();
     await held;
   });
-  t.after(() => release());
   await inside;
   const applied = stalled.status().raftAppliedIndex;
   const entries = MAX_GAP_BETWEEN_APPLY_AND_COMMIT + 300;
-  for (let written = 0; written < entries; written += 500) {
-    await Promise.all(
-      Array.from({ length: 500 }, (_, i) =>
-        leader.txn(
-          TxnRequest.fromPartial({
-            success: [{ requestPut: { key: Buffer.from(`w/${written + i}`), value: Buffer.from('x') } }],
-          }),
+  // Released in finally: stopping the members waits for the held section to end.
+  try {
+    for (let written = 0; written < entries; written += 500) {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          leader.txn(
+            TxnRequest.fromPartial({
+              success: [{ requestPut: { key: Buffer.from(`w/${written + i}`), value: Buffer.from('x') } }],
+            }),
+          ),
         ),
-      ),
+      );
+    }
+    // The leader's flow control stops at its in-flight window to a silent follower; deliver the rest
+    // of its log as one batched append (what it sends a follower that answers), so the follower's Raft
+    // core learns the commit index while its applying is held.
+    const from = nodeOf(stalled).status().lastIndex;
+    const to = nodeOf(leader).status().lastIndex;
+    driver.step(
+      newMessage({
+        type: MessageType.App,
+        from: leader.memberId,
+        to: stalled.memberId,
+        term: leader.term,
+        index: from,
+        logTerm: nodeOf(leader).logTerm(from)!,
+        entries: nodeOf(leader).logSlice(from + 1, to + 1)!,
+        commit: leader.committed,
+      }),
     );
+    assert.ok(
+      driver.knownCommittedIndex > applied + MAX_GAP_BETWEEN_APPLY_AND_COMMIT,
+      `commit ${driver.knownCommittedIndex}, applied ${applied}`,
+    );
+    const refused = await stalled
+      .put(PutRequest.fromPartial({ key: Buffer.from('p'), value: Buffer.from('p') }))
+      .then(
+        () => 'accepted',
+        (e: unknown) => wireError(e),
+      );
+    assert.deepEqual(refused, [Status.RESOURCE_EXHAUSTED, 'etcdserver: too many requests']);
+  } finally {
+    release();
   }
-  // The leader's flow control stops at its in-flight window to a silent follower; deliver the rest
-  // of its log as one batched append (what it sends a follower that answers), so the follower's Raft
-  // core learns the commit index while its applying is held.
-  const from = nodeOf(stalled).status().lastIndex;
-  const to = nodeOf(leader).status().lastIndex;
-  driver.step(
-    newMessage({
-      type: MessageType.App,
-      from: leader.memberId,
-      to: stalled.memberId,
-      term: leader.term,
-      index: from,
-      logTerm: nodeOf(leader).logTerm(from)!,
-      entries: nodeOf(leader).logSlice(from + 1, to + 1)!,
-      commit: leader.committed,
-    }),
-  );
-  assert.ok(
-    driver.knownCommittedIndex > applied + MAX_GAP_BETWEEN_APPLY_AND_COMMIT,
-    `commit ${driver.knownCommittedIndex}, applied ${applied}`,
-  );
-  const refused = await stalled
-    .put(PutRequest.fromPartial({ key: Buffer.from('p'), value: Buffer.from('p') }))
-    .then(
-      () => 'accepted',
-      (e: unknown) => wireError(e),
-    );
-  assert.deepEqual(refused, [Status.RESOURCE_EXHAUSTED, 'etcdserver: too many requests']);
   // Once applying catches up, the same member accepts writes again.
-  release();
   await stall;
   await waitFor(() => stalled.status().raftAppliedIndex >= leader.committed - 10, {
     timeoutMs: 30_000,
