@@ -290,9 +290,16 @@ export class Member {
       await member.log.waitForLeader(requestTimeoutMs(cfg));
       await member.publishAttributes();
     } catch (err) {
+      // Peers that refused our cluster id explain a missing leader better than "no leader".
+      const refused = member.peersRefusingClusterId();
       await member.log?.stop().catch(() => {});
       await member.transport?.close().catch(() => {});
       await store.close();
+      if (refused.length > 0) {
+        throw new Error(
+          `cluster ID mismatch: the members at ${refused.join(', ')} belong to another cluster than ${member.clusterId.toString(16)} (check --initial-cluster-token and --initial-cluster)`,
+        );
+      }
       throw err;
     }
     member.startLeaseExpiry();
@@ -312,6 +319,16 @@ export class Member {
 
   get term(): number {
     return this.log.term;
+  }
+
+  /** Peer URLs whose members answered "cluster ID mismatch" (a bootstrap with the wrong token). */
+  private peersRefusingClusterId(): string[] {
+    const out: string[] = [];
+    for (const [id, st] of this.transport?.stats() ?? []) {
+      if (!st.lastError?.includes('cluster ID mismatch')) continue;
+      out.push(...(this.membership.get(id)?.peerUrls ?? [id.toString(16)]));
+    }
+    return out;
   }
 
   get leader(): bigint {
@@ -1448,9 +1465,10 @@ async function fetchIdentity(
         clientUrls: m.clientURLs,
         isLearner: m.isLearner,
       }));
+      validateAgainstExisting(initial, members, j.clusterId);
       const self = members.find((m) => m.peerUrls.some((u) => cfg.peerUrls.includes(u)));
       if (!self) {
-        throw new Error(
+        throw new BootstrapError(
           `member ${cfg.name} (${cfg.peerUrls.join(',')}) has not been added to the cluster: run 'member add' first`,
         );
       }
@@ -1460,11 +1478,42 @@ async function fetchIdentity(
       );
       return { memberId: self.id, clusterId: BigInt(`0x${j.clusterId}`), members };
     } catch (err) {
-      if ((err as Error).message.includes('has not been added')) throw err;
+      if (err instanceof BootstrapError) throw err;
       logger.warn({ url, err: String(err) }, 'could not read the member list from a peer');
     }
   }
-  throw new Error('could not reach any member of the existing cluster to join it (--initial-cluster)');
+  // etcd's wording.
+  throw new Error(
+    'cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs',
+  );
+}
+
+/** A join refused for good (retrying other peers cannot help). */
+class BootstrapError extends Error {}
+
+/**
+ * etcd's check of --initial-cluster against the cluster a joining member contacts: the same number of
+ * members, and every existing member's peer URLs among the flags' ("member count is unequal",
+ * "PeerURLs: no match found for existing member").
+ */
+function validateAgainstExisting(
+  initial: { name: string; peerUrls: string[] }[],
+  existing: { id: bigint; peerUrls: string[] }[],
+  clusterIdHex: string,
+): void {
+  const describe = () =>
+    `{ClusterID:${clusterIdHex} Members:[${existing.map((m) => `${m.id.toString(16)}=${m.peerUrls.join(',')}`).join(' ')}]}`;
+  if (existing.length !== initial.length) {
+    throw new BootstrapError(`error validating peerURLs ${describe()}: member count is unequal`);
+  }
+  const same = (a: string[], b: string[]) => [...a].sort().join(',') === [...b].sort().join(',');
+  for (const m of existing) {
+    if (!initial.some((l) => same(l.peerUrls, m.peerUrls))) {
+      throw new BootstrapError(
+        `error validating peerURLs ${describe()}: PeerURLs: no match found for existing member (${m.id.toString(16)}, [${m.peerUrls.join(' ')}]), last resolver error (<nil>)`,
+      );
+    }
+  }
 }
 
 /** The peer-port path where followers ask the leader about leases. */
