@@ -385,8 +385,7 @@ export function formatStatus(s: SnapshotStatus, format: string): string {
   const hex = s.hash.toString(16);
   switch (format) {
     case 'simple':
-      // etcdctl prints this line without a newline.
-      return `${hex}, ${s.revision}, ${s.totalKey}, ${humanBytes(s.totalSize)}`;
+      return `${hex}, ${s.revision}, ${s.totalKey}, ${humanBytes(s.totalSize)}\n`;
     case 'table':
       return renderTable({
         header: ['HASH', 'REVISION', 'TOTAL KEYS', 'TOTAL SIZE'],

@@ -1,16 +1,18 @@
 // Goal: every etcdctl 3.4 command that manages a cluster prints the same shape of output against a
 // 3-member tsetcd as against a 3-member etcd 3.4 started with the same flags: member list/add/
 // promote/update/remove, endpoint health/status/hashkv --cluster in every format, alarm list,
-// defrag --cluster, snapshot save, move-leader, and the errors of the refused ones.
+// defrag --cluster, snapshot save (and the saved file's `snapshot status`: etcdctl's on etcd's file,
+// `tsetcd snapshot status` on tsetcd's), move-leader, and the errors of the refused ones.
 // Method: both clusters side by side; each command's exit code must be equal and its output equal
 // after normalization of what legitimately differs between two clusters (ids, ports, timings, sizes,
 // raft indexes, server version, member order): tables compare cell by cell with values masked, JSON
 // compares its structure (keys and value types).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Proc, planCluster, startAll, stopAll } from '../e2e/procs.js';
-import { etcdctl, freePort, haveCommand, tempDir, waitFor } from '../helpers/index.js';
+import { etcdctl, freePort, haveCommand, repoRoot, tempDir, waitFor } from '../helpers/index.js';
 
 /** Masks values that differ between any two clusters; keeps words, column layout and line kinds. */
 function mask(s: string): string {
@@ -154,6 +156,42 @@ test('etcdctl cluster commands: same output shapes as a 3-member etcd 3.4', {
     (s) => cluster(s, 'snapshot', 'save', join(dir.path, s.kind, 'snapshot.db')),
     'snapshot save',
   );
+  // The saved files read back: etcdctl 3.4's `snapshot status` on etcd's (bbolt) file, `tsetcd
+  // snapshot status` on tsetcd's (lmdb) file, in every format.
+  for (const w of ['simple', 'table', 'json']) {
+    const ref = await etcdctl(first(sides[0]!), [
+      'snapshot',
+      'status',
+      join(dir.path, 'etcd', 'snapshot.db'),
+      '-w',
+      w,
+    ]);
+    const sub = spawnSync(
+      process.execPath,
+      [
+        join(repoRoot(), 'bin', 'tsetcd.js'),
+        'snapshot',
+        'status',
+        join(dir.path, 'tsetcd', 'snapshot.db'),
+        '-w',
+        w,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(sub.status, ref.code, `snapshot status -w ${w}: ${sub.stderr}`);
+    // The hash is the first field (simple) or cell (table), hex without padding.
+    const hashless = (out: string) => out.replace(/^(\| *)?[0-9a-f]+( +\||,)/gm, '$1<hash>$2');
+    assert.deepEqual(
+      shapeOf(hashless(sub.stdout), w === 'json'),
+      shapeOf(hashless(ref.stdout), w === 'json'),
+      `snapshot status -w ${w}`,
+    );
+    assert.equal(
+      sub.stdout.endsWith('\n'),
+      ref.stdout.endsWith('\n'),
+      `snapshot status -w ${w}: final newline`,
+    );
+  }
 
   // A learner that never starts: add (etcd refuses "unhealthy cluster" until every voter has been
   // connected for 5 s; wait for that on etcd's side), promote refused as not ready, update, remove.
