@@ -554,6 +554,9 @@ export class Member {
       const loneGrowing = started === 1 && voters === 2;
       if (!loneGrowing && started < Math.floor(voters / 2) + 1) throw etcdError('memberNotEnoughStarted');
     }
+    // As etcd: only while every voter has been reachable for a while ("unhealthy cluster").
+    if (this.strictReconfig() && !this.votersConnectedSince(Date.now() - HEALTH_INTERVAL_MS).all)
+      throw etcdError('unhealthy');
     const id = computeMemberId(peerUrls, this.cfg.initialClusterToken, Math.floor(Date.now() / 1000));
     const record = { id, name: '', peerUrls, clientUrls: [], isLearner };
     await this.proposeConfChange({
@@ -572,6 +575,12 @@ export class Member {
       const voters = this.membership.list().filter((x) => !x.isLearner && x.id !== id).length;
       const started = this.startedVoters() - (this.isStarted(id) ? 1 : 0);
       if (started < Math.floor(voters / 2) + 1) throw etcdError('memberNotEnoughStarted');
+      // As etcd: removing a member that is down is safe; otherwise the active quorum must survive.
+      const down = id !== this.memberId && (this.transport?.stats().get(id)?.activeSince ?? 0) === 0;
+      if (!down) {
+        const { active, voters: all } = this.votersConnectedSince(Date.now() - HEALTH_INTERVAL_MS);
+        if (active - 1 < 1 + Math.floor((all - 1) / 2)) throw etcdError('unhealthy');
+      }
     }
     await this.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: id, context: new Uint8Array(0) });
   }
@@ -630,6 +639,21 @@ export class Member {
   private isStarted(id: bigint): boolean {
     if (id === this.memberId) return true;
     return this.transport?.stats().get(id)?.connected ?? false;
+  }
+
+  /** Voters (this member counts) whose link has been up since `since` (etcd's numConnectedSince). */
+  private votersConnectedSince(since: number): { active: number; voters: number; all: boolean } {
+    const voters = this.membership.list().filter((m) => !m.isLearner);
+    let active = 0;
+    for (const m of voters) {
+      if (m.id === this.memberId) {
+        active++;
+        continue;
+      }
+      const t = this.transport?.stats().get(m.id)?.activeSince ?? 0;
+      if (t !== 0 && t <= since) active++;
+    }
+    return { active, voters: voters.length, all: active === voters.length };
   }
 
   /** Voters this member can reach now (itself included): etcd's "started members". */
@@ -1370,6 +1394,9 @@ export function quotaCost(r: { put?: PutRequest; txn?: TxnRequest; leaseGrant?: 
 
 /** Committed entries not yet applied beyond which proposals are refused (etcd's maxGapBetweenApplyAndCommitIndex). */
 export const MAX_GAP_BETWEEN_APPLY_AND_COMMIT = 5000;
+
+/** How long every voter must have been connected before membership changes (etcd's HealthInterval). */
+export const HEALTH_INTERVAL_MS = 5000;
 
 /** etcd allows one learner at a time. */
 export const MAX_LEARNERS = 1;

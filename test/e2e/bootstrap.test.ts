@@ -26,6 +26,27 @@ async function runToExit(p: Proc, timeoutMs = 30_000): Promise<number | null> {
   return code as number | null;
 }
 
+/**
+ * Retries a membership change refused as "etcdserver: unhealthy cluster": etcd (and tsetcd) accept
+ * one only once every voter has been connected for 5 s, which a freshly (re)started cluster is not.
+ */
+async function whenHealthy<T>(change: () => Promise<T>): Promise<T> {
+  let result: T | undefined;
+  await waitFor(
+    async () => {
+      try {
+        result = await change();
+        return true;
+      } catch (e) {
+        if ((e as { details?: string }).details === 'etcdserver: unhealthy cluster') return false;
+        throw e;
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 250, what: 'a membership change accepted' },
+  );
+  return result as T;
+}
+
 test('bootstrap mismatches are refused with clear errors; a restart ignores bootstrap flags', {
   timeout: 180_000,
 }, async (t) => {
@@ -88,7 +109,7 @@ test('bootstrap mismatches are refused with clear errors; a restart ignores boot
   );
   rmSync(join(dir.path, 'm4'), { recursive: true, force: true });
 
-  await c1.cluster.memberAdd({ peerURLs: [`http://127.0.0.1:${peer4}`] });
+  await whenHealthy(() => c1.cluster.memberAdd({ peerURLs: [`http://127.0.0.1:${peer4}`] }));
   const badPort = await freePort();
   const mismatched = plan4(
     [`m1=http://127.0.0.1:${badPort}`, ...current.slice(1), `m4=http://127.0.0.1:${peer4}`].join(','),

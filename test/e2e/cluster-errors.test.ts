@@ -165,3 +165,49 @@ test('proposals are refused with "too many requests" while applying lags commits
   const ok = await stalled.put(PutRequest.fromPartial({ key: Buffer.from('p'), value: Buffer.from('p') }));
   assert.ok(ok.header!.revision > BigInt(entries));
 });
+
+test('membership changes need every voter connected for 5 s ("unhealthy cluster"); a down member may go', {
+  timeout: 60_000,
+}, async (t) => {
+  const { members } = await startTrio('tsetcd-errors-unhealthy-', t);
+  const leader = members.find((m) => m.leader === m.memberId)!;
+  const [down, up] = members.filter((m) => m !== leader) as [Member, Member];
+  // A learner may be added once every voter has been reachable for a while.
+  await waitFor(
+    () =>
+      leader.memberAdd(['http://127.0.0.1:1'], true).then(
+        () => true,
+        (e: unknown) => {
+          if (wireError(e)[1] !== 'etcdserver: unhealthy cluster') throw e;
+          return false;
+        },
+      ),
+    { timeoutMs: 20_000, intervalMs: 250, what: 'the first learner added' },
+  );
+  const learner = leader.members().find((m) => m.peerURLs[0] === 'http://127.0.0.1:1')!;
+  await leader.memberRemove(learner.ID);
+  await down.stop();
+  await waitFor(() => leader.members().length === 3 && !isConnected(leader, down.memberId), {
+    what: 'the leader seeing the stopped member down',
+  });
+  const refused = await leader.memberAdd(['http://127.0.0.1:2'], true).then(
+    () => 'added',
+    (e: unknown) => wireError(e),
+  );
+  assert.deepEqual(refused, [Status.UNAVAILABLE, 'etcdserver: unhealthy cluster']);
+  // Removing the member that is down is safe (it is not part of the active quorum).
+  await leader.memberRemove(down.memberId);
+  assert.deepEqual(
+    leader
+      .members()
+      .map((m) => m.ID)
+      .sort(),
+    [leader.memberId, up.memberId].sort(),
+  );
+});
+
+function isConnected(m: Member, peer: bigint): boolean {
+  const transport = (m as unknown as { transport?: { stats(): Map<bigint, { connected: boolean }> } })
+    .transport;
+  return transport?.stats().get(peer)?.connected ?? false;
+}
