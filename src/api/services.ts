@@ -42,6 +42,8 @@ import {
   type PutRequest,
   type RangeRequest,
   type ResponseHeader,
+  type SnapshotRequest,
+  type SnapshotResponse,
   type StatusResponse,
   type TxnRequest,
 } from '../proto/etcdserverpb/rpc.js';
@@ -58,6 +60,7 @@ import { type GrpcServer, type ServiceDefinition, type StreamCall, toGrpcError }
 import { fillHeader } from './header.js';
 import { checkDelete, checkIntervals, checkPut, checkRange, checkTxn } from './kv-checks.js';
 import { registerLockService } from './lock-service.js';
+import { serveSnapshot } from './snapshot-service.js';
 import { GrpcError, Status } from './status.js';
 import { registerWatchService } from './watch-service.js';
 
@@ -172,7 +175,8 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
   server.addService(
     MaintenanceService,
     withRest(MaintenanceService, {
-      status: (): StatusResponse => {
+      status: async (): Promise<StatusResponse> => {
+        await member.storeReady();
         const s = member.status();
         return {
           header: fillHeader(member, undefined),
@@ -188,7 +192,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         };
       },
       hash: async (): Promise<HashResponse> => {
-        const h = await member.store.hash();
+        const h = await member.withStore((s) => s.hash());
         return {
           header: fillHeader(member, {
             clusterId: 0n,
@@ -201,7 +205,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
       },
       hashKv: async (r: HashKVRequest): Promise<HashKVResponse> => {
         try {
-          const h = await member.store.hashKV(Number(r.revision));
+          const h = await member.withStore((s) => s.hashKV(Number(r.revision)));
           return {
             // etcd's header carries the current revision, not the one hashed up to.
             header: fillHeader(member, undefined),
@@ -222,6 +226,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
       },
       // Through the log, as etcd; answers carry no header (etcd 3.4's).
       alarm: (r: AlarmRequest): Promise<AlarmResponse> => member.alarm(r),
+      snapshot: (call: StreamCall<SnapshotRequest, SnapshotResponse>) => serveSnapshot(member, call),
       defragment: async (): Promise<DefragmentResponse> => {
         await member.defragment();
         return { header: undefined };

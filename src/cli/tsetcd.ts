@@ -1,6 +1,6 @@
 /**
- * The `tsetcd` binary: a member started with etcd's flags, or `tsetcd bench ...` for the load
- * generator. Production wiring of the layers lives here.
+ * The `tsetcd` binary: a member started with etcd's flags, `tsetcd bench ...` for the load
+ * generator, or `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts). Production wiring of the layers lives here.
  */
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
@@ -16,6 +16,11 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'bench') {
     const { runBench } = await import('./bench/index.js');
     process.exitCode = await runBench(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'snapshot') {
+    const { runSnapshotCommand } = await import('./snapshot.js');
+    process.exitCode = await runSnapshotCommand(argv.slice(1));
     return;
   }
   let cfg: ReturnType<typeof buildConfig>;

@@ -302,6 +302,14 @@ export class RawNode {
     return this.raft.log.term(i);
   }
 
+  /**
+   * The highest index known committed, as the core knows it now (it may run ahead of the last
+   * Ready's hard state while the driver is busy, e.g. while entries wait to be applied).
+   */
+  get committed(): number {
+    return this.raft.log.committed;
+  }
+
   /** The first index still in this member's log. */
   firstIndex(): number {
     return this.raft.log.firstIndex();

@@ -194,6 +194,11 @@ export class Member {
   private pendingEvents: Event[] = [];
   private readonly eventListeners: ((events: Event[]) => void)[] = [];
   private notifiedRev: number;
+  /** Set while the store is being replaced (defrag, snapshot install); requests wait for it. */
+  private swapping: Promise<void> | undefined;
+  /** Operations spanning several turns on the store (hash, copies); a swap waits for them. */
+  private storeUsers = 0;
+  private storeIdle: (() => void) | undefined;
 
   private constructor(
     readonly cfg: MemberConfig,
@@ -285,9 +290,16 @@ export class Member {
       await member.log.waitForLeader(requestTimeoutMs(cfg));
       await member.publishAttributes();
     } catch (err) {
+      // Peers that refused our cluster id explain a missing leader better than "no leader".
+      const refused = member.peersRefusingClusterId();
       await member.log?.stop().catch(() => {});
       await member.transport?.close().catch(() => {});
       await store.close();
+      if (refused.length > 0) {
+        throw new Error(
+          `cluster ID mismatch: the members at ${refused.join(', ')} belong to another cluster than ${member.clusterId.toString(16)} (check --initial-cluster-token and --initial-cluster)`,
+        );
+      }
       throw err;
     }
     member.startLeaseExpiry();
@@ -307,6 +319,16 @@ export class Member {
 
   get term(): number {
     return this.log.term;
+  }
+
+  /** Peer URLs whose members answered "cluster ID mismatch" (a bootstrap with the wrong token). */
+  private peersRefusingClusterId(): string[] {
+    const out: string[] = [];
+    for (const [id, st] of this.transport?.stats() ?? []) {
+      if (!st.lastError?.includes('cluster ID mismatch')) continue;
+      out.push(...(this.membership.get(id)?.peerUrls ?? [id.toString(16)]));
+    }
+    return out;
   }
 
   get leader(): bigint {
@@ -333,7 +355,44 @@ export class Member {
 
   async range(r: RangeRequest): Promise<RangeResponse> {
     if (!r.serializable) await this.linearizableReadBarrier();
+    if (this.swapping) await this.storeReady();
     return mapMvccErrors(() => applyRange(this.store, r));
+  }
+
+  /**
+   * The store, once no swap (defrag, snapshot install) is in progress: requests that arrive during
+   * one wait for the new store instead of failing, at most the request timeout.
+   */
+  async storeReady(): Promise<MvccStore> {
+    const deadline = performance.now() + requestTimeoutMs(this.cfg);
+    while (this.swapping) {
+      const left = deadline - performance.now();
+      if (left <= 0) throw etcdError('timeout');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.swapping,
+        new Promise((r) => {
+          timer = setTimeout(r, left);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    if (this.stopped) throw etcdError('stopped');
+    return this.store;
+  }
+
+  /**
+   * Runs `fn` on the store and keeps the store from being swapped out (defrag, snapshot install)
+   * until `fn` settles: for operations that span several event-loop turns (hashes, copies).
+   */
+  async withStore<T>(fn: (store: MvccStore) => Promise<T>): Promise<T> {
+    const store = await this.storeReady();
+    this.storeUsers++;
+    try {
+      return await fn(store);
+    } finally {
+      if (--this.storeUsers === 0) this.storeIdle?.();
+    }
   }
 
   // ---- writes ----
@@ -349,6 +408,7 @@ export class Member {
   async txn(r: TxnRequest): Promise<TxnResponse> {
     if (isTxnReadOnly(r)) {
       if (!txnIsSerializable(r)) await this.linearizableReadBarrier();
+      if (this.swapping) await this.storeReady();
       return mapMvccErrors(() =>
         applyTxn(this.store, r, this.hooks, () => this.store.write(this.appliedIndex)),
       );
@@ -372,6 +432,10 @@ export class Member {
 
   private propose(fields: Partial<InternalRaftRequest>): Promise<unknown> {
     if (this.stopped) return Promise.reject(etcdError('stopped'));
+    // As etcd: applying has fallen too far behind what is committed, so refuse more work for now.
+    if (this.log.knownCommittedIndex > this.appliedIndex + MAX_GAP_BETWEEN_APPLY_AND_COMMIT) {
+      return Promise.reject(etcdError('tooManyRequests'));
+    }
     const id = this.nextRequestId++;
     const request = InternalRaftRequest.fromPartial({ ...fields, header: { ID: id } });
     const data = InternalRaftRequest.encode(request).finish();
@@ -490,6 +554,9 @@ export class Member {
       const loneGrowing = started === 1 && voters === 2;
       if (!loneGrowing && started < Math.floor(voters / 2) + 1) throw etcdError('memberNotEnoughStarted');
     }
+    // As etcd: only while every voter has been reachable for a while ("unhealthy cluster").
+    if (this.strictReconfig() && !this.votersConnectedSince(Date.now() - HEALTH_INTERVAL_MS).all)
+      throw etcdError('unhealthy');
     const id = computeMemberId(peerUrls, this.cfg.initialClusterToken, Math.floor(Date.now() / 1000));
     const record = { id, name: '', peerUrls, clientUrls: [], isLearner };
     await this.proposeConfChange({
@@ -508,6 +575,12 @@ export class Member {
       const voters = this.membership.list().filter((x) => !x.isLearner && x.id !== id).length;
       const started = this.startedVoters() - (this.isStarted(id) ? 1 : 0);
       if (started < Math.floor(voters / 2) + 1) throw etcdError('memberNotEnoughStarted');
+      // As etcd: removing a member that is down is safe; otherwise the active quorum must survive.
+      const down = id !== this.memberId && (this.transport?.stats().get(id)?.activeSince ?? 0) === 0;
+      if (!down) {
+        const { active, voters: all } = this.votersConnectedSince(Date.now() - HEALTH_INTERVAL_MS);
+        if (active - 1 < 1 + Math.floor((all - 1) / 2)) throw etcdError('unhealthy');
+      }
     }
     await this.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: id, context: new Uint8Array(0) });
   }
@@ -566,6 +639,21 @@ export class Member {
   private isStarted(id: bigint): boolean {
     if (id === this.memberId) return true;
     return this.transport?.stats().get(id)?.connected ?? false;
+  }
+
+  /** Voters (this member counts) whose link has been up since `since` (etcd's numConnectedSince). */
+  private votersConnectedSince(since: number): { active: number; voters: number; all: boolean } {
+    const voters = this.membership.list().filter((m) => !m.isLearner);
+    let active = 0;
+    for (const m of voters) {
+      if (m.id === this.memberId) {
+        active++;
+        continue;
+      }
+      const t = this.transport?.stats().get(m.id)?.activeSince ?? 0;
+      if (t !== 0 && t <= since) active++;
+    }
+    return { active, voters: voters.length, all: active === voters.length };
   }
 
   /** Voters this member can reach now (itself included): etcd's "started members". */
@@ -902,7 +990,7 @@ export class Member {
 
   /**
    * Maintenance.Defragment: a compacting copy of the database replaces it, while no entry is
-   * applied (proposals wait). Reads that arrive during the swap fail as "server stopped".
+   * applied (proposals wait). Reads that arrive during the swap wait for the new store.
    */
   async defragment(): Promise<void> {
     if (this.stopped) throw etcdError('stopped');
@@ -922,6 +1010,25 @@ export class Member {
 
   /** Swaps in the database `file` (data.mdb) and reloads everything that lives in it. */
   private async replaceStore(file: string): Promise<void> {
+    let swapped!: () => void;
+    this.swapping = new Promise((r) => {
+      swapped = r;
+    });
+    try {
+      while (this.storeUsers > 0) {
+        await new Promise<void>((r) => {
+          this.storeIdle = r;
+        });
+      }
+      this.storeIdle = undefined;
+      await this.swapStore(file);
+    } finally {
+      this.swapping = undefined;
+      swapped();
+    }
+  }
+
+  private async swapStore(file: string): Promise<void> {
     const dir = join(this.cfg.dataDir, 'member', 'snap', 'db');
     if (this.unacked.length > 0) this.flush();
     while (this.commitInFlight) await new Promise((r) => setImmediate(r));
@@ -1127,7 +1234,7 @@ export class Member {
   private async sendSnapshot(t: Transport, m: Message): Promise<void> {
     const dir = join(this.cfg.dataDir, 'member', 'snap', `outgoing-${m.to.toString(16)}-${Date.now()}`);
     try {
-      const file = await this.store.backupTo(dir);
+      const file = await this.withStore((s) => s.backupTo(dir));
       const size = statSync(file).size;
       this.logger.info(
         { to: m.to.toString(16), index: m.snapshot?.metadata.index, bytes: size },
@@ -1285,6 +1392,12 @@ export function quotaCost(r: { put?: PutRequest; txn?: TxnRequest; leaseGrant?: 
   return 0;
 }
 
+/** Committed entries not yet applied beyond which proposals are refused (etcd's maxGapBetweenApplyAndCommitIndex). */
+export const MAX_GAP_BETWEEN_APPLY_AND_COMMIT = 5000;
+
+/** How long every voter must have been connected before membership changes (etcd's HealthInterval). */
+export const HEALTH_INTERVAL_MS = 5000;
+
 /** etcd allows one learner at a time. */
 export const MAX_LEARNERS = 1;
 /** A learner is ready for promotion once its log holds this share of the leader's (etcd: 90%). */
@@ -1379,9 +1492,10 @@ async function fetchIdentity(
         clientUrls: m.clientURLs,
         isLearner: m.isLearner,
       }));
+      validateAgainstExisting(initial, members, j.clusterId);
       const self = members.find((m) => m.peerUrls.some((u) => cfg.peerUrls.includes(u)));
       if (!self) {
-        throw new Error(
+        throw new BootstrapError(
           `member ${cfg.name} (${cfg.peerUrls.join(',')}) has not been added to the cluster: run 'member add' first`,
         );
       }
@@ -1391,11 +1505,42 @@ async function fetchIdentity(
       );
       return { memberId: self.id, clusterId: BigInt(`0x${j.clusterId}`), members };
     } catch (err) {
-      if ((err as Error).message.includes('has not been added')) throw err;
+      if (err instanceof BootstrapError) throw err;
       logger.warn({ url, err: String(err) }, 'could not read the member list from a peer');
     }
   }
-  throw new Error('could not reach any member of the existing cluster to join it (--initial-cluster)');
+  // etcd's wording.
+  throw new Error(
+    'cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs',
+  );
+}
+
+/** A join refused for good (retrying other peers cannot help). */
+class BootstrapError extends Error {}
+
+/**
+ * etcd's check of --initial-cluster against the cluster a joining member contacts: the same number of
+ * members, and every existing member's peer URLs among the flags' ("member count is unequal",
+ * "PeerURLs: no match found for existing member").
+ */
+function validateAgainstExisting(
+  initial: { name: string; peerUrls: string[] }[],
+  existing: { id: bigint; peerUrls: string[] }[],
+  clusterIdHex: string,
+): void {
+  const describe = () =>
+    `{ClusterID:${clusterIdHex} Members:[${existing.map((m) => `${m.id.toString(16)}=${m.peerUrls.join(',')}`).join(' ')}]}`;
+  if (existing.length !== initial.length) {
+    throw new BootstrapError(`error validating peerURLs ${describe()}: member count is unequal`);
+  }
+  const same = (a: string[], b: string[]) => [...a].sort().join(',') === [...b].sort().join(',');
+  for (const m of existing) {
+    if (!initial.some((l) => same(l.peerUrls, m.peerUrls))) {
+      throw new BootstrapError(
+        `error validating peerURLs ${describe()}: PeerURLs: no match found for existing member (${m.id.toString(16)}, [${m.peerUrls.join(' ')}]), last resolver error (<nil>)`,
+      );
+    }
+  }
 }
 
 /** The peer-port path where followers ask the leader about leases. */

@@ -31,7 +31,6 @@ import {
   RaftError,
   RawNode,
   type Snapshot,
-  StateRole,
 } from '../raft/index.js';
 import { memberSnapDir, memberWalDir, RaftLogStorage, Snapshotter, Wal, type WalFs } from '../wal/index.js';
 import type { CommittedEntry, ConsensusLog } from './consensus.js';
@@ -231,6 +230,11 @@ export class RaftDriver implements ConsensusLog {
 
   get committedIndex(): number {
     return this.commitIndex;
+  }
+
+  /** The commit index the Raft core knows now, ahead of `committedIndex` while a Ready is in progress. */
+  get knownCommittedIndex(): number {
+    return this.node.committed;
   }
 
   get isLeader(): boolean {
@@ -442,7 +446,10 @@ export class RaftDriver implements ConsensusLog {
         const rd = this.node.ready();
         if (rd.softState && rd.softState.lead !== this.leaderId) {
           this.leaderId = rd.softState.lead;
-          if (rd.softState.role !== StateRole.Leader && this.leaderId === NONE) this.failReads('noLeader');
+          // As etcd 3.4: reads waiting for their index fail with "leader changed" (which clients
+          // retry) once a new leader is known; while there is none they keep asking until their
+          // deadline ("request timed out").
+          if (this.leaderId !== NONE) this.failReads('leaderChanged');
         }
         if (rd.hardState) {
           this.currentTerm = rd.hardState.term;
@@ -550,7 +557,7 @@ export class RaftDriver implements ConsensusLog {
     this.opts.logger.info({ index, term: snap.metadata.term }, 'saved snapshot');
   }
 
-  private failReads(kind: 'noLeader' | 'stopped'): void {
+  private failReads(kind: 'leaderChanged' | 'stopped'): void {
     for (const r of this.reads.values()) r.reject(etcdError(kind));
     this.reads.clear();
   }

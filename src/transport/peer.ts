@@ -94,6 +94,8 @@ export class Peer {
   private stream: http2.ClientHttp2Stream | undefined;
   private connectedUrl: string | undefined;
   private connected = false;
+  /** Date.now() when the outbound stream was established (etcd's ActiveSince); 0 when down. */
+  private connectedAt = 0;
   private draining = false;
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -104,7 +106,7 @@ export class Peer {
   private pumpScheduled = false;
   private closed = false;
   private readonly connectWaiters = new Set<(ok: boolean) => void>();
-  readonly counters: Omit<PeerStats, 'queued' | 'connected'> = {
+  readonly counters: Omit<PeerStats, 'queued' | 'connected' | 'activeSince'> = {
     sent: 0,
     dropped: 0,
     faultDropped: 0,
@@ -127,7 +129,12 @@ export class Peer {
 
   /** A snapshot of the counters. */
   stats(): PeerStats {
-    return { ...this.counters, queued: this.queue.length - this.head, connected: this.connected };
+    return {
+      ...this.counters,
+      queued: this.queue.length - this.head,
+      connected: this.connected,
+      activeSince: this.connected ? this.connectedAt : 0,
+    };
   }
 
   /**
@@ -330,6 +337,7 @@ export class Peer {
     if (session !== this.session || this.closed) return;
     clearTimeout(this.connectTimer);
     this.connected = true;
+    this.connectedAt = Date.now();
     this.connectedUrl = url;
     this.attempt = 0;
     this.draining = false;

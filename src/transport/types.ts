@@ -118,6 +118,8 @@ export interface PeerStats {
   receiveFaultDropped: number;
   /** Whether the outbound message stream is established. */
   connected: boolean;
+  /** Date.now() when the current outbound stream was established (etcd's ActiveSince); 0 when down. */
+  activeSince: number;
   /** The latest failure of the outbound link, or null if none happened yet. */
   lastError: string | null;
   /** Snapshots sent successfully / failed. */

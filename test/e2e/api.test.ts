@@ -10,7 +10,6 @@ import {
   Compare_CompareResult,
   Compare_CompareTarget,
   LeaseService,
-  MaintenanceService,
   type RequestOp,
 } from '../../src/proto/etcdserverpb/rpc.js';
 import { computeClusterId, computeMemberId } from '../../src/server/ids.js';
@@ -279,22 +278,6 @@ describe('client API of a single member', () => {
   });
 
   test('features not built yet answer UNIMPLEMENTED, never a fake success', async () => {
-    const snap = c.raw.makeServerStreamRequest(
-      MaintenanceService.snapshot.path,
-      MaintenanceService.snapshot.requestSerialize,
-      MaintenanceService.snapshot.responseDeserialize,
-      {},
-    );
-    const snapErr = await new Promise<{ code: number; details: string }>((resolve) => {
-      snap.on('data', () => {});
-      snap.on('error', (e: { code: number; details: string }) =>
-        resolve({ code: e.code, details: e.details }),
-      );
-    });
-    assert.deepEqual(snapErr, {
-      code: status.UNIMPLEMENTED,
-      details: 'tsetcd: etcdserverpb.Maintenance.Snapshot is not implemented yet',
-    });
     await expectError(
       c.auth.authenticate({ name: 'root', password: 'x' }),
       status.FAILED_PRECONDITION,

@@ -87,6 +87,27 @@ async function leaderOf(clients: EtcdClients[]): Promise<number> {
   return -1;
 }
 
+/**
+ * Retries a membership change refused as "etcdserver: unhealthy cluster": etcd (and tsetcd) accept
+ * one only once every voter has been connected for 5 s, which a freshly (re)started cluster is not.
+ */
+async function whenHealthy<T>(change: () => Promise<T>): Promise<T> {
+  let result: T | undefined;
+  await waitFor(
+    async () => {
+      try {
+        result = await change();
+        return true;
+      } catch (e) {
+        if ((e as { details?: string }).details === 'etcdserver: unhealthy cluster') return false;
+        throw e;
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 250, what: 'a membership change accepted' },
+  );
+  return result as T;
+}
+
 test('a 3-member cluster replicates, serves reads everywhere and survives losing its leader', {
   timeout: 120_000,
 }, async (t) => {
@@ -263,7 +284,7 @@ test('membership changes: add a learner, join it, promote it, remove a member, u
   // Add a learner and start it as a member joining the existing cluster.
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const peer = `http://127.0.0.1:${peerPort}`;
-  const added = await c0.cluster.memberAdd({ peerURLs: [peer], isLearner: true });
+  const added = await whenHealthy(() => c0.cluster.memberAdd({ peerURLs: [peer], isLearner: true }));
   assert.equal(added.member!.isLearner, true);
   assert.equal(added.members.length, 4);
   const initial = [
@@ -334,7 +355,7 @@ test('membership changes: add a learner, join it, promote it, remove a member, u
 
   // Remove one of the original members (not the one the writer uses).
   const removedId = afterPromote.members.find((m) => m.name === 'm2')!.ID;
-  await c0.cluster.memberRemove({ ID: removedId });
+  await whenHealthy(() => c0.cluster.memberRemove({ ID: removedId }));
   // Answered once applied on the member asked (m1); the new member applies it a moment later.
   await waitFor(async () => (await c4.cluster.memberList({})).members.length === 3, {
     what: 'm4 applied the removal',
