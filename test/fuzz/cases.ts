@@ -32,13 +32,18 @@ export interface GrpcCase {
   expect: Expectation;
 }
 
-/** Bytes written on a fresh TCP connection to the client port; the server must survive them. */
+/**
+ * Connection-level abuse on a fresh connection; the member must keep serving new connections:
+ * raw bytes on the TCP socket, or many streams opened on one HTTP/2 session and then either reset at
+ * once ("rapid reset") or abandoned by dropping the socket mid-call.
+ */
 export interface ConnectionCase {
   kind: 'connection';
   index: number;
   cls: string;
   member: number;
   bytes: Buffer;
+  streams?: { mode: 'rapid-reset' | 'drop-socket'; count: number; path: string; body: Buffer };
 }
 
 export type FuzzCase = GrpcCase | ConnectionCase;
@@ -138,8 +143,26 @@ export function generateCase(seed: number, index: number, state: FuzzState, opts
       return headerCase(rng, base, m, state);
     case 'oversized':
       return oversizedCase(rng, base, opts.maxRequestBytes);
-    default:
+    default: {
+      if (rng.chance(0.3)) {
+        const mode = rng.pick(['rapid-reset', 'drop-socket'] as const);
+        const w = rng.pick([METHODS.find((x) => x.path === '/etcdserverpb.Watch/Watch')!, m]);
+        return {
+          kind: 'connection',
+          index,
+          member,
+          cls: `connection:${mode}`,
+          bytes: Buffer.alloc(0),
+          streams: {
+            mode,
+            count: rng.range(10, 300),
+            path: w.path,
+            body: grpcFrame(w.sample(rng, state)[0]!),
+          },
+        };
+      }
       return { kind: 'connection', index, member, ...connectionBytes(rng) };
+    }
   }
 }
 

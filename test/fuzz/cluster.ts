@@ -232,3 +232,42 @@ export async function describeCluster(endpoints: string[]): Promise<string> {
   }
   return lines.join('\n');
 }
+
+/** grpc_server_started_total minus grpc_server_handled_total per method, from /metrics. */
+export async function unfinishedCalls(endpoint: string): Promise<Map<string, number>> {
+  const text = await (
+    await fetch(`http://${endpoint}/metrics`, { signal: AbortSignal.timeout(5000) })
+  ).text();
+  const open = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^grpc_server_(started|handled)_total\{([^}]*)\} ([0-9.e+]+)$/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const key = `${labels.grpc_service}/${labels.grpc_method}`;
+    const n = Number(m[3]) * (m[1] === 'started' ? 1 : -1);
+    open.set(key, (open.get(key) ?? 0) + n);
+  }
+  for (const [k, v] of open) if (v === 0) open.delete(k);
+  return open;
+}
+
+/**
+ * Every call the members started has ended (the fuzzer's connections are all closed by now): the
+ * server holds no stream, watcher or pending handler for a call whose client is gone.
+ */
+export async function checkNoCallsLeft(endpoints: string[]): Promise<void> {
+  for (const e of endpoints) {
+    let left = new Map<string, number>();
+    try {
+      await waitFor(
+        async () => {
+          left = await unfinishedCalls(e);
+          return left.size === 0;
+        },
+        { timeoutMs: 30_000, what: 'no unfinished calls' },
+      );
+    } catch {
+      throw new Error(`${e} still holds calls nobody waits for: ${JSON.stringify(Object.fromEntries(left))}`);
+    }
+  }
+}

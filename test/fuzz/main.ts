@@ -4,7 +4,7 @@
  * its replayable input, the per-class outcome table, and the end-of-run cluster check.
  */
 import { parseArgs } from 'node:util';
-import { checkClusterAfter, describeCluster, startFuzzCluster } from './cluster.js';
+import { checkClusterAfter, checkNoCallsLeft, describeCluster, startFuzzCluster } from './cluster.js';
 import { formatReport, runFuzz } from './runner.js';
 
 const { values } = parseArgs({
@@ -42,6 +42,8 @@ try {
     console.log(`DEAD MEMBER:\n${dead}`);
     failed = true;
   } else {
+    await checkNoCallsLeft(cluster.members.map((m) => m.endpoint));
+    console.log('after the run: every call the members started has ended');
     const after = await checkClusterAfter(cluster.members.map((m) => m.endpoint));
     console.log(
       `after the run: all healthy, HashKV at revision ${after.revision} agrees: ${after.hashes.map((h) => h.hash).join(' ')}`,

@@ -7,12 +7,18 @@
  * so that a crashed process is reported as such.
  */
 
-import type { ClientHttp2Session } from 'node:http2';
+import http2, { type ClientHttp2Session } from 'node:http2';
 import net from 'node:net';
 import { HealthService } from '../../src/proto/grpc/health/v1/health.js';
-import { type FuzzCase, type GenerateOptions, type GrpcCase, generateCase } from './cases.js';
+import {
+  type ConnectionCase,
+  type FuzzCase,
+  type GenerateOptions,
+  type GrpcCase,
+  generateCase,
+} from './cases.js';
 import { FuzzState } from './catalog.js';
-import { connectSession, grpcFrame, type RawResult, rawCall } from './wire.js';
+import { connectSession, DEFAULT_HEADERS, grpcFrame, type RawResult, rawCall } from './wire.js';
 
 export interface RunOptions extends Omit<GenerateOptions, 'members'> {
   seed: number;
@@ -183,6 +189,31 @@ function sendRawBytes(endpoint: string, bytes: Buffer): Promise<void> {
   });
 }
 
+/** Opens `count` streams on one new session, then resets each at once or drops the socket. */
+async function abuseStreams(endpoint: string, s: NonNullable<ConnectionCase['streams']>): Promise<void> {
+  const session = connectSession(endpoint);
+  try {
+    await new Promise<void>((resolve) => {
+      session.once('connect', () => resolve());
+      session.once('error', () => resolve());
+      session.once('close', () => resolve());
+    });
+    for (let i = 0; i < s.count && !session.destroyed; i++) {
+      try {
+        const st = session.request({ ...DEFAULT_HEADERS, ':path': s.path }, { endStream: false });
+        st.on('error', () => {});
+        st.write(s.body);
+        if (s.mode === 'rapid-reset') st.close(http2.constants.NGHTTP2_CANCEL);
+      } catch {
+        break; // the server refused more streams on this session (GOAWAY): fine
+      }
+    }
+    if (s.mode === 'drop-socket') await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    session.destroy();
+  }
+}
+
 export async function runFuzz(opts: RunOptions): Promise<RunReport> {
   const started = performance.now();
   const state = new FuzzState();
@@ -260,7 +291,8 @@ export async function runFuzz(opts: RunOptions): Promise<RunReport> {
         report.cases++;
         if (c.kind === 'connection') {
           const t0 = performance.now();
-          await sendRawBytes(opts.endpoints[c.member]!, c.bytes);
+          if (c.streams) await abuseStreams(opts.endpoints[c.member]!, c.streams);
+          else await sendRawBytes(opts.endpoints[c.member]!, c.bytes);
           const problem = await probeServing(opts.endpoints[c.member]!);
           record(c, problem ? 'not serving' : 'still serving', performance.now() - t0);
           if (problem && checkAlive(c)) fail(c, problem);
