@@ -82,6 +82,11 @@ export interface GrpcServerOptions {
   observer?: GrpcObserver;
   /** Answers non-gRPC HTTP/2 requests (e.g. curl --http2-prior-knowledge /health). */
   http?: HttpHandler;
+  /**
+   * Checks a request's bytes before decoding; returns the decoder error text etcd would give when
+   * they are malformed (see wire-check.ts), or undefined.
+   */
+  checkRequest?: (path: string, body: Uint8Array) => string | undefined;
 }
 
 const GRPC_HEADERS_OK = {
@@ -204,7 +209,14 @@ export class GrpcServer {
       return;
     }
     this.opts.observer?.started?.(method);
-    const call = new ServerCall(this, stream, headers, method, this.opts.maxReceiveMessageBytes);
+    const call = new ServerCall(
+      this,
+      stream,
+      headers,
+      method,
+      this.opts.maxReceiveMessageBytes,
+      this.opts.checkRequest,
+    );
     if (method.unary) call.runUnary(method.unary);
     else if (method.stream) call.runStream(method.stream);
     else {
@@ -367,6 +379,7 @@ class ServerCall implements StreamCall<unknown, unknown> {
     readonly metadata: IncomingHttpHeaders,
     private readonly reg: RegisteredMethod,
     private readonly maxReceive: number,
+    private readonly checkRequest?: (path: string, body: Uint8Array) => string | undefined,
   ) {
     const timeoutMs = parseGrpcTimeout(metadata['grpc-timeout']);
     // Node runs a timer beyond 2^31-1 ms after 1 ms; such a deadline (≥ 24.8 days) is no deadline.
@@ -595,6 +608,8 @@ class ServerCall implements StreamCall<unknown, unknown> {
       buf = buf.subarray(5 + length);
       let request: unknown;
       try {
+        const malformed = this.checkRequest?.(this.reg.path, body);
+        if (malformed !== undefined) throw new Error(malformed);
         request = this.reg.def.requestDeserialize(body);
       } catch (err) {
         // grpc-go words a bad request differently for unary and streaming calls; the reason is

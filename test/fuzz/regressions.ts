@@ -269,14 +269,56 @@ export const REGRESSIONS: RegressionCase[] = [
   },
   {
     name: 'known field with the wrong wire type (type confusion)',
+    found:
+      "accepted: ts-proto's decoder skips the mistyped field, so the Put failed later as 'key is not provided'",
     request: { path: '/etcdserverpb.KV/Put', chunks: [grpcFrame(hex('0805120161'))], endStream: true },
-    code: 3,
-    message: 'etcdserver: key is not provided',
-    etcd: {
-      code: 13,
-      message: 'grpc: error unmarshalling request: proto: wrong wireType = 0 for field Key',
-      why: "ts-proto's decoder skips a field sent with another wire type (proto3 parsers may); etcd's gogoproto code rejects it. The field then has its default, which the API checks judge as usual",
+    code: 13,
+    message: 'grpc: error unmarshalling request: proto: wrong wireType = 0 for field Key',
+    etcd: 'same',
+  },
+  {
+    name: 'tag 0',
+    found: 'accepted: the decoder stopped at tag 0 and handed on a partial request',
+    request: { path: '/etcdserverpb.KV/Put', chunks: [grpcFrame(hex('0005'))], endStream: true },
+    code: 13,
+    message: 'grpc: error unmarshalling request: proto: PutRequest: illegal tag 0 (wire type 0)',
+    etcd: 'same',
+  },
+  {
+    name: 'stray end-group in a Range',
+    found: "accepted: garbage text decoded to an empty Range ('key is not provided')",
+    request: {
+      path: '/etcdserverpb.KV/Range',
+      chunks: [grpcFrame(Buffer.from('hello world garbage'))],
+      endStream: true,
     },
+    code: 13,
+    message: 'grpc: error unmarshalling request: proto: RangeRequest: wiretype end group for non-group',
+    etcd: 'same',
+  },
+  {
+    name: 'wrong wire type inside a nested message (Txn compare)',
+    found: 'accepted silently',
+    // TxnRequest{compare:[{key: <varint>}]}: Compare.key (field 3) sent as a varint
+    request: { path: '/etcdserverpb.KV/Txn', chunks: [grpcFrame(hex('0a021801'))], endStream: true },
+    code: 13,
+    message: 'grpc: error unmarshalling request: proto: wrong wireType = 0 for field Key',
+    etcd: 'same',
+  },
+  {
+    name: 'illegal wire type 6',
+    request: { path: '/etcdserverpb.KV/Put', chunks: [grpcFrame(hex('0e01'))], endStream: true },
+    code: 13,
+    message: 'grpc: error unmarshalling request: proto: wrong wireType = 6 for field Key',
+    etcd: 'same',
+  },
+  {
+    name: 'mistyped field in a Watch stream message',
+    request: { path: '/etcdserverpb.Watch/Watch', chunks: [grpcFrame(hex('0801'))], endStream: true },
+    code: 13,
+    message:
+      'grpc: failed to unmarshal the received message proto: wrong wireType = 0 for field CreateRequest',
+    etcd: 'same',
   },
   {
     name: 'tiny grpc-timeout on a read',
