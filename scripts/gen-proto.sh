@@ -14,7 +14,7 @@ protoc \
   -I proto "${files[@]}"
 # The wire schema (field numbers and wire types per message) for the server's strict request check.
 descriptors=$(mktemp)
-protoc --descriptor_set_out="$descriptors" --include_imports -I proto "${files[@]}"
+protoc --descriptor_set_out="$descriptors" --include_imports --include_source_info -I proto "${files[@]}"
 node scripts/gen-wire-schema.mjs "$descriptors" "$out/wire-schema.ts"
 rm -f "$descriptors"
 # Generated files are not ours to lint or hand-edit.

@@ -48,20 +48,26 @@ const messages = {};
 const methods = {};
 for (const file of set.file) {
   const pkg = file.package;
-  const visit = (msg, prefix, goPrefix) => {
+  // leading comments by descriptor path ("4,0,2,1" = message 0, field 1)
+  const comments = new Map(
+    (file.sourceCodeInfo?.location ?? []).map((l) => [l.path.join(','), l.leadingComments ?? '']),
+  );
+  const visit = (msg, prefix, goPrefix, path) => {
     const full = `${prefix}${msg.name}`;
     const go = `${goPrefix}${msg.name}`;
     const fields = {};
-    for (const f of msg.field) {
+    for (const [i, f] of msg.field.entries()) {
+      // etcd 3.4 does not know the fields our protos mark as 3.5: its decoder skips them as unknown
+      if (/^\s*3\.5\b/.test(comments.get([...path, 2, i].join(',')) ?? '')) continue;
       const entry = { wire: WIRE[f.type], go: goName(f.name) };
       if (f.label === LABEL_REPEATED && [0, 1, 5].includes(entry.wire)) entry.packable = true;
       if (f.type === TYPE_MESSAGE) entry.message = f.typeName.replace(/^\./, '');
       fields[f.number] = entry;
     }
     messages[full] = { go, fields };
-    for (const nested of msg.nestedType) visit(nested, `${full}.`, `${go}_`);
+    for (const [i, nested] of msg.nestedType.entries()) visit(nested, `${full}.`, `${go}_`, [...path, 3, i]);
   };
-  for (const msg of file.messageType) visit(msg, `${pkg}.`, '');
+  for (const [i, msg] of file.messageType.entries()) visit(msg, `${pkg}.`, '', [4, i]);
   for (const svc of file.service) {
     for (const m of svc.method) methods[`/${pkg}.${svc.name}/${m.name}`] = m.inputType.replace(/^\./, '');
   }

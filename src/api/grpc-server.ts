@@ -614,9 +614,10 @@ class ServerCall implements StreamCall<unknown, unknown> {
       } catch (err) {
         // grpc-go words a bad request differently for unary and streaming calls; the reason is
         // worded as etcd's protobuf decoder words it where the two decoders agree on the cause.
-        const prefix = this.reg.def.requestStream
-          ? 'grpc: failed to unmarshal the received message '
-          : 'grpc: error unmarshalling request: ';
+        const unary = !this.reg.def.requestStream && !this.reg.def.responseStream;
+        const prefix = unary
+          ? 'grpc: error unmarshalling request: '
+          : 'grpc: failed to unmarshal the received message ';
         this.finish(new GrpcError(Status.INTERNAL, prefix + protobufReason(err)));
         return;
       }

@@ -72,8 +72,7 @@ function checkMessage(shape: WireMessageShape, buf: Uint8Array, pos: number, end
     const fieldNum = Number(BigInt.asIntN(32, tag >> 3n));
     const wireType = Number(tag & 7n);
     if (wireType === 4) throw new WireError(`proto: ${shape.go}: wiretype end group for non-group`);
-    if (fieldNum <= 0)
-      throw new WireError(`proto: ${shape.go}: illegal tag ${fieldNum} (wire type ${wireType})`);
+    if (fieldNum <= 0) throw new WireError(`proto: ${shape.go}: illegal tag ${fieldNum} (wire type ${tag})`);
     const field = shape.fields[fieldNum];
     if (!field) {
       pos = start + skipField(buf, start, end);

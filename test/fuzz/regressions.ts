@@ -19,7 +19,7 @@ export interface RegressionCase {
   /** No answer is expected before the client's own reset (request.resetAfterMs). */
   cancelled?: boolean;
   /** 'same', or why etcd 3.4 answers differently. */
-  etcd: 'same' | { code: number | 'reset'; message?: string; why: string };
+  etcd: 'same' | { code: number | 'reset' | 'crash'; message?: string; why: string };
 }
 
 const hex = (s: string) => Buffer.from(s, 'hex');
@@ -334,6 +334,20 @@ export const REGRESSIONS: RegressionCase[] = [
       code: 2,
       message: 'context deadline exceeded',
       why: 'grpc-go turns the expired context error a handler returns into UNKNOWN; clients see DEADLINE_EXCEEDED from their own timer either way, and 4 is the code the error names',
+    },
+  },
+  // Last: it takes real etcd down, so the etcd replay must end with it.
+  {
+    name: 'Range sorted by an unknown sort target (crashes etcd 3.4)',
+    found:
+      'tsetcd answered; etcd 3.4.23 dies with a nil-pointer panic (sort.Sort(nil) in applierV3backend.Range)',
+    // RangeRequest{key:"k", sort_order:ASCEND, sort_target:5}; "k" exists (put by the cases above)
+    request: { path: '/etcdserverpb.KV/Range', chunks: [grpcFrame(hex('0a016b28013005'))], endStream: true },
+    code: 0,
+    message: '',
+    etcd: {
+      code: 'crash',
+      why: 'etcd 3.4 has no sorter for a sort target beyond VALUE and panics; any client can crash it this way (also inside a Txn). tsetcd sorts such a range by key',
     },
   },
 ];
