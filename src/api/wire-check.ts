@@ -41,37 +41,70 @@ export function checkRequestWire(path: string, body: Uint8Array): string | undef
   }
 }
 
-/** A varint as gogo reads it: at most 10 bytes (64 bits), else overflow; the end of data is EOF. */
-function varint(buf: Uint8Array, pos: number, end: number): [value: bigint, next: number] {
-  // fast path: one byte
-  if (pos < end && buf[pos]! < 0x80) return [BigInt(buf[pos]!), pos + 1];
-  let value = 0n;
-  for (let shift = 0n; ; shift += 7n) {
+/** Where the last varint ended (the hot path allocates no tuple per read). */
+let after = 0;
+
+/**
+ * A varint as gogo reads it: at most 10 bytes (64 bits), else overflow; the end of data is EOF. A
+ * value of up to 4 bytes (every tag and length in practice) comes back as a number, a longer one as
+ * the uint64 bigint.
+ */
+function varint(buf: Uint8Array, pos: number, end: number): number | bigint {
+  let value = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (pos >= end) throw new WireError(UNEXPECTED_EOF);
+    const b = buf[pos++]!;
+    value |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      after = pos;
+      return value;
+    }
+  }
+  let big = BigInt(value);
+  for (let shift = 28n; ; shift += 7n) {
     if (shift >= 64n) throw new WireError(INTEGER_OVERFLOW);
     if (pos >= end) throw new WireError(UNEXPECTED_EOF);
     const b = buf[pos++]!;
-    value |= BigInt(b & 0x7f) << shift;
-    if (b < 0x80) return [BigInt.asUintN(64, value), pos];
+    big |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) {
+      after = pos;
+      return BigInt.asUintN(64, big);
+    }
   }
 }
 
-/** A length as Go's int: negative when bit 63 is set. Returns the payload's end offset. */
-function lengthDelimited(buf: Uint8Array, pos: number, end: number): [start: number, stop: number] {
-  const [raw, next] = varint(buf, pos, end);
-  const len = BigInt.asIntN(64, raw);
-  if (len < 0n) throw new WireError(NEGATIVE_LENGTH);
-  if (BigInt(next) + len > BigInt(end)) throw new WireError(UNEXPECTED_EOF);
-  return [next, next + Number(len)];
+/** A length as Go's int (negative when bit 63 is set); returns the payload's end, `after` its start. */
+function lengthDelimited(buf: Uint8Array, pos: number, end: number): number {
+  const raw = varint(buf, pos, end);
+  const start = after;
+  let len: number;
+  if (typeof raw === 'number') len = raw;
+  else {
+    const signed = BigInt.asIntN(64, raw);
+    if (signed < 0n) throw new WireError(NEGATIVE_LENGTH);
+    len = signed > BigInt(end) ? end + 1 : Number(signed);
+  }
+  if (start + len > end) throw new WireError(UNEXPECTED_EOF);
+  after = start;
+  return start + len;
 }
 
 function checkMessage(shape: WireMessageShape, buf: Uint8Array, pos: number, end: number): void {
   while (pos < end) {
     const start = pos;
-    const [tag, next] = varint(buf, pos, end);
-    pos = next;
-    const fieldNum = Number(BigInt.asIntN(32, tag >> 3n));
-    const wireType = Number(tag & 7n);
+    const tag = varint(buf, pos, end);
+    pos = after;
+    let fieldNum: number;
+    let wireType: number;
+    if (typeof tag === 'number') {
+      fieldNum = tag >>> 3;
+      wireType = tag & 7;
+    } else {
+      fieldNum = Number(BigInt.asIntN(32, tag >> 3n));
+      wireType = Number(tag & 7n);
+    }
     if (wireType === 4) throw new WireError(`proto: ${shape.go}: wiretype end group for non-group`);
+    // (gogo prints the whole tag where it says "wire type")
     if (fieldNum <= 0) throw new WireError(`proto: ${shape.go}: illegal tag ${fieldNum} (wire type ${tag})`);
     const field = shape.fields[fieldNum];
     if (!field) {
@@ -83,8 +116,8 @@ function checkMessage(shape: WireMessageShape, buf: Uint8Array, pos: number, end
     }
     if (wireType === 2 && field.packable && field.wire === 0) {
       // packed varints: every one must be complete and at most 10 bytes
-      const [from, to] = lengthDelimited(buf, pos, end);
-      for (let p = from; p < to; ) p = varint(buf, p, to)[1];
+      const to = lengthDelimited(buf, pos, end);
+      for (let p = after; p < to; p = after) varint(buf, p, to);
       pos = to;
       continue;
     }
@@ -96,7 +129,8 @@ function checkMessage(shape: WireMessageShape, buf: Uint8Array, pos: number, end
 function skipValue(buf: Uint8Array, pos: number, end: number, wireType: number, message?: string): number {
   switch (wireType) {
     case 0:
-      return varint(buf, pos, end)[1];
+      varint(buf, pos, end);
+      return after;
     case 1:
       if (pos + 8 > end) throw new WireError(UNEXPECTED_EOF);
       return pos + 8;
@@ -104,9 +138,9 @@ function skipValue(buf: Uint8Array, pos: number, end: number, wireType: number, 
       if (pos + 4 > end) throw new WireError(UNEXPECTED_EOF);
       return pos + 4;
     default: {
-      const [from, to] = lengthDelimited(buf, pos, end);
+      const to = lengthDelimited(buf, pos, end);
       const nested = message !== undefined ? WIRE_MESSAGES[message] : undefined;
-      if (nested) checkMessage(nested, buf, from, to);
+      if (nested) checkMessage(nested, buf, after, to);
       return to;
     }
   }
@@ -115,9 +149,9 @@ function skipValue(buf: Uint8Array, pos: number, end: number, wireType: number, 
 /** Length of the unknown field at `pos` (tag included), as gogo's skip function measures it. */
 function skipField(buf: Uint8Array, pos: number, end: number): number {
   const start = pos;
-  const [tag, next] = varint(buf, pos, end);
-  pos = next;
-  const wireType = Number(tag & 7n);
+  const tag = varint(buf, pos, end);
+  pos = after;
+  const wireType = typeof tag === 'number' ? tag & 7 : Number(tag & 7n);
   switch (wireType) {
     case 0:
     case 1:
@@ -128,8 +162,8 @@ function skipField(buf: Uint8Array, pos: number, end: number): number {
       // a group: skip fields until its end-group tag
       for (;;) {
         if (pos >= end) throw new WireError(UNEXPECTED_EOF);
-        const [inner] = varint(buf, pos, end);
-        if (Number(inner & 7n) === 4) return varint(buf, pos, end)[1] - start;
+        const inner = varint(buf, pos, end);
+        if ((typeof inner === 'number' ? inner & 7 : Number(inner & 7n)) === 4) return after - start;
         pos += skipField(buf, pos, end);
       }
     }

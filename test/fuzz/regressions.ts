@@ -347,7 +347,7 @@ export const REGRESSIONS: RegressionCase[] = [
     message: '',
     etcd: {
       code: 'crash',
-      why: 'etcd 3.4 has no sorter for a sort target beyond VALUE and panics; any client can crash it this way (also inside a Txn). tsetcd sorts such a range by key',
+      why: 'etcd 3.4 has no sorter for a sort target beyond VALUE and panics (sort.Sort(nil)) whenever it sorts: order ASCEND or DESCEND, or no order with a target other than KEY; any client can crash it so, also inside a Txn. tsetcd sorts such a range by key',
     },
   },
 ];
