@@ -268,6 +268,29 @@ export const REGRESSIONS: RegressionCase[] = [
     etcd: 'same',
   },
   {
+    name: 'an unknown field sent as a group is skipped',
+    request: {
+      path: '/etcdserverpb.KV/Put',
+      chunks: [grpcFrame(Buffer.concat([PUT_K_V, hex('3b08013c')]))],
+      endStream: true,
+    },
+    code: 0,
+    message: '',
+    etcd: 'same',
+  },
+  {
+    name: 'packed repeated enum (Watch filters) is accepted',
+    // WatchRequest{createRequest{key:"a", filters:[NOPUT] packed}}, then the client cancels
+    request: {
+      path: '/etcdserverpb.Watch/Watch',
+      chunks: [grpcFrame(hex('0a060a01612a0100'))],
+      endStream: false,
+      resetAfterMs: 300,
+    },
+    cancelled: true,
+    etcd: 'same',
+  },
+  {
     name: 'known field with the wrong wire type (type confusion)',
     found:
       "accepted: ts-proto's decoder skips the mistyped field, so the Put failed later as 'key is not provided'",
