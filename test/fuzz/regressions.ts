@@ -139,6 +139,23 @@ export const REGRESSIONS: RegressionCase[] = [
     etcd: 'same',
   },
   {
+    name: 'Txn with a Range of unknown sort order',
+    found: 'answered OK (as etcd 3.4, unsorted)',
+    // TxnRequest{success:[{requestRange:{key:"k", sort_order:3}}]}
+    request: {
+      path: '/etcdserverpb.KV/Txn',
+      chunks: [grpcFrame(hex('12070a050a016b2803'))],
+      endStream: true,
+    },
+    code: 3,
+    message: 'etcdserver: invalid sort option',
+    etcd: {
+      code: 0,
+      message: '',
+      why: "etcd 3.4 ignores an unknown sort order but crashes on an unknown target; we refuse both, with etcd 3.5's error",
+    },
+  },
+  {
     name: 'grpc-timeout of 8 digits of hours on a call that waits',
     found: 'Node clamped the 3.6e14 ms timer to 1 ms: DEADLINE_EXCEEDED at once (TimeoutOverflowWarning)',
     request: {
@@ -363,14 +380,14 @@ export const REGRESSIONS: RegressionCase[] = [
   {
     name: 'Range sorted by an unknown sort target (crashes etcd 3.4)',
     found:
-      'tsetcd answered; etcd 3.4.23 dies with a nil-pointer panic (sort.Sort(nil) in applierV3backend.Range)',
-    // RangeRequest{key:"k", sort_order:ASCEND, sort_target:5}; "k" exists (put by the cases above)
+      'answered OK (sorted by key) where etcd 3.4.23 dies with a nil-pointer panic (sort.Sort(nil) in applierV3backend.Range); etcd 3.5 refuses it as below',
+    // RangeRequest{key:"k", sort_order:ASCEND, sort_target:5}
     request: { path: '/etcdserverpb.KV/Range', chunks: [grpcFrame(hex('0a016b28013005'))], endStream: true },
-    code: 0,
-    message: '',
+    code: 3,
+    message: 'etcdserver: invalid sort option',
     etcd: {
       code: 'crash',
-      why: 'etcd 3.4 has no sorter for a sort target beyond VALUE and panics (sort.Sort(nil)) whenever it sorts: order ASCEND or DESCEND, or no order with a target other than KEY; any client can crash it so, also inside a Txn. tsetcd sorts such a range by key',
+      why: 'etcd 3.4 has no sorter for a sort target beyond VALUE and panics (sort.Sort(nil)) whenever it sorts: order ASCEND or DESCEND, or no order with a target other than KEY; any client can crash it so, also inside a Txn. We refuse such a range as etcd 3.5 does',
     },
   },
 ];
