@@ -197,8 +197,8 @@ test('a seeded fuzz run against a 3-member cluster: every call answered, replica
   const report = await runFuzz({
     seed,
     endpoints,
-    maxCases: Number(process.env.FUZZ_CASES ?? 1500),
-    durationMs: 45_000,
+    maxCases: Number(process.env.FUZZ_CASES ?? 1200),
+    durationMs: 30_000,
     concurrency: 4,
     maxRequestBytes,
     alive: () => cluster.alive(),
