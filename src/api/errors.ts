@@ -10,6 +10,8 @@ type Entry = readonly [Status, string];
 const S = Status;
 export const wireErrors = {
   emptyKey: [S.INVALID_ARGUMENT, 'etcdserver: key is not provided'],
+  // etcd 3.5's answer to an unknown sort order or target; etcd 3.4 crashes on such a range
+  invalidSortOption: [S.INVALID_ARGUMENT, 'etcdserver: invalid sort option'],
   keyNotFound: [S.INVALID_ARGUMENT, 'etcdserver: key not found'],
   valueProvided: [S.INVALID_ARGUMENT, 'etcdserver: value is provided'],
   leaseProvided: [S.INVALID_ARGUMENT, 'etcdserver: lease is provided'],

@@ -82,6 +82,11 @@ export interface GrpcServerOptions {
   observer?: GrpcObserver;
   /** Answers non-gRPC HTTP/2 requests (e.g. curl --http2-prior-knowledge /health). */
   http?: HttpHandler;
+  /**
+   * Checks a request's bytes before decoding; returns the decoder error text etcd would give when
+   * they are malformed (see wire-check.ts), or undefined.
+   */
+  checkRequest?: (path: string, body: Uint8Array) => string | undefined;
 }
 
 const GRPC_HEADERS_OK = {
@@ -164,7 +169,7 @@ export class GrpcServer {
 
   private handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const contentType = headers['content-type'];
-    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+    if (!isGrpcContentType(contentType)) {
       stream.on('error', () => {});
       if (this.opts.http) serveHttp2(this.opts.http, stream, headers);
       else stream.respond({ ':status': 415 }, { endStream: true });
@@ -174,16 +179,21 @@ export class GrpcServer {
     const path = headers[':path'] ?? '';
     const method = this.methods.get(path);
     if (!method || this.stopping) {
-      const slash = path.lastIndexOf('/');
-      const service = path.slice(1, slash);
+      // Split as grpc-go does: drop one leading '/', then service/method at the last '/'.
+      const name = path.startsWith('/') ? path.slice(1) : path;
+      const slash = name.lastIndexOf('/');
+      const service = name.slice(0, slash);
       const err = this.stopping
         ? new GrpcError(Status.UNAVAILABLE, 'transport is closing')
-        : this.services.has(service)
-          ? new GrpcError(
-              Status.UNIMPLEMENTED,
-              `unknown method ${path.slice(slash + 1)} for service ${service}`,
-            )
-          : new GrpcError(Status.UNIMPLEMENTED, `unknown service ${service}`);
+        : slash < 0
+          ? // grpc-go's code for it, odd as it is
+            new GrpcError(Status.RESOURCE_EXHAUSTED, `malformed method name: ${JSON.stringify(path)}`)
+          : this.services.has(service)
+            ? new GrpcError(
+                Status.UNIMPLEMENTED,
+                `unknown method ${name.slice(slash + 1)} for service ${service}`,
+              )
+            : new GrpcError(Status.UNIMPLEMENTED, `unknown service ${service}`);
       sendTrailersOnly(stream, err.code, err.message);
       stream.resume();
       return;
@@ -199,7 +209,14 @@ export class GrpcServer {
       return;
     }
     this.opts.observer?.started?.(method);
-    const call = new ServerCall(this, stream, headers, method, this.opts.maxReceiveMessageBytes);
+    const call = new ServerCall(
+      this,
+      stream,
+      headers,
+      method,
+      this.opts.maxReceiveMessageBytes,
+      this.opts.checkRequest,
+    );
     if (method.unary) call.runUnary(method.unary);
     else if (method.stream) call.runStream(method.stream);
     else {
@@ -223,8 +240,25 @@ export class GrpcServer {
   }
 }
 
-/** Encodes `message` for the grpc-message trailer: percent-encode '%' and bytes outside 0x20..0x7e. */
+/** application/grpc, optionally with a +subtype or parameters (grpc-go's test); not application/grpcx. */
+function isGrpcContentType(value: string | undefined): boolean {
+  if (typeof value !== 'string' || !value.startsWith('application/grpc')) return false;
+  const next = value.charAt('application/grpc'.length);
+  return next === '' || next === '+' || next === ';';
+}
+
+/**
+ * Encodes `message` for the grpc-message trailer: percent-encode '%' and bytes outside 0x20..0x7e,
+ * and spaces at either end (HTTP/2 drops a header value's edge whitespace: "unknown service " for
+ * the path "//" would arrive as an empty message).
+ */
 export function encodeGrpcMessage(message: string): string {
+  if (message.endsWith(' ') || message.startsWith(' ')) {
+    const body = message.trim();
+    const lead = message.length - message.trimStart().length;
+    const trail = message.length - message.trimEnd().length;
+    return '%20'.repeat(lead) + encodeGrpcMessage(body) + '%20'.repeat(body.length > 0 ? trail : 0);
+  }
   let plain = true;
   for (let i = 0; i < message.length; i++) {
     const c = message.charCodeAt(i);
@@ -278,16 +312,33 @@ function sendTrailersOnly(stream: ServerHttp2Stream, code: Status, message: stri
       },
       { endStream: true },
     );
+    releaseStream(stream);
   } catch {
     // The client went away while we answered; nothing to tell it.
   }
 }
 
-/** Parses grpc-timeout ("100m", "5S", ...) into milliseconds; undefined when absent or malformed. */
+/**
+ * After the status went out, a stream the client has not half-closed would stay open on both sides
+ * until the client ends it (and the server would hold it). grpc-go resets such a stream with
+ * NO_ERROR once its status is written; so do we, one turn of the event loop later: nghttp2 sends
+ * RST_STREAM ahead of queued DATA, and submitted at once it would overtake the last DATA frame and
+ * the trailers behind it.
+ */
+function releaseStream(stream: ServerHttp2Stream): void {
+  setImmediate(() => {
+    if (stream.destroyed || stream.closed || stream.readableEnded) return;
+    stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  });
+}
+
+/**
+ * Parses grpc-timeout ("100m", "5S", ...) into milliseconds; undefined when absent or malformed. The
+ * spec allows at most 8 digits and a unit; grpc-go refuses anything else, we serve without deadline.
+ */
 export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
-  if (typeof value !== 'string' || value.length < 2) return undefined;
+  if (typeof value !== 'string' || !/^[0-9]{1,8}[HMSmun]$/.test(value)) return undefined;
   const amount = Number(value.slice(0, -1));
-  if (!Number.isFinite(amount) || amount < 0) return undefined;
   switch (value[value.length - 1]) {
     case 'H':
       return amount * 3_600_000;
@@ -306,6 +357,8 @@ export function parseGrpcTimeout(value: string | string[] | undefined): number |
   }
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** One in-flight call: frames in, frames out, one status at the end. */
 class ServerCall implements StreamCall<unknown, unknown> {
   private pending: Buffer | undefined;
@@ -317,6 +370,8 @@ class ServerCall implements StreamCall<unknown, unknown> {
   private closeListeners: (() => void)[] = [];
   private halfClosed = false;
   private sentHeaders = false;
+  /** Request messages decoded so far. */
+  private received = 0;
 
   constructor(
     private readonly server: GrpcServer,
@@ -324,9 +379,11 @@ class ServerCall implements StreamCall<unknown, unknown> {
     readonly metadata: IncomingHttpHeaders,
     private readonly reg: RegisteredMethod,
     private readonly maxReceive: number,
+    private readonly checkRequest?: (path: string, body: Uint8Array) => string | undefined,
   ) {
     const timeoutMs = parseGrpcTimeout(metadata['grpc-timeout']);
-    if (timeoutMs !== undefined) {
+    // Node runs a timer beyond 2^31-1 ms after 1 ms; such a deadline (≥ 24.8 days) is no deadline.
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       this.deadline = setTimeout(
         () => this.finish(new GrpcError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded')),
         timeoutMs,
@@ -360,15 +417,8 @@ class ServerCall implements StreamCall<unknown, unknown> {
   runUnary(handler: UnaryHandler<unknown, unknown>): void {
     let got = false;
     this.messageListener = (request) => {
-      if (got) {
-        this.finish(
-          new GrpcError(
-            Status.UNIMPLEMENTED,
-            'grpc: client streaming protocol violation: get <nil>, want <EOF>',
-          ),
-        );
-        return;
-      }
+      // etcd 3.4's grpc-go reads exactly one request message and answers; more are ignored.
+      if (got) return;
       got = true;
       let result: unknown;
       try {
@@ -385,10 +435,6 @@ class ServerCall implements StreamCall<unknown, unknown> {
       } else {
         this.sendUnary(result);
       }
-    };
-    this.halfCloseListener = () => {
-      if (!got)
-        this.finish(new GrpcError(Status.INTERNAL, 'grpc: error while marshaling: no request message'));
     };
     this.attachReader();
   }
@@ -451,6 +497,7 @@ class ServerCall implements StreamCall<unknown, unknown> {
     stream.once('wantTrailers', () => {
       try {
         stream.sendTrailers({ 'grpc-status': '0' });
+        releaseStream(stream);
       } catch {
         // stream reset meanwhile
       }
@@ -476,6 +523,7 @@ class ServerCall implements StreamCall<unknown, unknown> {
         stream.once('wantTrailers', () => {
           try {
             stream.sendTrailers(trailers);
+            releaseStream(stream);
           } catch {
             // stream reset meanwhile
           }
@@ -510,7 +558,21 @@ class ServerCall implements StreamCall<unknown, unknown> {
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('end', () => {
       this.halfClosed = true;
-      if (!this.done) this.halfCloseListener?.();
+      if (this.done) return;
+      const unaryRequest = !this.reg.def.requestStream;
+      if (this.pending !== undefined) {
+        // The client half-closed inside a message. grpc-go: unary calls answer UNKNOWN, streaming
+        // calls (their handlers read with RecvMsg) INTERNAL.
+        const unary = unaryRequest && !this.reg.def.responseStream;
+        this.finish(new GrpcError(unary ? Status.UNKNOWN : Status.INTERNAL, 'unexpected EOF'));
+        return;
+      }
+      if (unaryRequest && this.received === 0) {
+        // A unary or server-streaming call that ended without its one request message.
+        this.finish(new GrpcError(Status.UNKNOWN, 'EOF'));
+        return;
+      }
+      this.halfCloseListener?.();
     });
   }
 
@@ -519,11 +581,16 @@ class ServerCall implements StreamCall<unknown, unknown> {
     let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = undefined;
     while (buf.length >= 5) {
-      const compressed = buf[0]!;
+      const payloadFormat = buf[0]!;
       const length = buf.readUInt32BE(1);
-      if (compressed !== 0) {
+      if (payloadFormat !== 0) {
         this.finish(
-          new GrpcError(Status.INTERNAL, 'grpc: compressed flag set with identity or empty encoding'),
+          new GrpcError(
+            Status.INTERNAL,
+            payloadFormat === 1
+              ? 'grpc: compressed flag set with identity or empty encoding'
+              : `grpc: received unexpected payload format ${payloadFormat}`,
+          ),
         );
         return;
       }
@@ -541,18 +608,35 @@ class ServerCall implements StreamCall<unknown, unknown> {
       buf = buf.subarray(5 + length);
       let request: unknown;
       try {
+        const malformed = this.checkRequest?.(this.reg.path, body);
+        if (malformed !== undefined) throw new Error(malformed);
         request = this.reg.def.requestDeserialize(body);
       } catch (err) {
-        this.finish(
-          new GrpcError(Status.INTERNAL, `grpc: error unmarshalling request: ${(err as Error).message}`),
-        );
+        // grpc-go words a bad request differently for unary and streaming calls; the reason is
+        // worded as etcd's protobuf decoder words it where the two decoders agree on the cause.
+        const unary = !this.reg.def.requestStream && !this.reg.def.responseStream;
+        const prefix = unary
+          ? 'grpc: error unmarshalling request: '
+          : 'grpc: failed to unmarshal the received message ';
+        this.finish(new GrpcError(Status.INTERNAL, prefix + protobufReason(err)));
         return;
       }
+      this.received++;
       this.messageListener?.(request);
       if (this.done) return;
     }
     if (buf.length > 0) this.pending = Buffer.from(buf);
   }
+}
+
+/** The reason of a decode failure in the words of etcd's (gogoproto) decoder where they agree. */
+function protobufReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message === 'premature EOF') return 'unexpected EOF';
+  if (message === 'invalid varint') return 'proto: integer overflow';
+  const skip = /^cant skip wire type (\d+)$/.exec(message);
+  if (skip) return `proto: illegal wireType ${skip[1]}`;
+  return message;
 }
 
 function frame(body: Buffer | Uint8Array): Buffer {

@@ -9,6 +9,7 @@ import { GrpcServer, type RegisteredMethod } from './grpc-server.js';
 import { httpEndpoints } from './http-endpoints.js';
 import { registerServices } from './services.js';
 import { type Status, statusName } from './status.js';
+import { checkRequestWire } from './wire-check.js';
 
 export interface ApiServerOptions {
   /** etcd --max-request-bytes; gRPC accepts up to this plus 512 KiB, as etcd does. */
@@ -32,6 +33,7 @@ export class ApiServer {
     this.grpc = new GrpcServer({
       maxReceiveMessageBytes: opts.maxRequestBytes + GRPC_OVERHEAD_BYTES,
       http: httpEndpoints(member),
+      checkRequest: checkRequestWire,
       observer: {
         started: (method: RegisteredMethod) =>
           m.grpcStarted.labels(method.type, method.service, method.name).inc(),
