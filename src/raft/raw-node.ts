@@ -52,6 +52,8 @@ function hardStateEqual(a: HardState, b: HardState): boolean {
 }
 
 /** The driver-facing Raft member; see the file comment. */
+const NO_MESSAGES: readonly Message[] = Object.freeze([]);
+
 export class RawNode {
   private readonly raft: Raft;
   private prevSoft: SoftState;
@@ -196,6 +198,24 @@ export class RawNode {
 
   private softState(): SoftState {
     return { lead: this.raft.lead, role: this.raft.state };
+  }
+
+  /**
+   * Takes the proposals and read requests this member has queued for forwarding to the leader, so
+   * the driver can send them at once rather than with the next Ready: they depend on nothing being
+   * persisted here, and waiting for the Ready loop would delay them by this member's fsync.
+   */
+  takeForwarded(): readonly Message[] {
+    const msgs = this.raft.msgs;
+    let out: Message[] | undefined;
+    let kept = 0;
+    for (const m of msgs) {
+      if (m.type !== MessageType.Prop && m.type !== MessageType.ReadIndex) msgs[kept++] = m;
+      else if (out === undefined) out = [m];
+      else out.push(m);
+    }
+    msgs.length = kept;
+    return out ?? NO_MESSAGES;
   }
 
   /** Whether `ready()` would return anything. */

@@ -263,6 +263,7 @@ export class RaftDriver implements ConsensusLog {
     this.checkUsable();
     try {
       this.node.propose(data);
+      this.sendForwarded();
     } catch (err) {
       if (err instanceof RaftError && err.code === 'proposal-dropped') {
         throw etcdError(this.leaderId === NONE ? 'noLeader' : 'timeout');
@@ -315,6 +316,7 @@ export class RaftDriver implements ConsensusLog {
     });
     try {
       this.node.readIndex(ctx);
+      this.sendForwarded();
     } catch (err) {
       if (!(err instanceof RaftError)) {
         this.reads.get(key)?.reject(err);
@@ -327,11 +329,18 @@ export class RaftDriver implements ConsensusLog {
     this.kick();
   }
 
+  /** A follower's proposals and read requests go to the leader now, not after its next fsync. */
+  private sendForwarded(): void {
+    const fwd = this.node.takeForwarded();
+    if (fwd.length > 0) this.opts.send([...fwd]);
+  }
+
   /** Proposes a membership change; throws etcd's errors when it cannot be accepted here. */
   proposeConfChange(cc: ConfChange): void {
     this.checkUsable();
     try {
       this.node.proposeConfChange(cc);
+      this.sendForwarded();
     } catch (err) {
       if (err instanceof RaftError && err.code === 'proposal-dropped') {
         throw etcdError(this.leaderId === NONE ? 'noLeader' : 'timeout');

@@ -616,6 +616,7 @@ export class Sim {
       } else {
         n.raw!.propose(data);
       }
+      if (this.o.earlySend) for (const m of n.raw!.takeForwarded()) this.send(m);
     } catch (e) {
       if (e instanceof RaftError && e.code === 'proposal-dropped') this.stats.proposalsDropped++;
       else throw e;
@@ -632,6 +633,7 @@ export class Sim {
       n.raw!.readIndex(enc.encode(key));
       // Linearizability: the read must see everything committed before it was issued.
       n.pendingReads.set(key, this.maxCommitNow());
+      if (this.o.earlySend) for (const m of n.raw!.takeForwarded()) this.send(m);
     } catch (e) {
       if (!(e instanceof RaftError && e.code === 'proposal-dropped')) throw e;
     }
