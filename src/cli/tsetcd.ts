@@ -5,6 +5,7 @@
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
 import { startAutoCompactor } from '../server/compactor.js';
+import { FAILPOINT_ADDR_ENV, failpointsFromEnv } from '../server/failpoints.js';
 import { createLogger } from '../server/logger.js';
 import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/member.js';
 import { buildConfig } from './config.js';
@@ -52,9 +53,18 @@ export async function main(argv: string[]): Promise<void> {
     { version: TSETCD_VERSION, node: process.version, 'data-dir': cfg.member.dataDir },
     'starting tsetcd',
   );
+  // Test-only fault control (test/jepsen): constructed only when its env var is set.
+  const failpoints = failpointsFromEnv(process.env);
+  if (failpoints) {
+    await failpoints.listen();
+    logger.warn({ address: process.env[FAILPOINT_ADDR_ENV] }, 'failpoint control server enabled (test only)');
+  }
+  const memberCfg = failpoints
+    ? { ...cfg.member, transportFaults: failpoints.transportFaults, walFs: failpoints.walFs }
+    : cfg.member;
   let member: Member;
   try {
-    member = await Member.start(cfg.member, logger);
+    member = await Member.start(memberCfg, logger);
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'failed to start the member');
     process.stderr.write(`tsetcd: cannot start: ${(err as Error).message}\n`);

@@ -1,0 +1,74 @@
+// Goal: the test-only failpoint server exists only when its env var is set, and its endpoints
+// drive the member's transport FaultHooks and WAL file system as documented (the Jepsen suite
+// relies on this across processes). Method: start it on a free port, call it over HTTP, observe
+// FaultHooks.blocked/link and a real file's datasync/write.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FAILPOINT_ADDR_ENV, failpointsFromEnv } from './failpoints.js';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+test('no env var, no failpoints', () => {
+  assert.equal(failpointsFromEnv({}), undefined);
+  assert.throws(() => failpointsFromEnv({ [FAILPOINT_ADDR_ENV]: 'nonsense' }), /host:port/);
+});
+
+test('the endpoints drive FaultHooks and the WAL file system', async (t) => {
+  const port = await freePort();
+  const fp = failpointsFromEnv({ [FAILPOINT_ADDR_ENV]: `127.0.0.1:${port}` })!;
+  await fp.listen();
+  const dir = mkdtempSync(join(tmpdir(), 'tsetcd-fp-'));
+  t.after(async () => {
+    await fp.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const post = async (path: string, body: unknown) => {
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    return { status: r.status, text: await r.text() };
+  };
+  const f = fp.transportFaults;
+
+  assert.equal((await post('/partition', { groups: [['1'], ['2', '3']] })).status, 200);
+  assert.equal(f.blocked(1n, 2n), true);
+  assert.equal(f.blocked(2n, 3n), false);
+  await post('/heal', {});
+  assert.equal(f.blocked(1n, 2n), false);
+  await post('/block', { from: '2', to: '3' });
+  assert.deepEqual([f.blocked(2n, 3n), f.blocked(3n, 2n)], [true, false]);
+  await post('/link', { from: '*', to: '*', dropProbability: 0.5, delayMs: 7 });
+  assert.deepEqual(f.link(1n, 2n), { dropProbability: 0.5, delayMs: 7 });
+  await post('/reset', {});
+  assert.deepEqual([f.blocked(2n, 3n), f.link(1n, 2n).delayMs], [false, 0]);
+  const bad = await post('/partition', { groups: [['x']] });
+  assert.equal(bad.status, 400);
+  assert.equal((await post('/nope', {})).status, 400);
+
+  // WAL: one failing fdatasync, then a full disk until cleared.
+  const file = await fp.walFs.create(join(dir, 'w'));
+  await post('/wal', { failFsync: 'EIO' });
+  await assert.rejects(file.datasync(), (e: NodeJS.ErrnoException) => e.code === 'EIO');
+  await file.datasync(); // consumed: the next one succeeds
+  await post('/wal', { diskFull: true });
+  await assert.rejects(
+    file.write(new Uint8Array(4), 0, 4, 0),
+    (e: NodeJS.ErrnoException) => e.code === 'ENOSPC',
+  );
+  await post('/wal', { diskFull: false });
+  assert.equal(await file.write(new Uint8Array(4), 0, 4, 0), 4);
+  await file.close();
+  const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as {
+    walFaultsFired: number;
+  };
+  assert.equal(status.walFaultsFired, 2);
+});

@@ -1,0 +1,171 @@
+/**
+ * Test-only fault control of one member process, for the Jepsen-style suite (test/jepsen) that runs
+ * members as separate processes. Like etcd's gofail (GOFAIL_HTTP), it exists only when the
+ * environment asks for it: with `TSETCD_FAILPOINT_ADDR=127.0.0.1:<port>` the member gets its own
+ * `FaultHooks` on the peer transport and a WAL file system that can fail, both driven by a tiny
+ * HTTP server on that address. Without the variable nothing here is constructed: the member uses
+ * the real file system and no fault hooks, so production pays nothing.
+ *
+ * Endpoints (POST with a JSON body unless noted; member ids as decimal strings):
+ * - `/partition` `{"groups": [["1","2"],["3"]]}`   FaultHooks.partition
+ * - `/block`     `{"from": "1", "to": "2"}`         FaultHooks.blockLink (one direction)
+ * - `/link`      `{"from": "1"|"*", "to": "2"|"*", "dropProbability": 0.3, "delayMs": 50}`
+ * - `/heal`      partitions and blocked links removed; `/reset` also drop/delay rules
+ * - `/wal`       `{"failFsync": "EIO"}` the next WAL/snapshot fdatasync fails with that errno;
+ *                `{"diskFull": true}` every write fails with ENOSPC until `{"diskFull": false}`
+ * - `GET /status` `{"walFaultsFired": n}`
+ * The partition semantics are FaultHooks' (src/transport/faults.ts): each process must be told the
+ * same partition; a transport checks both its sending and its receiving side.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { FaultHooks, type LinkEnd } from '../transport/index.js';
+import { nodeWalFs, type WalFile, type WalFs } from '../wal/index.js';
+
+/** The environment variable that enables the failpoint server: `host:port` to listen on. */
+export const FAILPOINT_ADDR_ENV = 'TSETCD_FAILPOINT_ADDR';
+
+function errnoError(code: string, op: string): NodeJS.ErrnoException {
+  const e = new Error(`${code}: injected ${op} failure (failpoint)`) as NodeJS.ErrnoException;
+  e.code = code;
+  return e;
+}
+
+/** The real WAL file system with injectable failures: one failing fdatasync, or a full disk. */
+export class FailingWalFs implements WalFs {
+  /** errno the next datasync fails with (consumed by that datasync). */
+  failNextFsync: string | undefined;
+  /** While set, every write fails with ENOSPC. */
+  diskFull = false;
+  /** How many injected failures actually fired. */
+  fired = 0;
+
+  private wrap(f: WalFile): WalFile {
+    return {
+      write: (buf, off, len, pos) => {
+        if (this.diskFull) {
+          this.fired++;
+          return Promise.reject(errnoError('ENOSPC', 'write'));
+        }
+        return f.write(buf, off, len, pos);
+      },
+      read: (buf, off, len, pos) => f.read(buf, off, len, pos),
+      truncate: (n) => f.truncate(n),
+      size: () => f.size(),
+      close: () => f.close(),
+      datasync: () => {
+        const code = this.failNextFsync;
+        if (code !== undefined) {
+          this.failNextFsync = undefined;
+          this.fired++;
+          return Promise.reject(errnoError(code, 'fdatasync'));
+        }
+        return f.datasync();
+      },
+    };
+  }
+
+  openReadWrite = async (p: string) => this.wrap(await nodeWalFs.openReadWrite(p));
+  create = async (p: string) => this.wrap(await nodeWalFs.create(p));
+  readFile = (p: string) => nodeWalFs.readFile(p);
+  readdir = (p: string) => nodeWalFs.readdir(p);
+  mkdirp = (p: string) => nodeWalFs.mkdirp(p);
+  rename = (a: string, b: string) => nodeWalFs.rename(a, b);
+  unlink = (p: string) => nodeWalFs.unlink(p);
+  fsyncDir = (p: string) => nodeWalFs.fsyncDir(p);
+  exists = (p: string) => nodeWalFs.exists(p);
+}
+
+/** The fault layers a member is built with when failpoints are enabled, and their control server. */
+export interface Failpoints {
+  transportFaults: FaultHooks;
+  walFs: FailingWalFs;
+  /** Starts the HTTP control server; resolves once it listens. */
+  listen(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const id = (v: unknown): bigint => {
+  if (typeof v !== 'string' || !/^\d+$/.test(v))
+    throw new Error(`member id must be a decimal string, got ${v}`);
+  return BigInt(v);
+};
+const end = (v: unknown): LinkEnd => (v === '*' ? '*' : id(v));
+
+async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString();
+  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+}
+
+/** Failpoints when `env` enables them (FAILPOINT_ADDR_ENV set), else undefined. */
+export function failpointsFromEnv(env: NodeJS.ProcessEnv): Failpoints | undefined {
+  const addr = env[FAILPOINT_ADDR_ENV];
+  if (addr === undefined || addr === '') return undefined;
+  const m = /^(.+):(\d+)$/.exec(addr);
+  if (!m) throw new Error(`${FAILPOINT_ADDR_ENV} must be host:port, got ${addr}`);
+  const host = m[1]!;
+  const port = Number(m[2]);
+  const transportFaults = new FaultHooks();
+  const walFs = new FailingWalFs();
+  let server: Server | undefined;
+
+  const handle = async (path: string, b: Record<string, unknown>): Promise<unknown> => {
+    switch (path) {
+      case '/partition':
+        transportFaults.partition(...(b.groups as unknown[][]).map((g) => g.map(id)));
+        return {};
+      case '/block':
+        transportFaults.blockLink(id(b.from), id(b.to));
+        return {};
+      case '/link':
+        transportFaults.setLink(end(b.from), end(b.to), {
+          dropProbability: Number(b.dropProbability ?? 0),
+          delayMs: Number(b.delayMs ?? 0),
+        });
+        return {};
+      case '/heal':
+        transportFaults.heal();
+        return {};
+      case '/reset':
+        transportFaults.reset();
+        walFs.failNextFsync = undefined;
+        walFs.diskFull = false;
+        return {};
+      case '/wal':
+        if (b.failFsync !== undefined)
+          walFs.failNextFsync = b.failFsync === null ? undefined : String(b.failFsync);
+        if (b.diskFull !== undefined) walFs.diskFull = b.diskFull === true;
+        return {};
+      case '/status':
+        return { walFaultsFired: walFs.fired };
+      default:
+        throw new Error(`unknown failpoint endpoint ${path}`);
+    }
+  };
+
+  return {
+    transportFaults,
+    walFs,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server = createServer((req, res) => {
+          body(req)
+            .then((b) => handle(new URL(req.url ?? '/', 'http://x').pathname, b))
+            .then(
+              (out) => {
+                res.writeHead(200, { 'content-type': 'application/json' });
+                res.end(JSON.stringify(out));
+              },
+              (err: Error) => {
+                res.writeHead(400, { 'content-type': 'text/plain' });
+                res.end(err.message);
+              },
+            );
+        });
+        server.once('error', reject);
+        server.listen(port, host, () => resolve());
+      }),
+    close: () => new Promise((resolve) => (server ? server.close(() => resolve()) : resolve())),
+  };
+}

@@ -1,0 +1,21 @@
+/** Every checker of the suite, run over one history. */
+import type { CheckResult, History } from '../history.js';
+import { checkConsistency } from './consistency.js';
+import { checkLeases } from './lease.js';
+import { checkMonotonic } from './monotonic.js';
+import { checkRevisions } from './revisions.js';
+import { checkWatches } from './watch.js';
+import { checkWgl, type WglOptions } from './wgl.js';
+
+export { checkConsistency, checkLeases, checkMonotonic, checkRevisions, checkWatches, checkWgl };
+
+export function checkAll(h: History, wgl: WglOptions = {}): CheckResult[] {
+  return [
+    checkConsistency(h),
+    checkRevisions(h),
+    checkWgl(h, wgl),
+    checkMonotonic(h),
+    checkWatches(h),
+    checkLeases(h),
+  ];
+}

@@ -1,0 +1,181 @@
+/**
+ * A cluster of real `node bin/tsetcd.js` member processes for the Jepsen-style suite: free ports,
+ * a temp dir, and per member a failpoint control address (TSETCD_FAILPOINT_ADDR, see
+ * src/server/failpoints.ts) through which the nemesis partitions links and fails the WAL's disk.
+ * Process faults (SIGKILL + restart, SIGSTOP/SIGCONT) act on the child processes directly.
+ * Every process is killed and the directory removed by `destroy()`, and at the latest at exit.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort, onProcessExit, repoRoot, tempDir, waitFor } from '../helpers/index.js';
+
+export interface ClusterMember {
+  index: number;
+  name: string;
+  /** host:port of the client (gRPC) listener. */
+  client: string;
+  /** host:port of the failpoint control server. */
+  failpoint: string;
+  /** Raft member id (decimal string), known after `start`. */
+  id: string;
+  args: string[];
+  child: ChildProcess | undefined;
+  /** Bumped at every (re)start. */
+  incarnation: number;
+  paused: boolean;
+  log: string;
+}
+
+/** Failpoint requests must not hang on a paused member. */
+const FAILPOINT_TIMEOUT_MS = 3_000;
+const START_TIMEOUT_MS = 60_000;
+
+export class Cluster {
+  readonly members: ClusterMember[] = [];
+  private readonly dir = tempDir('tsetcd-jepsen-');
+  private readonly unregister: () => void;
+
+  private constructor() {
+    this.unregister = onProcessExit(() => {
+      for (const m of this.members) {
+        if (m.paused) m.child?.kill('SIGCONT');
+        m.child?.kill('SIGKILL');
+      }
+    });
+  }
+
+  static async start(n: number, extraFlags: string[] = []): Promise<Cluster> {
+    const c = new Cluster();
+    const ports = await Promise.all(Array.from({ length: 3 * n }, () => freePort()));
+    const names = Array.from({ length: n }, (_, i) => `j${i + 1}`);
+    const initial = names.map((name, i) => `${name}=http://127.0.0.1:${ports[3 * i + 1]}`).join(',');
+    for (let i = 0; i < n; i++) {
+      const name = names[i]!;
+      const client = `127.0.0.1:${ports[3 * i]}`;
+      const peer = `http://127.0.0.1:${ports[3 * i + 1]}`;
+      c.members.push({
+        index: i,
+        name,
+        client,
+        failpoint: `127.0.0.1:${ports[3 * i + 2]}`,
+        id: '',
+        child: undefined,
+        incarnation: 0,
+        paused: false,
+        log: '',
+        args: [
+          join(repoRoot(), 'bin', 'tsetcd.js'),
+          ...['--name', name, '--data-dir', join(c.dir.path, name)],
+          ...['--listen-client-urls', `http://${client}`, '--advertise-client-urls', `http://${client}`],
+          ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
+          ...['--initial-cluster', initial, '--initial-cluster-token', 'jepsen', '--log-level', 'warn'],
+          ...extraFlags,
+        ],
+      });
+    }
+    try {
+      for (const m of c.members) c.launch(m);
+      for (const m of c.members) await c.waitHealthy(m);
+    } catch (e) {
+      await c.destroy();
+      throw e;
+    }
+    return c;
+  }
+
+  private launch(m: ClusterMember): void {
+    const child = spawn(process.execPath, m.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TSETCD_FAILPOINT_ADDR: m.failpoint },
+    });
+    const keep = (d: Buffer) => {
+      m.log = (m.log + d.toString()).slice(-50_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    m.child = child;
+    m.paused = false;
+    m.incarnation++;
+  }
+
+  async waitHealthy(m: ClusterMember, timeoutMs = START_TIMEOUT_MS): Promise<void> {
+    await waitFor(
+      async () => {
+        if (m.child?.exitCode !== null && m.child?.exitCode !== undefined)
+          throw new Error(`${m.name} exited with ${m.child.exitCode}\n${m.log}`);
+        try {
+          const r = await fetch(`http://${m.client}/health`, { signal: AbortSignal.timeout(2000) });
+          return r.ok && ((await r.json()) as { health?: string }).health === 'true';
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs, intervalMs: 100, what: `${m.name} healthy\n${m.log.slice(-3000)}` },
+    );
+  }
+
+  /** Whether the process is running (not killed, not exited). */
+  alive(m: ClusterMember): boolean {
+    return m.child !== undefined && m.child.exitCode === null && m.child.signalCode === null;
+  }
+
+  async kill(m: ClusterMember): Promise<void> {
+    const c = m.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGKILL');
+    });
+    m.paused = false;
+  }
+
+  /** Starts a killed member again on the same data dir; does not wait for it to be healthy. */
+  restart(m: ClusterMember): void {
+    if (this.alive(m)) throw new Error(`${m.name} is still running`);
+    this.launch(m);
+  }
+
+  pause(m: ClusterMember): void {
+    if (!this.alive(m) || m.paused) return;
+    m.child!.kill('SIGSTOP');
+    m.paused = true;
+  }
+
+  resume(m: ClusterMember): void {
+    if (!m.paused) return;
+    m.child?.kill('SIGCONT');
+    m.paused = false;
+  }
+
+  /** POSTs to a member's failpoint server; resolves with the JSON answer, rejects on failure. */
+  async failpoint(m: ClusterMember, path: string, body: unknown = {}): Promise<unknown> {
+    const r = await fetch(`http://${m.failpoint}${path}`, {
+      method: path === '/status' ? 'GET' : 'POST',
+      body: path === '/status' ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(FAILPOINT_TIMEOUT_MS),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`failpoint ${path} on ${m.name}: ${r.status} ${text}`);
+    return JSON.parse(text);
+  }
+
+  /** Sends the same failpoint request to every live, unpaused member; failures are returned, not thrown. */
+  async failpointAll(path: string, body: unknown = {}): Promise<string[]> {
+    const errors: string[] = [];
+    await Promise.all(
+      this.members
+        .filter((m) => this.alive(m) && !m.paused)
+        .map((m) =>
+          this.failpoint(m, path, body).catch((e: Error) => errors.push(`${m.name}: ${e.message}`)),
+        ),
+    );
+    return errors;
+  }
+
+  async destroy(): Promise<void> {
+    for (const m of this.members) this.resume(m);
+    await Promise.all(this.members.map((m) => this.kill(m)));
+    this.unregister();
+    this.dir.remove();
+  }
+}

@@ -1,0 +1,57 @@
+// Goal: the bounded CI run of the Jepsen-style suite — a real 3-process cluster under process
+// faults (SIGKILL + restart, SIGSTOP/SIGCONT), disk faults (failed fdatasync, full disk) and network
+// faults (partitions, bridge, one-way loss, lossy and slow links) keeps every acknowledged write,
+// answers linearizably, delivers watch events in order without gaps or duplicates, and expires no
+// lease early. Method: test/jepsen/runner.ts records the history; every checker must report zero
+// violations and nothing undecided, and the run must have actually done something (faults injected,
+// operations succeeded, watch events delivered, leases expired) so an idle run cannot pass.
+// The long run is jepsen.faults.test.ts (npm run test:faults) and `npm run jepsen`.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FAULT_GROUPS } from './nemesis.js';
+import { type RunResult, runJepsen } from './runner.js';
+
+const SEED = Number(process.env.JEPSEN_SEED ?? 20261126);
+
+function assertClean(r: RunResult, groups: string[]): void {
+  const s = r.summary;
+  const problems = r.results.flatMap((x) => [
+    ...x.violations.map((v) => `${v.checker}/${v.kind}: ${v.detail}`),
+    ...x.undecided.map((u) => `${x.checker} undecided: ${u}`),
+  ]);
+  assert.deepEqual(problems.slice(0, 20), [], `seed ${s.seed}: ${JSON.stringify(s)}`);
+  const injected = Object.keys(s.faultsInjected);
+  for (const g of groups)
+    assert.ok(
+      FAULT_GROUPS[g]!.some((k) => injected.includes(k)),
+      `no ${g} fault injected: ${JSON.stringify(s.faultsInjected)}`,
+    );
+  assert.ok(s.ops.ok >= 100, `too few successful operations: ${JSON.stringify(s.ops)}`);
+  for (const t of ['put', 'get', 'cas', 'delete']) assert.ok((s.ops.byType[t] ?? 0) > 0, `no ${t} ops`);
+  assert.ok(s.watchEvents > 0, 'no watch events');
+  for (const c of s.checks)
+    if (c.checker !== 'lease') assert.ok(c.checked > 0, `${c.checker} checked nothing`);
+}
+
+test('process and disk faults: no violations', { timeout: 300_000 }, async () => {
+  const r = await runJepsen({
+    seed: SEED,
+    durationMs: 25_000,
+    faults: [...FAULT_GROUPS.process!, ...FAULT_GROUPS.disk!],
+    gapMs: [500, 1500],
+    holdMs: [1000, 3000],
+  });
+  assertClean(r, ['process', 'disk']);
+  assert.ok(r.summary.leaseKeysExpired > 0, 'no lease expired during the run');
+});
+
+test('network faults: no violations', { timeout: 300_000 }, async () => {
+  const r = await runJepsen({
+    seed: SEED + 1,
+    durationMs: 25_000,
+    faults: FAULT_GROUPS.network!,
+    gapMs: [500, 1500],
+    holdMs: [1000, 3000],
+  });
+  assertClean(r, ['network']);
+});

@@ -1,0 +1,203 @@
+/**
+ * The nemesis: injects one fault at a time on a seeded schedule (quiet gap, fault held for a
+ * while, heal, wait until every member is healthy again), recording each fault with its time span.
+ *
+ * Kinds, by group:
+ * - process: `kill` / `kill-leader` (SIGKILL, then restart on the same data dir),
+ *            `pause` / `pause-leader` (SIGSTOP, then SIGCONT: a frozen member).
+ * - network (through each member's failpoint server, src/server/failpoints.ts):
+ *            `partition-minority` (one member cut off from the other two),
+ *            `partition-leader` (the leader isolated), `bridge` (two members cannot talk, the third
+ *            talks to both), `one-way-leader` (the leader's outgoing messages lost, incoming kept),
+ *            `flaky-links` (every link drops 20% of messages and delays the rest by 20-60 ms).
+ * - disk:    `fsync-fail` (the member's next WAL fdatasync fails with EIO: it must stop, then the
+ *            nemesis restarts it), `disk-full` (WAL writes fail with ENOSPC; restarted after).
+ * Clock jumps are not injected: the server measures lease TTLs, request deadlines and Raft ticks
+ * with the monotonic clock (performance.now); Date.now only seeds request ids and member ids.
+ */
+import { connect } from '../helpers/index.js';
+import type { Cluster, ClusterMember } from './cluster.js';
+import type { FaultRecord } from './history.js';
+import type { Rng } from './rng.js';
+import { now } from './workload.js';
+
+export const FAULT_GROUPS: Record<string, string[]> = {
+  process: ['kill', 'kill-leader', 'pause', 'pause-leader'],
+  network: ['partition-minority', 'partition-leader', 'bridge', 'one-way-leader', 'flaky-links'],
+  disk: ['fsync-fail', 'disk-full'],
+};
+export const ALL_FAULTS = Object.values(FAULT_GROUPS).flat();
+
+/** Expands a list of groups and kinds ("process,disk,bridge") into fault kinds. */
+export function parseFaults(spec: string): string[] {
+  const out = new Set<string>();
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    if (part === 'all') for (const k of ALL_FAULTS) out.add(k);
+    else if (FAULT_GROUPS[part]) for (const k of FAULT_GROUPS[part]) out.add(k);
+    else if (ALL_FAULTS.includes(part)) out.add(part);
+    else
+      throw new Error(
+        `unknown fault ${part} (groups: ${Object.keys(FAULT_GROUPS).join(', ')}; kinds: ${ALL_FAULTS.join(', ')})`,
+      );
+  }
+  return [...out];
+}
+
+export interface NemesisOptions {
+  faults: string[];
+  rng: Rng;
+  /** Quiet time between faults, ms (min, max). */
+  gapMs: [number, number];
+  /** How long a fault is held, ms (min, max). */
+  holdMs: [number, number];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Sleeps up to `ms`, returning early when stopped (fault schedule pacing, not a condition wait). */
+async function hold(ms: number, stopped: () => boolean): Promise<void> {
+  const end = now() + ms;
+  while (!stopped() && now() < end) await sleep(Math.min(100, end - now()));
+}
+
+export class Nemesis {
+  readonly faults: FaultRecord[] = [];
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly o: NemesisOptions,
+  ) {}
+
+  private get members(): ClusterMember[] {
+    return this.cluster.members;
+  }
+
+  /** The current leader as seen by any live member, or a random member when none answers. */
+  async leader(): Promise<ClusterMember> {
+    for (const m of this.members) {
+      if (!this.cluster.alive(m) || m.paused) continue;
+      const c = connect(m.client);
+      try {
+        const s = await c.maintenance.status({}, { deadlineMs: 1500 });
+        const l = this.members.find((x) => x.id === s.leader.toString());
+        if (l && this.cluster.alive(l) && !l.paused) return l;
+      } catch {
+        // not answering: try the next one
+      } finally {
+        c.close();
+      }
+    }
+    return this.o.rng.pick(this.members);
+  }
+
+  private others(m: ClusterMember): ClusterMember[] {
+    return this.members.filter((x) => x !== m);
+  }
+
+  /** Runs the schedule until `stopped()`, then heals everything. */
+  async run(stopped: () => boolean): Promise<void> {
+    while (!stopped()) {
+      const [g0, g1] = this.o.gapMs;
+      await hold(g0 + this.o.rng.int(g1 - g0 + 1), stopped);
+      if (stopped() || this.o.faults.length === 0) break;
+      const kind = this.o.rng.pick(this.o.faults);
+      const [h0, h1] = this.o.holdMs;
+      const holdMs = h0 + this.o.rng.int(h1 - h0 + 1);
+      const rec: FaultRecord = { kind, detail: '', start: now() };
+      this.faults.push(rec);
+      try {
+        rec.detail = await this.inject(kind, holdMs, stopped);
+      } catch (e) {
+        rec.detail += ` (injection error: ${(e as Error).message})`;
+      }
+      await this.healAll();
+      rec.end = now();
+    }
+    await this.healAll();
+  }
+
+  private async inject(kind: string, holdMs: number, stopped: () => boolean): Promise<string> {
+    const c = this.cluster;
+    switch (kind) {
+      case 'kill':
+      case 'kill-leader': {
+        const m = kind === 'kill' ? this.o.rng.pick(this.members) : await this.leader();
+        await c.kill(m);
+        await hold(holdMs, stopped);
+        c.restart(m);
+        return `SIGKILL ${m.name}, restarted after ${holdMs} ms`;
+      }
+      case 'pause':
+      case 'pause-leader': {
+        const m = kind === 'pause' ? this.o.rng.pick(this.members) : await this.leader();
+        c.pause(m);
+        await hold(holdMs, stopped);
+        c.resume(m);
+        return `SIGSTOP ${m.name} for ${holdMs} ms`;
+      }
+      case 'partition-minority':
+      case 'partition-leader': {
+        const m = kind === 'partition-minority' ? this.o.rng.pick(this.members) : await this.leader();
+        const groups = [[m.id], this.others(m).map((x) => x.id)];
+        const errs = await c.failpointAll('/partition', { groups });
+        await hold(holdMs, stopped);
+        return `isolate ${m.name} for ${holdMs} ms${errs.length ? ` (${errs.join('; ')})` : ''}`;
+      }
+      case 'bridge': {
+        const [a, b] = [...this.members].sort(() => this.o.rng.next() - 0.5);
+        const errs: string[] = [];
+        for (const m of [a!, b!])
+          errs.push(...(await c.failpointAll('/block', { from: m.id, to: (m === a ? b : a)!.id })));
+        await hold(holdMs, stopped);
+        return `cut ${a!.name}<->${b!.name} (bridged by the third) for ${holdMs} ms${errs.length ? ` (${errs.join('; ')})` : ''}`;
+      }
+      case 'one-way-leader': {
+        const l = await this.leader();
+        const errs: string[] = [];
+        for (const o of this.others(l))
+          errs.push(...(await c.failpointAll('/block', { from: l.id, to: o.id })));
+        await hold(holdMs, stopped);
+        return `drop everything ${l.name} (leader) sends for ${holdMs} ms${errs.length ? ` (${errs.join('; ')})` : ''}`;
+      }
+      case 'flaky-links': {
+        const delayMs = 20 + this.o.rng.int(41);
+        const errs = await c.failpointAll('/link', { from: '*', to: '*', dropProbability: 0.2, delayMs });
+        await hold(holdMs, stopped);
+        return `all links drop 20% and delay ${delayMs} ms for ${holdMs} ms${errs.length ? ` (${errs.join('; ')})` : ''}`;
+      }
+      case 'fsync-fail':
+      case 'disk-full': {
+        const m = this.o.rng.next() < 0.5 ? await this.leader() : this.o.rng.pick(this.members);
+        await c.failpoint(m, '/wal', kind === 'fsync-fail' ? { failFsync: 'EIO' } : { diskFull: true });
+        let fired = 0;
+        const end = now() + holdMs;
+        while (!stopped() && now() < end && fired === 0) {
+          await sleep(100);
+          fired = (
+            (await c.failpoint(m, '/status').catch(() => ({ walFaultsFired: 0 }))) as {
+              walFaultsFired: number;
+            }
+          ).walFaultsFired;
+        }
+        // A member whose disk failed stops serving (by design); an operator restarts it.
+        await hold(Math.max(0, end - now()), stopped);
+        await c.kill(m);
+        c.restart(m);
+        return `${kind === 'fsync-fail' ? 'fdatasync EIO' : 'ENOSPC on write'} on ${m.name}: ${fired > 0 ? 'fired' : 'did not fire'}; restarted`;
+      }
+      default:
+        throw new Error(`unknown fault ${kind}`);
+    }
+  }
+
+  /** SIGCONT every paused member, restart dead ones, clear failpoints, wait until all are healthy. */
+  async healAll(): Promise<void> {
+    const c = this.cluster;
+    for (const m of this.members) c.resume(m);
+    for (const m of this.members) if (!c.alive(m)) c.restart(m);
+    await c.failpointAll('/reset');
+    for (const m of this.members) await c.waitHealthy(m);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Renders a run's summary as the results table of docs/RELIABILITY.md, replacing what is between
+ * the `<!-- jepsen:begin -->` and `<!-- jepsen:end -->` markers (the rest of the document is prose).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { RunSummary } from './runner.js';
+
+const BEGIN = '<!-- jepsen:begin -->';
+const END = '<!-- jepsen:end -->';
+
+export function renderTable(s: RunSummary, when = new Date()): string {
+  const faults = Object.entries(s.faultsInjected)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${k} ×${n}`)
+    .join(', ');
+  const total = Object.values(s.faultsInjected).reduce((a, b) => a + b, 0);
+  const rows: [string, string][] = [
+    [
+      'Run',
+      `${when.toISOString().slice(0, 16)}Z, seed ${s.seed}, 3 member processes, ${(s.durationMs / 1000).toFixed(0)} s of workload`,
+    ],
+    ['Faults injected', `${total}: ${faults || 'none'}`],
+    [
+      'Operations',
+      `${s.ops.total} (${Object.entries(s.ops.byType)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')})`,
+    ],
+    ['Outcomes', `ok ${s.ops.ok}, failed ${s.ops.fail}, unknown ${s.ops.unknown}`],
+    ['Watch events delivered', String(s.watchEvents)],
+    ['Lease keys expired (checked)', String(s.leaseKeysExpired)],
+    ['Final revision', String(s.finalRevision)],
+    ['Violations', String(s.violations)],
+    ['Undecided checks', String(s.undecided)],
+  ];
+  const checks = s.checks.map((c) => `| ${c.checker} | ${c.checked} | ${c.violations} | ${c.undecided} |`);
+  return [
+    '| | |',
+    '|---|---|',
+    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+    '',
+    '| Checker | Items checked | Violations | Undecided |',
+    '|---|---|---|---|',
+    ...checks,
+  ].join('\n');
+}
+
+export function updateReliabilityDoc(path: string, s: RunSummary): void {
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : `# Reliability\n\n${BEGIN}\n${END}\n`;
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`${path} has no ${BEGIN} ... ${END} section`);
+  writeFileSync(path, `${text.slice(0, a + BEGIN.length)}\n${renderTable(s)}\n${text.slice(b)}`);
+}

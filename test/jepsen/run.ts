@@ -1,0 +1,50 @@
+/**
+ * CLI of the Jepsen-style suite: `npm run jepsen -- --duration 600 --faults all --seed 7`.
+ * Flags: --seed N (default: time-based, printed), --duration SECONDS (default 60),
+ * --faults LIST (groups process,network,disk or kinds; default all), --clients N, --keys N,
+ * --history FILE (write the full history as JSON), --report (rewrite docs/RELIABILITY.md's table
+ * with this run's numbers). Exits 1 when any checker found a violation or could not decide.
+ */
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/index.js';
+import { parseFaults } from './nemesis.js';
+import { updateReliabilityDoc } from './report.js';
+import { runJepsen } from './runner.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const seed = Number(arg('seed') ?? Date.now() % 1_000_000);
+  const durationMs = Number(arg('duration') ?? 60) * 1000;
+  const faults = parseFaults(arg('faults') ?? 'all');
+  const log = (l: string) => process.stderr.write(`[jepsen] ${l}\n`);
+  log(`seed ${seed}, ${durationMs / 1000} s, faults ${faults.join(',')}`);
+  const r = await runJepsen({
+    seed,
+    durationMs,
+    faults,
+    clients: arg('clients') ? Number(arg('clients')) : undefined,
+    keys: arg('keys') ? Number(arg('keys')) : undefined,
+    historyOut: arg('history'),
+    log,
+  });
+  for (const res of r.results) {
+    for (const v of res.violations.slice(0, 20)) log(`VIOLATION ${v.checker}/${v.kind}: ${v.detail}`);
+    for (const u of res.undecided.slice(0, 20)) log(`UNDECIDED ${res.checker}: ${u}`);
+  }
+  process.stdout.write(`${JSON.stringify(r.summary, null, 2)}\n`);
+  if (process.argv.includes('--report')) {
+    const path = join(repoRoot(), 'docs', 'RELIABILITY.md');
+    updateReliabilityDoc(path, r.summary);
+    log(`wrote ${path}`);
+  }
+  process.exitCode = r.summary.violations > 0 || r.summary.undecided > 0 ? 1 : 0;
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exitCode = 2;
+});

@@ -1,0 +1,279 @@
+/**
+ * One Jepsen-style run: start a 3-process cluster with failpoints, drive the workload (KV clients,
+ * watchers, lease clients) while the nemesis injects faults, heal, read the ground truth from every
+ * member, and run every checker over the recorded history.
+ */
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import * as rpc from '../../src/proto/etcdserverpb/rpc.js';
+import { connect, type EtcdClients, waitFor } from '../helpers/index.js';
+import { checkAll } from './checkers/index.js';
+import { Cluster } from './cluster.js';
+import type { CheckResult, GroundTruth, History, KeyState, KvOp, LeaseKey, LeaseOp } from './history.js';
+import { Nemesis } from './nemesis.js';
+import { seededRng } from './rng.js';
+import { now, PREFIX, prefixEnd, runKvClients, runLeaseClients, Watcher } from './workload.js';
+
+export interface RunOptions {
+  seed: number;
+  durationMs: number;
+  faults: string[];
+  clients?: number;
+  keys?: number;
+  watchers?: number;
+  leaseWorkers?: number;
+  leaseTtlSeconds?: number;
+  gapMs?: [number, number];
+  holdMs?: [number, number];
+  /** Write the full history (JSON) here. */
+  historyOut?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunSummary {
+  seed: number;
+  faults: string[];
+  durationMs: number;
+  faultsInjected: Record<string, number>;
+  ops: { total: number; ok: number; fail: number; unknown: number; byType: Record<string, number> };
+  watchEvents: number;
+  leaseKeysExpired: number;
+  finalRevision: number;
+  violations: number;
+  undecided: number;
+  checks: { checker: string; checked: number; violations: number; undecided: number }[];
+}
+
+export interface RunResult {
+  history: History;
+  results: CheckResult[];
+  summary: RunSummary;
+}
+
+const b = (s: string) => Buffer.from(s);
+const TRUTH_TIMEOUT_MS = 60_000;
+
+/** Every event on the prefix from revision 1 up to `upTo`, through a watch on `c`. */
+async function eventsUpTo(c: EtcdClients, upTo: number): Promise<GroundTruth['events']> {
+  const events: GroundTruth['events'] = [];
+  if (upTo <= 1) return events;
+  const def = rpc.WatchService.watch;
+  const call = c.raw.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`ground-truth watch did not reach revision ${upTo}`)),
+        TRUTH_TIMEOUT_MS,
+      );
+      call.on('data', (r: rpc.WatchResponse) => {
+        for (const e of r.events) {
+          const rev = Number(e.kv?.modRevision ?? 0n);
+          if (rev > upTo) continue;
+          events.push({
+            type: e.type === 1 ? 'delete' : 'put',
+            key: e.kv?.key.toString() ?? '',
+            value: e.kv?.value.toString() ?? '',
+            modRevision: rev,
+          });
+        }
+        const last = r.events[r.events.length - 1];
+        if (last && Number(last.kv?.modRevision ?? 0n) >= upTo) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      call.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      call.write(
+        rpc.WatchRequest.fromPartial({
+          createRequest: { key: b(PREFIX), rangeEnd: prefixEnd(PREFIX), startRevision: 1n },
+        }),
+      );
+    });
+  } finally {
+    call.cancel();
+  }
+  return events;
+}
+
+/** Reads the final state: a linearizable revision, then every member's event history and hash at it. */
+async function readGroundTruth(cluster: Cluster): Promise<GroundTruth> {
+  const clients = cluster.members.map((m) => connect(m.client));
+  try {
+    const head = await waitFor(
+      async () => clients[0]!.kv.range({ key: b(PREFIX), rangeEnd: prefixEnd(PREFIX), countOnly: true }),
+      { timeoutMs: TRUTH_TIMEOUT_MS, what: 'a linearizable read for the final revision' },
+    );
+    const revision = Number(head.header!.revision);
+    const finalRange = await clients[0]!.kv.range({
+      key: b(PREFIX),
+      rangeEnd: prefixEnd(PREFIX),
+      revision: BigInt(revision),
+    });
+    const final = new Map<string, KeyState>();
+    for (const kv of finalRange.kvs)
+      final.set(kv.key.toString(), {
+        value: kv.value.toString(),
+        modRevision: Number(kv.modRevision),
+        createRevision: Number(kv.createRevision),
+        version: Number(kv.version),
+      });
+    let events: GroundTruth['events'] = [];
+    const replicas: GroundTruth['replicas'] = [];
+    for (let i = 0; i < clients.length; i++) {
+      const c = clients[i]!;
+      await waitFor(
+        async () =>
+          Number(
+            (await c.kv.range({ key: b(PREFIX), countOnly: true, serializable: true })).header!.revision,
+          ) >= revision,
+        { timeoutMs: TRUTH_TIMEOUT_MS, what: `member ${i} applied revision ${revision}` },
+      );
+      const ev = await eventsUpTo(c, revision);
+      const hash = await c.maintenance.hashKv({ revision: BigInt(revision) });
+      replicas.push({
+        member: i,
+        eventsDigest: createHash('sha256').update(JSON.stringify(ev)).digest('hex').slice(0, 16),
+        hashKv: String(hash.hash),
+      });
+      if (i === 0) events = ev;
+    }
+    return { revision, events, final, replicas };
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+export async function runJepsen(o: RunOptions): Promise<RunResult> {
+  const log = o.log ?? (() => {});
+  const rng = seededRng(o.seed);
+  const cluster = await Cluster.start(3);
+  try {
+    const c0 = connect(cluster.members[0]!.client);
+    const ml = await waitFor(async () => c0.cluster.memberList({}), { what: 'member list' });
+    c0.close();
+    for (const m of cluster.members) {
+      const info = ml.members.find((x) => x.name === m.name);
+      if (!info) throw new Error(`member ${m.name} not in the member list`);
+      m.id = info.ID.toString();
+    }
+    log(`cluster up: ${cluster.members.map((m) => `${m.name}=${m.client}`).join(' ')}`);
+
+    const ops: KvOp[] = [];
+    const leaseOps: LeaseOp[] = [];
+    const leaseKeys: LeaseKey[] = [];
+    let stop = false;
+    const stopped = () => stop;
+    const watchers = Array.from({ length: o.watchers ?? 3 }, (_, i) => new Watcher(i, i, 1, cluster.members));
+    for (const w of watchers) w.start();
+    const nemesis = new Nemesis(cluster, {
+      faults: o.faults,
+      rng: seededRng(o.seed ^ 0x5eed),
+      gapMs: o.gapMs ?? [1000, 3000],
+      holdMs: o.holdMs ?? [1500, 5000],
+    });
+    const started = now();
+    const tasks = [
+      runKvClients(
+        { clients: o.clients ?? 6, keys: o.keys ?? 10, rng, members: cluster.members },
+        ops,
+        stopped,
+      ),
+      runLeaseClients(
+        {
+          rng: seededRng(o.seed ^ 0x1ea5e),
+          members: cluster.members,
+          ttlSeconds: o.leaseTtlSeconds ?? 3,
+          concurrency: o.leaseWorkers ?? 2,
+        },
+        leaseOps,
+        leaseKeys,
+        stopped,
+      ),
+      nemesis.run(stopped),
+    ];
+    const progress = setInterval(() => {
+      log(
+        `t=${((now() - started) / 1000).toFixed(0)}s ops=${ops.length} ok=${ops.filter((x) => x.outcome === 'ok').length} faults=${nemesis.faults.length}`,
+      );
+    }, 10_000);
+    await new Promise((r) => setTimeout(r, o.durationMs));
+    stop = true;
+    await Promise.all(tasks);
+    clearInterval(progress);
+    const durationMs = now() - started;
+    log(`workload done after ${(durationMs / 1000).toFixed(1)} s; reading the ground truth`);
+
+    await nemesis.healAll();
+    const truth = await readGroundTruth(cluster);
+    // Let every watcher deliver up to the final revision, so a watcher that silently lost events at
+    // the end is caught (its stream is checked up to the last revision it got).
+    const lastEventRev = truth.events.length ? truth.events[truth.events.length - 1]!.modRevision : 0;
+    await waitFor(() => watchers.every((w) => w.lastRevision >= lastEventRev || w.record.aborted), {
+      timeoutMs: 30_000,
+      what: 'watchers caught up',
+    }).catch(() => {});
+    for (const w of watchers) {
+      w.stop();
+      if (w.lastRevision < lastEventRev && !w.record.aborted)
+        w.record.lagging = `stopped at revision ${w.lastRevision}, history ends at ${lastEventRev}`;
+    }
+
+    const history: History = {
+      seed: o.seed,
+      ops,
+      watchers: watchers.map((w) => w.record),
+      leaseOps,
+      leaseKeys,
+      faults: nemesis.faults,
+      truth,
+      durationMs,
+    };
+    if (o.historyOut) writeFileSync(o.historyOut, JSON.stringify(historyToJson(history)));
+    const results = checkAll(history);
+    return { history, results, summary: summarize(history, results, o) };
+  } finally {
+    await cluster.destroy();
+  }
+}
+
+export function historyToJson(h: History): unknown {
+  return { ...h, truth: { ...h.truth, final: Object.fromEntries(h.truth.final) } };
+}
+
+export function historyFromJson(j: unknown): History {
+  const h = j as History & { truth: { final: Record<string, KeyState> } };
+  return { ...h, truth: { ...h.truth, final: new Map(Object.entries(h.truth.final)) } };
+}
+
+export function summarize(
+  h: History,
+  results: CheckResult[],
+  o: Pick<RunOptions, 'faults' | 'seed'>,
+): RunSummary {
+  const faultsInjected: Record<string, number> = {};
+  for (const f of h.faults) faultsInjected[f.kind] = (faultsInjected[f.kind] ?? 0) + 1;
+  const byType: Record<string, number> = {};
+  for (const op of h.ops) byType[op.type] = (byType[op.type] ?? 0) + 1;
+  const count = (x: string) => h.ops.filter((op) => op.outcome === x).length;
+  return {
+    seed: o.seed,
+    faults: o.faults,
+    durationMs: Math.round(h.durationMs),
+    faultsInjected,
+    ops: { total: h.ops.length, ok: count('ok'), fail: count('fail'), unknown: count('unknown'), byType },
+    watchEvents: h.watchers.reduce((n, w) => n + w.events.length, 0),
+    leaseKeysExpired: results.find((r) => r.checker === 'lease')?.checked ?? 0,
+    finalRevision: h.truth.revision,
+    violations: results.reduce((n, r) => n + r.violations.length, 0),
+    undecided: results.reduce((n, r) => n + r.undecided.length, 0),
+    checks: results.map((r) => ({
+      checker: r.checker,
+      checked: r.checked,
+      violations: r.violations.length,
+      undecided: r.undecided.length,
+    })),
+  };
+}
