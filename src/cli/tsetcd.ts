@@ -60,7 +60,12 @@ export async function main(argv: string[]): Promise<void> {
     logger.warn({ address: process.env[FAILPOINT_ADDR_ENV] }, 'failpoint control server enabled (test only)');
   }
   const memberCfg = failpoints
-    ? { ...cfg.member, transportFaults: failpoints.transportFaults, walFs: failpoints.walFs }
+    ? {
+        ...cfg.member,
+        ...failpoints.memberOverrides,
+        transportFaults: failpoints.transportFaults,
+        walFs: failpoints.walFs,
+      }
     : cfg.member;
   let member: Member;
   try {

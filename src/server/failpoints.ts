@@ -14,6 +14,9 @@
  * - `/wal`       `{"failFsync": "EIO"}` the next WAL/snapshot fdatasync fails with that errno;
  *                `{"diskFull": true}` every write fails with ENOSPC until `{"diskFull": false}`
  * - `GET /status` `{"walFaultsFired": n}`
+ * Also test-only tuning, read from the environment only when failpoints are enabled:
+ * `TSETCD_FAILPOINT_SNAPSHOT_CATCHUP_ENTRIES=n` keeps only n entries after a snapshot (etcd 3.4 has
+ * no flag for it), so a follower that was down for a while must catch up by snapshot.
  * The partition semantics are FaultHooks' (src/transport/faults.ts): each process must be told the
  * same partition; a transport checks both its sending and its receiving side.
  */
@@ -23,6 +26,8 @@ import { nodeWalFs, type WalFile, type WalFs } from '../wal/index.js';
 
 /** The environment variable that enables the failpoint server: `host:port` to listen on. */
 export const FAILPOINT_ADDR_ENV = 'TSETCD_FAILPOINT_ADDR';
+/** Test-only: entries kept after a snapshot for slow followers (MemberConfig.snapshotCatchUpEntries). */
+export const FAILPOINT_CATCHUP_ENV = 'TSETCD_FAILPOINT_SNAPSHOT_CATCHUP_ENTRIES';
 
 function errnoError(code: string, op: string): NodeJS.ErrnoException {
   const e = new Error(`${code}: injected ${op} failure (failpoint)`) as NodeJS.ErrnoException;
@@ -79,6 +84,8 @@ export class FailingWalFs implements WalFs {
 export interface Failpoints {
   transportFaults: FaultHooks;
   walFs: FailingWalFs;
+  /** Member configuration overrides from the test-only tuning variables. */
+  memberOverrides: { snapshotCatchUpEntries?: number };
   /** Starts the HTTP control server; resolves once it listens. */
   listen(): Promise<void>;
   close(): Promise<void>;
@@ -109,6 +116,12 @@ export function failpointsFromEnv(env: NodeJS.ProcessEnv): Failpoints | undefine
   const transportFaults = new FaultHooks();
   const walFs = new FailingWalFs();
   let server: Server | undefined;
+  const memberOverrides: Failpoints['memberOverrides'] = {};
+  const catchUp = env[FAILPOINT_CATCHUP_ENV];
+  if (catchUp !== undefined && catchUp !== '') {
+    if (!/^\d+$/.test(catchUp)) throw new Error(`${FAILPOINT_CATCHUP_ENV} must be a number, got ${catchUp}`);
+    memberOverrides.snapshotCatchUpEntries = Number(catchUp);
+  }
 
   const handle = async (path: string, b: Record<string, unknown>): Promise<unknown> => {
     switch (path) {
@@ -147,6 +160,7 @@ export function failpointsFromEnv(env: NodeJS.ProcessEnv): Failpoints | undefine
   return {
     transportFaults,
     walFs,
+    memberOverrides,
     listen: () =>
       new Promise((resolve, reject) => {
         server = createServer((req, res) => {

@@ -281,7 +281,8 @@ export class Member {
         onConfChange: (cc, index) => member.applyConfChange(cc, index),
         installSnapshot: (snap) => member.installSnapshot(snap),
         snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
-        prepareSnapshot: () => store.syncAll(),
+        // Through `member`: Defragment and snapshot installs replace the store after start.
+        prepareSnapshot: () => member.store.syncAll(),
         send: (msgs) => member.sendToPeers(msgs),
         onLeaderChange: (leader) => member.onLeaderChange(leader),
         onFsync: (seconds) => member.metrics.walFsyncSeconds.observe(seconds),

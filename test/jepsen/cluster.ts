@@ -30,10 +30,20 @@ export interface ClusterMember {
 const FAILPOINT_TIMEOUT_MS = 3_000;
 const START_TIMEOUT_MS = 60_000;
 
+/** Counters summed over every member process of the run (scraped before each kill and at the end). */
+export const SCRAPED_COUNTERS = [
+  'etcd_server_leader_changes_seen_total',
+  'etcd_network_snapshot_send_success',
+  'etcd_network_snapshot_receive_success',
+] as const;
+
 export class Cluster {
   readonly members: ClusterMember[] = [];
+  /** Sums of SCRAPED_COUNTERS over processes that have been scraped (see `scrape`). */
+  readonly counters = new Map<string, number>();
   private readonly dir = tempDir('tsetcd-jepsen-');
   private readonly unregister: () => void;
+  private env: Record<string, string> = {};
 
   private constructor() {
     this.unregister = onProcessExit(() => {
@@ -44,8 +54,13 @@ export class Cluster {
     });
   }
 
-  static async start(n: number, extraFlags: string[] = []): Promise<Cluster> {
+  static async start(
+    n: number,
+    extraFlags: string[] = [],
+    extraEnv: Record<string, string> = {},
+  ): Promise<Cluster> {
     const c = new Cluster();
+    c.env = extraEnv;
     const ports = await Promise.all(Array.from({ length: 3 * n }, () => freePort()));
     const names = Array.from({ length: n }, (_, i) => `j${i + 1}`);
     const initial = names.map((name, i) => `${name}=http://127.0.0.1:${ports[3 * i + 1]}`).join(',');
@@ -86,7 +101,7 @@ export class Cluster {
   private launch(m: ClusterMember): void {
     const child = spawn(process.execPath, m.args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TSETCD_FAILPOINT_ADDR: m.failpoint },
+      env: { ...process.env, ...this.env, TSETCD_FAILPOINT_ADDR: m.failpoint },
     });
     const keep = (d: Buffer) => {
       m.log = (m.log + d.toString()).slice(-50_000);
@@ -119,9 +134,29 @@ export class Cluster {
     return m.child !== undefined && m.child.exitCode === null && m.child.signalCode === null;
   }
 
+  /**
+   * Adds a live member's counters to `counters` (its process is about to go away). Best effort: a
+   * member that does not answer within a second is skipped, so the sums are lower bounds.
+   */
+  async scrape(m: ClusterMember): Promise<void> {
+    if (!this.alive(m) || m.paused) return;
+    try {
+      const r = await fetch(`http://${m.client}/metrics`, { signal: AbortSignal.timeout(1000) });
+      const text = await r.text();
+      for (const name of SCRAPED_COUNTERS) {
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+        const v = line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+        if (Number.isFinite(v)) this.counters.set(name, (this.counters.get(name) ?? 0) + v);
+      }
+    } catch {
+      // not answering: its counts are lost
+    }
+  }
+
   async kill(m: ClusterMember): Promise<void> {
     const c = m.child;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await this.scrape(m);
     await new Promise<void>((resolve) => {
       c.once('exit', () => resolve());
       c.kill('SIGKILL');

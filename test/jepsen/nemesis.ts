@@ -3,7 +3,8 @@
  * while, heal, wait until every member is healthy again), recording each fault with its time span.
  *
  * Kinds, by group:
- * - process: `kill` / `kill-leader` (SIGKILL, then restart on the same data dir),
+ * - process: `kill` / `kill-leader` (SIGKILL, then restart on the same data dir), `kill-majority`
+ *            (two members: no quorum), `kill-all` (every member: only what is on disk survives),
  *            `pause` / `pause-leader` (SIGSTOP, then SIGCONT: a frozen member).
  * - network (through each member's failpoint server, src/server/failpoints.ts):
  *            `partition-minority` (one member cut off from the other two),
@@ -22,7 +23,7 @@ import type { Rng } from './rng.js';
 import { now } from './workload.js';
 
 export const FAULT_GROUPS: Record<string, string[]> = {
-  process: ['kill', 'kill-leader', 'pause', 'pause-leader'],
+  process: ['kill', 'kill-leader', 'kill-majority', 'kill-all', 'pause', 'pause-leader'],
   network: ['partition-minority', 'partition-leader', 'bridge', 'one-way-leader', 'flaky-links'],
   disk: ['fsync-fail', 'disk-full'],
 };
@@ -54,6 +55,9 @@ export interface NemesisOptions {
   /** How long a fault is held, ms (min, max). */
   holdMs: [number, number];
 }
+
+/** How long every member may take to be healthy again after a fault is healed. */
+const RECOVERY_TIMEOUT_MS = 90_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -129,6 +133,16 @@ export class Nemesis {
         c.restart(m);
         return `SIGKILL ${m.name}, restarted after ${holdMs} ms`;
       }
+      case 'kill-majority':
+      case 'kill-all': {
+        const victims = [...this.members]
+          .sort(() => this.o.rng.next() - 0.5)
+          .slice(0, kind === 'kill-all' ? 3 : 2);
+        await Promise.all(victims.map((m) => c.kill(m)));
+        await hold(holdMs, stopped);
+        for (const m of victims) c.restart(m);
+        return `SIGKILL ${victims.map((m) => m.name).join(', ')}, restarted after ${holdMs} ms`;
+      }
       case 'pause':
       case 'pause-leader': {
         const m = kind === 'pause' ? this.o.rng.pick(this.members) : await this.leader();
@@ -198,6 +212,33 @@ export class Nemesis {
     for (const m of this.members) c.resume(m);
     for (const m of this.members) if (!c.alive(m)) c.restart(m);
     await c.failpointAll('/reset');
-    for (const m of this.members) await c.waitHealthy(m);
+    try {
+      for (const m of this.members) await c.waitHealthy(m, RECOVERY_TIMEOUT_MS);
+    } catch (e) {
+      throw new Error(
+        `the cluster did not recover after healing: ${(e as Error).message.split('\n')[0]}\n${await this.diagnose()}`,
+      );
+    }
+  }
+
+  /** Every member's view (status) and log tail, for a cluster that does not recover. */
+  async diagnose(): Promise<string> {
+    const out: string[] = [`faults so far: ${this.faults.map((f) => `${f.kind}: ${f.detail}`).join(' | ')}`];
+    for (const m of this.members) {
+      let status = 'no answer';
+      const cl = connect(m.client);
+      try {
+        const s = await cl.maintenance.status({}, { deadlineMs: 2000 });
+        status = `leader ${s.leader} term ${s.raftTerm} index ${s.raftIndex} applied ${s.raftAppliedIndex} errors ${s.errors.join(';')}`;
+      } catch (e) {
+        status = `status failed: ${(e as Error).message}`;
+      } finally {
+        cl.close();
+      }
+      out.push(
+        `--- ${m.name} id ${m.id} alive=${this.cluster.alive(m)} paused=${m.paused} incarnation ${m.incarnation}: ${status}\n${m.log.slice(-6000)}`,
+      );
+    }
+    return out.join('\n');
   }
 }

@@ -30,6 +30,12 @@ export function renderTable(s: RunSummary, when = new Date()): string {
     ['Watch events delivered', String(s.watchEvents)],
     ['Lease keys expired (checked)', String(s.leaseKeysExpired)],
     ['Final revision', String(s.finalRevision)],
+    [
+      'Cluster (all processes)',
+      `leader changes ${s.cluster.etcd_server_leader_changes_seen_total ?? '?'}, snapshots sent ${
+        s.cluster.etcd_network_snapshot_send_success ?? '?'
+      }, received ${s.cluster.etcd_network_snapshot_receive_success ?? '?'}`,
+    ],
     ['Violations', String(s.violations)],
     ['Undecided checks', String(s.undecided)],
   ];

@@ -41,10 +41,10 @@ async function main(): Promise<void> {
     updateReliabilityDoc(path, r.summary);
     log(`wrote ${path}`);
   }
-  process.exitCode = r.summary.violations > 0 || r.summary.undecided > 0 ? 1 : 0;
+  process.exit(r.summary.violations > 0 || r.summary.undecided > 0 ? 1 : 0);
 }
 
 main().catch((e) => {
   process.stderr.write(`${(e as Error).stack}\n`);
-  process.exitCode = 2;
+  process.exit(2);
 });

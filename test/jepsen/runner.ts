@@ -25,6 +25,11 @@ export interface RunOptions {
   leaseTtlSeconds?: number;
   gapMs?: [number, number];
   holdMs?: [number, number];
+  /**
+   * Snapshot every this many applied entries and keep only a few entries for slow followers, so
+   * restarted members catch up by snapshot (default 300; 0 = etcd's defaults).
+   */
+  snapshotCount?: number;
   /** Write the full history (JSON) here. */
   historyOut?: string;
   log?: (line: string) => void;
@@ -39,6 +44,8 @@ export interface RunSummary {
   watchEvents: number;
   leaseKeysExpired: number;
   finalRevision: number;
+  /** Leader changes and snapshots sent/received, summed over all member processes (lower bounds). */
+  cluster: Record<string, number>;
   violations: number;
   undecided: number;
   checks: { checker: string; checked: number; violations: number; undecided: number }[];
@@ -149,7 +156,13 @@ async function readGroundTruth(cluster: Cluster): Promise<GroundTruth> {
 export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const log = o.log ?? (() => {});
   const rng = seededRng(o.seed);
-  const cluster = await Cluster.start(3);
+  const snapshotCount = o.snapshotCount ?? 300;
+  const cluster =
+    snapshotCount > 0
+      ? await Cluster.start(3, ['--snapshot-count', String(snapshotCount)], {
+          TSETCD_FAILPOINT_SNAPSHOT_CATCHUP_ENTRIES: String(Math.max(10, Math.floor(snapshotCount / 6))),
+        })
+      : await Cluster.start(3);
   try {
     const c0 = connect(cluster.members[0]!.client);
     const ml = await waitFor(async () => c0.cluster.memberList({}), { what: 'member list' });
@@ -199,10 +212,24 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
         `t=${((now() - started) / 1000).toFixed(0)}s ops=${ops.length} ok=${ops.filter((x) => x.outcome === 'ok').length} faults=${nemesis.faults.length}`,
       );
     }, 10_000);
-    await new Promise((r) => setTimeout(r, o.durationMs));
-    stop = true;
-    await Promise.all(tasks);
-    clearInterval(progress);
+    try {
+      // The tasks only finish after `stop`: finishing earlier means one failed (e.g. no recovery).
+      await Promise.race([new Promise((r) => setTimeout(r, o.durationMs)), Promise.all(tasks)]);
+      stop = true;
+      await Promise.all(tasks);
+    } catch (e) {
+      stop = true;
+      for (const w of watchers) w.stop();
+      await Promise.allSettled(tasks);
+      if (o.historyOut)
+        writeFileSync(
+          `${o.historyOut}.partial`,
+          JSON.stringify({ seed: o.seed, ops, faults: nemesis.faults, leaseOps }),
+        );
+      throw e;
+    } finally {
+      clearInterval(progress);
+    }
     const durationMs = now() - started;
     log(`workload done after ${(durationMs / 1000).toFixed(1)} s; reading the ground truth`);
 
@@ -233,7 +260,10 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     };
     if (o.historyOut) writeFileSync(o.historyOut, JSON.stringify(historyToJson(history)));
     const results = checkAll(history);
-    return { history, results, summary: summarize(history, results, o) };
+    const summary = summarize(history, results, o);
+    await cluster.destroy();
+    summary.cluster = Object.fromEntries(cluster.counters);
+    return { history, results, summary };
   } finally {
     await cluster.destroy();
   }
@@ -267,6 +297,7 @@ export function summarize(
     watchEvents: h.watchers.reduce((n, w) => n + w.events.length, 0),
     leaseKeysExpired: results.find((r) => r.checker === 'lease')?.checked ?? 0,
     finalRevision: h.truth.revision,
+    cluster: {},
     violations: results.reduce((n, r) => n + r.violations.length, 0),
     undecided: results.reduce((n, r) => n + r.undecided.length, 0),
     checks: results.map((r) => ({
