@@ -74,6 +74,7 @@ export async function main(argv: string[]): Promise<void> {
     logger.error({ err: (err as Error).message }, 'failed to start the member');
     process.stderr.write(`tsetcd: cannot start: ${(err as Error).message}\n`);
     process.exitCode = 1;
+    await failpoints?.close(); // else its server keeps a member-less process alive
     return;
   }
   const api = new ApiServer(member, {
@@ -89,6 +90,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`tsetcd: listen failed: ${(err as Error).message}\n`);
     await api.close();
     await member.stop();
+    await failpoints?.close();
     process.exitCode = 1;
     return;
   }

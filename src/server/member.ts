@@ -12,7 +12,7 @@
  */
 import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { etcdError } from '../api/errors.js';
 import { GrpcError, Status } from '../api/status.js';
 import { MvccError, MvccStore, type MvccStoreOptions, type WriteTxn } from '../mvcc/index.js';
@@ -1253,8 +1253,9 @@ export class Member {
   private async receiveSnapshot(m: Message, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void> {
     const dir = join(this.cfg.dataDir, 'member', 'snap', 'incoming');
     rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, 'data.mdb');
+    // In a store layout (<dir>/db/data.mdb), so installSnapshot can open it to stamp our identity.
+    mkdirSync(join(dir, 'db'), { recursive: true });
+    const file = join(dir, 'db', 'data.mdb');
     const fh = await open(file, 'w');
     try {
       if (data instanceof Uint8Array) await fh.write(data);
@@ -1276,6 +1277,17 @@ export class Member {
     if (!incoming) throw new Error(`no database received for the snapshot at index ${snap.metadata.index}`);
     this.incomingSnapshotDb = undefined;
     const seenRev = this.notifiedRev;
+    // The leader's database carries the leader's identity record; a restart reads the member id
+    // from it, so ours replaces it before the database becomes ours (the rename in replaceStore).
+    const received = await MvccStore.open({
+      dir: dirname(dirname(incoming)),
+      sync: false,
+      logger: this.logger,
+    });
+    saveIdentity(received, this.identity);
+    await received.syncAll();
+    await received.close();
+    rmSync(join(dirname(incoming), 'lock.mdb'), { force: true });
     await this.replaceStore(incoming);
     rmSync(join(this.cfg.dataDir, 'member', 'snap', 'incoming'), { recursive: true, force: true });
     if (this.transport) {
@@ -1452,20 +1464,23 @@ async function resolveIdentity(cfg: MemberConfig, store: MvccStore, logger: Logg
       members,
     };
   }
-  if (!saved) {
-    const txn = store.write(store.consistentIndex);
-    store.setAux(
-      IDENTITY_KEY,
-      Buffer.from(
-        JSON.stringify({
-          memberId: identity.memberId.toString(16),
-          clusterId: identity.clusterId.toString(16),
-        }),
-      ),
-    );
-    txn.end();
-  }
+  if (!saved) saveIdentity(store, identity);
   return identity;
+}
+
+/** Writes this member's id and cluster id into the store, where a restart reads them back. */
+function saveIdentity(store: MvccStore, identity: Identity): void {
+  const txn = store.write(store.consistentIndex);
+  store.setAux(
+    IDENTITY_KEY,
+    Buffer.from(
+      JSON.stringify({
+        memberId: identity.memberId.toString(16),
+        clusterId: identity.clusterId.toString(16),
+      }),
+    ),
+  );
+  txn.end();
 }
 
 const IDENTITY_KEY = Buffer.from('identity');
