@@ -69,6 +69,8 @@ async function hold(ms: number, stopped: () => boolean): Promise<void> {
 
 export class Nemesis {
   readonly faults: FaultRecord[] = [];
+  /** Restarted members that exited on their own before becoming healthy (and were started again). */
+  readonly exitedAtStart: string[] = [];
   constructor(
     private readonly cluster: Cluster,
     private readonly o: NemesisOptions,
@@ -213,7 +215,20 @@ export class Nemesis {
     for (const m of this.members) if (!c.alive(m)) c.restart(m);
     await c.failpointAll('/reset');
     try {
-      for (const m of this.members) await c.waitHealthy(m, RECOVERY_TIMEOUT_MS);
+      for (const m of this.members) {
+        // A restarted member exits when it finds no leader within its request timeout (tsetcd
+        // does; etcd keeps waiting); a supervisor would start it again, and so does the nemesis.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await c.waitHealthy(m, RECOVERY_TIMEOUT_MS);
+            break;
+          } catch (e) {
+            if (c.alive(m) || attempt >= 3) throw e;
+            this.exitedAtStart.push(`${m.name}: ${m.log.trim().split('\n').pop()}`);
+            c.restart(m);
+          }
+        }
+      }
     } catch (e) {
       throw new Error(
         `the cluster did not recover after healing: ${(e as Error).message.split('\n')[0]}\n${await this.diagnose()}`,

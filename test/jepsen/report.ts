@@ -36,6 +36,7 @@ export function renderTable(s: RunSummary, when = new Date()): string {
         s.cluster.etcd_network_snapshot_send_success ?? '?'
       }, received ${s.cluster.etcd_network_snapshot_receive_success ?? '?'}`,
     ],
+    ['Restarted members that exited by themselves', String(s.exitedAtStart.length)],
     ['Violations', String(s.violations)],
     ['Undecided checks', String(s.undecided)],
   ];

@@ -46,6 +46,8 @@ export interface RunSummary {
   finalRevision: number;
   /** Leader changes and snapshots sent/received, summed over all member processes (lower bounds). */
   cluster: Record<string, number>;
+  /** Restarted members that exited by themselves before becoming healthy (restarted again). */
+  exitedAtStart: string[];
   violations: number;
   undecided: number;
   checks: { checker: string; checked: number; violations: number; undecided: number }[];
@@ -263,6 +265,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     const summary = summarize(history, results, o);
     await cluster.destroy();
     summary.cluster = Object.fromEntries(cluster.counters);
+    summary.exitedAtStart = nemesis.exitedAtStart;
     return { history, results, summary };
   } finally {
     await cluster.destroy();
@@ -298,6 +301,7 @@ export function summarize(
     leaseKeysExpired: results.find((r) => r.checker === 'lease')?.checked ?? 0,
     finalRevision: h.truth.revision,
     cluster: {},
+    exitedAtStart: [],
     violations: results.reduce((n, r) => n + r.violations.length, 0),
     undecided: results.reduce((n, r) => n + r.undecided.length, 0),
     checks: results.map((r) => ({
