@@ -1,6 +1,7 @@
 /**
  * The nemesis: injects one fault at a time on a seeded schedule (quiet gap, fault held for a
  * while, heal, wait until every member is healthy again), recording each fault with its time span.
+ * Fault groups take turns; within a group each kind comes once per round (see nextKind).
  *
  * Kinds, by group:
  * - process: `kill` / `kill-leader` (SIGKILL, then restart on the same data dir), `kill-majority`
@@ -98,6 +99,31 @@ export class Nemesis {
     return this.o.rng.pick(this.members);
   }
 
+  /**
+   * The schedule: groups (process, network, disk) take turns, and within a group every enabled
+   * kind comes once, in a seeded random order, before any comes again — so even a short run covers
+   * every group, and a long one every kind.
+   */
+  private nextKind(): string {
+    const groups = Object.entries(FAULT_GROUPS)
+      .map(([g, kinds]) => [g, kinds.filter((k) => this.o.faults.includes(k))] as const)
+      .filter(([, kinds]) => kinds.length > 0);
+    const [group, kinds] = groups[this.turn++ % groups.length]!;
+    let queue = this.queues.get(group);
+    if (!queue || queue.length === 0) {
+      queue = [...kinds];
+      for (let i = queue.length - 1; i > 0; i--) {
+        const j = this.o.rng.int(i + 1);
+        [queue[i], queue[j]] = [queue[j]!, queue[i]!];
+      }
+      this.queues.set(group, queue);
+    }
+    return queue.shift()!;
+  }
+
+  private turn = 0;
+  private readonly queues = new Map<string, string[]>();
+
   private others(m: ClusterMember): ClusterMember[] {
     return this.members.filter((x) => x !== m);
   }
@@ -108,7 +134,7 @@ export class Nemesis {
       const [g0, g1] = this.o.gapMs;
       await hold(g0 + this.o.rng.int(g1 - g0 + 1), stopped);
       if (stopped() || this.o.faults.length === 0) break;
-      const kind = this.o.rng.pick(this.o.faults);
+      const kind = this.nextKind();
       const [h0, h1] = this.o.holdMs;
       const holdMs = h0 + this.o.rng.int(h1 - h0 + 1);
       const rec: FaultRecord = { kind, detail: '', start: now() };

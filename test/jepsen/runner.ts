@@ -183,6 +183,27 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     const stopped = () => stop;
     const watchers = Array.from({ length: o.watchers ?? 3 }, (_, i) => new Watcher(i, i, 1, cluster.members));
     for (const w of watchers) w.start();
+    // Halfway through, one more watcher starts from an old revision (half the current one): it must
+    // replay history from the store, then switch to live events without a gap or a duplicate.
+    const lateWatcher = setTimeout(() => {
+      const m = cluster.members[watchers.length % cluster.members.length]!;
+      const c = connect(m.client);
+      c.kv
+        .range({ key: b(PREFIX), countOnly: true, serializable: true }, { deadlineMs: 5000 })
+        .then((r) => {
+          if (stop) return;
+          const w = new Watcher(
+            watchers.length,
+            m.index,
+            Math.max(1, Math.floor(Number(r.header!.revision) / 2)),
+            cluster.members,
+          );
+          watchers.push(w);
+          w.start();
+        })
+        .catch(() => {}) // the member is down right now: no late watcher this run
+        .finally(() => c.close());
+    }, o.durationMs / 2);
     const nemesis = new Nemesis(cluster, {
       faults: o.faults,
       rng: seededRng(o.seed ^ 0x5eed),
@@ -231,6 +252,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       throw e;
     } finally {
       clearInterval(progress);
+      clearTimeout(lateWatcher);
     }
     const durationMs = now() - started;
     log(`workload done after ${(durationMs / 1000).toFixed(1)} s; reading the ground truth`);
