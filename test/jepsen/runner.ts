@@ -185,24 +185,26 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     for (const w of watchers) w.start();
     // Halfway through, one more watcher starts from an old revision (half the current one): it must
     // replay history from the store, then switch to live events without a gap or a duplicate.
-    const lateWatcher = setTimeout(() => {
-      const m = cluster.members[watchers.length % cluster.members.length]!;
-      const c = connect(m.client);
-      c.kv
-        .range({ key: b(PREFIX), countOnly: true, serializable: true }, { deadlineMs: 5000 })
-        .then((r) => {
-          if (stop) return;
-          const w = new Watcher(
-            watchers.length,
-            m.index,
-            Math.max(1, Math.floor(Number(r.header!.revision) / 2)),
-            cluster.members,
+    const lateWatcher = setTimeout(async () => {
+      for (const m of cluster.members) {
+        const c = connect(m.client);
+        try {
+          const r = await c.kv.range(
+            { key: b(PREFIX), countOnly: true, serializable: true },
+            { deadlineMs: 3000 },
           );
+          if (stop) return;
+          const start = Math.max(1, Math.floor(Number(r.header!.revision) / 2));
+          const w = new Watcher(watchers.length, m.index, start, cluster.members);
           watchers.push(w);
           w.start();
-        })
-        .catch(() => {}) // the member is down right now: no late watcher this run
-        .finally(() => c.close());
+          return;
+        } catch {
+          // this member is down or cut off right now: try the next
+        } finally {
+          c.close();
+        }
+      }
     }, o.durationMs / 2);
     const nemesis = new Nemesis(cluster, {
       faults: o.faults,
