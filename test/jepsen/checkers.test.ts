@@ -322,3 +322,17 @@ test('WGL reports "undecided" when the search budget is exceeded, never a pass',
   // With a real budget the search finishes and finds the violation.
   assert.equal(checkKey(ops).ok, false);
 });
+
+test('lease keys: a put with an unknown outcome may attach the key, but only with its lease as value', () => {
+  const h = history([], [put('lk', 'l1', 2), del('lk', 3)], {
+    leaseOps: [{ lease: 'l1', type: 'grant', invoke: 0, complete: 5, outcome: 'ok', ttl: 2 }],
+    leaseKeys: [{ lease: 'l1', key: 'lk' }],
+  });
+  assert.deepEqual(kinds(checkConsistency(h)), []);
+  // The deletion's revision 3 was observed at 1000, before grant + TTL = 2000: early, even though
+  // the put's own answer was lost (its revision comes from the history).
+  h.ops.push(op({ type: 'get', key: 'x', revision: 3, read: null }, [900, 1000]));
+  assert.deepEqual(kinds(checkLeases(h)), ['early-expiry']);
+  const wrong = history([], [put('lk', 'l9', 2)], { leaseKeys: [{ lease: 'l1', key: 'lk' }] });
+  assert.deepEqual(kinds(checkConsistency(wrong)), ['phantom-write']);
+});

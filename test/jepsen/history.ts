@@ -88,12 +88,12 @@ export interface LeaseOp {
   ttl?: number;
 }
 
-/** A key attached to a lease (written with a put that succeeded). */
+/** A key attached to a lease: written (value = the lease id in hex) with a put carrying the lease. */
 export interface LeaseKey {
   lease: string;
   key: string;
-  /** Revision of the put that attached it. */
-  putRevision: number;
+  /** Revision of the put that attached it; undefined when the put's outcome is unknown. */
+  putRevision?: number;
 }
 
 /** One injected fault. */

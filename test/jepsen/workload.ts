@@ -331,12 +331,15 @@ export async function runLeaseClients(
         continue;
       }
       const key = `${LEASE_PREFIX}${wi}-${n++}`;
+      // Recorded before the put: a put with an unknown outcome may still have attached the key.
+      const lk: LeaseKey = { lease: grant.lease, key };
+      leaseKeys.push(lk);
       try {
         const r = await c.kv.put(
           { key: Buffer.from(key), value: Buffer.from(grant.lease), lease: id },
           { deadlineMs: OP_DEADLINE_MS },
         );
-        leaseKeys.push({ lease: grant.lease, key, putRevision: Number(r.header?.revision ?? 0n) });
+        lk.putRevision = Number(r.header?.revision ?? 0n);
       } catch (err) {
         if (isTransportError(err)) conn.reset();
         continue;

@@ -54,12 +54,13 @@ export function checkConsistency(h: History): CheckResult {
   for (const value of tl.duplicateValues) v('duplicate-write', `value ${value} was written twice`);
 
   const writeOfValue = new Map(h.ops.filter((o) => o.value !== undefined).map((o) => [o.value!, o]));
-  const leaseKeys = new Set(h.leaseKeys.map((k) => k.key));
+  // Lease keys are written with the lease id as value (by a put whose outcome may be unknown).
+  const leaseKeys = new Set(h.leaseKeys.map((k) => `${k.key}=${k.lease}`));
   for (const e of t.events) {
     if (e.type !== 'put') continue;
     const op = writeOfValue.get(e.value);
     if (op === undefined) {
-      if (!leaseKeys.has(e.key))
+      if (!leaseKeys.has(`${e.key}=${e.value}`))
         v('phantom-write', `${e.key}=${e.value} at ${e.modRevision} was never written`);
       continue;
     }

@@ -45,7 +45,12 @@ export function checkLeases(h: History): CheckResult {
 
   let checked = 0;
   for (const lk of h.leaseKeys) {
-    const del = events.find((e) => e.key === lk.key && e.type === 'delete' && e.modRevision > lk.putRevision);
+    // A put with an unknown outcome attached the key iff the history has it.
+    const putRevision =
+      lk.putRevision ??
+      events.find((e) => e.key === lk.key && e.type === 'put' && e.value === lk.lease)?.modRevision;
+    if (putRevision === undefined) continue;
+    const del = events.find((e) => e.key === lk.key && e.type === 'delete' && e.modRevision > putRevision);
     if (del === undefined) continue;
     checked++;
     const seen = firstSeenAtOrAfter(del.modRevision);
