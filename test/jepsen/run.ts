@@ -3,13 +3,16 @@
  * Flags: --seed N (default: time-based, printed), --duration SECONDS (default 60),
  * --faults LIST (groups process,network,disk or kinds; default all), --clients N, --keys N,
  * --history FILE (write the full history as JSON), --report (rewrite docs/RELIABILITY.md's table
- * with this run's numbers). Exits 1 when any checker found a violation or could not decide.
+ * with this run's numbers). `--check FILE` re-runs the checkers on a saved history instead.
+ * Exits 1 when any checker found a violation or could not decide.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/index.js';
+import { checkAll } from './checkers/index.js';
 import { parseFaults } from './nemesis.js';
 import { updateReliabilityDoc } from './report.js';
-import { runJepsen } from './runner.js';
+import { historyFromJson, runJepsen, summarize } from './runner.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,6 +20,19 @@ function arg(name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
+  const saved = arg('check');
+  if (saved !== undefined) {
+    const h = historyFromJson(JSON.parse(readFileSync(saved, 'utf8')));
+    const results = checkAll(h);
+    for (const res of results) {
+      for (const v of res.violations.slice(0, 20))
+        process.stderr.write(`VIOLATION ${v.checker}/${v.kind}: ${v.detail}\n`);
+      for (const u of res.undecided.slice(0, 20)) process.stderr.write(`UNDECIDED ${res.checker}: ${u}\n`);
+    }
+    const s = summarize(h, results, { seed: h.seed, faults: [] });
+    process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    process.exit(s.violations > 0 || s.undecided > 0 ? 1 : 0);
+  }
   const seed = Number(arg('seed') ?? Date.now() % 1_000_000);
   const durationMs = Number(arg('duration') ?? 60) * 1000;
   const faults = parseFaults(arg('faults') ?? 'all');
