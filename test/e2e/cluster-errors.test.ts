@@ -13,50 +13,10 @@ import { test } from 'node:test';
 import { Status } from '../../src/api/status.js';
 import { PutRequest, RangeRequest, TxnRequest } from '../../src/proto/etcdserverpb/rpc.js';
 import { MessageType, newMessage, type RawNode } from '../../src/raft/index.js';
-import { silentLogger } from '../../src/server/logger.js';
-import { MAX_GAP_BETWEEN_APPLY_AND_COMMIT, Member } from '../../src/server/member.js';
+import { MAX_GAP_BETWEEN_APPLY_AND_COMMIT, type Member } from '../../src/server/member.js';
 import type { RaftDriver } from '../../src/server/raft-driver.js';
-import { FaultHooks } from '../../src/transport/index.js';
-import { freePort, tempDir, waitFor } from '../helpers/index.js';
-
-async function startTrio(prefix: string, t: { after(fn: () => unknown): void }) {
-  const dir = tempDir(prefix);
-  const faults = new FaultHooks();
-  const ports = await Promise.all([freePort(), freePort(), freePort()]);
-  const initialCluster = ports.map((p, i) => ({ name: `e${i}`, peerUrls: [`http://127.0.0.1:${p}`] }));
-  const members: Member[] = [];
-  t.after(async () => {
-    faults.reset();
-    await Promise.all(members.map((m) => m.stop().catch(() => {})));
-    dir.remove();
-  });
-  members.push(
-    ...(await Promise.all(
-      ports.map((port, i) =>
-        Member.start(
-          {
-            name: `e${i}`,
-            dataDir: `${dir.path}/e${i}`,
-            clientUrls: [],
-            peerUrls: [`http://127.0.0.1:${port}`],
-            initialCluster,
-            initialClusterToken: 'errors-test',
-            maxRequestBytes: 1 << 20,
-            maxTxnOps: 128,
-            quotaBackendBytes: 0,
-            listenPeer: { host: '127.0.0.1', port },
-            transportFaults: faults,
-          },
-          silentLogger,
-        ),
-      ),
-    )),
-  );
-  await waitFor(() => members.every((m) => m.leader !== 0n && m.leader === members[0]!.leader), {
-    what: 'one leader',
-  });
-  return { members, faults };
-}
+import { waitFor } from '../helpers/index.js';
+import { startTrio } from './trio.js';
 
 function wireError(e: unknown): [number, string] {
   const g = e as { code?: number; message?: string };

@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/server/logger.js';
 import { Member } from '../../src/server/member.js';
 import { FaultHooks } from '../../src/transport/index.js';
 import { freePort, tempDir, waitFor } from '../helpers/index.js';
+import { startTrio } from './trio.js';
 
 test('an isolated follower rejoins without disrupting the leader and catches up', {
   timeout: 60_000,
@@ -88,43 +89,10 @@ test('an isolated follower rejoins without disrupting the leader and catches up'
 });
 
 test('a follower behind the compacted log catches up by snapshot', { timeout: 60_000 }, async (t) => {
-  const dir = tempDir('tsetcd-snapcatchup-');
-  const faults = new FaultHooks();
-  const ports = await Promise.all([freePort(), freePort(), freePort()]);
-  const initialCluster = ports.map((p, i) => ({ name: `s${i}`, peerUrls: [`http://127.0.0.1:${p}`] }));
-  const members: Member[] = [];
-  t.after(async () => {
-    faults.reset();
-    await Promise.all(members.map((m) => m.stop().catch(() => {})));
-    dir.remove();
-  });
-  members.push(
-    ...(await Promise.all(
-      ports.map((port, i) =>
-        Member.start(
-          {
-            name: `s${i}`,
-            dataDir: `${dir.path}/s${i}`,
-            clientUrls: [],
-            peerUrls: [`http://127.0.0.1:${port}`],
-            initialCluster,
-            initialClusterToken: 'snapshot-test',
-            maxRequestBytes: 1 << 20,
-            maxTxnOps: 128,
-            quotaBackendBytes: 0,
-            listenPeer: { host: '127.0.0.1', port },
-            transportFaults: faults,
-            // Snapshot often and keep few entries, so a short outage outruns the log.
-            snapshotCount: 20,
-            snapshotCatchUpEntries: 5,
-          },
-          silentLogger,
-        ),
-      ),
-    )),
-  );
-  await waitFor(async () => members.every((m) => m.leader !== 0n && m.leader === members[0]!.leader), {
-    what: 'one leader',
+  // Snapshot often and keep few entries, so a short outage outruns the log.
+  const { members, faults } = await startTrio('tsetcd-snapcatchup-', t, {
+    snapshotCount: 20,
+    snapshotCatchUpEntries: 5,
   });
   const leader = members.find((m) => m.leader === m.memberId)!;
   const lagging = members.find((m) => m !== leader)!;

@@ -19,8 +19,8 @@ import {
 } from '../../src/proto/etcdserverpb/rpc.js';
 import { silentLogger } from '../../src/server/logger.js';
 import { Member, type MemberConfig } from '../../src/server/member.js';
-import { FaultHooks } from '../../src/transport/index.js';
 import { connect, type EtcdClients, freePort, tempDir, waitFor } from '../helpers/index.js';
+import { startTrio } from './trio.js';
 
 function config(
   dir: string,
@@ -202,34 +202,9 @@ function snapshotBytes(c: EtcdClients): Promise<number> {
 }
 
 test('reads on a follower installing a snapshot wait for the new store', { timeout: 60_000 }, async (t) => {
-  const dir = tempDir('tsetcd-swap-install-');
-  const faults = new FaultHooks();
-  const ports = await Promise.all([freePort(), freePort(), freePort()]);
-  const initial = ports.map((p, i) => ({ name: `s${i}`, peerUrls: [`http://127.0.0.1:${p}`] }));
-  const members: Member[] = [];
-  t.after(async () => {
-    faults.reset();
-    await Promise.all(members.map((m) => m.stop().catch(() => {})));
-    dir.remove();
-  });
-  members.push(
-    ...(await Promise.all(
-      ports.map((port, i) =>
-        Member.start(
-          {
-            ...config(dir.path, `s${i}`, port, initial),
-            listenPeer: { host: '127.0.0.1', port },
-            transportFaults: faults,
-            snapshotCount: 20,
-            snapshotCatchUpEntries: 5,
-          },
-          silentLogger,
-        ),
-      ),
-    )),
-  );
-  await waitFor(() => members.every((m) => m.leader !== 0n && m.leader === members[0]!.leader), {
-    what: 'one leader',
+  const { members, faults } = await startTrio('tsetcd-swap-install-', t, {
+    snapshotCount: 20,
+    snapshotCatchUpEntries: 5,
   });
   const leader = members.find((m) => m.leader === m.memberId)!;
   const lagging = members.find((m) => m !== leader)!;
