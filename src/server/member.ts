@@ -1220,10 +1220,15 @@ export class Member {
     });
   }
 
-  private sendToPeers(msgs: Message[]): void {
+  private sendToPeers(msgs: readonly Message[]): void {
     const t = this.transport;
     if (!t) {
       this.logger.warn({ count: msgs.length }, 'dropping raft messages: no peer listener configured');
+      return;
+    }
+    // Snapshots are rare and streamed separately; the usual Ready goes out without a copy.
+    if (!msgs.some((m) => m.type === MessageType.Snap)) {
+      t.send(msgs);
       return;
     }
     const plain = msgs.filter((m) => m.type !== MessageType.Snap);

@@ -78,7 +78,7 @@ export interface RaftDriverOptions {
   /** Resolves once the member's store is durable up to at least `index` (before WAL release). */
   prepareSnapshot(index: number): Promise<void>;
   /** Messages for other members (the transport); a single member has none. */
-  send(messages: Message[]): void;
+  send(messages: readonly Message[]): void;
   onLeaderChange?(leader: bigint, term: number): void;
   onFsync?(seconds: number): void;
   /** Called once when the log failed (fsync error): the member must stop. */
@@ -260,9 +260,17 @@ export class RaftDriver implements ConsensusLog {
 
   /** Proposes an encoded request; throws etcd's errors when it cannot be accepted here. */
   propose(data: Uint8Array): void {
+    this.submit(() => this.node.propose(data));
+  }
+
+  /**
+   * Hands a proposal to the core, forwards it at once when this member is a follower, and maps a
+   * dropped proposal to etcd's error ("no leader" during an election, else "request timed out").
+   */
+  private submit(hand: () => void): void {
     this.checkUsable();
     try {
-      this.node.propose(data);
+      hand();
       this.sendForwarded();
     } catch (err) {
       if (err instanceof RaftError && err.code === 'proposal-dropped') {
@@ -332,22 +340,12 @@ export class RaftDriver implements ConsensusLog {
   /** A follower's proposals and read requests go to the leader now, not after its next fsync. */
   private sendForwarded(): void {
     const fwd = this.node.takeForwarded();
-    if (fwd.length > 0) this.opts.send([...fwd]);
+    if (fwd.length > 0) this.opts.send(fwd);
   }
 
   /** Proposes a membership change; throws etcd's errors when it cannot be accepted here. */
   proposeConfChange(cc: ConfChange): void {
-    this.checkUsable();
-    try {
-      this.node.proposeConfChange(cc);
-      this.sendForwarded();
-    } catch (err) {
-      if (err instanceof RaftError && err.code === 'proposal-dropped') {
-        throw etcdError(this.leaderId === NONE ? 'noLeader' : 'timeout');
-      }
-      throw err;
-    }
-    this.kick();
+    this.submit(() => this.node.proposeConfChange(cc));
   }
 
   /** On the leader: each member's replication progress (match index); empty elsewhere. */
