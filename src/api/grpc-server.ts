@@ -12,8 +12,8 @@
  * Service definitions are the ts-proto `outputServices=grpc-js` objects (path, stream flags, codecs).
  */
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { GrpcError, Status } from '../wire/status.js';
 import type { HttpHandler } from './http-handler.js';
-import { GrpcError, Status } from './status.js';
 
 /** One method of a ts-proto grpc-js service definition. */
 export interface MethodDefinition<Req, Res> {

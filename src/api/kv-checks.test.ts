@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RequestOp } from '../proto/etcdserverpb/rpc.js';
-import { EtcdError } from './errors.js';
+import { EtcdError } from '../wire/errors.js';
 import { checkIntervals, checkTxn } from './kv-checks.js';
 
 const put = (key: string): RequestOp => ({

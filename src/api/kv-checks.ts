@@ -9,7 +9,7 @@ import type {
   RequestOp,
   TxnRequest,
 } from '../proto/etcdserverpb/rpc.js';
-import { etcdError } from './errors.js';
+import { etcdError } from '../wire/errors.js';
 
 export function checkRange(r: RangeRequest): void {
   if (r.key.length === 0) throw etcdError('emptyKey');

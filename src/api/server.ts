@@ -4,11 +4,11 @@
  * etcd's grpc_server_* metric names.
  */
 import type { Member } from '../server/member.js';
+import { type Status, statusName } from '../wire/status.js';
 import { type BoundAddress, ClientListener } from './client-listener.js';
 import { GrpcServer, type RegisteredMethod } from './grpc-server.js';
 import { httpEndpoints } from './http-endpoints.js';
 import { registerServices } from './services.js';
-import { type Status, statusName } from './status.js';
 import { checkRequestWire } from './wire-check.js';
 
 export interface ApiServerOptions {

@@ -54,14 +54,14 @@ import {
   HealthService,
 } from '../proto/grpc/health/v1/health.js';
 import { type Member, quotaCost, SERVER_VERSION } from '../server/member.js';
+import { etcdError } from '../wire/errors.js';
+import { GrpcError, Status } from '../wire/status.js';
 import { registerElectionService } from './election-service.js';
-import { etcdError } from './errors.js';
 import { type GrpcServer, type ServiceDefinition, type StreamCall, toGrpcError } from './grpc-server.js';
 import { fillHeader } from './header.js';
 import { checkDelete, checkIntervals, checkPut, checkRange, checkTxn } from './kv-checks.js';
 import { registerLockService } from './lock-service.js';
 import { serveSnapshot } from './snapshot-service.js';
-import { GrpcError, Status } from './status.js';
 import { registerWatchService } from './watch-service.js';
 
 /** The error for a method whose feature tsetcd does not have yet. */

@@ -7,8 +7,8 @@
 import { type WatchRequest, type WatchResponse, WatchService } from '../proto/etcdserverpb/rpc.js';
 import type { Member } from '../server/member.js';
 import { WatchHub, type WatchHubOptions } from '../server/watch/index.js';
+import { GrpcError, Status } from '../wire/status.js';
 import type { GrpcServer, StreamCall } from './grpc-server.js';
-import { GrpcError, Status } from './status.js';
 
 /**
  * Added to the member's max request bytes for the watch fragmenting threshold, as etcd's watch

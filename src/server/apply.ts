@@ -5,7 +5,7 @@
  *
  * Response headers carry only `revision` here; the API edge fills cluster id, member id and term.
  */
-import { etcdError } from '../api/errors.js';
+
 import {
   type CompactionResponse,
   type Compare,
@@ -26,6 +26,7 @@ import {
   type TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import type { KeyValue } from '../proto/mvccpb/kv.js';
+import { etcdError } from '../wire/errors.js';
 
 /** The part of the MVCC store the applier reads through (a store or an open write txn). */
 export interface ReadView {

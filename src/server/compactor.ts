@@ -6,7 +6,7 @@
  * Compactions go through the member's ordinary Compact path, so they are ordered and replicated like
  * any client's. A retention of 0 disables it.
  */
-import { parseDurationMs } from '../cli/flags.js';
+import { parseDurationMs } from '../pkg/duration.js';
 import type { Logger } from './logger.js';
 import type { Member } from './member.js';
 

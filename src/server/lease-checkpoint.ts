@@ -19,9 +19,10 @@
  * Difference from etcd 3.4: checkpointing is on by default here (etcd's
  * --experimental-enable-lease-checkpoint defaults to false); the flag turns it off.
  */
-import { etcdError } from '../api/errors.js';
+
 import type { MvccStore } from '../mvcc/index.js';
 import type { LeaseCheckpointRequest } from '../proto/etcdserverpb/rpc.js';
+import { etcdError } from '../wire/errors.js';
 import { MvccLeaseStore } from './lease-store.js';
 import { Lessor, MAX_CHECKPOINT_BATCH } from './lessor.js';
 

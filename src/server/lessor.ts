@@ -19,7 +19,7 @@
  *
  * Time comes from an injected monotonic clock in milliseconds (performance.now), so tests control it.
  */
-import { etcdError } from '../api/errors.js';
+import { etcdError } from '../wire/errors.js';
 
 /** etcd's upper bound on a lease TTL, in seconds. */
 export const MAX_LEASE_TTL_SECONDS = 9_000_000_000;

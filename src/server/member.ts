@@ -13,8 +13,6 @@
 import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { etcdError } from '../api/errors.js';
-import { GrpcError, Status } from '../api/status.js';
 import { MvccError, MvccStore, type MvccStoreOptions, type WriteTxn } from '../mvcc/index.js';
 import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import {
@@ -41,6 +39,8 @@ import type { Event } from '../proto/mvccpb/kv.js';
 import { type ConfChange, ConfChangeType, type Message, MessageType } from '../raft/index.js';
 import { type FaultHooks, Transport } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
+import { etcdError } from '../wire/errors.js';
+import { GrpcError, Status } from '../wire/status.js';
 import { Alarms, alarmText } from './alarms.js';
 import {
   type ApplyHooks,

@@ -18,7 +18,6 @@
  */
 import { randomInt } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { etcdError } from '../api/errors.js';
 import { SeededRng } from '../pkg/index.js';
 import {
   type ConfChange,
@@ -33,6 +32,7 @@ import {
   type Snapshot,
 } from '../raft/index.js';
 import { memberSnapDir, memberWalDir, RaftLogStorage, Snapshotter, Wal, type WalFs } from '../wal/index.js';
+import { etcdError } from '../wire/errors.js';
 import type { CommittedEntry, ConsensusLog } from './consensus.js';
 import type { Logger } from './logger.js';
 

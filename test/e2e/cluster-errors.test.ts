@@ -10,11 +10,11 @@
 // leader sends to a follower that answers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Status } from '../../src/api/status.js';
 import { PutRequest, RangeRequest, TxnRequest } from '../../src/proto/etcdserverpb/rpc.js';
 import { MessageType, newMessage, type RawNode } from '../../src/raft/index.js';
 import { MAX_GAP_BETWEEN_APPLY_AND_COMMIT, type Member } from '../../src/server/member.js';
 import type { RaftDriver } from '../../src/server/raft-driver.js';
+import { Status } from '../../src/wire/status.js';
 import { waitFor } from '../helpers/index.js';
 import { startTrio } from './trio.js';
 

@@ -3,7 +3,10 @@
  * one. Pure: argv in, a validated BenchConfig (or a BenchFlagError naming the bad flag) out.
  */
 
+import { parseDurationMs } from '../../pkg/duration.js';
 import type { TransportKind } from './transport.js';
+
+export { parseDurationMs };
 
 /** The workloads the generator knows. */
 export type BenchCommand = 'put' | 'range' | 'txn-put';
@@ -131,14 +134,6 @@ const shortFlags: Record<string, string> = Object.fromEntries(
 
 /** The default endpoint, as etcd's benchmark. */
 export const defaultEndpoint = '127.0.0.1:2379';
-
-/** Parses a Go-style duration (`500ms`, `5s`, `1m`, `1.5s`) into milliseconds. */
-export function parseDurationMs(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
-  if (m === null) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
-}
 
 /**
  * Parses `--compare name=ep[,ep...][,name=ep...]`: an item with `=` starts a target, an item

@@ -4,8 +4,8 @@
  * UNKNOWN with the error's text; a plain `Error` reaches `toGrpcError` the same way, so these texts
  * arrive exactly as etcd's do. The one tsetcd-only error (the waiter bound) carries its own code.
  */
-import { EtcdError } from '../../api/errors.js';
-import { GrpcError, Status } from '../../api/status.js';
+import { EtcdError } from '../../wire/errors.js';
+import { GrpcError, Status } from '../../wire/status.js';
 
 /** An etcd concurrency-package error: sent as gRPC UNKNOWN with exactly `message`, as etcd does. */
 export class ConcurrencyError extends Error {

@@ -7,8 +7,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Status } from '../../api/status.js';
 import { type Event, Event_EventType, type KeyValue } from '../../proto/mvccpb/kv.js';
+import { Status } from '../../wire/status.js';
 import { type GroupSource, PrefixGroups, prefixEnd } from './prefix-groups.js';
 
 class FakeSource implements GroupSource {
