@@ -16,6 +16,8 @@ protoc \
 descriptors=$(mktemp)
 protoc --descriptor_set_out="$descriptors" --include_imports --include_source_info -I proto "${files[@]}"
 node scripts/gen-wire-schema.mjs "$descriptors" "$out/wire-schema.ts"
+# The JSON schema (names, kinds, enums) for the JSON gateway.
+node scripts/gen-json-schema.mjs "$descriptors" "$out/json-schema.ts"
 rm -f "$descriptors"
 # Generated files are not ours to lint or hand-edit.
 for f in $(find "$out" -name '*.ts'); do

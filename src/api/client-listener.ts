@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { routeByPreface } from '../pkg/h2-sniff.js';
 import type { GrpcServer } from './grpc-server.js';
-import type { HttpHandler } from './http-handler.js';
+import { type HttpHandler, pumpBody } from './http-handler.js';
 
 /** The bound address of a listener: host and actual port (useful with port 0). */
 export interface BoundAddress {
@@ -66,10 +66,16 @@ function createHttp1Server(handler: HttpHandler): http.Server {
         url: req.url ?? '/',
         headers: req.headers,
         body: Buffer.concat(chunks),
+        peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
       }).then(
         (r) => {
           res.writeHead(r.status, r.headers);
-          res.end(r.body);
+          if (!r.stream) {
+            res.end(r.body);
+            return;
+          }
+          if (r.body.length > 0) res.write(r.body);
+          void pumpBody(r.stream, res);
         },
         () => {
           res.writeHead(500);

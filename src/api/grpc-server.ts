@@ -13,7 +13,7 @@
  */
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { GrpcError, Status } from '../wire/status.js';
-import type { HttpHandler } from './http-handler.js';
+import { type HttpHandler, pumpBody } from './http-handler.js';
 
 /** One method of a ts-proto grpc-js service definition. */
 export interface MethodDefinition<Req, Res> {
@@ -154,6 +154,21 @@ export class GrpcServer {
     }
   }
 
+  /** The registered method at a full path (/etcdserverpb.KV/Range), if any. */
+  lookup(path: string): RegisteredMethod | undefined {
+    return this.stopping ? undefined : this.methods.get(path);
+  }
+
+  /** The largest request message accepted, in bytes. */
+  get maxReceiveMessageBytes(): number {
+    return this.opts.maxReceiveMessageBytes;
+  }
+
+  /** @internal Counts a call that arrived another way (the JSON gateway) as gRPC does. */
+  reportStarted(method: RegisteredMethod): void {
+    this.opts.observer?.started?.(method);
+  }
+
   /** All registered methods (for metrics pre-registration). */
   registered(): RegisteredMethod[] {
     return [...this.methods.values()];
@@ -287,11 +302,20 @@ function serveHttp2(handler: HttpHandler, stream: ServerHttp2Stream, headers: In
       url: String(headers[':path'] ?? '/'),
       headers,
       body: Buffer.concat(chunks),
+      peer: `${stream.session?.socket?.remoteAddress}:${stream.session?.socket?.remotePort}`,
     }).then(
       (res) => {
-        if (stream.destroyed) return;
+        if (stream.destroyed) {
+          res.stream?.cancel();
+          return;
+        }
         stream.respond({ ':status': res.status, ...res.headers });
-        stream.end(res.body);
+        if (!res.stream) {
+          stream.end(res.body);
+          return;
+        }
+        if (res.body.length > 0) stream.write(res.body);
+        void pumpBody(res.stream, stream);
       },
       () => {
         if (!stream.destroyed) stream.respond({ ':status': 500 }, { endStream: true });

@@ -6,8 +6,10 @@
 import type { Member } from '../server/member.js';
 import { type Status, statusName } from '../wire/status.js';
 import { type BoundAddress, ClientListener } from './client-listener.js';
+import { withJsonGateway } from './gateway/gateway.js';
 import { GrpcServer, type RegisteredMethod } from './grpc-server.js';
 import { httpEndpoints } from './http-endpoints.js';
+import type { HttpHandler } from './http-handler.js';
 import { registerServices } from './services.js';
 import { checkRequestWire } from './wire-check.js';
 
@@ -22,17 +24,20 @@ export const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
 export class ApiServer {
   readonly grpc: GrpcServer;
+  private readonly http: HttpHandler;
   private readonly listeners: ClientListener[] = [];
 
   constructor(
-    private readonly member: Member,
+    member: Member,
     opts: ApiServerOptions,
   ) {
     const m = member.metrics;
     const handledChildren = new Map<string, { inc(): void }>();
+    // HTTP on the client port: the JSON gateway (which calls into this.grpc) before the endpoints.
+    const http: HttpHandler = (req) => this.http(req);
     this.grpc = new GrpcServer({
       maxReceiveMessageBytes: opts.maxRequestBytes + GRPC_OVERHEAD_BYTES,
-      http: httpEndpoints(member),
+      http,
       checkRequest: checkRequestWire,
       observer: {
         started: (method: RegisteredMethod) =>
@@ -53,6 +58,7 @@ export class ApiServer {
         },
       },
     });
+    this.http = withJsonGateway(this.grpc, httpEndpoints(member));
     registerServices(this.grpc, member, { maxTxnOps: opts.maxTxnOps });
     const handlers = this.grpc.registered();
     for (const h of handlers) m.grpcStarted.labels(h.type, h.service, h.name);
@@ -60,7 +66,7 @@ export class ApiServer {
 
   /** Listens on host:port (port 0 = any free port) and returns the bound address. */
   async listen(host: string, port: number): Promise<BoundAddress> {
-    const l = new ClientListener(this.grpc, httpEndpoints(this.member));
+    const l = new ClientListener(this.grpc, this.http);
     const addr = await l.listen(host, port);
     this.listeners.push(l);
     return addr;
