@@ -27,10 +27,7 @@ export class ApiServer {
   private readonly http: HttpHandler;
   private readonly listeners: ClientListener[] = [];
 
-  constructor(
-    member: Member,
-    opts: ApiServerOptions,
-  ) {
+  constructor(member: Member, opts: ApiServerOptions) {
     const m = member.metrics;
     const handledChildren = new Map<string, { inc(): void }>();
     // HTTP on the client port: the JSON gateway (which calls into this.grpc) before the endpoints.
