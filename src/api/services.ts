@@ -337,14 +337,47 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
   registerLockService(server, member);
   registerElectionService(server, member);
 
+  registerHealthService(server, member);
+}
+
+/** How often a Health.Watch stream looks at the member's health for a change to report. */
+const HEALTH_WATCH_POLL_MS = 250;
+
+/**
+ * grpc.health.v1: the overall service ("") follows the member's health (etcd 3.5 does so: a member
+ * with no leader or a NOSPACE alarm is NOT_SERVING; etcd 3.4 always said SERVING). Any other service
+ * name is unknown, as in etcd: Check fails with NotFound, Watch reports SERVICE_UNKNOWN and stays open.
+ */
+function registerHealthService(server: GrpcServer, member: Member): void {
+  const statusOf = (service: string): HealthCheckResponse_ServingStatus =>
+    service !== ''
+      ? HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN
+      : member.healthy
+        ? HealthCheckResponse_ServingStatus.SERVING
+        : HealthCheckResponse_ServingStatus.NOT_SERVING;
   server.addService(
     HealthService,
     withRest(HealthService, {
-      check: (_r: HealthCheckRequest): HealthCheckResponse => ({
-        status: member.healthy
-          ? HealthCheckResponse_ServingStatus.SERVING
-          : HealthCheckResponse_ServingStatus.NOT_SERVING,
-      }),
+      check: (r: HealthCheckRequest): HealthCheckResponse => {
+        if (r.service !== '') throw new GrpcError(Status.NOT_FOUND, 'unknown service');
+        return { status: statusOf('') };
+      },
+      watch: (call: StreamCall<HealthCheckRequest, HealthCheckResponse>) => {
+        let timer: NodeJS.Timeout | undefined;
+        call.onMessage((r) => {
+          if (timer) return;
+          let last = statusOf(r.service);
+          call.write({ status: last });
+          timer = setInterval(() => {
+            const now = statusOf(r.service);
+            if (now !== last) {
+              last = now;
+              call.write({ status: now });
+            }
+          }, HEALTH_WATCH_POLL_MS);
+        });
+        call.onClose(() => clearInterval(timer));
+      },
     }),
   );
 }
