@@ -6,6 +6,8 @@
  * hand-built histories in unit tests.
  */
 
+import type { ListTxn } from './checkers/elle.js';
+
 /**
  * ok: the server answered. fail: definitely not applied (a read that failed, or a write refused
  * before it was proposed). unknown: may or may not have been applied (timeout, connection lost,
@@ -126,6 +128,8 @@ export interface History {
   truth: GroundTruth;
   /** Wall length of the workload, ms. */
   durationMs: number;
+  /** The multi-key list-append transactions (checked by checkers/elle.ts); absent in old histories. */
+  listTxns?: ListTxn[];
 }
 
 /** A checker's finding. `kind` names the property; `detail` says what broke with the ops involved. */

@@ -1,7 +1,7 @@
 // Goal: the bounded CI run of the Jepsen-style suite — a real 3-process cluster under process
 // faults (SIGKILL + restart, SIGSTOP/SIGCONT), disk faults (failed fdatasync, full disk) and network
 // faults (partitions, bridge, one-way loss, lossy and slow links) keeps every acknowledged write,
-// answers linearizably, delivers watch events in order without gaps or duplicates, and expires no
+// answers linearizably, runs multi-key transactions strictly serializably (Elle's list-append), delivers watch events in order without gaps or duplicates, and expires no
 // lease early. Method: test/jepsen/runner.ts records the history; every checker must report zero
 // violations and nothing undecided, and the run must have actually done something (faults injected,
 // operations succeeded, watch events delivered, leases expired) so an idle run cannot pass.
@@ -29,6 +29,7 @@ function assertClean(r: RunResult, groups: string[]): void {
   assert.ok(s.ops.ok >= 100, `too few successful operations: ${JSON.stringify(s.ops)}`);
   for (const t of ['put', 'get', 'cas', 'delete']) assert.ok((s.ops.byType[t] ?? 0) > 0, `no ${t} ops`);
   assert.ok(s.watchEvents > 0, 'no watch events');
+  assert.ok(s.txns.ok >= 20, `too few committed multi-key transactions: ${JSON.stringify(s.txns)}`);
   for (const c of s.checks)
     if (c.checker !== 'lease') assert.ok(c.checked > 0, `${c.checker} checked nothing`);
 }

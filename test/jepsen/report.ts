@@ -27,6 +27,10 @@ export function renderTable(s: RunSummary, when = new Date()): string {
         .join(', ')})`,
     ],
     ['Outcomes', `ok ${s.ops.ok}, failed ${s.ops.fail}, unknown ${s.ops.unknown}`],
+    [
+      'Multi-key transactions (list-append)',
+      `${s.txns.total}: ok ${s.txns.ok}, failed ${s.txns.fail}, unknown ${s.txns.unknown}`,
+    ],
     ['Watch events delivered', String(s.watchEvents)],
     ['Lease keys expired (checked)', String(s.leaseKeysExpired)],
     ['Final revision', String(s.finalRevision)],

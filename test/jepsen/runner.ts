@@ -7,12 +7,14 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as rpc from '../../src/proto/etcdserverpb/rpc.js';
 import { connect, type EtcdClients, waitFor } from '../helpers/index.js';
+import type { ListTxn } from './checkers/elle.js';
 import { checkAll } from './checkers/index.js';
 import { Cluster } from './cluster.js';
 import type { CheckResult, GroundTruth, History, KeyState, KvOp, LeaseKey, LeaseOp } from './history.js';
 import { Nemesis } from './nemesis.js';
 import { seededRng } from './rng.js';
 import { now, PREFIX, prefixEnd, runKvClients, runLeaseClients, Watcher } from './workload.js';
+import { runListAppendClients } from './workload-txn.js';
 
 export interface RunOptions {
   seed: number;
@@ -23,6 +25,10 @@ export interface RunOptions {
   watchers?: number;
   leaseWorkers?: number;
   leaseTtlSeconds?: number;
+  /** Clients running multi-key list-append transactions (default 2; 0 = none). */
+  txnClients?: number;
+  /** Keys those transactions spread over (default 5). */
+  txnKeys?: number;
   gapMs?: [number, number];
   holdMs?: [number, number];
   /**
@@ -41,6 +47,8 @@ export interface RunSummary {
   durationMs: number;
   faultsInjected: Record<string, number>;
   ops: { total: number; ok: number; fail: number; unknown: number; byType: Record<string, number> };
+  /** The multi-key list-append transactions. */
+  txns: { total: number; ok: number; fail: number; unknown: number };
   watchEvents: number;
   leaseKeysExpired: number;
   finalRevision: number;
@@ -177,6 +185,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     log(`cluster up: ${cluster.members.map((m) => `${m.name}=${m.client}`).join(' ')}`);
 
     const ops: KvOp[] = [];
+    const listTxns: ListTxn[] = [];
     const leaseOps: LeaseOp[] = [];
     const leaseKeys: LeaseKey[] = [];
     let stop = false;
@@ -228,6 +237,16 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
         },
         leaseOps,
         leaseKeys,
+        stopped,
+      ),
+      runListAppendClients(
+        {
+          clients: o.txnClients ?? 2,
+          keys: o.txnKeys ?? 5,
+          rng: seededRng(o.seed ^ 0x7a7a),
+          members: cluster.members,
+        },
+        listTxns,
         stopped,
       ),
       nemesis.run(stopped),
@@ -283,6 +302,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       faults: nemesis.faults,
       truth,
       durationMs,
+      listTxns,
     };
     if (o.historyOut) writeFileSync(o.historyOut, JSON.stringify(historyToJson(history)));
     const results = checkAll(history);
@@ -321,6 +341,12 @@ export function summarize(
     durationMs: Math.round(h.durationMs),
     faultsInjected,
     ops: { total: h.ops.length, ok: count('ok'), fail: count('fail'), unknown: count('unknown'), byType },
+    txns: {
+      total: h.listTxns?.length ?? 0,
+      ok: h.listTxns?.filter((t) => t.outcome === 'ok').length ?? 0,
+      fail: h.listTxns?.filter((t) => t.outcome === 'fail').length ?? 0,
+      unknown: h.listTxns?.filter((t) => t.outcome === 'unknown').length ?? 0,
+    },
     watchEvents: h.watchers.reduce((n, w) => n + w.events.length, 0),
     leaseKeysExpired: results.find((r) => r.checker === 'lease')?.checked ?? 0,
     finalRevision: h.truth.revision,

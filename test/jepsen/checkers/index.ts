@@ -1,13 +1,22 @@
 /** Every checker of the suite, run over one history. */
 import type { CheckResult, History } from '../history.js';
 import { checkConsistency } from './consistency.js';
+import { checkListAppend } from './elle.js';
 import { checkLeases } from './lease.js';
 import { checkMonotonic } from './monotonic.js';
 import { checkRevisions } from './revisions.js';
 import { checkWatches } from './watch.js';
 import { checkWgl, type WglOptions } from './wgl.js';
 
-export { checkConsistency, checkLeases, checkMonotonic, checkRevisions, checkWatches, checkWgl };
+export {
+  checkConsistency,
+  checkLeases,
+  checkListAppend,
+  checkMonotonic,
+  checkRevisions,
+  checkWatches,
+  checkWgl,
+};
 
 export function checkAll(h: History, wgl: WglOptions = {}): CheckResult[] {
   return [
@@ -17,5 +26,6 @@ export function checkAll(h: History, wgl: WglOptions = {}): CheckResult[] {
     checkMonotonic(h),
     checkWatches(h),
     checkLeases(h),
+    ...(h.listTxns ? [checkListAppend(h.listTxns)] : []),
   ];
 }

@@ -19,13 +19,20 @@ export function checkWatches(h: History): CheckResult {
     if (got.length === 0) continue;
     const last = got[got.length - 1]!.modRevision;
     const want = truth.filter((e) => e.modRevision >= w.startRevision && e.modRevision <= last);
+    // Revisions never go back; within one revision (a multi-key txn) events come in the txn's op
+    // order, each key once.
     let prev = { rev: 0, key: '' };
+    let keysAtRev = new Set<string>();
     for (const e of got) {
-      if (e.modRevision < prev.rev || (e.modRevision === prev.rev && e.key <= prev.key))
+      if (e.modRevision !== prev.rev) keysAtRev = new Set();
+      if (e.modRevision < prev.rev)
         v(
-          e.modRevision === prev.rev && e.key === prev.key ? 'duplicate-event' : 'out-of-order',
+          'out-of-order',
           `watcher ${w.id}: ${e.type} ${e.key}@${e.modRevision} after ${prev.key}@${prev.rev}`,
         );
+      else if (keysAtRev.has(e.key))
+        v('duplicate-event', `watcher ${w.id}: ${e.type} ${e.key}@${e.modRevision} twice`);
+      keysAtRev.add(e.key);
       prev = { rev: e.modRevision, key: e.key };
     }
     // Align both sequences by (revision, key) and report the first differences.
