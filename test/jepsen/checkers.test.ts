@@ -1,7 +1,7 @@
 // Goal: every checker of the Jepsen-style suite passes a valid history and reports each kind of
 // violation it exists for — stale read, lost write, write applied twice, wrong compare-and-swap,
 // real-time reordering, revision going backwards per client, duplicated / reordered / missing watch
-// events, a lease expiring before its TTL, replicas diverging — so a green run means something.
+// events, a compacted error where nothing was compacted, a lease expiring before its TTL, replicas diverging — so a green run means something.
 // Method: small hand-built histories (times in ms, revisions as etcd would assign them).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -238,6 +238,16 @@ test('watch: duplicated, reordered, missing, wrong, stalled events are reported'
   assert.deepEqual(kinds(checkWatches(h)), []);
   h.watchers = [w(6, [events[0]!], { lagging: 'stopped at 2' })];
   assert.deepEqual(kinds(checkWatches(h)), ['stalled']);
+  // compaction: the compacted error is right only for a watch that resumed below the compaction
+  h.compactions = [4];
+  h.watchers = [w(7, [events[0]!], { aborted: 'compacted at 4' })];
+  assert.deepEqual(kinds(checkWatches(h)), []);
+  h.watchers = [w(8, [events[0]!, events[1]!, events[2]!], { aborted: 'compacted at 4' })];
+  assert.deepEqual(kinds(checkWatches(h)), ['spurious-compacted']);
+  h.watchers = [w(9, [events[0]!], { aborted: 'compacted at 5' })];
+  assert.deepEqual(kinds(checkWatches(h)), ['spurious-compacted'], 'no compaction reached 5');
+  h.watchers = [w(10, [events[0]!], { aborted: 'stream cut' })];
+  assert.deepEqual(kinds(checkWatches(h)), ['watch-aborted']);
 });
 
 test('lease: keys deleted before TTL after the last successful keep-alive are an early expiry', () => {

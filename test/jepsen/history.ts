@@ -130,6 +130,8 @@ export interface History {
   durationMs: number;
   /** The multi-key list-append transactions (checked by checkers/elle.ts); absent in old histories. */
   listTxns?: ListTxn[];
+  /** Revisions compacted to during the workload, in order (absent or empty: none). */
+  compactions?: number[];
 }
 
 /** A checker's finding. `kind` names the property; `detail` says what broke with the ops involved. */

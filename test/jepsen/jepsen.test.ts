@@ -46,13 +46,15 @@ test('process and disk faults: no violations', { timeout: 300_000 }, async () =>
   assert.ok(r.summary.leaseKeysExpired > 0, 'no lease expired during the run');
 });
 
-test('network faults: no violations', { timeout: 300_000 }, async () => {
+test('network faults, with compaction during the run: no violations', { timeout: 300_000 }, async () => {
   const r = await runJepsen({
     seed: SEED + 1,
     durationMs: 25_000,
     faults: FAULT_GROUPS.network!,
     gapMs: [500, 1500],
     holdMs: [1000, 3000],
+    compactEveryMs: 2000,
   });
   assertClean(r, ['network']);
+  assert.ok(r.summary.compactions >= 3, `too few compactions: ${r.summary.compactions}`);
 });

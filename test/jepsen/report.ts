@@ -32,6 +32,10 @@ export function renderTable(s: RunSummary, when = new Date()): string {
       `${s.txns.total}: ok ${s.txns.ok}, failed ${s.txns.fail}, unknown ${s.txns.unknown}`,
     ],
     ['Watch events delivered', String(s.watchEvents)],
+    [
+      'Compactions during the run',
+      `${s.compactions}; watchers ended by etcd's compacted error: ${s.watchersCompacted}`,
+    ],
     ['Lease keys expired (checked)', String(s.leaseKeysExpired)],
     ['Final revision', String(s.finalRevision)],
     [

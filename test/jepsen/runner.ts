@@ -25,6 +25,11 @@ export interface RunOptions {
   watchers?: number;
   leaseWorkers?: number;
   leaseTtlSeconds?: number;
+  /**
+   * Compact every this many ms during the workload (0/absent = never). Watchers that fall behind a
+   * compaction must end with etcd's compacted error; the truth then comes from a recorder watcher.
+   */
+  compactEveryMs?: number;
   /** Clients running multi-key list-append transactions (default 2; 0 = none). */
   txnClients?: number;
   /** Keys those transactions spread over (default 5). */
@@ -47,6 +52,10 @@ export interface RunSummary {
   durationMs: number;
   faultsInjected: Record<string, number>;
   ops: { total: number; ok: number; fail: number; unknown: number; byType: Record<string, number> };
+  /** Compactions done during the workload. */
+  compactions: number;
+  /** Watchers that fell behind a compaction and ended with etcd's compacted error. */
+  watchersCompacted: number;
   /** The multi-key list-append transactions. */
   txns: { total: number; ok: number; fail: number; unknown: number };
   watchEvents: number;
@@ -71,9 +80,9 @@ const b = (s: string) => Buffer.from(s);
 const TRUTH_TIMEOUT_MS = 60_000;
 
 /** Every event on the prefix from revision 1 up to `upTo`, through a watch on `c`. */
-async function eventsUpTo(c: EtcdClients, upTo: number): Promise<GroundTruth['events']> {
+async function eventsBetween(c: EtcdClients, from: number, upTo: number): Promise<GroundTruth['events']> {
   const events: GroundTruth['events'] = [];
-  if (upTo <= 1) return events;
+  if (upTo <= 1 || from > upTo) return events;
   const def = rpc.WatchService.watch;
   const call = c.raw.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize);
   try {
@@ -105,7 +114,7 @@ async function eventsUpTo(c: EtcdClients, upTo: number): Promise<GroundTruth['ev
       });
       call.write(
         rpc.WatchRequest.fromPartial({
-          createRequest: { key: b(PREFIX), rangeEnd: prefixEnd(PREFIX), startRevision: 1n },
+          createRequest: { key: b(PREFIX), rangeEnd: prefixEnd(PREFIX), startRevision: BigInt(from) },
         }),
       );
     });
@@ -116,7 +125,16 @@ async function eventsUpTo(c: EtcdClients, upTo: number): Promise<GroundTruth['ev
 }
 
 /** Reads the final state: a linearizable revision, then every member's event history and hash at it. */
-async function readGroundTruth(cluster: Cluster): Promise<GroundTruth> {
+/**
+ * Reads the final state from every member. Without compaction the event history is each member's
+ * watch from revision 1. With compaction (`recorder` given) the early history is gone from the
+ * members: the truth is the recorder's stream (a watcher from revision 1 that compaction never
+ * overtakes), and each member's history after the last compaction must equal the recorder's tail.
+ */
+async function readGroundTruth(
+  cluster: Cluster,
+  compacted: { revision: number; recorder: Watcher } | undefined,
+): Promise<GroundTruth> {
   const clients = cluster.members.map((m) => connect(m.client));
   try {
     const head = await waitFor(
@@ -148,18 +166,70 @@ async function readGroundTruth(cluster: Cluster): Promise<GroundTruth> {
           ) >= revision,
         { timeoutMs: TRUTH_TIMEOUT_MS, what: `member ${i} applied revision ${revision}` },
       );
-      const ev = await eventsUpTo(c, revision);
+      const ev = await eventsBetween(c, (compacted?.revision ?? 0) + 1, revision);
       const hash = await c.maintenance.hashKv({ revision: BigInt(revision) });
-      replicas.push({
-        member: i,
-        eventsDigest: createHash('sha256').update(JSON.stringify(ev)).digest('hex').slice(0, 16),
-        hashKv: String(hash.hash),
-      });
+      replicas.push({ member: i, eventsDigest: digest(ev), hashKv: String(hash.hash) });
       if (i === 0) events = ev;
+    }
+    if (compacted) {
+      const { recorder } = compacted;
+      await waitFor(() => recorder.lastRevision >= revision || recorder.record.aborted !== undefined, {
+        timeoutMs: TRUTH_TIMEOUT_MS,
+        what: `the recorder reached revision ${revision}`,
+      });
+      if (recorder.record.aborted)
+        throw new Error(`the truth recorder was cut off: ${recorder.record.aborted}`);
+      const recorded = recorder.record.events
+        .filter((e) => e.modRevision <= revision)
+        .map(({ type, key, value, modRevision }) => ({ type, key, value, modRevision }));
+      const tail = recorded.filter((e) => e.modRevision > compacted.revision);
+      // The recorder's tail must be the members' history: a replica like the others.
+      replicas.push({ member: -1, eventsDigest: digest(tail), hashKv: replicas[0]?.hashKv ?? '' });
+      events = recorded;
     }
     return { revision, events, final, replicas };
   } finally {
     for (const c of clients) c.close();
+  }
+}
+
+const digest = (ev: GroundTruth['events']) =>
+  createHash('sha256').update(JSON.stringify(ev)).digest('hex').slice(0, 16);
+
+/** History kept behind the head when compacting (the late watcher and readers still fall behind it). */
+const COMPACT_KEEP_REVISIONS = 20;
+
+/**
+ * Compacts every `everyMs` to `head - COMPACT_KEEP_REVISIONS`, never past the recorder (which must
+ * see every event); records each compaction. Faults make some attempts fail: they are retried next time.
+ */
+async function runCompactor(
+  cluster: Cluster,
+  everyMs: number,
+  recorder: Watcher,
+  done: number[],
+  stopped: () => boolean,
+): Promise<void> {
+  let i = 0;
+  while (!stopped()) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    if (stopped()) return;
+    const m = cluster.members[i++ % cluster.members.length]!;
+    const c = connect(m.client);
+    try {
+      const head = Number(
+        (await c.kv.range({ key: b(PREFIX), countOnly: true }, { deadlineMs: 3000 })).header!.revision,
+      );
+      const target = Math.min(head - COMPACT_KEEP_REVISIONS, recorder.lastRevision);
+      if (target > (done[done.length - 1] ?? 0)) {
+        await c.kv.compact({ revision: BigInt(target) }, { deadlineMs: 3000 });
+        done.push(target);
+      }
+    } catch {
+      // member down or cut off: the next round tries another
+    } finally {
+      c.close();
+    }
   }
 }
 
@@ -192,6 +262,9 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     const stopped = () => stop;
     const watchers = Array.from({ length: o.watchers ?? 3 }, (_, i) => new Watcher(i, i, 1, cluster.members));
     for (const w of watchers) w.start();
+    const compactions: number[] = [];
+    const recorder = o.compactEveryMs ? new Watcher(-1, 0, 1, cluster.members) : undefined;
+    recorder?.start();
     // Halfway through, one more watcher starts from an old revision (half the current one): it must
     // replay history from the store, then switch to live events without a gap or a duplicate.
     const lateWatcher = setTimeout(async () => {
@@ -250,6 +323,9 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
         stopped,
       ),
       nemesis.run(stopped),
+      ...(recorder && o.compactEveryMs
+        ? [runCompactor(cluster, o.compactEveryMs, recorder, compactions, stopped)]
+        : []),
     ];
     const progress = setInterval(() => {
       log(
@@ -279,7 +355,12 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     log(`workload done after ${(durationMs / 1000).toFixed(1)} s; reading the ground truth`);
 
     await nemesis.healAll();
-    const truth = await readGroundTruth(cluster);
+    const lastCompaction = compactions[compactions.length - 1];
+    const truth = await readGroundTruth(
+      cluster,
+      recorder && lastCompaction !== undefined ? { revision: lastCompaction, recorder } : undefined,
+    );
+    recorder?.stop();
     // Let every watcher deliver up to the final revision, so a watcher that silently lost events at
     // the end is caught (its stream is checked up to the last revision it got).
     const lastEventRev = truth.events.length ? truth.events[truth.events.length - 1]!.modRevision : 0;
@@ -303,6 +384,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       truth,
       durationMs,
       listTxns,
+      compactions,
     };
     if (o.historyOut) writeFileSync(o.historyOut, JSON.stringify(historyToJson(history)));
     const results = checkAll(history);
@@ -341,6 +423,8 @@ export function summarize(
     durationMs: Math.round(h.durationMs),
     faultsInjected,
     ops: { total: h.ops.length, ok: count('ok'), fail: count('fail'), unknown: count('unknown'), byType },
+    compactions: h.compactions?.length ?? 0,
+    watchersCompacted: h.watchers.filter((w) => w.aborted?.startsWith('compacted')).length,
     txns: {
       total: h.listTxns?.length ?? 0,
       ok: h.listTxns?.filter((t) => t.outcome === 'ok').length ?? 0,

@@ -13,8 +13,20 @@ export function checkWatches(h: History): CheckResult {
   const v = (kind: string, detail: string) => violations.push({ checker, kind, detail });
   const truth = h.truth.events.filter((e) => e.modRevision <= h.truth.revision);
   let checked = 0;
+  const lastCompaction = Math.max(0, ...(h.compactions ?? []));
   for (const w of h.watchers) {
     if (w.lagging) v('stalled', `watcher ${w.id} ${w.lagging}`);
+    // etcd's compacted error is right only for a watch that asked for a compacted revision.
+    const compacted = /^compacted at (\d+)$/.exec(w.aborted ?? '');
+    if (w.aborted !== undefined) {
+      const resumeAt = (w.events[w.events.length - 1]?.modRevision ?? w.startRevision - 1) + 1;
+      if (!compacted) v('watch-aborted', `watcher ${w.id}: ${w.aborted}`);
+      else if (resumeAt >= Number(compacted[1]) || Number(compacted[1]) > lastCompaction)
+        v(
+          'spurious-compacted',
+          `watcher ${w.id} resumed at ${resumeAt} and was told "compacted at ${compacted[1]}" (last compaction ${lastCompaction})`,
+        );
+    }
     const got = w.events.filter((e) => e.modRevision <= h.truth.revision);
     if (got.length === 0) continue;
     const last = got[got.length - 1]!.modRevision;
