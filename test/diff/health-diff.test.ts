@@ -12,8 +12,8 @@ import {
   HealthService,
   HealthCheckResponse_ServingStatus as S,
 } from '../../src/proto/grpc/health/v1/health.js';
-import { connect } from '../helpers/grpc.js';
-import { diffCase, type Session, settle, startMember, waitFor } from '../helpers/index.js';
+
+import { connect, diffCase, type Session, startMember, waitFor } from '../helpers/index.js';
 
 /** Opens a Health.Watch and collects what it streams. */
 function watchHealth(s: { clients: { raw: import('@grpc/grpc-js').Client } }, service: string) {

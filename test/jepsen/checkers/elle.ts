@@ -108,9 +108,9 @@ export function checkListAppend(txns: readonly ListTxn[]): CheckResult {
   const edges = new Map<number, Edge[]>();
   const addEdge = (from: number, to: number, kind: EdgeKind, why: string) => {
     if (from === to || !committed.has(from) || !committed.has(to)) return;
-    let list = edges.get(from);
-    if (!list) edges.set(from, (list = []));
-    list.push({ to, kind, why });
+    const list = edges.get(from);
+    if (list) list.push({ to, kind, why });
+    else edges.set(from, [{ to, kind, why }]);
   };
   for (const [key, list] of order) {
     for (let i = 1; i < list.length; i++) {
