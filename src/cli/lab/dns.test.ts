@@ -50,7 +50,9 @@ test('malformed queries are dropped without an answer, and the server keeps serv
   bad[12] = 60;
   assert.equal(parseQuery(bad), undefined);
   const s = createSocket('udp4');
-  await new Promise<void>((res) => s.send(bad, Number(resolver.getServers()[0]!.split(':')[1]), '127.0.0.1', () => res()));
+  await new Promise<void>((res) =>
+    s.send(bad, Number(resolver.getServers()[0]!.split(':')[1]), '127.0.0.1', () => res()),
+  );
   s.close();
   assert.equal((await resolver.resolve4('grpc-svc')).length, 5);
 });

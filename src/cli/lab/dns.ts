@@ -65,13 +65,22 @@ export function parseQuery(buf: Buffer): Query | undefined {
   return {
     id: buf.readUInt16BE(0),
     flags: buf.readUInt16BE(2),
-    question: { name: labels.join('.').toLowerCase(), type: buf.readUInt16BE(off), cls: buf.readUInt16BE(off + 2) },
+    question: {
+      name: labels.join('.').toLowerCase(),
+      type: buf.readUInt16BE(off),
+      cls: buf.readUInt16BE(off + 2),
+    },
     questionEnd: off + 4,
   };
 }
 
 /** Encodes a response to `query` with rcode and A answers (each an IPv4 dotted quad). */
-export function encodeResponse(query: Buffer, parsed: Query, rcode: number, addresses: readonly string[]): Buffer {
+export function encodeResponse(
+  query: Buffer,
+  parsed: Query,
+  rcode: number,
+  addresses: readonly string[],
+): Buffer {
   const head = Buffer.from(query.subarray(0, parsed.questionEnd));
   // QR=1, opcode copied, AA=1, TC=0, RD copied, RA=0, rcode.
   const flags = 0x8000 | (parsed.flags & 0x7800) | 0x0400 | (parsed.flags & 0x0100) | (rcode & 0xf);
@@ -90,7 +99,7 @@ export function encodeResponse(query: Buffer, parsed: Query, rcode: number, addr
     const parts = ip.split('.').map(Number);
     if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255))
       throw new RangeError(`not an IPv4 address: ${ip}`);
-    parts.forEach((p, i) => a.writeUInt8(p, 12 + i));
+    for (const [i, p] of parts.entries()) a.writeUInt8(p, 12 + i);
     return a;
   });
   return Buffer.concat([head, ...answers]);
@@ -123,7 +132,8 @@ export class ClusterDns {
   /** Replaces every record: Service name -> IPv4 addresses (in answer order). */
   setRecords(records: Readonly<Record<string, readonly string[]>>): void {
     this.byName.clear();
-    for (const [svc, ips] of Object.entries(records)) for (const n of serviceNames(svc)) this.byName.set(n, [...ips]);
+    for (const [svc, ips] of Object.entries(records))
+      for (const n of serviceNames(svc)) this.byName.set(n, [...ips]);
   }
 
   /** The answer for one question: rcode and addresses. */
@@ -142,7 +152,14 @@ export class ClusterDns {
       if (!q) return; // not worth an answer; the client times out as for a lost packet
       const { rcode, addresses } = this.answer(q.question);
       sock.send(encodeResponse(msg, q, rcode, addresses), rinfo.port, rinfo.address);
-      this.onQuery({ t: Date.now(), from: rinfo.address, name: q.question.name, type: q.question.type, rcode, answers: addresses });
+      this.onQuery({
+        t: Date.now(),
+        from: rinfo.address,
+        name: q.question.name,
+        type: q.question.type,
+        rcode,
+        answers: addresses,
+      });
     });
     return new Promise((res, rej) => {
       sock.once('error', rej);

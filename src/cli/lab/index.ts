@@ -1,0 +1,101 @@
+/**
+ * `tsetcd lab ...`: the seeds' experiments as commands. `kube` (seed 001) is built; `lb`
+ * (seed 000) is not yet and says so.
+ */
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type KubeLabOptions, runKubeLab, SCENARIOS, type ScenarioId } from './kube.js';
+import { LabError } from './net.js';
+import { renderHtml, renderText } from './report.js';
+
+export const LAB_HELP = `Usage:
+  tsetcd lab kube [flags]   seed 001's Kubernetes topology on this machine (network namespaces,
+                            a cluster DNS, kube-proxy-style nftables), its demo replayed per scenario
+  tsetcd lab lb             seed 000 (not implemented yet)
+
+Flags of kube:
+  -n, --requests N      requests per scenario (default 30)
+  --replicas N          replicas per deployment (default 3)
+  --scenario LIST       comma-separated subset of: ${SCENARIOS.map((s) => s.id).join(', ')}
+  -w, --write-out FMT   table (default) or json
+  --dnat MODE           how a Service VIP picks a pod per connection: random (default, as
+                        kube-proxy) or round-robin
+  --html FILE           also write an HTML report with the charts
+Needs root, iproute2, nftables and util-linux; everything it creates is removed on exit.
+`;
+
+/** Upper bounds on what a user may ask for (the pod /24 and patience). */
+const REQUESTS_MAX = 10_000;
+const REPLICAS_MAX = 20;
+
+function intFlag(name: string, v: string | undefined, max: number): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n < 1 || n > max)
+    throw new LabError(`${name}: want an integer in 1..${max}`);
+  return n;
+}
+
+/** Runs `tsetcd lab ARGS`; returns the exit code. */
+export async function runLab(argv: readonly string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(LAB_HELP);
+    return sub === undefined ? 2 : 0;
+  }
+  if (sub === 'lb') {
+    process.stderr.write('tsetcd lab lb: not implemented yet (issue 18)\n');
+    return 2;
+  }
+  if (sub !== 'kube') {
+    process.stderr.write(`tsetcd lab: unknown lab ${JSON.stringify(sub)}\n${LAB_HELP}`);
+    return 2;
+  }
+  let format = 'table';
+  let html: string | undefined;
+  const opts: KubeLabOptions = {
+    requests: 30,
+    replicas: 3,
+    root: fileURLToPath(new URL('../../../../', import.meta.url)),
+    log: (line) => process.stderr.write(`lab: ${line}\n`),
+  };
+  try {
+    for (let i = 0; i < rest.length; i++) {
+      const a = rest[i]!;
+      const eq = a.indexOf('=');
+      const name = eq >= 0 ? a.slice(0, eq) : a;
+      const value = () => (eq >= 0 ? a.slice(eq + 1) : rest[++i]);
+      if (name === '-n' || name === '--requests') opts.requests = intFlag(name, value(), REQUESTS_MAX);
+      else if (name === '--replicas') opts.replicas = intFlag(name, value(), REPLICAS_MAX);
+      else if (name === '-w' || name === '--write-out') {
+        format = value() ?? '';
+        if (format !== 'table' && format !== 'json') throw new LabError(`${name}: want table or json`);
+      } else if (name === '--html') html = value();
+      else if (name === '--dnat') {
+        const m = value();
+        if (m !== 'random' && m !== 'round-robin') throw new LabError('--dnat: want random or round-robin');
+        opts.dnat = m;
+      } else if (name === '--scenario') {
+        const ids = (value() ?? '').split(',');
+        for (const id of ids)
+          if (!SCENARIOS.some((s) => s.id === id)) throw new LabError(`--scenario: unknown scenario ${id}`);
+        opts.scenarios = ids as ScenarioId[];
+      } else if (name === '--help' || name === '-h') {
+        process.stdout.write(LAB_HELP);
+        return 0;
+      } else throw new LabError(`unknown flag ${name}`);
+    }
+    const result = await runKubeLab(opts);
+    process.stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : renderText(result));
+    if (html) {
+      writeFileSync(html, renderHtml(result));
+      process.stderr.write(`lab: wrote ${html}\n`);
+    }
+    return result.scenarios.every((s) => s.asExpected) ? 0 : 1;
+  } catch (err) {
+    if (err instanceof LabError) {
+      process.stderr.write(`tsetcd lab kube: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
