@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the manifests are untyped YAML, read field by field after schema validation
 /**
  * Goal: every Kubernetes manifest in the repo (kubetester/kubeyamls, deploy/kubernetes) is valid
  * against the Kubernetes 1.27 API schemas and internally consistent, without a cluster.
@@ -11,8 +12,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Service } from 'kubernetes-models/v1/Service';
 import { parseAllDocuments } from 'yaml';
@@ -75,7 +76,10 @@ function checkReferences(docs: Doc[]): Map<string, Doc['obj']> {
   const workloads = docs.filter((d) => WORKLOADS.includes(d.obj.kind)).map((d) => d.obj);
   for (const w of workloads) {
     const labels = w.spec.template.metadata.labels;
-    assert.ok(selects(w.spec.selector.matchLabels, labels), `${w.metadata.name}: selector misses its own pods`);
+    assert.ok(
+      selects(w.spec.selector.matchLabels, labels),
+      `${w.metadata.name}: selector misses its own pods`,
+    );
     for (const c of w.spec.template.spec.containers) {
       const ports = c.ports ?? [];
       for (const probe of [c.readinessProbe, c.livenessProbe]) {
@@ -205,7 +209,10 @@ describe('deploy/kubernetes (tsetcd StatefulSet)', () => {
     });
     assert.equal(args.get('initial-cluster'), expected.join(','));
     assert.equal(args.get('name'), '$(POD_NAME)');
-    assert.equal(args.get('initial-advertise-peer-urls'), `https://${peerHost('$(POD_NAME)')}:${portOf('peer')}`);
+    assert.equal(
+      args.get('initial-advertise-peer-urls'),
+      `https://${peerHost('$(POD_NAME)')}:${portOf('peer')}`,
+    );
     assert.equal(args.get('advertise-client-urls'), `https://${peerHost('$(POD_NAME)')}:${portOf('client')}`);
     assert.equal(new URL(args.get('listen-client-urls')!).port, String(portOf('client')));
     assert.equal(new URL(args.get('listen-peer-urls')!).port, String(portOf('peer')));
@@ -226,7 +233,14 @@ describe('deploy/kubernetes (tsetcd StatefulSet)', () => {
     // TLS files live in mounted Secret volumes; data lives on the claim.
     const mounts = new Map<string, string>(c.volumeMounts.map((m: any) => [m.mountPath, m.name]));
     const volumes = new Map<string, any>(sts.spec.template.spec.volumes.map((v: any) => [v.name, v]));
-    for (const flag of ['trusted-ca-file', 'cert-file', 'key-file', 'peer-trusted-ca-file', 'peer-cert-file', 'peer-key-file']) {
+    for (const flag of [
+      'trusted-ca-file',
+      'cert-file',
+      'key-file',
+      'peer-trusted-ca-file',
+      'peer-cert-file',
+      'peer-key-file',
+    ]) {
       const file = args.get(flag);
       assert.ok(file, `--${flag} set`);
       const dir = file.slice(0, file.lastIndexOf('/'));
