@@ -77,6 +77,7 @@ describe('kubetester services in-process', () => {
       grpcTarget: `ipv4:${grpcs.map((g) => `127.0.0.1:${g.port}`).join(',')}`,
       httpUrl: `http://127.0.0.1:${https[0]!.port}/hellohttp`,
       httpKeepAlive: true,
+      grpcDnsMinIntervalMs: 30_000,
     };
   });
   after(async () => {

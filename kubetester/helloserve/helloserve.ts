@@ -52,6 +52,12 @@ const FLAGS: readonly FlagSpec[] = [
     help: 'gRPC target of hellogrpc',
   },
   { name: 'grpc-policy', env: 'GRPC_POLICY', default: 'round_robin', help: 'round_robin or pick_first' },
+  {
+    name: 'grpc-dns-min-interval-ms',
+    env: 'GRPC_DNS_MIN_INTERVAL_MS',
+    default: '30000',
+    help: 'least time between two DNS resolutions of the gRPC target (grpc-js default 30000)',
+  },
   { name: 'http-url', env: 'HTTP_URL', default: 'http://http-svc/hellohttp', help: 'URL of hellohttp' },
   { name: 'http-keepalive', env: 'HTTP_KEEPALIVE', default: 'true', help: 'reuse HTTP connections' },
 ];
@@ -64,6 +70,11 @@ export interface HelloServeOptions {
   /** A grpc-js target: `dns:///name:port`, `ipv4:a:p,b:p`, `host:port`. */
   grpcTarget: string;
   grpcPolicy: GrpcPolicy;
+  /**
+   * Least ms between two DNS resolutions of the target (grpc-js: 30000). grpc-js resolves again
+   * only when a connection drops (e.g. a server's max connection age), and at most this often.
+   */
+  grpcDnsMinIntervalMs: number;
   /** Absolute http:// URL of hellohttp's /hellohttp. */
   httpUrl: string;
   httpKeepAlive: boolean;
@@ -87,6 +98,7 @@ export async function startHelloServe(opts: HelloServeOptions): Promise<HelloSer
   const Hello = helloService();
   const client: HelloClient = new Hello(opts.grpcTarget, grpc.credentials.createInsecure(), {
     'grpc.service_config': serviceConfig(opts.grpcPolicy),
+    'grpc.dns_min_time_between_resolutions_ms': opts.grpcDnsMinIntervalMs,
   });
   const agent = new Agent({ keepAlive: opts.httpKeepAlive });
   let draining = false;
@@ -158,6 +170,13 @@ export async function startHelloServe(opts: HelloServeOptions): Promise<HelloSer
   };
 }
 
+/** Parses a non-negative integer of milliseconds. Throws UsageError. */
+export function parseMs(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name}: want milliseconds >= 0, got ${value}`);
+  return n;
+}
+
 /** Parses a policy name. Throws UsageError for anything but round_robin or pick_first. */
 export function parsePolicy(value: string): GrpcPolicy {
   const p = GRPC_POLICIES.find((x) => x === value);
@@ -180,6 +199,7 @@ export async function runHelloServe(argv: readonly string[]): Promise<void> {
       hostname: podHostname(flags.get('hostname')!),
       grpcTarget: flags.get('grpc-target')!,
       grpcPolicy: parsePolicy(flags.get('grpc-policy')!),
+      grpcDnsMinIntervalMs: parseMs('grpc-dns-min-interval-ms', flags.get('grpc-dns-min-interval-ms')!),
       httpUrl: flags.get('http-url')!,
       httpKeepAlive: parseBool('http-keepalive', flags.get('http-keepalive')!),
     });

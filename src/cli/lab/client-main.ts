@@ -1,6 +1,6 @@
 /**
  * The lab's client (run inside the lab's client namespace by `tsetcd lab kube`), the seed's
- * `curl serve-svc/hellogrpc` in a loop: `node client-main.js URL COUNT`. One new connection per
+ * `curl serve-svc/hellogrpc` in a loop: `node client-main.js URL COUNT [INTERVAL_MS]` (a pause between requests, for timelines). One new connection per
  * request, as curl makes; one JSON line per answer to stdout: `{"i","t","status","body"}` (t: ms
  * since the epoch), or `{"i","t","error"}`.
  */
@@ -25,7 +25,8 @@ function once(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
-const [url, countText] = process.argv.slice(2);
+const [url, countText, intervalText = '0'] = process.argv.slice(2);
+const intervalMs = Number(intervalText);
 if (!url || !countText) {
   process.stderr.write('usage: client-main URL COUNT\n');
   process.exit(2);
@@ -37,4 +38,5 @@ for (let i = 0; i < Number(countText); i++) {
   } catch (err) {
     process.stdout.write(`${JSON.stringify({ i, t: Date.now(), error: (err as Error).message })}\n`);
   }
+  if (intervalMs > 0) await new Promise((res) => setTimeout(res, intervalMs));
 }

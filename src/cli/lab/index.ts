@@ -18,6 +18,9 @@ Flags of kube:
   --replicas N          replicas per deployment (default 3)
   --scenario LIST       comma-separated subset of: ${SCENARIOS.map((s) => s.id).join(', ')}
   -w, --write-out FMT   table (default) or json
+Exit status: 0 when every scenario came out as it demonstrates, 1 when one did not, 2 on errors.
+  --scale               also scale each Deployment 3 -> 5 mid-run and show when each gateway
+                        notices (gRPC without and with a server max connection age; HTTP/1.1)
   --dnat MODE           how a Service VIP picks a pod per connection: random (default, as
                         kube-proxy) or round-robin
   --html FILE           also write an HTML report with the charts
@@ -50,13 +53,14 @@ export async function runLab(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tsetcd lab: unknown lab ${JSON.stringify(sub)}\n${LAB_HELP}`);
     return 2;
   }
+  const t0 = performance.now();
   let format = 'table';
   let html: string | undefined;
   const opts: KubeLabOptions = {
     requests: 30,
     replicas: 3,
     root: fileURLToPath(new URL('../../../../', import.meta.url)),
-    log: (line) => process.stderr.write(`lab: ${line}\n`),
+    log: (line) => process.stderr.write(`lab: ${line} (+${((performance.now() - t0) / 1000).toFixed(1)}s)\n`),
   };
   try {
     for (let i = 0; i < rest.length; i++) {
@@ -70,6 +74,7 @@ export async function runLab(argv: readonly string[]): Promise<number> {
         format = value() ?? '';
         if (format !== 'table' && format !== 'json') throw new LabError(`${name}: want table or json`);
       } else if (name === '--html') html = value();
+      else if (name === '--scale') opts.scale = true;
       else if (name === '--dnat') {
         const m = value();
         if (m !== 'random' && m !== 'round-robin') throw new LabError('--dnat: want random or round-robin');
@@ -90,7 +95,8 @@ export async function runLab(argv: readonly string[]): Promise<number> {
       writeFileSync(html, renderHtml(result));
       process.stderr.write(`lab: wrote ${html}\n`);
     }
-    return result.scenarios.every((s) => s.asExpected) ? 0 : 1;
+    const expected = [...result.scenarios, ...(result.scale ?? [])].every((s) => s.asExpected);
+    return expected ? 0 : 1;
   } catch (err) {
     if (err instanceof LabError) {
       process.stderr.write(`tsetcd lab kube: ${err.message}\n`);

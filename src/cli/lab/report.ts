@@ -4,6 +4,7 @@
  */
 import { renderTable } from '../ui/index.js';
 import type { KubeLabResult, ScenarioResult } from './kube.js';
+import type { ScaleResult } from './kube-scale.js';
 
 /** Width of the longest terminal bar, in cells. */
 export const BAR_CELLS_MAX = 40;
@@ -58,7 +59,32 @@ export function renderText(r: KubeLabResult): string {
     );
     return [`${s.title} — ${s.requests} x curl serve-svc${s.path}`, ...lines, ...perGw].join('\n');
   });
-  return `${table}\n${charts.join('\n\n')}\n`;
+  return `${table}\n${charts.join('\n\n')}\n${r.scale ? `\n${renderScaleText(r.scale)}` : ''}`;
+}
+
+function noticed(ms: number | null): string {
+  return ms === null ? 'never' : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The scale-up experiment: when each gateway noticed, and the new pods' share per second. */
+export function renderScaleText(scale: readonly ScaleResult[]): string {
+  const table = renderTable({
+    header: ['SCALE-UP', 'PODS', 'NEW PODS ANSWERED', 'EACH GATEWAY NOTICED AFTER', 'RESULT'],
+    rows: scale.map((s) => [
+      s.title,
+      `${s.from} -> ${s.to}`,
+      `${s.answersFromNew} of ${s.answersAfter}${s.failures > 0 ? ` (${s.failures} failed)` : ''}`,
+      Object.values(s.noticedAfterMs).map(noticed).join(', '),
+      `${s.expect === 'never' ? 'never notices' : 'notices'}${s.asExpected ? '' : ' NOT AS EXPECTED'}`,
+    ]),
+  });
+  const timelines = scale.map(
+    (s) =>
+      `${s.id}: new pods' share per second after the scale-up\n${s.newShareBySecond
+        .map((f, i) => `  +${i}s ${bar(f, 1, 20).padEnd(20)} ${Math.round(f * 100)}%`)
+        .join('\n')}`,
+  );
+  return `${table}${timelines.join('\n')}\n`;
 }
 
 function esc(s: string): string {
@@ -122,6 +148,42 @@ Pods per gateway: how many backend pods each helloserve replica reached.</p>
 ${rows}
 </table>
 ${charts}
+${r.scale ? renderScaleHtml(r.scale) : ''}
 </body></html>
 `;
+}
+
+/** The scale-up section of the HTML report: a table and one share-per-second SVG chart per variant. */
+function renderScaleHtml(scale: readonly ScaleResult[]): string {
+  const rows = scale
+    .map(
+      (s) =>
+        `<tr><td>${esc(s.title)}</td><td>${s.from} → ${s.to}</td><td>${s.answersFromNew} of ${s.answersAfter}</td><td>${Object.values(
+          s.noticedAfterMs,
+        )
+          .map(noticed)
+          .join(
+            ', ',
+          )}</td><td class="${s.asExpected ? 'ok' : 'bad'}">${s.expect === 'never' ? 'never notices' : 'notices'}</td></tr>`,
+    )
+    .join('\n');
+  const charts = scale
+    .map((s) => {
+      const colW = 36;
+      const h = 120;
+      const cols = s.newShareBySecond
+        .map((f, i) => {
+          const bh = Math.round(f * (h - 20));
+          return `<rect x="${10 + i * colW}" y="${h - 15 - bh}" width="${colW - 8}" height="${bh}" class="bar" data-second="${i}" data-share="${f.toFixed(3)}"/><text x="${10 + i * colW}" y="${h - 2}" class="num">+${i}s</text>`;
+        })
+        .join('');
+      return `<h3>${esc(s.title)}</h3><svg xmlns="http://www.w3.org/2000/svg" width="${20 + s.newShareBySecond.length * colW}" height="${h}" role="img" aria-label="share of new pods per second">${cols}</svg>`;
+    })
+    .join('\n');
+  return `<h2>Scale-up mid-run: when does each gateway notice?</h2>
+<table><tr><th>variant</th><th>pods</th><th>answers from new pods</th><th>each gateway noticed after</th><th>result</th></tr>
+${rows}
+</table>
+<p>Bars: share of answers from the new pods in each second after the scale-up.</p>
+${charts}`;
 }
