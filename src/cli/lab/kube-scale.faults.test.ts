@@ -34,7 +34,7 @@ test('scaling up mid-run: gRPC needs a max connection age to notice, HTTP/1.1 no
       'lab',
       'kube',
       '-n',
-      '6',
+      '30',
       '--scenario',
       'grpc-headless-round-robin',
       '--scale',
