@@ -5,13 +5,23 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type KubeLabOptions, runKubeLab, SCENARIOS, type ScenarioId } from './kube.js';
+import { type LbOptions, runLbLab } from './lb.js';
 import { LabError } from './net.js';
-import { renderHtml, renderText } from './report.js';
+import { renderHtml, renderLbHtml, renderLbText, renderText } from './report.js';
 
 export const LAB_HELP = `Usage:
   tsetcd lab kube [flags]   seed 001's Kubernetes topology on this machine (network namespaces,
                             a cluster DNS, kube-proxy-style nftables), its demo replayed per scenario
-  tsetcd lab lb             seed 000 (not implemented yet)
+  tsetcd lab lb [flags]     seed 000: a 3-member cluster, Puts under round_robin and pick_first,
+                            counted per member by its /metrics and, as root, by tcpdump
+
+Flags of lb:
+  -n, --requests N      Puts per policy (default 300)
+  --endpoints LIST      use these members (host:port,...) instead of starting three
+  --seed-ports          start them on seed 000's ports (12379/22379/32379) instead of free ones
+  --binary NAME         tsetcd (default) or etcd (from PATH, as a reference)
+  -w, --write-out FMT   table (default) or json
+  --html FILE           also write an HTML report with the charts
 
 Flags of kube:
   -n, --requests N      requests per scenario (default 30)
@@ -45,10 +55,7 @@ export async function runLab(argv: readonly string[]): Promise<number> {
     process.stdout.write(LAB_HELP);
     return sub === undefined ? 2 : 0;
   }
-  if (sub === 'lb') {
-    process.stderr.write('tsetcd lab lb: not implemented yet (issue 18)\n');
-    return 2;
-  }
+  if (sub === 'lb') return runLbCommand(rest);
   if (sub !== 'kube') {
     process.stderr.write(`tsetcd lab: unknown lab ${JSON.stringify(sub)}\n${LAB_HELP}`);
     return 2;
@@ -100,6 +107,57 @@ export async function runLab(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof LabError) {
       process.stderr.write(`tsetcd lab kube: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+/** `tsetcd lab lb ARGS`; returns the exit code. */
+async function runLbCommand(rest: readonly string[]): Promise<number> {
+  const t0 = performance.now();
+  let format = 'table';
+  let html: string | undefined;
+  const opts: LbOptions = {
+    requests: 300,
+    endpoints: [],
+    seedPorts: false,
+    binary: 'tsetcd',
+    root: fileURLToPath(new URL('../../../../', import.meta.url)),
+    log: (line) => process.stderr.write(`lab: ${line} (+${((performance.now() - t0) / 1000).toFixed(1)}s)\n`),
+  };
+  try {
+    for (let i = 0; i < rest.length; i++) {
+      const a = rest[i]!;
+      const eq = a.indexOf('=');
+      const name = eq >= 0 ? a.slice(0, eq) : a;
+      const value = () => (eq >= 0 ? a.slice(eq + 1) : rest[++i]);
+      if (name === '-n' || name === '--requests') opts.requests = intFlag(name, value(), REQUESTS_MAX);
+      else if (name === '--endpoints')
+        opts.endpoints = (value() ?? '').split(',').map((e) => e.replace(/^https?:\/\//, ''));
+      else if (name === '--seed-ports') opts.seedPorts = true;
+      else if (name === '--binary') {
+        const b = value();
+        if (b !== 'tsetcd' && b !== 'etcd') throw new LabError('--binary: want tsetcd or etcd');
+        opts.binary = b;
+      } else if (name === '-w' || name === '--write-out') {
+        format = value() ?? '';
+        if (format !== 'table' && format !== 'json') throw new LabError(`${name}: want table or json`);
+      } else if (name === '--html') html = value();
+      else throw new LabError(`unknown flag ${name}`);
+    }
+    if (opts.endpoints.length > 0 && opts.endpoints.length !== 3)
+      throw new LabError('--endpoints: want three members');
+    const result = await runLbLab(opts);
+    process.stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : renderLbText(result));
+    if (html) {
+      writeFileSync(html, renderLbHtml(result));
+      process.stderr.write(`lab: wrote ${html}\n`);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof LabError) {
+      process.stderr.write(`tsetcd lab lb: ${err.message}\n`);
       return 2;
     }
     throw err;

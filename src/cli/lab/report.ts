@@ -5,6 +5,7 @@
 import { renderTable } from '../ui/index.js';
 import type { KubeLabResult, ScenarioResult } from './kube.js';
 import type { ScaleResult } from './kube-scale.js';
+import type { LbResult } from './lb.js';
 
 /** Width of the longest terminal bar, in cells. */
 export const BAR_CELLS_MAX = 40;
@@ -186,4 +187,65 @@ ${rows}
 </table>
 <p>Bars: share of answers from the new pods in each second after the scale-up.</p>
 ${charts}`;
+}
+
+/** `tsetcd lab lb`: one table (policy, member, requests, packets, share) and bars per policy. */
+export function renderLbText(r: LbResult): string {
+  const table = renderTable({
+    header: ['POLICY', 'MEMBER', 'ENDPOINT', 'REQUESTS', 'PACKETS', 'SHARE'],
+    rows: r.policies.flatMap((p) =>
+      p.members.map((m) => [
+        p.policy,
+        m.member,
+        m.endpoint,
+        String(m.requests),
+        m.packets === null ? '-' : String(m.packets),
+        pct(m.share, 1),
+      ]),
+    ),
+    align: ['left', 'left', 'left', 'right', 'right', 'right'],
+  });
+  const charts = r.policies.map((p) => {
+    const max = Math.max(...p.members.map((m) => m.requests));
+    return `${p.policy} — ${p.requests} Puts${p.failures > 0 ? ` (${p.failures} failed)` : ''}\n${p.members
+      .map(
+        (m) =>
+          `  ${m.member} ${m.endpoint.padEnd(16)} ${bar(m.requests, max).padEnd(BAR_CELLS_MAX)} ${String(m.requests).padStart(5)}  ${pct(m.share, 1).padStart(4)}`,
+      )
+      .join('\n')}`;
+  });
+  return `${table}${r.packetsNote ? `(${r.packetsNote})\n` : ''}\n${charts.join('\n\n')}\n`;
+}
+
+/** `tsetcd lab lb` as a self-contained HTML page with one SVG bar chart per policy. */
+export function renderLbHtml(r: LbResult): string {
+  const sections = r.policies
+    .map((p) => {
+      const asScenario = {
+        title: p.policy,
+        requests: p.requests,
+        failures: p.failures,
+        backends: p.members.map((m) => ({ pod: `${m.member} ${m.endpoint}`, answers: m.requests })),
+      } as unknown as ScenarioResult;
+      const rows = p.members
+        .map(
+          (m) =>
+            `<tr><td>${m.member}</td><td>${m.endpoint}</td><td>${m.requests}</td><td>${m.packets ?? '-'}</td><td>${pct(m.share, 1)}</td></tr>`,
+        )
+        .join('');
+      return `<section id="${p.policy}"><h2>${p.policy}</h2>${svgBars(asScenario)}<table><tr><th>member</th><th>endpoint</th><th>requests</th><th>packets</th><th>share</th></tr>${rows}</table></section>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tsetcd lab lb</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin-top:.5em}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bar{fill:#3b78c4}.pod{font:13px monospace}.num{font:13px sans-serif}
+</style></head><body>
+<h1>Seed 000: where do the client's requests go?</h1>
+<p>${esc(r.binary)} members ${r.endpoints.map(esc).join(', ')}; requests counted by each member's own
+grpc_server_handled_total (KV.Put); packets: TCP segments with PSH to each client port${r.packetsNote ? ` (${esc(r.packetsNote)})` : ''}.</p>
+${sections}
+</body></html>
+`;
 }
