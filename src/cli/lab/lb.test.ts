@@ -50,8 +50,9 @@ function checkSeedResult(r: LbResult): void {
     assert.ok(Math.abs(m.share - 1 / 3) <= 0.05, `round_robin ${m.member}: ${m.share}`);
   assert.deepEqual(pf!.members.map((m) => m.share).sort(), [0, 0, 1], 'pick_first: everything on one member');
   if (r.packetsNote === undefined) {
+    // About one PSH segment per Put; tcpdump may drop a few under load but never invents them.
     for (const m of rr!.members)
-      assert.ok(m.packets! >= m.requests, `round_robin ${m.member}: packets ${m.packets}`);
+      assert.ok(m.packets! >= 0.8 * m.requests, `round_robin ${m.member}: packets ${m.packets}`);
     for (const m of pf!.members)
       assert.equal(m.packets === 0, m.requests === 0, `pick_first ${m.member}: packets`);
   }
