@@ -3,11 +3,17 @@
 # the generated-code check regenerates src/proto with protoc (Debian's protobuf-compiler). Installs
 # them when missing and we are root; otherwise says how, and fails: those checks must run.
 #
+# As root it also installs what the labs' tests use (src/cli/lab): nftables and iproute2 (network
+# namespaces), tcpdump (packet counts), chromium (the HTML reports, best effort).
+#
 # Debian's etcd-server package would start a system etcd on 2379. The tests start their own on free
 # ports, so the install runs with a policy-rc.d that denies every service start (Debian's own
 # mechanism for that, exit code 101): nothing is started, so nothing has to be stopped by name.
 set -euo pipefail
-if command -v etcd >/dev/null && command -v etcdctl >/dev/null && command -v protoc >/dev/null; then exit 0; fi
+# tsetcd lab kube (src/cli/lab) also needs nftables (and iproute2, util-linux) when run as root.
+if command -v etcd >/dev/null && command -v etcdctl >/dev/null && command -v protoc >/dev/null &&
+  { [ "$(id -u)" != 0 ] || { command -v nft >/dev/null && command -v ip >/dev/null && command -v tcpdump >/dev/null &&
+    command -v chromium >/dev/null; }; }; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing etcd 3.4 (etcd-server, etcd-client) and protoc for the tests..."
   export DEBIAN_FRONTEND=noninteractive
@@ -20,7 +26,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   fi
   trap 'if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi' EXIT
   apt-get update -qq >/dev/null
-  apt-get install -y -qq etcd-server etcd-client protobuf-compiler >/dev/null
+  apt-get install -y -qq etcd-server etcd-client protobuf-compiler nftables iproute2 tcpdump >/dev/null
+  # The labs' HTML reports are checked in headless Chromium; without it that one test is skipped.
+  apt-get install -y -qq chromium >/dev/null || echo "chromium not installed: the lab report browser test will skip" >&2
   exit 0
 fi
 echo "etcd/etcdctl 3.4 and protoc are needed by the tests: apt-get install etcd-server etcd-client protobuf-compiler" >&2

@@ -20,7 +20,7 @@ function walk(dir) {
     }
   }
 }
-for (const top of ['src', 'test']) if (existsSync(join(root, top))) walk(join(root, top));
+for (const top of ['src', 'test', 'kubetester']) if (existsSync(join(root, top))) walk(join(root, top));
 files.sort();
 if (files.length === 0) {
   console.error('no test files found under dist/ (did the build run?)');

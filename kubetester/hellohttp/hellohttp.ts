@@ -1,0 +1,86 @@
+/**
+ * hellohttp (seed 001): the HTTP backend. `GET /hellohttp` on :8100 answers
+ * `{"hostname":...,"name":"","version":"v1-hellohttp"}` (keys sorted, as Go marshals a map — the
+ * seed's demo shows this order); `/healthz` on the same port.
+ */
+import { createServer } from 'node:http';
+import {
+  closeHttp,
+  type FlagSpec,
+  listen,
+  logger,
+  maybeHealthz,
+  nameParam,
+  onShutdown,
+  parseFlags,
+  parsePort,
+  podHostname,
+  sendJson,
+  UsageError,
+  usage,
+} from '../common/service.js';
+
+/** The version string of this service, as the seed's demo prints it. */
+export const VERSION = 'v1-hellohttp';
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: 'host', env: 'HOST', default: '0.0.0.0', help: 'address to listen on' },
+  { name: 'port', env: 'PORT', default: '8100', help: 'HTTP port (0: any free port)' },
+  { name: 'hostname', env: 'HELLO_HOSTNAME', default: '', help: 'name to report (default: os hostname)' },
+];
+
+/** A running hellohttp. */
+export interface HelloHttp {
+  readonly port: number;
+  /** Stops accepting, closes idle keep-alive connections, lets in-flight requests finish. */
+  close(): Promise<void>;
+}
+
+/** Starts hellohttp on host:port (0: a free port). */
+export async function startHelloHttp(opts: {
+  host: string;
+  port: number;
+  hostname: string;
+}): Promise<HelloHttp> {
+  let draining = false;
+  const server = createServer((req, res) => {
+    if (maybeHealthz(req, res, () => draining)) return;
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path !== '/hellohttp' || req.method !== 'GET') {
+      sendJson(res, 404, { error: `no route ${req.method} ${path}` });
+      return;
+    }
+    sendJson(res, 200, { hostname: opts.hostname, name: nameParam(req), version: VERSION });
+  });
+  const port = await listen(server, opts.host, opts.port);
+  return {
+    port,
+    async close() {
+      draining = true;
+      await closeHttp(server);
+    },
+  };
+}
+
+/** The hellohttp command: parses flags (argv, env), starts, and stops on SIGTERM. */
+export async function runHelloHttp(argv: readonly string[]): Promise<void> {
+  const log = logger('hellohttp');
+  try {
+    const flags = parseFlags(FLAGS, argv, process.env);
+    if (!flags) {
+      process.stdout.write(usage('hellohttp', FLAGS));
+      return;
+    }
+    const srv = await startHelloHttp({
+      host: flags.get('host')!,
+      port: parsePort('port', flags.get('port')!),
+      hostname: podHostname(flags.get('hostname')!),
+    });
+    // The handler goes in before the line that says we listen: a supervisor may signal right after it.
+    onShutdown(log, () => srv.close());
+    log(`listening on ${flags.get('host')}:${srv.port} (HTTP)`);
+  } catch (err) {
+    log(err instanceof UsageError ? err.message : `cannot start: ${(err as Error).message}`);
+    process.exitCode = 2;
+  }
+}
