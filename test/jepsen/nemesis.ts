@@ -1,5 +1,6 @@
 /**
- * The nemesis: injects one fault at a time on a seeded schedule (quiet gap, fault held for a
+ * The nemesis: injects one fault at a time (or two from different groups at once, `combine`) on a
+ * seeded schedule (quiet gap, fault held for a
  * while, heal, wait until every member is healthy again), recording each fault with its time span.
  * Fault groups take turns; within a group each kind comes once per round (see nextKind).
  *
@@ -55,6 +56,11 @@ export interface NemesisOptions {
   gapMs: [number, number];
   /** How long a fault is held, ms (min, max). */
   holdMs: [number, number];
+  /**
+   * Inject faults two at a time, from two different groups, held over the same span (partition +
+   * kill, pause + disk error, ...). Needs kinds from at least two groups.
+   */
+  combine?: boolean;
 }
 
 /** How long every member may take to be healthy again after a fault is healed. */
@@ -134,18 +140,25 @@ export class Nemesis {
       const [g0, g1] = this.o.gapMs;
       await hold(g0 + this.o.rng.int(g1 - g0 + 1), stopped);
       if (stopped() || this.o.faults.length === 0) break;
-      const kind = this.nextKind();
+      // Consecutive nextKind() calls come from different groups (groups take turns).
+      const kinds = this.o.combine ? [this.nextKind(), this.nextKind()] : [this.nextKind()];
       const [h0, h1] = this.o.holdMs;
       const holdMs = h0 + this.o.rng.int(h1 - h0 + 1);
-      const rec: FaultRecord = { kind, detail: '', start: now() };
-      this.faults.push(rec);
-      try {
-        rec.detail = await this.inject(kind, holdMs, stopped);
-      } catch (e) {
-        rec.detail += ` (injection error: ${(e as Error).message})`;
-      }
+      const recs = kinds.map((kind): FaultRecord => ({ kind, detail: '', start: now() }));
+      if (recs.length > 1)
+        for (const r of recs) r.detail = `with ${kinds.filter((k) => k !== r.kind).join('+')}: `;
+      this.faults.push(...recs);
+      await Promise.all(
+        recs.map(async (rec) => {
+          try {
+            rec.detail += await this.inject(rec.kind, holdMs, stopped);
+          } catch (e) {
+            rec.detail += ` (injection error: ${(e as Error).message})`;
+          }
+        }),
+      );
       await this.healAll();
-      rec.end = now();
+      for (const rec of recs) rec.end = now();
     }
     await this.healAll();
   }

@@ -2,7 +2,8 @@
  * CLI of the Jepsen-style suite: `npm run jepsen -- --duration 600 --faults all --seed 7`.
  * Flags: --seed N (default: time-based, printed), --duration SECONDS (default 60),
  * --faults LIST (groups process,network,disk or kinds; default all), --clients N, --keys N,
- * --compact-every SECONDS (compact during the run, default 3; 0 = never),
+ * --compact-every SECONDS (compact during the run, default 3; 0 = never), --combine (two faults
+ * at once from different groups),
  * --history FILE (write the full history as JSON), --report (rewrite docs/RELIABILITY.md's table
  * with this run's numbers). `--check FILE` re-runs the checkers on a saved history instead.
  * Exits 1 when any checker found a violation or could not decide.
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
     clients: arg('clients') ? Number(arg('clients')) : undefined,
     keys: arg('keys') ? Number(arg('keys')) : undefined,
     compactEveryMs: Number(arg('compact-every') ?? 3) * 1000,
+    combineFaults: process.argv.includes('--combine'),
     historyOut: arg('history'),
     log,
   });

@@ -30,6 +30,8 @@ export interface RunOptions {
    * compaction must end with etcd's compacted error; the truth then comes from a recorder watcher.
    */
   compactEveryMs?: number;
+  /** Two faults at once, from different groups (see Nemesis). */
+  combineFaults?: boolean;
   /** Clients running multi-key list-append transactions (default 2; 0 = none). */
   txnClients?: number;
   /** Keys those transactions spread over (default 5). */
@@ -293,6 +295,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       rng: seededRng(o.seed ^ 0x5eed),
       gapMs: o.gapMs ?? [1000, 3000],
       holdMs: o.holdMs ?? [1500, 5000],
+      combine: o.combineFaults ?? false,
     });
     const started = now();
     const tasks = [
