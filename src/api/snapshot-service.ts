@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import type { SnapshotRequest, SnapshotResponse } from '../proto/etcdserverpb/rpc.js';
-import type { Member } from '../server/member.js';
-import { databaseSnapshot } from '../server/snapshot-stream.js';
+import type { Member } from '../server/index.js';
+import { databaseSnapshot } from '../server/index.js';
 import { type StreamCall, toGrpcError } from './grpc-server.js';
 
 export function serveSnapshot(member: Member, call: StreamCall<SnapshotRequest, SnapshotResponse>): void {

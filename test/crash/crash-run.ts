@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { SeededRng } from '../../src/pkg/rng.js';
+import { Member as LocalMember } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member as LocalMember } from '../../src/server/member.js';
 import { b, connect, type Member, startMember, tempDir } from '../helpers/index.js';
 
 /** Replays a copy of `walDir` into an empty store in this process and returns its HashKV at `rev`. */

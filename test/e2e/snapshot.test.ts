@@ -7,8 +7,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { RangeRequest } from '../../src/proto/etcdserverpb/rpc.js';
+import { Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member, type MemberConfig } from '../../src/server/member.js';
 import { tempDir } from '../helpers/index.js';
 
 test('snapshots release WAL segments and a restart recovers every write', { timeout: 60_000 }, async () => {
