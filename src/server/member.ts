@@ -89,6 +89,8 @@ export class Member {
   private notifiedRev: number;
   private tick: { clear(): void } | undefined;
   private readyPromise: Promise<void> | undefined;
+  /** Whether the member has had a leader and published itself (etcd's ReadyNotify fired). */
+  private isReady = false;
 
   private constructor(
     cfg: ResolvedConfig,
@@ -318,7 +320,12 @@ export class Member {
       connected: (id) => member.peers.stats().get(id)?.connected ?? false,
       propose: (fields) => member.proposer.propose(fields),
     });
-    member.readyPromise.catch(() => {}); // observed through ready()
+    member.readyPromise.then(
+      () => {
+        member.isReady = true;
+      },
+      () => {}, // observed through ready()
+    );
     return member;
   }
 
@@ -469,9 +476,14 @@ export class Member {
     return this.maintenance.status();
   }
 
-  /** /health: a leader and no alarm, as etcd 3.4 judges it. */
+  /**
+   * /health: ready (etcd serves no client request before), a leader and no alarm, as etcd 3.4
+   * judges it.
+   */
   get healthy(): boolean {
-    return !this.stopped && this.driver.leader !== 0n && this.backend.alarms.list().length === 0;
+    return (
+      this.isReady && !this.stopped && this.driver.leader !== 0n && this.backend.alarms.list().length === 0
+    );
   }
 
   /** Whether this member is a learner (it then serves only serializable reads, as etcd's). */
