@@ -242,8 +242,8 @@ export class Nemesis {
     await c.failpointAll('/reset');
     try {
       for (const m of this.members) {
-        // A restarted member exits when it finds no leader within its request timeout (tsetcd
-        // does; etcd keeps waiting); a supervisor would start it again, and so does the nemesis.
+        // A restarted member without a leader waits for one, as etcd does; one that exits on its
+        // own anyway (a disk fault at start) is started again, as a supervisor would, and counted.
         for (let attempt = 0; ; attempt++) {
           try {
             await c.waitHealthy(m, RECOVERY_TIMEOUT_MS);
