@@ -248,6 +248,15 @@ export function isTxnReadOnly(t: TxnRequest): boolean {
   return true;
 }
 
+/** Whether every range of a txn (nested ones too) is serializable: then it needs no ReadIndex. */
+export function txnIsSerializable(t: TxnRequest): boolean {
+  for (const op of [...t.success, ...t.failure]) {
+    if (op.requestRange && !op.requestRange.serializable) return false;
+    if (op.requestTxn && !txnIsSerializable(op.requestTxn)) return false;
+  }
+  return true;
+}
+
 /**
  * Pre-checks of the taken path, before anything is written: a failing txn changes nothing. As
  * etcd's applier: when the txn writes, every put of the taken path (nested txns included, in order)

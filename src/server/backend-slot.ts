@@ -34,6 +34,9 @@ export interface BackendSlotHost {
   onSwapped(): void;
 }
 
+/** Physical compactions remembered for `compactionsSettled` (older ones have long finished). */
+const COMPACTIONS_TRACKED = 16;
+
 export class BackendSlot {
   store: MvccStore;
   lessor!: Lessor;
@@ -46,6 +49,8 @@ export class BackendSlot {
   private idle: (() => void) | undefined;
   /** At most one lazy store commit runs at a time. */
   private commitInFlight = false;
+  /** The latest physical compactions (at most COMPACTIONS_TRACKED), for shutdown and tests. */
+  private compactions: Promise<void>[] = [];
 
   constructor(
     private readonly host: BackendSlotHost,
@@ -124,6 +129,28 @@ export class BackendSlot {
   /** Waits for the lazy commit in flight, if any. */
   async commitsSettled(): Promise<void> {
     while (this.commitInFlight) await new Promise((r) => setImmediate(r));
+  }
+
+  /** A physical compaction started: tracked until done; the result never rejects (failures are logged). */
+  trackCompaction(done: Promise<void>): Promise<void> {
+    const { logger, metrics } = this.host;
+    const tracked = done.then(
+      () => {
+        metrics.dbTotalSize.set(this.store.dbSize());
+      },
+      (err: unknown) => {
+        logger.error({ err: String(err) }, 'compaction failed');
+      },
+    );
+    this.compactions.push(tracked);
+    if (this.compactions.length > COMPACTIONS_TRACKED)
+      this.compactions = this.compactions.slice(-COMPACTIONS_TRACKED);
+    return tracked;
+  }
+
+  /** Waits for every tracked compaction. */
+  async compactionsSettled(): Promise<void> {
+    await Promise.allSettled(this.compactions);
   }
 
   /** Swaps in the database `file` (a data.mdb) and reloads everything that lives in it. */

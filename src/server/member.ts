@@ -1,17 +1,9 @@
 /**
- * The member: what etcd calls the EtcdServer, as a facade over parts with one job each (see
- * README.md for the map). It wires them together at start and offers the API layer one surface.
- *
- * Ordering, stated once:
- *   propose(request) -> encoded InternalRaftRequest (size-checked) -> RaftDriver orders it ->
- *   applyEntry(index, term, data) (one MVCC write txn, consistent index = entry index) ->
- *   end of the event-loop turn: events published, waiters answered (the entries are durable in the
- *   WAL), linearizable reads released, store committed lazily.
- * Linearizable reads wait until everything applied before them is durable, so a read never shows a
- * write that a crash could still take back. Serializable reads read the applied state at once.
+ * The member: what etcd calls the EtcdServer, as a facade over parts with one job each. It opens
+ * the member's data, starts the wait for a quorum, and offers the API layer one surface.
+ * README.md has the map of the parts and the write/read/apply ordering; member-parts.ts wires them.
  */
 import type { MvccStore } from '../mvcc/index.js';
-import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import type {
   AlarmRequest,
   AlarmResponse,
@@ -31,29 +23,24 @@ import type {
   TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import type { Event } from '../proto/mvccpb/kv.js';
-import { type ConfChange, ConfChangeType } from '../raft/index.js';
 import type { PeerStats } from '../transport/index.js';
 import { etcdError } from '../wire/errors.js';
-import { Applier } from './applier.js';
-import { applyRange, applyTxn, isTxnReadOnly } from './apply.js';
+import { applyRange, applyTxn, isTxnReadOnly, txnIsSerializable } from './apply.js';
 import { BackendSlot } from './backend-slot.js';
 import { type Identity, resolveIdentity } from './bootstrap.js';
 import { type MemberConfig, type ResolvedConfig, resolveConfig } from './config.js';
-import { LeasePrimary } from './lease-checkpoint.js';
-import { LEASE_EXPIRY_CHECK_MS, LeaseService } from './lease-service.js';
+import { LEASE_EXPIRY_CHECK_MS } from './lease-service.js';
+import type { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
-import { Maintenance, type MemberStatus } from './maintenance.js';
-import { MemberPeers } from './member-peers.js';
+import type { MemberStatus } from './maintenance.js';
+import { buildParts, type MemberParts } from './member-parts.js';
 import { openDriver, waitForQuorum } from './member-start.js';
-import { MembershipService } from './membership-service.js';
+import type { Membership } from './membership.js';
 import { ServerMetrics } from './metrics.js';
 import { PeerHttpClient } from './peer-http.js';
-import { Proposer } from './proposer.js';
 import type { RaftDriver } from './raft-driver.js';
-import { ReadBarrier } from './reads.js';
-import { mapMvccErrors, toServerError } from './server-errors.js';
+import { mapMvccErrors } from './server-errors.js';
 import { Signal } from './signal.js';
-import { SnapshotTransfer } from './snapshot-transfer.js';
 
 export class Member {
   readonly memberId: bigint;
@@ -61,32 +48,15 @@ export class Member {
   readonly metrics: ServerMetrics;
   /** The configuration with every default resolved. */
   readonly cfg: ResolvedConfig;
-  /** The Raft driver (the Ready loop); set once at start. Tests and diagnostics may read it. */
+  /** The Raft driver (the Ready loop); set once at open. Tests and diagnostics may read it. */
   driver!: RaftDriver;
-  private readonly backend: BackendSlot;
-  private readonly proposer: Proposer;
-  private readonly reads: ReadBarrier;
-  private readonly applier: Applier;
-  private readonly leasePrimary: LeasePrimary;
-  private readonly leases: LeaseService;
-  private readonly membershipService: MembershipService;
-  private readonly maintenance: Maintenance;
-  private readonly snapshots: SnapshotTransfer;
-  /** Peer links and the member's own peer endpoints. */
-  readonly peers: MemberPeers;
-  readonly peerHttp: PeerHttpClient;
   /** Notified at every leader change and every applied conf change (what waits wake on). */
   readonly leaderChanged: Signal;
   readonly confChanged: Signal;
-  private appliedIndex: number;
+  private readonly parts: MemberParts;
   private stopped = false;
   private closed = false;
   private fatal: unknown;
-  private compactions: Promise<void>[] = [];
-  /** Events of applied writes, published together at the end of the turn. */
-  private pendingEvents: Event[] = [];
-  private readonly eventListeners: ((events: Event[]) => void)[] = [];
-  private notifiedRev: number;
   private tick: { clear(): void } | undefined;
   private readyPromise: Promise<void> | undefined;
   /** Whether the member has had a leader and published itself (etcd's ReadyNotify fired). */
@@ -97,144 +67,33 @@ export class Member {
     store: MvccStore,
     readonly logger: Logger,
     readonly identity: Identity,
-    metrics: ServerMetrics,
     peerHttp: PeerHttpClient,
+    metrics: ServerMetrics,
   ) {
     this.cfg = cfg;
     this.metrics = metrics;
-    this.peerHttp = peerHttp;
     this.memberId = identity.memberId;
     this.clusterId = identity.clusterId;
     this.leaderChanged = new Signal(cfg.clock);
     this.confChanged = new Signal(cfg.clock);
-    const stopped = () => this.stopped;
-    this.backend = new BackendSlot(
+    this.parts = buildParts(
       {
         cfg,
         logger,
-        metrics,
+        metrics: this.metrics,
         identity,
-        stopped,
-        flushApplied: () => {
-          if (this.proposer.hasUnacked) this.flush();
-        },
-        onCommitFailed: (err) => this.fail(err),
-        onSwapped: () => {
-          this.appliedIndex = this.backend.store.consistentIndex;
-        },
+        memberId: this.memberId,
+        clusterId: this.clusterId,
+        peerHttp,
+        leaderChanged: this.leaderChanged,
+        confChanged: this.confChanged,
+        driver: () => this.driver,
+        stopped: () => this.stopped,
+        fatal: () => this.fatal,
+        fail: (err) => this.fail(err),
       },
       store,
     );
-    this.appliedIndex = store.consistentIndex;
-    this.notifiedRev = store.rev;
-    this.proposer = new Proposer({
-      clock: cfg.clock,
-      metrics,
-      memberId: this.memberId,
-      requestTimeoutMs: cfg.requestTimeoutMs,
-      maxRequestBytes: cfg.maxRequestBytes,
-      stopped,
-      appliedIndex: () => this.appliedIndex,
-      knownCommitIndex: () => this.driver.knownCommittedIndex,
-      propose: (data) => this.driver.propose(data),
-      proposeConfChange: (cc) => this.driver.proposeConfChange(cc),
-      flush: () => this.flush(),
-    });
-    this.reads = new ReadBarrier({
-      stopped,
-      appliedIndex: () => this.appliedIndex,
-      readIndex: () => this.driver.readIndex(),
-    });
-    this.leasePrimary = new LeasePrimary({
-      lessor: () => this.backend.lessor,
-      isLeader: () => this.driver?.leader === this.memberId,
-      term: () => this.driver.term,
-      stopped,
-      proposeCheckpoint: (leaseCheckpoint) => this.proposer.propose({ leaseCheckpoint }),
-      requestTimeoutMs: cfg.requestTimeoutMs,
-      electionTimeoutMs: cfg.electionTimeoutMs,
-      onError: (message, err) => this.logger.warn({ err: String(err) }, message),
-    });
-    this.applier = new Applier({
-      store: () => this.backend.store,
-      lessor: () => this.backend.lessor,
-      alarms: () => this.backend.alarms,
-      membership: () => this.backend.membership,
-      leasePrimary: this.leasePrimary,
-      logger,
-      onEvents: (events) => {
-        for (const e of events) this.pendingEvents.push(e);
-      },
-      onCompaction: (done) => this.trackCompaction(done),
-    });
-    this.leases = new LeaseService({
-      stopped,
-      isLeader: () => this.driver.leader === this.memberId,
-      lessor: () => this.backend.lessor,
-      primary: this.leasePrimary,
-      propose: (fields) => this.proposer.propose(fields),
-      nextId: () => this.proposer.nextId(),
-      askLeader: (op, id) => this.peerHttp.lease(this.leaderPeerUrl(), op, id),
-    });
-    this.membershipService = new MembershipService({
-      clock: cfg.clock,
-      selfId: this.memberId,
-      initialClusterToken: cfg.initialClusterToken,
-      strictReconfigCheck: cfg.strictReconfigCheck,
-      requestTimeoutMs: cfg.requestTimeoutMs,
-      stopped,
-      membership: () => this.backend.membership,
-      link: (id) => this.peers.stats().get(id),
-      isLeader: () => this.driver.leader === this.memberId,
-      progress: () => this.driver.progress(),
-      commitIndex: () => this.driver.committedIndex,
-      proposeConfChange: (cc) => this.proposer.proposeConfChange(cc),
-      askLeaderToPromote: (id) => this.peerHttp.promote(this.leaderPeerUrl(), id),
-      confChanged: this.confChanged,
-    });
-    this.maintenance = new Maintenance({
-      cfg,
-      logger,
-      memberId: this.memberId,
-      backend: this.backend,
-      stopped,
-      fatal: () => this.fatal,
-      leader: () => this.driver.leader,
-      commitIndex: () => this.driver.committedIndex,
-      appliedIndex: () => this.appliedIndex,
-      alarm: (r) => this.alarm(r),
-      exclusive: (fn) => this.driver.exclusive(fn),
-      transferLeadership: (to) => this.driver.transferLeadership(to),
-      leaderChanged: this.leaderChanged,
-    });
-    this.snapshots = new SnapshotTransfer({
-      cfg,
-      logger,
-      metrics,
-      identity,
-      backend: this.backend,
-      step: (m) => this.driver.step(m),
-      reportSnapshot: (to, ok) => this.driver.reportSnapshot(to, ok),
-      notifiedRevision: () => this.notifiedRev,
-      publish: (events) => {
-        for (const e of events) this.pendingEvents.push(e);
-        this.proposer.scheduleFlush();
-      },
-      afterInstall: () => this.peers.syncPeers(),
-    });
-    this.peers = new MemberPeers({
-      cfg,
-      logger,
-      metrics,
-      memberId: this.memberId,
-      clusterId: this.clusterId,
-      membership: () => this.backend.membership,
-      driver: () => this.driver as RaftDriver | undefined,
-      stopped,
-      snapshots: this.snapshots,
-      leasePrimary: this.leasePrimary,
-      promote: (id) => this.memberPromote(id),
-    });
   }
 
   /**
@@ -262,38 +121,39 @@ export class Member {
   static async open(input: MemberConfig, logger: Logger): Promise<Member> {
     const cfg = resolveConfig(input);
     const started = cfg.clock.now();
-    const metrics = new ServerMetrics();
     const peerHttp = new PeerHttpClient(cfg.requestTimeoutMs);
+    const metrics = new ServerMetrics();
     const store = await BackendSlot.openStore(cfg, metrics, logger);
     let member: Member;
     try {
       const identity = await resolveIdentity(cfg, store, logger, (url) => peerHttp.members(url));
-      member = new Member(cfg, store, logger, identity, metrics, peerHttp);
+      member = new Member(cfg, store, logger, identity, peerHttp, metrics);
     } catch (err) {
       await store.close();
       throw err;
     }
+    const { applyLoop, peers, backend, proposer, leases } = member.parts;
     try {
-      if (cfg.listenPeer) await member.peers.listen(cfg.listenPeer);
+      if (cfg.listenPeer) await peers.listen(cfg.listenPeer);
       member.driver = await openDriver(cfg, logger, member, {
-        applyEntry: (e) => member.applyEntry(e),
-        advanceAppliedIndex: (index, term) => member.advanceAppliedIndex(index, term),
-        applyConfChange: (cc, index) => member.applyConfChange(cc, index),
-        installSnapshot: (snap) => member.snapshots.install(snap),
-        prepareSnapshot: () => member.backend.store.syncAll(),
-        send: (msgs) => member.peers.send(msgs),
+        applyEntry: (e) => applyLoop.applyEntry(e),
+        advanceAppliedIndex: (index, term) => applyLoop.advanceAppliedIndex(index, term),
+        applyConfChange: (cc, index) => applyLoop.applyConfChange(cc, index),
+        installSnapshot: (snap) => member.parts.snapshots.install(snap),
+        prepareSnapshot: () => backend.store.syncAll(),
+        send: (msgs) => peers.send(msgs),
         onLeaderChange: (leader) => member.onLeaderChange(leader),
         onFatal: (err) => member.fail(err),
       });
     } catch (err) {
-      await member.peers.close();
+      await peers.close();
       await store.close();
       throw err;
     }
     member.tick = cfg.clock.setInterval(() => {
       if (member.stopped) return;
-      member.proposer.expire();
-      member.leases.checkExpiry();
+      proposer.expire();
+      leases.checkExpiry();
     }, LEASE_EXPIRY_CHECK_MS);
     logger.info(
       {
@@ -307,18 +167,15 @@ export class Member {
     );
     metrics.dbTotalSize.set(store.dbSize());
     member.readyPromise = waitForQuorum({
-      cfg,
-      logger,
-      memberId: member.memberId,
-      clusterId: member.clusterId,
+      ...{ cfg, logger, memberId: member.memberId, clusterId: member.clusterId },
+      leaderChanged: member.leaderChanged,
       isStopped: () => member.stopped,
       leader: () => member.driver.leader,
-      membership: () => member.backend.membership,
-      leaderChanged: member.leaderChanged,
+      membership: () => backend.membership,
       failure: () => member.fatal,
-      refusingClusterId: () => member.peers.refusingClusterId(),
-      connected: (id) => member.peers.stats().get(id)?.connected ?? false,
-      propose: (fields) => member.proposer.propose(fields),
+      refusingClusterId: () => peers.refusingClusterId(),
+      connected: (id) => peers.stats().get(id)?.connected ?? false,
+      propose: (fields) => proposer.propose(fields),
     });
     member.readyPromise.then(
       () => {
@@ -334,17 +191,15 @@ export class Member {
     return this.readyPromise ?? Promise.reject(etcdError('stopped'));
   }
 
+  /** The store; replaced as a whole by Defragment and snapshot installs. */
   get store(): MvccStore {
-    return this.backend.store;
+    return this.parts.backend.store;
   }
-  get lessor() {
-    return this.backend.lessor;
+  get lessor(): Lessor {
+    return this.parts.backend.lessor;
   }
-  get membership() {
-    return this.backend.membership;
-  }
-  get alarms() {
-    return this.backend.alarms;
+  get membership(): Membership {
+    return this.parts.backend.membership;
   }
   get term(): number {
     return this.driver.term;
@@ -360,14 +215,14 @@ export class Member {
     return this.stopped;
   }
 
-  /** Peer link statistics by member id (transport's; empty without a peer listener). */
+  /** Peer link statistics by member id (the transport's; empty without a peer listener). */
   peerStats(): Map<bigint, PeerStats> {
-    return this.peers.stats();
+    return this.parts.peers.stats();
   }
 
   /** Members of the cluster as MemberList shows them. */
   members(): MemberInfo[] {
-    return this.backend.membership.list().map((m) => ({
+    return this.membership.list().map((m) => ({
       ID: m.id,
       // This member's own facts are known first-hand, even before its attributes are published.
       name: m.id === this.memberId ? this.cfg.name : m.name,
@@ -380,41 +235,41 @@ export class Member {
   // ---- KV ----
 
   async range(r: RangeRequest): Promise<RangeResponse> {
-    if (!r.serializable) await this.reads.wait();
-    if (this.backend.isSwapping) await this.backend.ready();
-    return mapMvccErrors(() => applyRange(this.backend.store, r));
+    if (!r.serializable) await this.parts.reads.wait();
+    if (this.parts.backend.isSwapping) await this.parts.backend.ready();
+    return mapMvccErrors(() => applyRange(this.store, r));
   }
 
   /** The store, once no swap (defrag, snapshot install) is in progress (see BackendSlot.ready). */
   storeReady(): Promise<MvccStore> {
-    return this.backend.ready();
+    return this.parts.backend.ready();
   }
 
   /** Runs `fn` on the store and holds off swaps until it settles (see BackendSlot.withStore). */
   withStore<T>(fn: (store: MvccStore) => Promise<T>): Promise<T> {
-    return this.backend.withStore(fn);
+    return this.parts.backend.withStore(fn);
   }
 
   put(r: PutRequest): Promise<PutResponse> {
-    return this.proposer.propose({ put: r }) as Promise<PutResponse>;
+    return this.parts.proposer.propose({ put: r }) as Promise<PutResponse>;
   }
 
   deleteRange(r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return this.proposer.propose({ deleteRange: r }) as Promise<DeleteRangeResponse>;
+    return this.parts.proposer.propose({ deleteRange: r }) as Promise<DeleteRangeResponse>;
   }
 
   async txn(r: TxnRequest): Promise<TxnResponse> {
-    if (!isTxnReadOnly(r)) return this.proposer.propose({ txn: r }) as Promise<TxnResponse>;
-    if (!txnIsSerializable(r)) await this.reads.wait();
-    if (this.backend.isSwapping) await this.backend.ready();
-    const { applier, backend } = this;
+    const { proposer, reads, backend, applier, applyLoop } = this.parts;
+    if (!isTxnReadOnly(r)) return proposer.propose({ txn: r }) as Promise<TxnResponse>;
+    if (!txnIsSerializable(r)) await reads.wait();
+    if (backend.isSwapping) await backend.ready();
     return mapMvccErrors(() =>
-      applyTxn(backend.store, r, applier.hooks, () => backend.store.write(this.appliedIndex)),
+      applyTxn(backend.store, r, applier.hooks, () => backend.store.write(applyLoop.appliedIndex)),
     );
   }
 
   async compact(r: CompactionRequest): Promise<CompactionResponse> {
-    const { response, done } = (await this.proposer.propose({ compaction: r })) as {
+    const { response, done } = (await this.parts.proposer.propose({ compaction: r })) as {
       response: CompactionResponse;
       done: Promise<void>;
     };
@@ -423,8 +278,8 @@ export class Member {
   }
 
   /** Waits for every compaction started so far (tests, shutdown). */
-  async compactionsSettled(): Promise<void> {
-    await Promise.allSettled(this.compactions);
+  compactionsSettled(): Promise<void> {
+    return this.parts.backend.compactionsSettled();
   }
 
   /**
@@ -432,78 +287,73 @@ export class Member {
    * that made it is durable (so a watcher never sees a change a crash could take back).
    */
   onEvents(listener: (events: Event[]) => void): void {
-    this.eventListeners.push(listener);
+    this.parts.applyLoop.onEvents(listener);
   }
 
   /** The newest revision whose events have been published to `onEvents` listeners. */
   get notifiedRevision(): number {
-    return this.notifiedRev;
+    return this.parts.applyLoop.notifiedRevision;
   }
 
-  // ---- Cluster ----
+  // ---- Cluster, Lease: see membership-service.ts and lease-service.ts ----
 
   memberAdd(peerUrls: string[], isLearner: boolean): Promise<MemberInfo> {
-    return this.membershipService.add(peerUrls, isLearner);
+    return this.parts.membership.add(peerUrls, isLearner);
   }
   memberRemove(id: bigint): Promise<void> {
-    return this.membershipService.remove(id);
+    return this.parts.membership.remove(id);
   }
   memberUpdate(id: bigint, peerUrls: string[]): Promise<void> {
-    return this.membershipService.update(id, peerUrls);
+    return this.parts.membership.update(id, peerUrls);
   }
   memberPromote(id: bigint): Promise<void> {
-    return this.membershipService.promote(id);
+    return this.parts.membership.promote(id);
   }
-
-  // ---- Lease ----
-
   leaseGrant(r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
-    return this.leases.grant(r);
+    return this.parts.leases.grant(r);
   }
   leaseRevoke(id: bigint): Promise<LeaseRevokeResponse> {
-    return this.leases.revoke(id);
+    return this.parts.leases.revoke(id);
   }
   leaseRenew(id: bigint): Promise<number> {
-    return this.leases.renew(id);
+    return this.parts.leases.renew(id);
   }
   leaseTimeToLive(id: bigint): Promise<{ ttl: number; granted: number }> {
-    return this.leases.timeToLive(id);
+    return this.parts.leases.timeToLive(id);
   }
 
-  // ---- Maintenance ----
+  // ---- Maintenance: see maintenance.ts ----
 
   status(): MemberStatus {
-    return this.maintenance.status();
+    return this.parts.maintenance.status();
   }
 
-  /**
-   * /health: ready (etcd serves no client request before), a leader and no alarm, as etcd 3.4
-   * judges it.
-   */
+  /** /health: ready (etcd serves no client before), a leader and no alarm, as etcd 3.4 judges it. */
   get healthy(): boolean {
-    return (
-      this.isReady && !this.stopped && this.driver.leader !== 0n && this.backend.alarms.list().length === 0
-    );
+    return this.isReady && !this.stopped && this.driver.leader !== 0n && this.alarms.list().length === 0;
+  }
+
+  get alarms() {
+    return this.parts.backend.alarms;
   }
 
   /** Whether this member is a learner (it then serves only serializable reads, as etcd's). */
   get isLearner(): boolean {
-    return this.backend.membership.get(this.memberId)?.isLearner === true;
+    return this.membership.get(this.memberId)?.isLearner === true;
   }
 
   /** Maintenance.Alarm: every action goes through the log so all members agree (as etcd). */
   alarm(r: AlarmRequest): Promise<AlarmResponse> {
-    return this.proposer.propose({ alarm: r }) as Promise<AlarmResponse>;
+    return this.parts.proposer.propose({ alarm: r }) as Promise<AlarmResponse>;
   }
-
   checkQuota(costBytes: number): void {
-    this.maintenance.checkQuota(costBytes);
+    this.parts.maintenance.checkQuota(costBytes);
   }
   defragment(): Promise<void> {
-    return this.maintenance.defragment();
+    return this.parts.maintenance.defragment();
   }
   moveLeader(target: bigint): Promise<void> {
-    return this.maintenance.moveLeader(target);
+    return this.parts.maintenance.moveLeader(target);
   }
 
   /** Stops taking requests, waits for in-flight commits, and closes the store. */
@@ -514,84 +364,15 @@ export class Member {
     this.tick?.clear();
     this.leaderChanged.failAll(etcdError('stopped'));
     this.confChanged.failAll(etcdError('stopped'));
+    const { backend, proposer, peers, applyLoop } = this.parts;
     await this.driver?.stop();
-    await this.peers.close();
-    if (this.proposer.hasUnacked) this.flush();
-    await this.backend.commitsSettled();
-    await this.backend.store.commit().catch(() => {});
+    await peers.close();
+    if (proposer.hasUnacked) applyLoop.flush();
+    await backend.commitsSettled();
+    await backend.store.commit().catch(() => {});
     await this.compactionsSettled();
-    this.proposer.failAll(false);
-    await this.backend.store.close();
-  }
-
-  // ---- the apply side, called by the driver ----
-
-  /** Applies one committed entry. Runs for every entry exactly once, in index order. */
-  private applyEntry(entry: { index: number; data: Uint8Array }): void {
-    if (entry.index <= this.appliedIndex) return; // already in the store (replay after restart)
-    const request = InternalRaftRequest.decode(entry.data);
-    let result: { ok: true; value: unknown } | { ok: false; error: unknown };
-    try {
-      result = { ok: true, value: this.applier.apply(request, entry.index) };
-    } catch (error) {
-      result = { ok: false, error: toServerError(error) };
-    }
-    this.appliedIndex = entry.index;
-    this.metrics.proposalsCommitted.inc();
-    this.metrics.proposalsApplied.inc();
-    this.proposer.settle(request.header?.ID ?? 0n, result);
-  }
-
-  /** An entry with nothing for the store (empty or a conf change) was applied: reads may proceed. */
-  private advanceAppliedIndex(index: number, term: number): void {
-    if (index <= this.appliedIndex) return;
-    this.leasePrimary.onEmptyEntryApplied(term);
-    this.appliedIndex = index;
-    this.proposer.scheduleFlush();
-  }
-
-  /**
-   * A committed membership change, applied in index order: the member table changes in the entry's
-   * write txn, the transport follows, and a waiting MemberAdd/Remove/Update/Promote is answered.
-   */
-  private applyConfChange(cc: ConfChange, index: number): void {
-    if (index <= this.appliedIndex) return; // already in the store (replay after restart)
-    this.applier.applyConfChange(cc, index);
-    this.appliedIndex = index;
-    this.peers.onConfChange(cc);
-    this.proposer.settleConfChange(cc);
-    this.confChanged.notify();
-    if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.memberId) {
-      // As etcd: a removed member stops serving ("the member has been permanently removed").
-      this.logger.warn(
-        { 'member-id': this.memberId.toString(16) },
-        'the member has been permanently removed from the cluster',
-      );
-      setImmediate(() => this.fail(new Error('the member has been permanently removed from the cluster')));
-    }
-    this.proposer.scheduleFlush();
-  }
-
-  /**
-   * End of a turn's applying: publish the events, acknowledge the requests (their entries are durable
-   * in the WAL), release reads, and let the store commit to lmdb in the background.
-   */
-  private flush(): void {
-    const events = this.pendingEvents;
-    this.pendingEvents = [];
-    this.notifiedRev = this.backend.store.rev;
-    if (events.length > 0) {
-      for (const l of this.eventListeners) {
-        try {
-          l(events);
-        } catch (err) {
-          this.logger.error({ err: String(err) }, 'event listener failed');
-        }
-      }
-    }
-    this.proposer.acknowledge();
-    this.reads.release();
-    this.backend.commitLazily();
+    proposer.failAll(false);
+    await backend.store.close();
   }
 
   /** The log or the store failed: nothing more is acknowledged and the member stops taking requests. */
@@ -600,8 +381,8 @@ export class Member {
     this.fatal = err;
     this.stopped = true;
     this.logger.error({ err: String(err) }, 'the member failed (disk); it stops serving');
-    this.proposer.failAll(true);
-    this.reads.failAll();
+    this.parts.proposer.failAll(true);
+    this.parts.reads.failAll();
     this.leaderChanged.notify();
     this.confChanged.notify();
   }
@@ -612,36 +393,7 @@ export class Member {
     if (leader !== 0n) this.metrics.leaderChanges.inc();
     // A member that stops leading stops keeping lease time; a new leader starts once it applied its
     // term's first entry (LeasePrimary.onEmptyEntryApplied), as etcd's lessor Promote does.
-    this.leasePrimary.onLeaderChange();
+    this.parts.leasePrimary.onLeaderChange();
     this.leaderChanged.notify();
   }
-
-  private trackCompaction(done: Promise<void>): Promise<void> {
-    const tracked = done.then(
-      () => {
-        this.metrics.dbTotalSize.set(this.backend.store.dbSize());
-      },
-      (err: unknown) => {
-        this.logger.error({ err: String(err) }, 'compaction failed');
-      },
-    );
-    this.compactions.push(tracked);
-    if (this.compactions.length > 16) this.compactions = this.compactions.slice(-16);
-    return tracked;
-  }
-
-  /** The leader's first peer URL, for requests only the leader answers. */
-  private leaderPeerUrl(): string {
-    const url = this.backend.membership.get(this.driver.leader)?.peerUrls[0];
-    if (!url) throw etcdError('noLeader');
-    return url;
-  }
-}
-
-function txnIsSerializable(t: TxnRequest): boolean {
-  for (const op of [...t.success, ...t.failure]) {
-    if (op.requestRange && !op.requestRange.serializable) return false;
-    if (op.requestTxn && !txnIsSerializable(op.requestTxn)) return false;
-  }
-  return true;
 }
