@@ -190,7 +190,7 @@ export class BackendSlot {
   /** Rebuilds what lives in the store: leases (with their keys), the member table, alarms. */
   private reload(): void {
     const { cfg } = this.host;
-    this.lessor = openLessor(this.store, cfg, cfg.minLeaseTtlSeconds);
+    this.lessor = openLessor(this.store, cfg, cfg.minLeaseTtlSeconds, cfg.clock);
     this.attachLeasedKeys();
     this.membership = new Membership(this.host.identity.members, this.store);
     this.alarms = new Alarms(this.store);

@@ -118,6 +118,8 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
     requestTimeoutMs: cfg.requestTimeoutMs,
     electionTimeoutMs: cfg.electionTimeoutMs,
     onError: (message, err) => logger.warn({ err: String(err) }, message),
+    clock: cfg.clock,
+    changed: core.leaderChanged,
   });
   p.applier = new Applier({
     store: () => p.backend.store,
