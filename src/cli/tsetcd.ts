@@ -5,7 +5,7 @@
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
 import { startAutoCompactor } from '../server/compactor.js';
-import { FAILPOINT_ADDR_ENV, failpointsFromEnv } from '../server/failpoints.js';
+import { FAILPOINT_ADDR_ENV, faultControlFromEnv } from '../server/fault-control.js';
 import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/index.js';
 import { createLogger } from '../server/logger.js';
 import { buildConfig } from './config.js';
@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
     'starting tsetcd',
   );
   // Test-only fault control (test/jepsen): constructed only when its env var is set.
-  const failpoints = failpointsFromEnv(process.env);
+  const failpoints = faultControlFromEnv(process.env);
   if (failpoints) {
     await failpoints.listen();
     logger.warn({ address: process.env[FAILPOINT_ADDR_ENV] }, 'failpoint control server enabled (test only)');

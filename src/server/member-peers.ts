@@ -110,7 +110,7 @@ export class MemberPeers {
   refusingClusterId(): string[] {
     const out: string[] = [];
     for (const [id, st] of this.stats()) {
-      if (!st.lastError?.includes('cluster ID mismatch')) continue;
+      if (st.lastErrorCode !== 'cluster-id-mismatch') continue;
       out.push(...(this.host.membership().get(id)?.peerUrls ?? [id.toString(16)]));
     }
     return out;

@@ -7,7 +7,7 @@
  * - process: `kill` / `kill-leader` (SIGKILL, then restart on the same data dir), `kill-majority`
  *            (two members: no quorum), `kill-all` (every member: only what is on disk survives),
  *            `pause` / `pause-leader` (SIGSTOP, then SIGCONT: a frozen member).
- * - network (through each member's failpoint server, src/server/failpoints.ts):
+ * - network (through each member's failpoint server, src/server/fault-control.ts):
  *            `partition-minority` (one member cut off from the other two),
  *            `partition-leader` (the leader isolated), `bridge` (two members cannot talk, the third
  *            talks to both), `one-way-leader` (the leader's outgoing messages lost, incoming kept),
