@@ -47,8 +47,8 @@ export class BackendSlot {
   /** Operations spanning several turns on the store (hash, copies); a swap waits for them. */
   private users = 0;
   private idle: (() => void) | undefined;
-  /** At most one lazy store commit runs at a time. */
-  private commitInFlight = false;
+  /** The lazy store commit in flight (at most one at a time). */
+  private commitInFlight: Promise<void> | undefined;
   /** The latest physical compactions (at most COMPACTIONS_TRACKED), for shutdown and tests. */
   private compactions: Promise<void>[] = [];
 
@@ -113,14 +113,13 @@ export class BackendSlot {
   /** Commits applied writes to lmdb in the background (one at a time; a failure stops the member). */
   commitLazily(): void {
     if (this.commitInFlight || this.host.stopped()) return;
-    this.commitInFlight = true;
-    this.store.committedLazily().then(
+    this.commitInFlight = this.store.committedLazily().then(
       () => {
-        this.commitInFlight = false;
+        this.commitInFlight = undefined;
         this.host.metrics.dbTotalSize.set(this.store.dbSize());
       },
       (err: unknown) => {
-        this.commitInFlight = false;
+        this.commitInFlight = undefined;
         this.host.onCommitFailed(err);
       },
     );
@@ -128,7 +127,7 @@ export class BackendSlot {
 
   /** Waits for the lazy commit in flight, if any. */
   async commitsSettled(): Promise<void> {
-    while (this.commitInFlight) await new Promise((r) => setImmediate(r));
+    while (this.commitInFlight) await this.commitInFlight;
   }
 
   /** A physical compaction started: tracked until done; the result never rejects (failures are logged). */
