@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
-import { join } from 'node:path';
 import { SeededRng } from '../../src/pkg/rng.js';
 import { dataDirLayout, Member as LocalMember } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';

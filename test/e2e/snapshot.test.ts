@@ -4,7 +4,6 @@
 // in-process member with a small snapshot count and small WAL segments, 600 writes, restart, compare.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { RangeRequest } from '../../src/proto/etcdserverpb/rpc.js';
 import { dataDirLayout, Member, type MemberConfig } from '../../src/server/index.js';
