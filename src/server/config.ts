@@ -2,7 +2,7 @@
  * The member's configuration: what etcd's flags give (`MemberConfig`), and the same with every
  * default resolved once (`ResolvedConfig`), so no part of the member spells a default again.
  */
-import { type Clock, realClock } from '../pkg/clock.js';
+import { type Clock, RealClock } from '../pkg/clock.js';
 import type { FaultHooks } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
 import { type DataDirLayout, dataDirLayout } from './data-dir.js';
@@ -91,6 +91,9 @@ export interface ResolvedConfig extends MemberConfig {
   layout: DataDirLayout;
 }
 
+/** The real clock the member uses unless a test gives another. */
+const MEMBER_CLOCK: Clock = new RealClock({ unref: true });
+
 /** Fills in every default (etcd's) once. */
 export function resolveConfig(cfg: MemberConfig): ResolvedConfig {
   const electionTimeoutMs = cfg.electionTimeoutMs ?? 1000;
@@ -110,7 +113,8 @@ export function resolveConfig(cfg: MemberConfig): ResolvedConfig {
     quotaBytes: cfg.quotaBackendBytes > 0 ? cfg.quotaBackendBytes : DEFAULT_QUOTA_BYTES,
     requestTimeoutMs: requestTimeoutMs(cfg),
     minLeaseTtlSeconds: minLeaseTtlSeconds(cfg),
-    clock: cfg.clock ?? realClock,
+    // Unref'd: the member's timers (lease expiry ticks, deadlines) never keep a process alive alone.
+    clock: cfg.clock ?? MEMBER_CLOCK,
     layout: dataDirLayout(cfg.dataDir, cfg.walDir),
   };
 }
