@@ -14,8 +14,8 @@ import {
   type ProclaimRequest,
   type ResignRequest,
 } from '../proto/v3electionpb/v3election.js';
-import { concurrencyOf } from '../server/concurrency/index.js';
-import type { Member } from '../server/member.js';
+import type { Member } from '../server/index.js';
+import { concurrencyOf } from '../server/index.js';
 import type { CallContext, GrpcServer, StreamCall } from './grpc-server.js';
 import { toGrpcError } from './grpc-server.js';
 import { fillHeader } from './header.js';

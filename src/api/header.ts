@@ -1,6 +1,6 @@
 /** The response header every service fills the way etcd's v3rpc does. */
 import type { ResponseHeader } from '../proto/etcdserverpb/rpc.js';
-import type { Member } from '../server/member.js';
+import type { Member } from '../server/index.js';
 
 /**
  * Fills `h`'s cluster id, member id and raft term from `member` (and the revision with the store's

@@ -2,8 +2,8 @@
  * The plain-HTTP endpoints etcd serves on its client port: /health, /version, /metrics. Shapes and
  * status codes as etcd 3.4's (`{"health":"true"}` with 200, `{"health":"false"}` with 503).
  */
-import type { Member } from '../server/member.js';
-import { CLUSTER_VERSION, SERVER_VERSION } from '../server/member.js';
+import type { Member } from '../server/index.js';
+import { CLUSTER_VERSION, SERVER_VERSION } from '../server/index.js';
 import type { HttpHandler, HttpResponse } from './http-handler.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };

@@ -4,8 +4,8 @@ import {
   LockService,
   type UnlockRequest,
 } from '../proto/v3lockpb/v3lock.js';
-import { concurrencyOf } from '../server/concurrency/index.js';
-import type { Member } from '../server/member.js';
+import type { Member } from '../server/index.js';
+import { concurrencyOf } from '../server/index.js';
 import type { CallContext, GrpcServer } from './grpc-server.js';
 import { fillHeader } from './header.js';
 

@@ -3,7 +3,7 @@
  * client URL (gRPC and HTTP share a port, as in etcd). Counts every call per method and code under
  * etcd's grpc_server_* metric names.
  */
-import type { Member } from '../server/member.js';
+import type { Member } from '../server/index.js';
 import { type Status, statusName } from '../wire/status.js';
 import { type BoundAddress, ClientListener } from './client-listener.js';
 import { withJsonGateway } from './gateway/gateway.js';

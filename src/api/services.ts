@@ -53,7 +53,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthService,
 } from '../proto/grpc/health/v1/health.js';
-import { type Member, quotaCost, SERVER_VERSION } from '../server/member.js';
+import { type Member, quotaCost, SERVER_VERSION } from '../server/index.js';
 import { etcdError } from '../wire/errors.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { registerElectionService } from './election-service.js';

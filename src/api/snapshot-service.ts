@@ -3,10 +3,9 @@
  * transport's flow control (waits for drain when the buffer is full) and stopping (removing the
  * scratch copy) when the client goes away.
  */
-import { join } from 'node:path';
 import type { SnapshotRequest, SnapshotResponse } from '../proto/etcdserverpb/rpc.js';
-import type { Member } from '../server/member.js';
-import { databaseSnapshot } from '../server/snapshot-stream.js';
+import type { Member } from '../server/index.js';
+import { databaseSnapshot } from '../server/index.js';
 import { type StreamCall, toGrpcError } from './grpc-server.js';
 
 export function serveSnapshot(member: Member, call: StreamCall<SnapshotRequest, SnapshotResponse>): void {
@@ -26,7 +25,7 @@ async function pump(member: Member, call: StreamCall<SnapshotRequest, SnapshotRe
   let bytes = 0;
   const chunks = databaseSnapshot(
     (dir) => member.withStore((store) => store.backupTo(dir)),
-    join(member.cfg.dataDir, 'member', 'snap'),
+    member.cfg.layout.snapDir,
     (info) => {
       bytes = info.bytes;
       member.logger.info(

@@ -5,8 +5,8 @@
  * hub's: the revision the response reflects).
  */
 import { type WatchRequest, type WatchResponse, WatchService } from '../proto/etcdserverpb/rpc.js';
-import type { Member } from '../server/member.js';
-import { WatchHub, type WatchHubOptions } from '../server/watch/index.js';
+import type { Member } from '../server/index.js';
+import { WatchHub, type WatchHubOptions } from '../server/index.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { GrpcServer, StreamCall } from './grpc-server.js';
 

@@ -2,8 +2,9 @@
  * Turns parsed flags into a member configuration, with etcd 3.4's validation rules and messages
  * (advertise URLs required with explicit listen URLs, the local name must be in --initial-cluster, ...).
  */
+
+import type { MemberConfig } from '../server/index.js';
 import type { LogLevel } from '../server/logger.js';
-import type { MemberConfig } from '../server/member.js';
 import { FlagError, type ParsedFlags, parseDurationMs } from './flags.js';
 
 export interface ListenUrl {

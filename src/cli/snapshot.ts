@@ -20,13 +20,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { MvccStore } from '../mvcc/index.js';
 import { crc32c } from '../pkg/index.js';
 import { computeClusterId, computeMemberId } from '../server/ids.js';
+import { dataDirLayout } from '../server/index.js';
 import { Membership } from '../server/membership.js';
-import { memberSnapDir, memberWalDir, Snapshotter, Wal } from '../wal/index.js';
+import { Snapshotter, Wal } from '../wal/index.js';
 import { renderTable } from './ui/table.js';
 
 const SHA_BYTES = 32;
@@ -232,7 +233,8 @@ export async function restoreSnapshot(
 ): Promise<void> {
   layout(file); // a missing file is reported before anything else, as etcd does
   if (existsSync(o.dataDir)) throw new SnapshotCommandError(`data-dir ${JSON.stringify(o.dataDir)} exists`);
-  const walDir = memberWalDir(o.dataDir, o.walDir);
+  const dirs = dataDirLayout(o.dataDir, o.walDir);
+  const walDir = dirs.walDir;
   if (o.walDir && existsSync(walDir))
     throw new SnapshotCommandError(`wal-dir ${JSON.stringify(o.walDir)} exists`);
   log(
@@ -242,13 +244,13 @@ export async function restoreSnapshot(
       path: file,
       'wal-dir': walDir,
       'data-dir': o.dataDir,
-      'snap-dir': memberSnapDir(o.dataDir),
+      'snap-dir': dirs.snapDir,
     }),
   );
   try {
-    const storeDir = join(o.dataDir, 'member', 'snap', 'db');
-    mkdirSync(join(storeDir, 'db'), { recursive: true });
-    await copyVerified(file, join(storeDir, 'db', 'data.mdb'), o.skipHashCheck);
+    const storeDir = dirs.storeDir;
+    mkdirSync(dirname(dirs.storeFile), { recursive: true });
+    await copyVerified(file, dirs.storeFile, o.skipHashCheck);
 
     const members = o.initialCluster.map((m) => ({
       id: computeMemberId(m.peerUrls, o.initialClusterToken),
@@ -286,7 +288,7 @@ export async function restoreSnapshot(
     } finally {
       await store.close();
     }
-    rmSync(join(storeDir, 'db', 'lock.mdb'), { force: true });
+    rmSync(join(dirname(dirs.storeFile), 'lock.mdb'), { force: true });
     for (const m of members) {
       log(
         JSON.stringify({
@@ -303,7 +305,7 @@ export async function restoreSnapshot(
       metadata: { index, term: 1, confState: { voters: members.map((m) => m.id), learners: [] } },
       data: new Uint8Array(0),
     };
-    await new Snapshotter(memberSnapDir(o.dataDir)).save(snapshot);
+    await new Snapshotter(dirs.snapDir).save(snapshot);
     const wal = await Wal.create(walDir, { memberId, clusterId });
     try {
       await wal.saveSnapshot(snapshot.metadata);
@@ -318,7 +320,7 @@ export async function restoreSnapshot(
         path: file,
         'wal-dir': walDir,
         'data-dir': o.dataDir,
-        'snap-dir': memberSnapDir(o.dataDir),
+        'snap-dir': dirs.snapDir,
         revision,
         'raft-index': index,
       }),

@@ -5,9 +5,9 @@
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
 import { startAutoCompactor } from '../server/compactor.js';
-import { FAILPOINT_ADDR_ENV, failpointsFromEnv } from '../server/failpoints.js';
+import { FAILPOINT_ADDR_ENV, faultControlFromEnv } from '../server/fault-control.js';
+import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/index.js';
 import { createLogger } from '../server/logger.js';
-import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/member.js';
 import { buildConfig } from './config.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
 
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<void> {
     'starting tsetcd',
   );
   // Test-only fault control (test/jepsen): constructed only when its env var is set.
-  const failpoints = failpointsFromEnv(process.env);
+  const failpoints = faultControlFromEnv(process.env);
   if (failpoints) {
     await failpoints.listen();
     logger.warn({ address: process.env[FAILPOINT_ADDR_ENV] }, 'failpoint control server enabled (test only)');
@@ -74,7 +74,9 @@ export async function main(argv: string[]): Promise<void> {
     : cfg.member;
   let member: Member;
   try {
-    member = await Member.start(memberCfg, logger);
+    // Opens without waiting for a quorum: a member restarted before the others waits for them, as
+    // etcd does, serving /health (unhealthy) and serializable reads meanwhile.
+    member = await Member.open(memberCfg, logger);
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'failed to start the member');
     process.stderr.write(`tsetcd: cannot start: ${(err as Error).message}\n`);
@@ -100,7 +102,6 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const compactor = startAutoCompactor(member, cfg.autoCompaction, logger);
-
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -119,5 +120,20 @@ export async function main(argv: string[]): Promise<void> {
       );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
+  member.ready().then(
+    () => logger.info({ 'member-id': member.memberId.toString(16) }, 'ready: joined the cluster'),
+    (err: unknown) => {
+      if (stopping) return; // a signal stopped the member before it was ready
+      // Only a refusal for good (peers of another cluster, a failed disk) ends the wait.
+      logger.error({ err: (err as Error).message }, 'failed to start the member');
+      process.stderr.write(`tsetcd: cannot start: ${(err as Error).message}\n`);
+      compactor.stop();
+      void api
+        .close()
+        .then(() => member.stop())
+        .then(() => failpoints?.close())
+        .finally(() => process.exit(1));
+    },
+  );
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }

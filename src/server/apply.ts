@@ -136,6 +136,9 @@ const EMPTY = Buffer.alloc(0);
 
 /** Put as etcd applies it; the lease hooks learn which lease the key now carries. */
 export function applyPut(txn: WriteView, p: PutRequest, hooks: ApplyHooks): PutResponse {
+  // As etcd's Put outside a txn: the request's lease is looked up before the previous key is read
+  // (inside a txn, checkPath has already run the txn's order: key first, then lease).
+  if (p.lease !== 0n && !hooks.leaseExists(p.lease)) throw etcdError('leaseNotFound');
   let value = p.value;
   let lease = p.lease;
   let prev: KeyValue | undefined;
@@ -245,23 +248,46 @@ export function isTxnReadOnly(t: TxnRequest): boolean {
   return true;
 }
 
-/** Pre-checks of the taken path, before anything is written: a failing txn changes nothing. */
+/** Whether every range of a txn (nested ones too) is serializable: then it needs no ReadIndex. */
+export function txnIsSerializable(t: TxnRequest): boolean {
+  for (const op of [...t.success, ...t.failure]) {
+    if (op.requestRange && !op.requestRange.serializable) return false;
+    if (op.requestTxn && !txnIsSerializable(op.requestTxn)) return false;
+  }
+  return true;
+}
+
+/**
+ * Pre-checks of the taken path, before anything is written: a failing txn changes nothing. As
+ * etcd's applier: when the txn writes, every put of the taken path (nested txns included, in order)
+ * is checked first — the previous key for ignore_value/ignore_lease, then the lease — and only then
+ * every range's revision (future, then compacted).
+ */
 function checkPath(view: ApplyStore, t: TxnRequest, path: TxnPath, hooks: ApplyHooks, write: boolean): void {
+  if (write) {
+    forEachTakenOp(t, path, (op) => {
+      const p = op.requestPut;
+      if (!p) return;
+      if ((p.ignoreValue || p.ignoreLease) && view.range(p.key, undefined).kvs.length === 0) {
+        throw etcdError('keyNotFound');
+      }
+      if (p.lease !== 0n && !hooks.leaseExists(p.lease)) throw etcdError('leaseNotFound');
+    });
+  }
+  forEachTakenOp(t, path, (op) => {
+    if (!op.requestRange || op.requestRange.revision === 0n) return;
+    const rev = Number(op.requestRange.revision);
+    if (rev > view.rev) throw etcdError('futureRev');
+    if (rev < view.compactRev) throw etcdError('compacted');
+  });
+}
+
+/** Calls `fn` for every non-txn op of the taken path, depth first, in request order. */
+function forEachTakenOp(t: TxnRequest, path: TxnPath, fn: (op: RequestOp) => void): void {
   const ops = path.succeeded ? t.success : t.failure;
   ops.forEach((op, i) => {
-    if (op.requestRange && op.requestRange.revision !== 0n) {
-      const rev = Number(op.requestRange.revision);
-      if (rev > view.rev) throw etcdError('futureRev');
-      if (rev < view.compactRev) throw etcdError('compacted');
-    }
-    if (write && op.requestPut) {
-      const p = op.requestPut;
-      if (p.lease !== 0n && !hooks.leaseExists(p.lease)) throw etcdError('leaseNotFound');
-      if (p.ignoreValue || p.ignoreLease) {
-        if (view.range(p.key, undefined).kvs.length === 0) throw etcdError('keyNotFound');
-      }
-    }
-    if (op.requestTxn) checkPath(view, op.requestTxn, path.children[i]!, hooks, write);
+    if (op.requestTxn) forEachTakenOp(op.requestTxn, path.children[i]!, fn);
+    else fn(op);
   });
 }
 

@@ -21,10 +21,12 @@
  */
 
 import type { MvccStore } from '../mvcc/index.js';
+import { type Clock, realClock } from '../pkg/clock.js';
 import type { LeaseCheckpointRequest } from '../proto/etcdserverpb/rpc.js';
 import { etcdError } from '../wire/errors.js';
 import { MvccLeaseStore } from './lease-store.js';
 import { Lessor, MAX_CHECKPOINT_BATCH } from './lessor.js';
+import type { Signal } from './signal.js';
 
 export interface LeasePrimaryHost {
   /** The current lessor (a snapshot install replaces it). */
@@ -39,6 +41,9 @@ export interface LeasePrimaryHost {
   /** The election timeout a new primary adds to every lease (etcd's Promote `extend`). */
   electionTimeoutMs: number;
   onError(message: string, err: unknown): void;
+  clock: Clock;
+  /** Notified at leader changes and when the member stops; `whenPrimary` waits on it. */
+  changed: Signal;
 }
 
 export class LeasePrimary {
@@ -56,6 +61,7 @@ export class LeasePrimary {
     const lessor = this.host.lessor();
     if (this.host.isLeader() && term === this.host.term() && !lessor.isPrimary) {
       lessor.promote(this.host.electionTimeoutMs);
+      this.host.changed.notify();
     }
   }
 
@@ -70,15 +76,24 @@ export class LeasePrimary {
    * applying the first entry of its term a leader cannot tell remaining TTLs yet.
    */
   async whenPrimary(): Promise<Lessor> {
-    const deadline = performance.now() + this.host.requestTimeoutMs;
-    for (;;) {
-      if (this.host.stopped()) throw etcdError('stopped');
-      if (!this.host.isLeader()) throw etcdError('notLeader');
-      const lessor = this.host.lessor();
-      if (lessor.isPrimary) return lessor;
-      if (performance.now() > deadline) throw etcdError('timeout');
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const { host } = this;
+    const check = (): Lessor | undefined => {
+      if (host.stopped()) throw etcdError('stopped');
+      if (!host.isLeader()) throw etcdError('notLeader');
+      const lessor = host.lessor();
+      return lessor.isPrimary ? lessor : undefined;
+    };
+    const now = check();
+    if (now) return now;
+    // Wakes at the promotion (or a leader change, or the member stopping), then checks again.
+    await host.changed.until(
+      () => host.stopped() || !host.isLeader() || host.lessor().isPrimary,
+      host.requestTimeoutMs,
+      () => etcdError('timeout'),
+    );
+    const lessor = check();
+    if (!lessor) throw etcdError('timeout');
+    return lessor;
   }
 
   /** Keep-alive on the leader: the TTL granted again, or 0 when the lease does not exist (etcd's answer). */
@@ -128,8 +143,9 @@ export function openLessor(
   store: MvccStore,
   cfg: { electionTimeoutMs?: number; leaseCheckpoint?: boolean; leaseCheckpointIntervalMs?: number },
   minTtlSeconds: number,
+  clock: Clock = realClock,
 ): Lessor {
-  return new Lessor(new MvccLeaseStore(store), () => performance.now(), {
+  return new Lessor(new MvccLeaseStore(store), () => clock.now(), {
     minTtlSeconds,
     checkpointing: cfg.leaseCheckpoint ?? true,
     checkpointIntervalMs: cfg.leaseCheckpointIntervalMs,

@@ -114,6 +114,7 @@ export class Peer {
     received: 0,
     receiveFaultDropped: 0,
     lastError: null,
+    lastErrorCode: null,
     snapshotsSent: 0,
     snapshotsFailed: 0,
   };
@@ -239,6 +240,7 @@ export class Peer {
     } catch (err) {
       this.counters.snapshotsFailed++;
       this.counters.lastError = String((err as Error).message ?? err);
+      this.counters.lastErrorCode = err instanceof TransportError ? err.code : null;
       this.ctx.logger.warn(
         {
           'local-member-id': idToHex(this.ctx.localId),
@@ -383,6 +385,7 @@ export class Peer {
     clearInterval(this.pingTimer);
     session?.destroy();
     this.counters.lastError = err.message;
+    this.counters.lastErrorCode = err instanceof TransportError ? err.code : null;
     if (wasConnected) {
       this.ctx.logger.warn(
         {

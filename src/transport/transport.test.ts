@@ -177,6 +177,7 @@ test('a peer of another cluster is refused with "cluster ID mismatch"', async (t
   b.t.addPeer(1n, [a.url]);
   a.t.send([app(1n, 2n, 1)]);
   await waitFor('a to record the refusal', () => a.t.stats().get(2n)!.lastError === 'cluster ID mismatch');
+  assert.equal(a.t.stats().get(2n)!.lastErrorCode, 'cluster-id-mismatch');
   assert.ok(b.logs.includes('request cluster ID mismatch'));
   assert.ok(a.logs.includes('request sent was ignored by remote peer due to cluster ID mismatch'));
   assert.ok(a.unreachable.includes(2n));

@@ -2,8 +2,10 @@
  * The shapes the transport shares with its caller: options, statistics, the logger it takes, and
  * the wire names (paths and headers) both ends agree on.
  */
+
 import type { Rng } from '../pkg/index.js';
 import type { Message } from '../raft/index.js';
+import type { TransportErrorCode } from './errors.js';
 import type { FaultHooks } from './faults.js';
 import type { PeerServer } from './peer-server.js';
 
@@ -122,6 +124,8 @@ export interface PeerStats {
   activeSince: number;
   /** The latest failure of the outbound link, or null if none happened yet. */
   lastError: string | null;
+  /** The code of `lastError` when it was one of the transport's own errors (test this, not the text). */
+  lastErrorCode: TransportErrorCode | null;
   /** Snapshots sent successfully / failed. */
   snapshotsSent: number;
   snapshotsFailed: number;

@@ -67,6 +67,8 @@ export const wireErrors = {
   notCapable: [S.UNAVAILABLE, 'etcdserver: not capable'],
   stopped: [S.UNAVAILABLE, 'etcdserver: server stopped'],
   timeout: [S.UNAVAILABLE, 'etcdserver: request timed out'],
+  // etcd's ErrTimeoutLeaderTransfer, which 3.4's MoveLeader returns without a gRPC mapping (code Unknown)
+  leaderTransferTimeout: [S.UNKNOWN, 'etcdserver: request timed out, leader transfer took too long'],
   timeoutDueToLeaderFail: [
     S.UNAVAILABLE,
     'etcdserver: request timed out, possibly due to previous leader failure',

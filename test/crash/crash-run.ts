@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
-import { join } from 'node:path';
 import { SeededRng } from '../../src/pkg/rng.js';
+import { dataDirLayout, Member as LocalMember } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member as LocalMember } from '../../src/server/member.js';
 import { b, connect, type Member, startMember, tempDir } from '../helpers/index.js';
 
 /** Replays a copy of `walDir` into an empty store in this process and returns its HashKV at `rev`. */
@@ -19,7 +18,7 @@ async function hashOfReplay(
 ): Promise<{ hash: number; rev: number }> {
   const dir = tempDir('tsetcd-replay-');
   try {
-    cpSync(walDir, join(dir.path, 'member', 'wal'), { recursive: true });
+    cpSync(walDir, dataDirLayout(dir.path).walDir, { recursive: true });
     const m = await LocalMember.start(
       {
         name: 'replay',
@@ -92,7 +91,7 @@ export async function crashRun(
     c.close();
     // The log as the crash left it, for an independent replay below.
     const walCopy = tempDir('tsetcd-walcopy-');
-    cpSync(join(member.dataDir, 'member', 'wal'), walCopy.path, { recursive: true });
+    cpSync(dataDirLayout(member.dataDir).walDir, walCopy.path, { recursive: true });
     const started = performance.now();
     await member.restart();
     restartMsMax = Math.max(restartMsMax, performance.now() - started);

@@ -13,8 +13,8 @@ import {
   type RequestOp,
 } from '../../src/proto/etcdserverpb/rpc.js';
 import { computeClusterId, computeMemberId } from '../../src/server/ids.js';
+import { Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member, type MemberConfig } from '../../src/server/member.js';
 import { b, connect, type EtcdClients, settle, tempDir, waitFor } from '../helpers/index.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;

@@ -12,8 +12,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PutRequest, RangeRequest, TxnRequest } from '../../src/proto/etcdserverpb/rpc.js';
 import { MessageType, newMessage, type RawNode } from '../../src/raft/index.js';
-import { MAX_GAP_BETWEEN_APPLY_AND_COMMIT, type Member } from '../../src/server/member.js';
-import type { RaftDriver } from '../../src/server/raft-driver.js';
+import { MAX_GAP_BETWEEN_APPLY_AND_COMMIT, type Member } from '../../src/server/index.js';
 import { Status } from '../../src/wire/status.js';
 import { waitFor } from '../helpers/index.js';
 import { startTrio } from './trio.js';
@@ -53,7 +52,7 @@ test('proposals are refused with "too many requests" while applying lags commits
   const { members } = await startTrio('tsetcd-errors-tmr-', t);
   const leader = members.find((m) => m.leader === m.memberId)!;
   const stalled = members.find((m) => m !== leader)!;
-  const driverOf = (m: Member) => (m as unknown as { log: RaftDriver }).log;
+  const driverOf = (m: Member) => m.driver;
   const nodeOf = (m: Member) => (driverOf(m) as unknown as { node: RawNode }).node;
   const driver = driverOf(stalled);
   // Hold the follower's Ready loop (what a long Defragment does): nothing is applied meanwhile.
@@ -99,7 +98,7 @@ test('proposals are refused with "too many requests" while applying lags commits
         index: from,
         logTerm: nodeOf(leader).logTerm(from)!,
         entries: nodeOf(leader).logSlice(from + 1, to + 1)!,
-        commit: leader.committed,
+        commit: leader.commitIndex,
       }),
     );
     assert.ok(
@@ -118,7 +117,7 @@ test('proposals are refused with "too many requests" while applying lags commits
   }
   // Once applying catches up, the same member accepts writes again.
   await stall;
-  await waitFor(() => stalled.status().raftAppliedIndex >= leader.committed - 10, {
+  await waitFor(() => stalled.status().raftAppliedIndex >= leader.commitIndex - 10, {
     timeoutMs: 30_000,
     what: 'the follower applying what was committed',
   });
@@ -167,7 +166,5 @@ test('membership changes need every voter connected for 5 s ("unhealthy cluster"
 });
 
 function isConnected(m: Member, peer: bigint): boolean {
-  const transport = (m as unknown as { transport?: { stats(): Map<bigint, { connected: boolean }> } })
-    .transport;
-  return transport?.stats().get(peer)?.connected ?? false;
+  return m.peerStats().get(peer)?.connected ?? false;
 }

@@ -10,8 +10,8 @@ import {
   type LeaseKeepAliveResponse,
   LeaseService,
 } from '../../src/proto/etcdserverpb/rpc.js';
+import { Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member, type MemberConfig } from '../../src/server/member.js';
 import { FaultHooks } from '../../src/transport/index.js';
 import { connect, type EtcdClients, freePort, tempDir, waitFor } from '../helpers/index.js';
 

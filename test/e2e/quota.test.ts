@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { ApiServer } from '../../src/api/server.js';
 import { AlarmRequest_AlarmAction, AlarmType } from '../../src/proto/etcdserverpb/rpc.js';
+import { Member } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member } from '../../src/server/member.js';
 import { b, connect, settle, tempDir, waitFor } from '../helpers/index.js';
 
 test('NOSPACE: raised past the quota, cleared by compact, defragment and disarm', {

@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PutRequest, RangeRequest } from '../../src/proto/etcdserverpb/rpc.js';
+import { Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member, type MemberConfig } from '../../src/server/member.js';
 import { FaultHooks } from '../../src/transport/index.js';
 import { freePort, tempDir, waitFor } from '../helpers/index.js';
 

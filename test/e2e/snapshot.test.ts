@@ -4,11 +4,10 @@
 // in-process member with a small snapshot count and small WAL segments, 600 writes, restart, compare.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { RangeRequest } from '../../src/proto/etcdserverpb/rpc.js';
+import { dataDirLayout, Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member, type MemberConfig } from '../../src/server/member.js';
 import { tempDir } from '../helpers/index.js';
 
 test('snapshots release WAL segments and a restart recovers every write', { timeout: 60_000 }, async () => {
@@ -48,8 +47,8 @@ test('snapshots release WAL segments and a restart recovers every write', { time
       await Promise.all(puts);
     }
     await m.stop();
-    const snaps = readdirSync(join(dir.path, 'member', 'snap')).filter((f) => f.endsWith('.snap'));
-    const wals = readdirSync(join(dir.path, 'member', 'wal')).filter((f) => f.endsWith('.wal'));
+    const snaps = readdirSync(dataDirLayout(dir.path).snapDir).filter((f) => f.endsWith('.snap'));
+    const wals = readdirSync(dataDirLayout(dir.path).walDir).filter((f) => f.endsWith('.wal'));
     assert.ok(snaps.length >= 1 && snaps.length <= 2, `snapshots kept: ${snaps.join(',')}`);
     assert.ok(wals.length <= 3, `WAL segments kept: ${wals.length} (${wals.join(',')})`);
 

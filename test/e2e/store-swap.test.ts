@@ -17,8 +17,8 @@ import {
   RangeRequest,
   TxnRequest,
 } from '../../src/proto/etcdserverpb/rpc.js';
+import { Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member, type MemberConfig } from '../../src/server/member.js';
 import { connect, type EtcdClients, freePort, tempDir, waitFor } from '../helpers/index.js';
 import { startTrio } from './trio.js';
 

@@ -1,8 +1,9 @@
 // Three in-process members on real peer sockets sharing one set of transport fault hooks, for
 // tests that need to partition, isolate or stall members directly. Everything is stopped and the
 // data removed when the test ends.
+
+import { Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member, type MemberConfig } from '../../src/server/member.js';
 import { FaultHooks } from '../../src/transport/index.js';
 import { freePort, tempDir, waitFor } from '../helpers/index.js';
 

@@ -36,8 +36,8 @@ import {
   WatchService,
 } from '../../src/proto/etcdserverpb/rpc.js';
 import { type Event, Event_EventType, type KeyValue } from '../../src/proto/mvccpb/kv.js';
+import { Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { Member, type MemberConfig } from '../../src/server/member.js';
 import { b, connect, type EtcdClients, tempDir, waitFor } from '../helpers/index.js';
 
 const SEEDS = process.env.WATCH_E2E_SEED ? [Number(process.env.WATCH_E2E_SEED)] : [11, 12];

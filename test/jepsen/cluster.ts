@@ -1,7 +1,7 @@
 /**
  * A cluster of real `node bin/tsetcd.js` member processes for the Jepsen-style suite: free ports,
  * a temp dir, and per member a failpoint control address (TSETCD_FAILPOINT_ADDR, see
- * src/server/failpoints.ts) through which the nemesis partitions links and fails the WAL's disk.
+ * src/server/fault-control.ts) through which the nemesis partitions links and fails the WAL's disk.
  * Process faults (SIGKILL + restart, SIGSTOP/SIGCONT) act on the child processes directly.
  * Every process is killed and the directory removed by `destroy()`, and at the latest at exit.
  */

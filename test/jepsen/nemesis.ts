@@ -8,7 +8,7 @@
  * - process: `kill` / `kill-leader` (SIGKILL, then restart on the same data dir), `kill-majority`
  *            (two members: no quorum), `kill-all` (every member: only what is on disk survives),
  *            `pause` / `pause-leader` (SIGSTOP, then SIGCONT: a frozen member).
- * - network (through each member's failpoint server, src/server/failpoints.ts):
+ * - network (through each member's failpoint server, src/server/fault-control.ts):
  *            `partition-minority` (one member cut off from the other two),
  *            `partition-leader` (the leader isolated), `bridge` (two members cannot talk, the third
  *            talks to both), `one-way-leader` (the leader's outgoing messages lost, incoming kept),
@@ -255,8 +255,8 @@ export class Nemesis {
     await c.failpointAll('/reset');
     try {
       for (const m of this.members) {
-        // A restarted member exits when it finds no leader within its request timeout (tsetcd
-        // does; etcd keeps waiting); a supervisor would start it again, and so does the nemesis.
+        // A restarted member without a leader waits for one, as etcd does; one that exits on its
+        // own anyway (a disk fault at start) is started again, as a supervisor would, and counted.
         for (let attempt = 0; ; attempt++) {
           try {
             await c.waitHealthy(m, RECOVERY_TIMEOUT_MS);

@@ -20,8 +20,8 @@
 import { MvccError } from '../../mvcc/index.js';
 import { assert } from '../../pkg/index.js';
 import type { Event, KeyValue } from '../../proto/mvccpb/kv.js';
-import { type WatchSink, WatchStream } from './watch-stream.js';
-import { type Watcher, WatcherGroup } from './watcher-group.js';
+import { type WatchSink, WatchStream, type WatchStreamHost } from './watch-stream.js';
+import { type Watcher, WatcherGroup, type WatchTarget } from './watcher-group.js';
 
 /** The store reads the hub needs (the member's `MvccStore` has them). */
 export interface WatchStore {
@@ -128,10 +128,12 @@ export interface WatchHubStats {
 const ALL_KEYS = Buffer.from([0]);
 
 /** The hub. One per member; streams are opened per gRPC Watch call. */
-export class WatchHub {
+export class WatchHub implements WatchStreamHost {
   readonly opts: Readonly<WatchHubOptions>;
   private readonly synced = new WatcherGroup();
   private readonly unsynced = new Set<Watcher>();
+  /** How many watchers of each target are in `unsynced` (kept here, not on the stream). */
+  private readonly unsyncedPerTarget = new Map<WatchTarget, number>();
   private syncScheduled = false;
   private lastRev: number;
   private closed = false;
@@ -193,24 +195,38 @@ export class WatchHub {
       this.synced.add(w);
       return;
     }
-    w.state = 'unsynced';
-    w.stream.unsyncedCount++;
-    this.unsynced.add(w);
+    this.toUnsynced(w);
     this.scheduleSync();
   }
 
   /** @internal Removes `w` from whichever group holds it. */
   removeWatcher(w: Watcher): void {
     if (w.state === 'synced') this.synced.delete(w);
-    else if (w.state === 'unsynced') {
-      this.unsynced.delete(w);
-      w.stream.unsyncedCount--;
-    }
+    else if (w.state === 'unsynced') this.leaveUnsynced(w);
+  }
+
+  /** @internal Watchers of `target` in the unsynced group (a progress answer waits for none). */
+  unsyncedOn(target: WatchTarget): number {
+    return this.unsyncedPerTarget.get(target) ?? 0;
+  }
+
+  private toUnsynced(w: Watcher): void {
+    w.state = 'unsynced';
+    this.unsynced.add(w);
+    this.unsyncedPerTarget.set(w.target, this.unsyncedOn(w.target) + 1);
+  }
+
+  /** Takes `w` out of the unsynced group (the caller sets its next state). */
+  private leaveUnsynced(w: Watcher): void {
+    this.unsynced.delete(w);
+    const left = this.unsyncedOn(w.target) - 1;
+    if (left > 0) this.unsyncedPerTarget.set(w.target, left);
+    else this.unsyncedPerTarget.delete(w.target);
   }
 
   /** @internal Called when a stream has room again: unsynced watchers on it may progress. */
-  streamHasRoom(stream: WatchStream): void {
-    if (stream.unsyncedCount > 0) this.scheduleSync();
+  streamHasRoom(target: WatchTarget): void {
+    if (this.unsyncedOn(target) > 0) this.scheduleSync();
   }
 
   /** @internal Counts events handed to streams. */
@@ -249,19 +265,17 @@ export class WatchHub {
       if (rev < w.minRev) continue; // created with a future start revision
       const out = w.filter(evs);
       if (out.length === 0) continue;
-      if (!w.stream.hasRoom()) {
+      if (!w.target.hasRoom()) {
         // A victim: its stream is not draining. It catches up from the store from this revision.
         this.synced.delete(w);
         w.minRev = rev;
-        w.state = 'unsynced';
-        w.stream.unsyncedCount++;
-        this.unsynced.add(w);
+        this.toUnsynced(w);
         this.counters.victims++;
         this.scheduleSync();
         continue;
       }
       w.minRev = rev + 1;
-      w.stream.sendEvents(w, rev, out);
+      w.target.sendEvents(w, rev, out);
     }
   }
 
@@ -288,12 +302,11 @@ export class WatchHub {
     const chosen: Watcher[] = [];
     let from = Number.POSITIVE_INFINITY;
     for (const w of this.unsynced) {
-      if (!w.stream.hasRoom()) continue; // resumes on its stream's drain
+      if (!w.target.hasRoom()) continue; // resumes on its stream's drain
       if (w.minRev < compactRev) {
-        this.unsynced.delete(w);
-        w.stream.unsyncedCount--;
+        this.leaveUnsynced(w);
         w.state = 'compacted';
-        w.stream.sendCompacted(w, compactRev);
+        w.target.sendCompacted(w, compactRev);
         continue;
       }
       if (w.minRev > newest) {
@@ -388,17 +401,16 @@ export class WatchHub {
     }
     w.minRev = covered + 1;
     // As etcd, a catch-up response that reaches the newest revision carries it in its header.
-    if (out.length > 0) w.stream.sendEvents(w, covered === to && to === newest ? newest : covered, out);
+    if (out.length > 0) w.target.sendEvents(w, covered === to && to === newest ? newest : covered, out);
     if (w.minRev > newest) this.toSynced(w);
     return out.length;
   }
 
   private toSynced(w: Watcher): void {
-    this.unsynced.delete(w);
-    w.stream.unsyncedCount--;
+    this.leaveUnsynced(w);
     w.state = 'synced';
     this.synced.add(w);
-    w.stream.maybeSendPendingProgress();
+    w.target.caughtUp();
   }
 }
 

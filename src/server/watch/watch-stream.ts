@@ -8,10 +8,9 @@ import {
   WatchCreateRequest_FilterType,
   WatchResponse as WatchResponseCodec,
 } from '../../proto/etcdserverpb/rpc.js';
-import type { Event } from '../../proto/mvccpb/kv.js';
+import type { Event, KeyValue } from '../../proto/mvccpb/kv.js';
 import { WatchError } from './errors.js';
-import type { WatchHub } from './watch-hub.js';
-import { Watcher } from './watcher-group.js';
+import { Watcher, type WatchTarget } from './watcher-group.js';
 
 /** Where a stream writes. The adapter fills the header's cluster id, member id and raft term. */
 export interface WatchSink {
@@ -27,8 +26,38 @@ export const PROGRESS_WATCH_ID = -1n;
 /** etcd's id in the response to a refused create. */
 export const REFUSED_WATCH_ID = -1n;
 
+/** The bounds a stream enforces (the hub's options carry them). */
+export interface WatchStreamLimits {
+  watchersPerStreamMax: number;
+  progressNotifyIntervalMs: number;
+  responsesBufferedMax: number;
+  responsesBufferedBytesMax: number;
+  /** Control responses (created, canceled, progress) buffered at most before the client is cut off. */
+  controlResponsesBufferedMax: number;
+  /** Fragmented responses are cut to this size (etcd's --max-request-bytes). */
+  maxRequestBytes: number;
+}
+
+/** What a stream needs from the hub that owns the watchers' groups. */
+export interface WatchStreamHost {
+  /** The newest published revision. */
+  readonly revision: number;
+  readonly opts: Readonly<WatchStreamLimits>;
+  /** Reads a key at a past revision (prev_kv); throws when compacted. */
+  readonly store: { range(key: Buffer, end: undefined, opts: { rev: number }): { kvs: KeyValue[] } };
+  /** Registers a new watcher (synced, or unsynced when it starts in the past). */
+  addWatcher(w: Watcher): void;
+  removeWatcher(w: Watcher): void;
+  /** The stream can take responses again: its unsynced watchers may progress. */
+  streamHasRoom(target: WatchTarget): void;
+  /** Statistics: `events` events went out. */
+  countSent(events: number): void;
+  /** Watchers of `target` still catching up (a progress answer waits for none). */
+  unsyncedOn(target: WatchTarget): number;
+}
+
 /** One stream. Created by `WatchHub.openStream`; call `close()` when the call is over. */
-export class WatchStream {
+export class WatchStream implements WatchTarget {
   private readonly watchers = new Map<bigint, Watcher>();
   private nextId = 0n;
   private readonly queue: WatchResponse[] = [];
@@ -38,11 +67,9 @@ export class WatchStream {
   private closed = false;
   private progressTimer: NodeJS.Timeout | undefined;
   private progressPending = false;
-  /** @internal Watchers of this stream in the hub's unsynced group. */
-  unsyncedCount = 0;
 
   constructor(
-    private readonly hub: WatchHub,
+    private readonly hub: WatchStreamHost,
     private readonly sink: WatchSink,
   ) {}
 
@@ -171,9 +198,14 @@ export class WatchStream {
     this.maybeSendPendingProgress();
   }
 
-  /** @internal Sends a pending progress answer once every watcher of the stream is synced. */
-  maybeSendPendingProgress(): void {
-    if (!this.progressPending || this.unsyncedCount > 0 || this.closed) return;
+  /** @internal A watcher of this stream caught up (the hub's call): a pending progress may go. */
+  caughtUp(): void {
+    this.maybeSendPendingProgress();
+  }
+
+  /** Sends a pending progress answer once every watcher of the stream is synced. */
+  private maybeSendPendingProgress(): void {
+    if (!this.progressPending || this.hub.unsyncedOn(this) > 0 || this.closed) return;
     this.progressPending = false;
     this.control({ ...blank(this.hub.revision), watchId: PROGRESS_WATCH_ID });
   }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRng } from '../../pkg/index.js';
-import type { WatchStream } from './watch-stream.js';
+import type { WatchTarget } from './watcher-group.js';
 import { prefixEnd, Watcher, WatcherGroup } from './watcher-group.js';
 
 const ALPHABET = ['a', 'b', '\xff', '\0'];
@@ -32,7 +32,7 @@ test('forEachMatching equals a brute-force scan', () => {
     const rng = new SeededRng(seed);
     const group = new WatcherGroup();
     const all: Watcher[] = [];
-    const stream = {} as WatchStream;
+    const stream = {} as WatchTarget;
     for (let i = 0; i < 60; i++) {
       const key = randomKey(rng);
       const kind = rng.int(4);

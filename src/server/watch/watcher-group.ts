@@ -5,14 +5,29 @@
  */
 import type { Event } from '../../proto/mvccpb/kv.js';
 import { Event_EventType } from '../../proto/mvccpb/kv.js';
-import type { WatchStream } from './watch-stream.js';
+
+/**
+ * Where a watcher's responses go (its stream). The hub writes to a watcher only through this, and
+ * keeps its own books (which watchers are unsynced, per target); the target keeps none of the hub's.
+ */
+export interface WatchTarget {
+  /** Whether a response with events may be buffered now. */
+  hasRoom(): boolean;
+  /** Sends `events` (sorted, non-empty) of watcher `w`; the header carries `rev`. */
+  sendEvents(w: Watcher, rev: number, events: Event[]): void;
+  /** `w` starts below the compact revision: it is canceled with `compactRev`. */
+  sendCompacted(w: Watcher, compactRev: number): void;
+  /** A watcher of this target caught up: a pending progress answer may go out. */
+  caughtUp(): void;
+}
 
 /** Where a watcher is in its life (see the hub's README for the diagram). */
 export type WatcherState = 'synced' | 'unsynced' | 'compacted' | 'canceled';
 
 /**
  * One watcher: a key range, the next revision it must see (`minRev`), its filters and options.
- * Owned by its stream (by id) and by exactly one of the hub's groups while synced or unsynced.
+ * Owned by its stream (by id, the `target` it writes to) and by exactly one of the hub's groups while
+ * synced or unsynced.
  */
 export class Watcher {
   /** The next revision whose events this watcher has not been given yet. */
@@ -23,7 +38,7 @@ export class Watcher {
 
   constructor(
     readonly id: bigint,
-    readonly stream: WatchStream,
+    readonly target: WatchTarget,
     /** First key (latin1), never empty (etcd turns an empty key into "\0"). */
     readonly key: string,
     /** undefined: the single key; null: every key >= key; otherwise the exclusive end (latin1). */

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FAILPOINT_ADDR_ENV, FAILPOINT_CATCHUP_ENV, failpointsFromEnv } from './failpoints.js';
+import { FAILPOINT_ADDR_ENV, FAILPOINT_CATCHUP_ENV, faultControlFromEnv } from './fault-control.js';
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -20,18 +20,18 @@ const freePort = () =>
   });
 
 test('no env var, no failpoints', () => {
-  assert.equal(failpointsFromEnv({}), undefined);
-  assert.throws(() => failpointsFromEnv({ [FAILPOINT_ADDR_ENV]: 'nonsense' }), /host:port/);
+  assert.equal(faultControlFromEnv({}), undefined);
+  assert.throws(() => faultControlFromEnv({ [FAILPOINT_ADDR_ENV]: 'nonsense' }), /host:port/);
   const addr = { [FAILPOINT_ADDR_ENV]: '127.0.0.1:1' };
-  assert.deepEqual(failpointsFromEnv(addr)!.memberOverrides, {});
-  assert.deepEqual(failpointsFromEnv({ ...addr, [FAILPOINT_CATCHUP_ENV]: '20' })!.memberOverrides, {
+  assert.deepEqual(faultControlFromEnv(addr)!.memberOverrides, {});
+  assert.deepEqual(faultControlFromEnv({ ...addr, [FAILPOINT_CATCHUP_ENV]: '20' })!.memberOverrides, {
     snapshotCatchUpEntries: 20,
   });
 });
 
 test('the endpoints drive FaultHooks and the WAL file system', async (t) => {
   const port = await freePort();
-  const fp = failpointsFromEnv({ [FAILPOINT_ADDR_ENV]: `127.0.0.1:${port}` })!;
+  const fp = faultControlFromEnv({ [FAILPOINT_ADDR_ENV]: `127.0.0.1:${port}` })!;
   await fp.listen();
   const dir = mkdtempSync(join(tmpdir(), 'tsetcd-fp-'));
   t.after(async () => {

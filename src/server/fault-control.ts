@@ -81,7 +81,7 @@ export class FailingWalFs implements WalFs {
 }
 
 /** The fault layers a member is built with when failpoints are enabled, and their control server. */
-export interface Failpoints {
+export interface FaultControl {
   transportFaults: FaultHooks;
   walFs: FailingWalFs;
   /** Member configuration overrides from the test-only tuning variables. */
@@ -105,8 +105,8 @@ async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
   return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
 }
 
-/** Failpoints when `env` enables them (FAILPOINT_ADDR_ENV set), else undefined. */
-export function failpointsFromEnv(env: NodeJS.ProcessEnv): Failpoints | undefined {
+/** FaultControl when `env` enables them (FAILPOINT_ADDR_ENV set), else undefined. */
+export function faultControlFromEnv(env: NodeJS.ProcessEnv): FaultControl | undefined {
   const addr = env[FAILPOINT_ADDR_ENV];
   if (addr === undefined || addr === '') return undefined;
   const m = /^(.+):(\d+)$/.exec(addr);
@@ -116,7 +116,7 @@ export function failpointsFromEnv(env: NodeJS.ProcessEnv): Failpoints | undefine
   const transportFaults = new FaultHooks();
   const walFs = new FailingWalFs();
   let server: Server | undefined;
-  const memberOverrides: Failpoints['memberOverrides'] = {};
+  const memberOverrides: FaultControl['memberOverrides'] = {};
   const catchUp = env[FAILPOINT_CATCHUP_ENV];
   if (catchUp !== undefined && catchUp !== '') {
     if (!/^\d+$/.test(catchUp)) throw new Error(`${FAILPOINT_CATCHUP_ENV} must be a number, got ${catchUp}`);

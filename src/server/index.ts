@@ -1,0 +1,21 @@
+/**
+ * The server layer's public surface: what src/api (and src/cli, and tests from outside) may use.
+ * Everything else in src/server is internal; scripts/check-layers.mjs keeps src/api to this file.
+ */
+export { concurrencyOf } from './concurrency/index.js';
+export {
+  CLUSTER_VERSION,
+  DEFAULT_QUOTA_BYTES,
+  type MemberConfig,
+  minLeaseTtlSeconds,
+  type ResolvedConfig,
+  requestTimeoutMs,
+  SERVER_VERSION,
+} from './config.js';
+export { type DataDirLayout, dataDirLayout } from './data-dir.js';
+export type { Logger, LogLevel } from './logger.js';
+export { KV_OVERHEAD_BYTES, type MemberStatus, quotaCost } from './maintenance.js';
+export { Member } from './member.js';
+export { MAX_GAP_BETWEEN_APPLY_AND_COMMIT } from './proposer.js';
+export { databaseSnapshot } from './snapshot-stream.js';
+export { WatchHub, type WatchHubOptions } from './watch/index.js';

@@ -1,0 +1,143 @@
+/**
+ * The Maintenance service's member side: Status, the space quota, Defragment and MoveLeader.
+ */
+import { rmSync } from 'node:fs';
+import type { AlarmRequest, AlarmResponse } from '../proto/etcdserverpb/rpc.js';
+import {
+  AlarmRequest_AlarmAction,
+  AlarmType,
+  type PutRequest,
+  type TxnRequest,
+} from '../proto/etcdserverpb/rpc.js';
+import { etcdError } from '../wire/errors.js';
+import { alarmText } from './alarms.js';
+import type { BackendSlot } from './backend-slot.js';
+import type { ResolvedConfig } from './config.js';
+import type { Logger } from './logger.js';
+import type { Signal } from './signal.js';
+
+/** What etcd counts per key-value on top of key and value bytes when checking the quota. */
+export const KV_OVERHEAD_BYTES = 256;
+
+/** etcd 3.4's quota cost of a request: key + value + overhead for each put (deletes are free). */
+export function quotaCost(r: { put?: PutRequest; txn?: TxnRequest; leaseGrant?: unknown }): number {
+  if (r.put) return r.put.key.length + r.put.value.length + KV_OVERHEAD_BYTES;
+  if (r.leaseGrant) return KV_OVERHEAD_BYTES;
+  if (r.txn) {
+    let cost = 0;
+    const walk = (t: TxnRequest): void => {
+      for (const op of [...t.success, ...t.failure]) {
+        if (op.requestPut) cost += op.requestPut.key.length + op.requestPut.value.length + KV_OVERHEAD_BYTES;
+        if (op.requestTxn) walk(op.requestTxn);
+      }
+    };
+    walk(r.txn);
+    return cost;
+  }
+  return 0;
+}
+
+/** Maintenance.Status as the member reports it. */
+export interface MemberStatus {
+  dbSize: number;
+  dbSizeInUse: number;
+  raftIndex: number;
+  raftAppliedIndex: number;
+  errors: string[];
+}
+
+export interface MaintenanceHost {
+  cfg: ResolvedConfig;
+  logger: Logger;
+  memberId: bigint;
+  backend: BackendSlot;
+  stopped(): boolean;
+  fatal(): unknown;
+  leader(): bigint;
+  commitIndex(): number;
+  appliedIndex(): number;
+  alarm(r: AlarmRequest): Promise<AlarmResponse>;
+  /** Runs `fn` while no entry is applied (the driver's exclusive section). */
+  exclusive(fn: () => Promise<void>): Promise<void>;
+  transferLeadership(to: bigint): void;
+  /** Notified at every leader change. */
+  leaderChanged: Signal;
+}
+
+export class Maintenance {
+  constructor(private readonly host: MaintenanceHost) {}
+
+  status(): MemberStatus {
+    const { host } = this;
+    const store = host.backend.store;
+    const fatal = host.fatal();
+    return {
+      dbSize: store.dbSize(),
+      dbSizeInUse: store.dbSizeInUse(),
+      raftIndex: host.commitIndex(),
+      raftAppliedIndex: host.appliedIndex(),
+      errors: [...(fatal ? [String(fatal)] : []), ...host.backend.alarms.list().map(alarmText)],
+    };
+  }
+
+  /**
+   * etcd's space quota: a write that would grow the database past --quota-backend-bytes raises the
+   * NOSPACE alarm (for this member) and is refused.
+   */
+  checkQuota(costBytes: number): void {
+    if (costBytes <= 0) return;
+    const { host } = this;
+    if (host.backend.store.dbSize() + costBytes < host.cfg.quotaBytes) return;
+    if (!host.backend.alarms.noSpace) {
+      host
+        .alarm({
+          action: AlarmRequest_AlarmAction.ACTIVATE,
+          memberID: host.memberId,
+          alarm: AlarmType.NOSPACE,
+        })
+        .catch(() => {});
+    }
+    throw etcdError('noSpace');
+  }
+
+  /**
+   * Maintenance.Defragment: a compacting copy of the database replaces it, while no entry is
+   * applied (proposals wait). Reads that arrive during the swap wait for the new store.
+   */
+  async defragment(): Promise<void> {
+    const { host } = this;
+    if (host.stopped()) throw etcdError('stopped');
+    await host.exclusive(async () => {
+      const dir = host.cfg.layout.defragDir;
+      rmSync(dir, { recursive: true, force: true });
+      const before = host.backend.store.dbSize();
+      const file = await host.backend.store.backupTo(dir, true);
+      await host.backend.replace(file);
+      rmSync(dir, { recursive: true, force: true });
+      host.logger.info(
+        { 'before-bytes': before, 'after-bytes': host.backend.store.dbSize() },
+        'defragmented the database',
+      );
+    });
+  }
+
+  /**
+   * Maintenance.MoveLeader: only the leader may hand over, only to a voting member; resolves once the
+   * target leads, or fails after the request timeout (etcd's "leader transfer took too long").
+   */
+  async moveLeader(target: bigint): Promise<void> {
+    const { host } = this;
+    if (host.stopped()) throw etcdError('stopped');
+    if (host.leader() !== host.memberId) throw etcdError('notLeader');
+    const m = host.backend.membership.get(target);
+    if (!m || m.isLearner) throw etcdError('badLeaderTransferee');
+    if (target === host.memberId) return;
+    host.transferLeadership(target);
+    await host.leaderChanged.until(
+      () => host.leader() === target || host.stopped(),
+      host.cfg.requestTimeoutMs,
+      () => etcdError('leaderTransferTimeout'),
+    );
+    if (host.leader() !== target) throw etcdError('leaderTransferTimeout');
+  }
+}
