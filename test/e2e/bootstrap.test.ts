@@ -8,8 +8,16 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import {
+  kill,
+  launch,
+  type Proc,
+  planCluster,
+  planMember,
+  stopAll,
+  waitHealthy,
+} from '../helpers/cluster.js';
 import { b, connect, freePort, tempDir, waitFor } from '../helpers/index.js';
-import { kill, launch, type Proc, planCluster, planMember, stopAll, waitHealthy } from './procs.js';
 
 /** Launches `p` and waits for it to exit; returns its exit code. */
 async function runToExit(p: Proc, timeoutMs = 30_000): Promise<number | null> {

@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { type Proc, planCluster, planMember, startAll, stopAll } from '../helpers/cluster.js';
 import { b, connect, etcdctl, freePort, repoRoot, tempDir, waitFor } from '../helpers/index.js';
-import { type Proc, planCluster, planMember, startAll, stopAll } from './procs.js';
 
 function tsetcd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
