@@ -16,21 +16,17 @@ import { computeClusterId, computeMemberId } from '../../src/server/ids.js';
 import { silentLogger } from '../../src/server/logger.js';
 import { Member, type MemberConfig } from '../../src/server/member.js';
 import { b, connect, type EtcdClients, settle, tempDir, waitFor } from '../helpers/index.js';
+import { testMemberConfig } from '../helpers/inproc.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
 
 function config(dataDir: string): MemberConfig {
-  return {
+  return testMemberConfig({
     name: 'api-test',
     dataDir,
     clientUrls: ['http://127.0.0.1:0'],
-    peerUrls: ['http://127.0.0.1:2380'],
-    initialCluster: [],
-    initialClusterToken: 'etcd-cluster',
     maxRequestBytes: MAX_REQUEST_BYTES,
-    maxTxnOps: 128,
-    quotaBackendBytes: 0,
-  };
+  });
 }
 
 async function startServer(dataDir: string): Promise<{ member: Member; api: ApiServer; endpoint: string }> {

@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/server/logger.js';
 import { Member } from '../../src/server/member.js';
 import { FaultHooks } from '../../src/transport/index.js';
 import { freePort, tempDir, waitFor } from '../helpers/index.js';
-import { startTrio } from './trio.js';
+import { startTrio, testMemberConfig } from '../helpers/inproc.js';
 
 test('an isolated follower rejoins without disrupting the leader and catches up', {
   timeout: 60_000,
@@ -28,19 +28,14 @@ test('an isolated follower rejoins without disrupting the leader and catches up'
   const started = await Promise.all(
     ports.map((port, i) =>
       Member.start(
-        {
+        testMemberConfig({
           name: `p${i}`,
           dataDir: `${dir.path}/p${i}`,
-          clientUrls: [],
-          peerUrls: [`http://127.0.0.1:${port}`],
+          peerPort: port,
           initialCluster,
           initialClusterToken: 'partition-test',
-          maxRequestBytes: 1 << 20,
-          maxTxnOps: 128,
-          quotaBackendBytes: 0,
-          listenPeer: { host: '127.0.0.1', port },
           transportFaults: faults,
-        },
+        }),
         silentLogger,
       ),
     ),

@@ -10,6 +10,7 @@ import { AlarmRequest_AlarmAction, AlarmType } from '../../src/proto/etcdserverp
 import { silentLogger } from '../../src/server/logger.js';
 import { Member } from '../../src/server/member.js';
 import { b, connect, settle, tempDir, waitFor } from '../helpers/index.js';
+import { testMemberConfig } from '../helpers/inproc.js';
 
 test('NOSPACE: raised past the quota, cleared by compact, defragment and disarm', {
   timeout: 60_000,
@@ -17,17 +18,13 @@ test('NOSPACE: raised past the quota, cleared by compact, defragment and disarm'
   const dir = tempDir('tsetcd-quota-');
   const quota = 2 * 1024 * 1024;
   const member = await Member.start(
-    {
+    testMemberConfig({
       name: 'q',
       dataDir: dir.path,
-      clientUrls: [],
-      peerUrls: ['http://127.0.0.1:2380'],
-      initialCluster: [],
       initialClusterToken: 'quota',
       maxRequestBytes: 1 << 20,
-      maxTxnOps: 128,
       quotaBackendBytes: quota,
-    },
+    }),
     silentLogger,
   );
   const api = new ApiServer(member, { maxRequestBytes: 1 << 20, maxTxnOps: 128 });

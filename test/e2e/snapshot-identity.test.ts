@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/server/logger.js';
 import { Member, type MemberConfig } from '../../src/server/member.js';
 import { FaultHooks } from '../../src/transport/index.js';
 import { freePort, tempDir, waitFor } from '../helpers/index.js';
+import { testMemberConfig } from '../helpers/inproc.js';
 
 test('after a snapshot install a follower keeps snapshotting and restarts as itself', {
   timeout: 90_000,
@@ -27,21 +28,17 @@ test('after a snapshot install a follower keeps snapshotting and restarts as its
     await Promise.all(members.map((m) => m.stop().catch(() => {})));
     dir.remove();
   });
-  const config = (i: number): MemberConfig => ({
-    name: `s${i}`,
-    dataDir: `${dir.path}/s${i}`,
-    clientUrls: [],
-    peerUrls: [`http://127.0.0.1:${ports[i]}`],
-    initialCluster,
-    initialClusterToken: 'snapid-test',
-    maxRequestBytes: 1 << 20,
-    maxTxnOps: 128,
-    quotaBackendBytes: 0,
-    listenPeer: { host: '127.0.0.1', port: ports[i]! },
-    transportFaults: faults,
-    snapshotCount: 20,
-    snapshotCatchUpEntries: 5,
-  });
+  const config = (i: number): MemberConfig =>
+    testMemberConfig({
+      name: `s${i}`,
+      dataDir: `${dir.path}/s${i}`,
+      peerPort: ports[i]!,
+      initialCluster,
+      initialClusterToken: 'snapid-test',
+      transportFaults: faults,
+      snapshotCount: 20,
+      snapshotCatchUpEntries: 5,
+    });
   members.push(...(await Promise.all([0, 1, 2].map((i) => Member.start(config(i), silentLogger)))));
   await waitFor(async () => members.every((m) => m.leader !== 0n && m.leader === members[0]!.leader), {
     what: 'one leader',

@@ -39,6 +39,7 @@ import { type Event, Event_EventType, type KeyValue } from '../../src/proto/mvcc
 import { silentLogger } from '../../src/server/logger.js';
 import { Member, type MemberConfig } from '../../src/server/member.js';
 import { b, connect, type EtcdClients, tempDir, waitFor } from '../helpers/index.js';
+import { testMemberConfig } from '../helpers/inproc.js';
 
 const SEEDS = process.env.WATCH_E2E_SEED ? [Number(process.env.WATCH_E2E_SEED)] : [11, 12];
 const STREAMS = 4;
@@ -56,17 +57,12 @@ interface Server {
 }
 
 function memberConfig(dataDir: string): MemberConfig {
-  return {
+  return testMemberConfig({
     name: 'watch-e2e',
     dataDir,
     clientUrls: ['http://127.0.0.1:0'],
-    peerUrls: ['http://127.0.0.1:2380'],
-    initialCluster: [],
-    initialClusterToken: 'etcd-cluster',
     maxRequestBytes: 1.5 * 1024 * 1024,
-    maxTxnOps: 128,
-    quotaBackendBytes: 0,
-  };
+  });
 }
 
 async function startServer(dataDir: string): Promise<Server> {
