@@ -38,40 +38,18 @@ import {
   type Ready,
   StateRole,
 } from '../../src/raft/index.js';
+import { type ChaosOptions, type ChaosStats, drawPartition, fmtConf, Trace, zeroStats } from './chaos.js';
+import { fnv, type SmState } from './oracle.js';
 
 /** The knobs of one run, all derived from the seed unless overridden. */
-export interface SimOptions {
-  seed: number;
-  /** Initial voters (1..5). */
-  voters: number;
+export interface SimOptions extends ChaosOptions {
   preVote: boolean;
   checkQuorum: boolean;
-  /** Ticks of chaos before healing. */
-  chaosTicks: number;
-  /** Max ticks after healing for liveness to be reached. */
-  livenessTicks: number;
-  /** Message delivery rounds per tick (network speed relative to the tick). */
-  roundsPerTick: number;
-  dropRate: number;
   /**
    * Per-tick probability of redrawing the loss rate of every directed link (0, 0.5 or 1): flaky,
    * asymmetric links give the partial replication patterns of the paper's Figure 8.
    */
   flakyLinkRate: number;
-  dupRate: number;
-  /** Max delay of a message, in rounds. */
-  maxDelayRounds: number;
-  /** Per-tick probabilities. */
-  proposeRate: number;
-  readRate: number;
-  crashRate: number;
-  restartRate: number;
-  partitionRate: number;
-  healRate: number;
-  confChangeRate: number;
-  transferRate: number;
-  /** Per-tick probability of crashing or isolating the current leader (provokes Figure 8). */
-  leaderFaultRate: number;
   /** Honour `Ready.sendBeforePersist` (a leader sends while its own write is in flight). */
   earlySend: boolean;
   /** Compact when a member applied this many entries past its snapshot (0 = never). */
@@ -84,10 +62,6 @@ export interface SimOptions {
   maxUncommittedEntriesSize: number;
   maxCommittedSizePerReady: number;
   electionTick: number;
-  /** Keep the last N events for the failure report. */
-  traceSize: number;
-  /** Print every event as it happens. */
-  verbose: boolean;
 }
 
 /** Chooses the options of a seed (the "workload generator"). */
@@ -135,41 +109,14 @@ export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}
 }
 
 /** What a run observed; compared across seeds by the sweep. */
-export interface SimStats {
-  ticks: number;
-  leadersElected: number;
-  maxTerm: number;
-  proposals: number;
-  proposalsDropped: number;
-  applied: number;
-  reads: number;
-  readsAnswered: number;
-  crashes: number;
+export interface SimStats extends ChaosStats {
   /** Crashes of a leader after it sent a Ready's messages but before it persisted its entries. */
   crashesBeforePersist: number;
-  snapshotsSent: number;
-  confChangesApplied: number;
-  transfers: number;
-  messages: number;
-  ticksToLiveness: number;
 }
 
 /** A safety or liveness violation, carrying the seed and a one-line repro. */
 export class SimFailure extends Error {
   override name = 'SimFailure';
-}
-
-interface SmState {
-  applied: number;
-  hash: number;
-}
-
-function fnv(h: number, s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
 }
 
 function dataKey(e: Entry): string {
@@ -221,24 +168,8 @@ export class Sim {
   private group = new Map<NodeId, number>();
   /** Loss rate per directed link "from>to" (flaky links). */
   private linkLoss = new Map<string, number>();
-  private readonly trace: string[] = [];
-  readonly stats: SimStats = {
-    ticks: 0,
-    leadersElected: 0,
-    maxTerm: 0,
-    proposals: 0,
-    proposalsDropped: 0,
-    applied: 0,
-    reads: 0,
-    readsAnswered: 0,
-    crashes: 0,
-    crashesBeforePersist: 0,
-    snapshotsSent: 0,
-    confChangesApplied: 0,
-    transfers: 0,
-    messages: 0,
-    ticksToLiveness: 0,
-  };
+  private readonly trace: Trace;
+  readonly stats: SimStats = { ...zeroStats(), crashesBeforePersist: 0 };
 
   // Oracles.
   private readonly leaderOfTerm = new Map<number, NodeId>();
@@ -263,6 +194,7 @@ export class Sim {
   constructor(options: SimOptions) {
     this.o = options;
     this.rng = new SeededRng(options.seed);
+    this.trace = new Trace(options);
     const ids: NodeId[] = [];
     for (let i = 1; i <= options.voters; i++) ids.push(BigInt(i));
     this.nextNodeId = BigInt(options.voters + 1);
@@ -276,19 +208,13 @@ export class Sim {
   }
 
   private log(s: string): void {
-    const line = `[t${this.tickNo} r${this.round}] ${s}`;
-    if (this.o.verbose) console.log(line);
-    this.trace.push(line);
-    if (this.trace.length > this.o.traceSize) this.trace.shift();
+    this.trace.add(`[t${this.tickNo} r${this.round}] ${s}`);
   }
 
   private fail(why: string): never {
     const o = this.o;
-    throw new SimFailure(
-      `raft sim seed ${o.seed}: ${why}\n` +
-        `repro: npm run build && node dist/test/sim/sweep.js --seeds 1 --start ${o.seed} --verbose\n` +
-        `options: ${JSON.stringify(o)}\nlast events:\n  ${this.trace.join('\n  ')}`,
-    );
+    const repro = `npm run build && node dist/test/sim/sweep.js --seeds 1 --start ${o.seed} --verbose`;
+    throw new SimFailure(this.trace.report(`raft sim seed ${o.seed}: ${why}`, repro, o));
   }
 
   private start(n: SimNode): void {
@@ -732,14 +658,7 @@ export class Sim {
   }
 
   private partition(): void {
-    const ids = [...this.nodes.keys()];
-    this.group = new Map();
-    if (this.rng.next() < 0.5) {
-      const lone = ids[this.rng.int(ids.length)]!;
-      this.group.set(lone, 1);
-    } else {
-      for (const id of ids) this.group.set(id, this.rng.int(2));
-    }
+    this.group = drawPartition(this.rng, [...this.nodes.keys()]);
     this.log(`partition ${[...this.group].map(([id, g]) => `${id}:${g}`).join(' ')}`);
   }
 
@@ -941,11 +860,6 @@ function decodeSm(b: Uint8Array): SmState {
 
 function sameConf(a: ConfState, b: ConfState): boolean {
   return fmtConf(a) === fmtConf(b);
-}
-
-function fmtConf(cs: ConfState): string {
-  const s = (xs: NodeId[]) => [...xs].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)).join(',');
-  return `voters(${s(cs.voters)}) learners(${s(cs.learners)})`;
 }
 
 /** Runs one seed with its derived options (plus overrides). */

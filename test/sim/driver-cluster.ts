@@ -42,34 +42,11 @@ import {
 import { silentLogger } from '../../src/server/logger.js';
 import { RAFT_FAILPOINTS, RaftDriver, type RaftFailpoint } from '../../src/server/raft-driver.js';
 import { SimFs, type WalFile, type WalFs } from '../../src/wal/index.js';
+import { type ChaosOptions, type ChaosStats, drawPartition, fmtConf, Trace, zeroStats } from './chaos.js';
 import { ApplyOracle, type SmState } from './oracle.js';
 
 /** The knobs of one run, all derived from the seed unless overridden. */
-export interface DriverSimOptions {
-  seed: number;
-  /** Founding voters (1..5). */
-  voters: number;
-  /** Ticks of chaos before healing. */
-  chaosTicks: number;
-  /** Ticks allowed after healing for every retried write to be applied everywhere (plus backlog). */
-  livenessTicks: number;
-  /** Message delivery rounds per tick (network speed relative to the tick). */
-  roundsPerTick: number;
-  dropRate: number;
-  dupRate: number;
-  /** Max delay of a message, in rounds. */
-  maxDelayRounds: number;
-  /** Per-tick probabilities. */
-  proposeRate: number;
-  readRate: number;
-  crashRate: number;
-  restartRate: number;
-  partitionRate: number;
-  healRate: number;
-  confChangeRate: number;
-  transferRate: number;
-  /** Per-tick probability of crashing or isolating the current leader. */
-  leaderFaultRate: number;
+export interface DriverSimOptions extends ChaosOptions {
   /** Crash points armed in this run; each fires with `failpointRate` when a driver passes it. */
   failpoints: RaftFailpoint[];
   failpointRate: number;
@@ -82,9 +59,6 @@ export interface DriverSimOptions {
   catchUpEntries: number;
   walSegmentBytes: number;
   electionTicks: number;
-  /** Keep the last N events for the failure report; print each as it happens when verbose. */
-  traceSize: number;
-  verbose: boolean;
 }
 
 /** Crash points passed only on snapshots: armed ones fire 20 times as often, so sweeps reach them. */
@@ -144,27 +118,13 @@ export function driverOptionsForSeed(
 }
 
 /** What a run observed; summed across seeds by the sweep and the test. */
-export interface DriverSimStats {
-  ticks: number;
-  leadersElected: number;
-  maxTerm: number;
-  proposals: number;
-  proposalsDropped: number;
-  applied: number;
-  reads: number;
-  readsAnswered: number;
-  crashes: number;
+export interface DriverSimStats extends ChaosStats {
   /** Crashes at a named crash point of the Ready loop, and inside a WAL fdatasync. */
   failpointCrashes: number;
   syncCrashes: number;
   fsyncErrors: number;
   restarts: number;
-  snapshotsSent: number;
   snapshotsInstalled: number;
-  confChangesApplied: number;
-  transfers: number;
-  messages: number;
-  ticksToLiveness: number;
 }
 
 /** A safety or liveness violation, carrying the seed and a one-line repro. */
@@ -267,7 +227,7 @@ export class DriverSim {
   private tickNo = 0;
   private nextId: bigint;
   private group = new Map<NodeId, number>();
-  private readonly trace: string[] = [];
+  private readonly trace: Trace;
   private readonly oracle: ApplyOracle;
   /** Crashes per named crash point of the driver (the sweep checks every point was reached). */
   readonly crashesAt = new Map<RaftFailpoint, number>();
@@ -278,30 +238,18 @@ export class DriverSim {
   private readSeq = 0;
   private healed = false;
   readonly stats: DriverSimStats = {
-    ticks: 0,
-    leadersElected: 0,
-    maxTerm: 0,
-    proposals: 0,
-    proposalsDropped: 0,
-    applied: 0,
-    reads: 0,
-    readsAnswered: 0,
-    crashes: 0,
+    ...zeroStats(),
     failpointCrashes: 0,
     syncCrashes: 0,
     fsyncErrors: 0,
     restarts: 0,
-    snapshotsSent: 0,
     snapshotsInstalled: 0,
-    confChangesApplied: 0,
-    transfers: 0,
-    messages: 0,
-    ticksToLiveness: 0,
   };
 
   constructor(options: DriverSimOptions) {
     this.o = options;
     this.rng = new SeededRng(options.seed);
+    this.trace = new Trace(options);
     this.oracle = new ApplyOracle((why) => this.fail(why));
     const ids: NodeId[] = [];
     for (let i = 1; i <= options.voters; i++) ids.push(BigInt(i));
@@ -316,16 +264,12 @@ export class DriverSim {
   }
 
   private log(s: string): void {
-    const line = `[t${this.tickNo} r${this.round}] ${s}`;
-    if (this.o.verbose) console.log(line);
-    this.trace.push(line);
-    if (this.trace.length > this.o.traceSize) this.trace.shift();
+    this.trace.add(`[t${this.tickNo} r${this.round}] ${s}`);
   }
 
   private fail(why: string): never {
     const f = new DriverSimFailure(
-      `driver sim seed ${this.o.seed}: ${why}\nrepro: ${this.repro}\n` +
-        `options: ${JSON.stringify(this.o)}\nlast events:\n  ${this.trace.join('\n  ')}`,
+      this.trace.report(`driver sim seed ${this.o.seed}: ${why}`, this.repro, this.o),
     );
     this.violation ??= f;
     throw f;
@@ -751,10 +695,7 @@ export class DriverSim {
   }
 
   private partition(): void {
-    const ids = [...this.members.keys()];
-    this.group = new Map();
-    if (this.rng.next() < 0.5) this.group.set(ids[this.rng.int(ids.length)]!, 1);
-    else for (const id of ids) this.group.set(id, this.rng.int(2));
+    this.group = drawPartition(this.rng, [...this.members.keys()]);
     this.log(`partition ${[...this.group].map(([id, g]) => `m${id}:${g}`).join(' ')}`);
   }
 
@@ -935,11 +876,6 @@ function injectedEio(err: unknown): boolean {
     if ((e as NodeJS.ErrnoException).code === 'EIO' || /\bEIO: simulated\b/.test(e.message)) return true;
   }
   return false;
-}
-
-function fmtConf(cs: ConfState): string {
-  const s = (xs: NodeId[]) => [...xs].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)).join(',');
-  return `voters(${s(cs.voters)}) learners(${s(cs.learners)})`;
 }
 
 /** Runs one seed with its derived options (plus overrides). */
