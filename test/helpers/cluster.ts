@@ -205,3 +205,24 @@ export async function stopAll(procs: Proc[]): Promise<void> {
 export function endpoints(procs: Proc[]): string {
   return procs.map((p) => p.client).join(',');
 }
+
+/**
+ * Retries a membership change refused as "etcdserver: unhealthy cluster": etcd (and tsetcd) accept
+ * one only once every voter has been connected for 5 s, which a freshly (re)started cluster is not.
+ */
+export async function whenHealthy<T>(change: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  let result: T | undefined;
+  await waitFor(
+    async () => {
+      try {
+        result = await change();
+        return true;
+      } catch (e) {
+        if ((e as { details?: string }).details === 'etcdserver: unhealthy cluster') return false;
+        throw e;
+      }
+    },
+    { timeoutMs, intervalMs: 250, what: 'a membership change accepted' },
+  );
+  return result as T;
+}
