@@ -216,3 +216,29 @@ export async function startTrio(
   t.after(() => c.close());
   return { members: c.nodes.map((n) => n.member!), faults: c.faults, dataDir: c.dataDir };
 }
+
+/** One in-process member serving gRPC on a free port of 127.0.0.1. */
+export interface InprocServer {
+  member: Member;
+  api: ApiServer;
+  /** host:port of its client (gRPC) server. */
+  endpoint: string;
+  /** Closes the client server, then stops the member. */
+  stop(): Promise<void>;
+}
+
+/** Starts `Member.start(cfg)` with an ApiServer (cfg's request limits) on a free port. */
+export async function startInprocServer(cfg: MemberConfig): Promise<InprocServer> {
+  const member = await Member.start(cfg, silentLogger);
+  const api = new ApiServer(member, { maxRequestBytes: cfg.maxRequestBytes, maxTxnOps: cfg.maxTxnOps });
+  const addr = await api.listen('127.0.0.1', 0);
+  return {
+    member,
+    api,
+    endpoint: `127.0.0.1:${addr.port}`,
+    stop: async () => {
+      await api.close();
+      await member.stop();
+    },
+  };
+}
