@@ -93,10 +93,15 @@ export class Trace {
   }
 }
 
+/** A uniformly chosen element of a non-empty array (one `rng.int` draw). */
+export function pick<T>(rng: Rng, xs: readonly T[]): T {
+  return xs[rng.int(xs.length)]!;
+}
+
 /** A random partition of `ids`: one member alone, or every member in one of two groups. */
 export function drawPartition(rng: Rng, ids: NodeId[]): Map<NodeId, number> {
   const group = new Map<NodeId, number>();
-  if (rng.next() < 0.5) group.set(ids[rng.int(ids.length)]!, 1);
+  if (rng.next() < 0.5) group.set(pick(rng, ids), 1);
   else for (const id of ids) group.set(id, rng.int(2));
   return group;
 }

@@ -38,7 +38,15 @@ import {
   type Ready,
   StateRole,
 } from '../../src/raft/index.js';
-import { type ChaosOptions, type ChaosStats, drawPartition, fmtConf, Trace, zeroStats } from './chaos.js';
+import {
+  type ChaosOptions,
+  type ChaosStats,
+  drawPartition,
+  fmtConf,
+  pick,
+  Trace,
+  zeroStats,
+} from './chaos.js';
 import { fnv, type SmState } from './oracle.js';
 
 /** The knobs of one run, all derived from the seed unless overridden. */
@@ -67,39 +75,38 @@ export interface SimOptions extends ChaosOptions {
 /** Chooses the options of a seed (the "workload generator"). */
 export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}): SimOptions {
   const r = new SeededRng(seed ^ 0x5eed);
-  const pick = <T>(xs: T[]): T => xs[r.int(xs.length)]!;
   const chaos = r.next() < 0.8;
-  const roundsPerTick = pick([4, 8, 8, 16]);
-  const electionTick = pick([5, 10]);
+  const roundsPerTick = pick(r, [4, 8, 8, 16]);
+  const electionTick = pick(r, [5, 10]);
   // Raft's timing requirement (§5.6): a round trip well below the election timeout.
-  const maxDelayRounds = Math.min(pick([1, 2, 4, 8, 24]), Math.floor((roundsPerTick * electionTick) / 4));
+  const maxDelayRounds = Math.min(pick(r, [1, 2, 4, 8, 24]), Math.floor((roundsPerTick * electionTick) / 4));
   return {
     seed,
-    voters: pick([1, 2, 3, 3, 3, 4, 5, 5]),
+    voters: pick(r, [1, 2, 3, 3, 3, 4, 5, 5]),
     preVote: r.next() < 0.5,
     checkQuorum: r.next() < 0.5,
     chaosTicks: 150 + r.int(150),
     livenessTicks: 200,
     roundsPerTick,
-    dropRate: chaos ? pick([0, 0.02, 0.05, 0.1, 0.2]) : 0,
-    flakyLinkRate: chaos ? pick([0, 0, 0.05, 0.2]) : 0,
-    dupRate: chaos ? pick([0, 0.02, 0.05]) : 0,
+    dropRate: chaos ? pick(r, [0, 0.02, 0.05, 0.1, 0.2]) : 0,
+    flakyLinkRate: chaos ? pick(r, [0, 0, 0.05, 0.2]) : 0,
+    dupRate: chaos ? pick(r, [0, 0.02, 0.05]) : 0,
     maxDelayRounds,
-    proposeRate: pick([0.3, 0.6, 1, 2]),
-    readRate: pick([0, 0.1, 0.3]),
-    crashRate: chaos ? pick([0, 0.005, 0.02, 0.05]) : 0,
-    restartRate: pick([0.05, 0.2]),
-    partitionRate: chaos ? pick([0, 0.01, 0.03, 0.06]) : 0,
-    healRate: pick([0.05, 0.2]),
-    confChangeRate: r.next() < 0.5 ? pick([0.01, 0.03, 0.06]) : 0,
-    transferRate: r.next() < 0.4 ? pick([0.01, 0.03]) : 0,
-    leaderFaultRate: chaos ? pick([0, 0, 0.02, 0.05, 0.1]) : 0,
-    snapshotEvery: pick([0, 5, 20, 50]),
-    maxSizePerMsg: pick([1, 64, 1024 * 1024]),
-    maxInflightMsgs: pick([1, 2, 16, 256]),
-    maxInflightBytes: pick([0, 0, 16, 256]),
-    maxUncommittedEntriesSize: pick([0, 0, 64, 1024]),
-    maxCommittedSizePerReady: pick([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 1, 32]),
+    proposeRate: pick(r, [0.3, 0.6, 1, 2]),
+    readRate: pick(r, [0, 0.1, 0.3]),
+    crashRate: chaos ? pick(r, [0, 0.005, 0.02, 0.05]) : 0,
+    restartRate: pick(r, [0.05, 0.2]),
+    partitionRate: chaos ? pick(r, [0, 0.01, 0.03, 0.06]) : 0,
+    healRate: pick(r, [0.05, 0.2]),
+    confChangeRate: r.next() < 0.5 ? pick(r, [0.01, 0.03, 0.06]) : 0,
+    transferRate: r.next() < 0.4 ? pick(r, [0.01, 0.03]) : 0,
+    leaderFaultRate: chaos ? pick(r, [0, 0, 0.02, 0.05, 0.1]) : 0,
+    snapshotEvery: pick(r, [0, 5, 20, 50]),
+    maxSizePerMsg: pick(r, [1, 64, 1024 * 1024]),
+    maxInflightMsgs: pick(r, [1, 2, 16, 256]),
+    maxInflightBytes: pick(r, [0, 0, 16, 256]),
+    maxUncommittedEntriesSize: pick(r, [0, 0, 64, 1024]),
+    maxCommittedSizePerReady: pick(r, [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 1, 32]),
     electionTick,
     traceSize: 200,
     verbose: false,
@@ -531,7 +538,7 @@ export class Sim {
   private propose(): void {
     const alive = this.alive();
     if (alive.length === 0) return;
-    const n = alive[this.rng.int(alive.length)]!;
+    const n = pick(this.rng, alive);
     const data = enc.encode(`p${++this.proposalSeq}`);
     this.stats.proposals++;
     try {
@@ -552,7 +559,7 @@ export class Sim {
   private read(): void {
     const alive = this.alive();
     if (alive.length === 0) return;
-    const n = alive[this.rng.int(alive.length)]!;
+    const n = pick(this.rng, alive);
     const key = `r${++this.readSeq}`;
     this.stats.reads++;
     try {
@@ -574,7 +581,7 @@ export class Sim {
   private confChange(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
-    const l = leaders[this.rng.int(leaders.length)]!;
+    const l = pick(this.rng, leaders);
     const cs = l.raw!.status().confState;
     const roll = this.rng.next();
     let cc: ConfChange | null = null;
@@ -591,12 +598,12 @@ export class Sim {
     } else if (roll < 0.55 && cs.learners.length > 0) {
       cc = {
         type: ConfChangeType.AddNode,
-        nodeId: cs.learners[this.rng.int(cs.learners.length)]!,
+        nodeId: pick(this.rng, cs.learners),
         context: new Uint8Array(0),
       };
     } else if (roll < 0.85 && cs.voters.length > 1) {
       // Sometimes the leader removes itself.
-      const id = this.rng.next() < 0.3 ? l.id : cs.voters[this.rng.int(cs.voters.length)]!;
+      const id = this.rng.next() < 0.3 ? l.id : pick(this.rng, cs.voters);
       if (id === l.id && cs.voters.length === 2) {
         // Removing the leader of a two-voter cluster can leave the survivor waiting forever for
         // the removed member's vote (conf changes take effect when applied; see
@@ -610,7 +617,7 @@ export class Sim {
     } else if (cs.learners.length > 0) {
       cc = {
         type: ConfChangeType.RemoveNode,
-        nodeId: cs.learners[this.rng.int(cs.learners.length)]!,
+        nodeId: pick(this.rng, cs.learners),
         context: new Uint8Array(0),
       };
     }
@@ -629,7 +636,7 @@ export class Sim {
     const l = leaders[0]!;
     const voters = l.raw!.status().confState.voters.filter((v) => v !== l.id);
     if (voters.length === 0) return;
-    const to = voters[this.rng.int(voters.length)]!;
+    const to = pick(this.rng, voters);
     this.log(`transfer leadership ${l.id} -> ${to}`);
     this.stats.transfers++;
     l.raw!.transferLeadership(to);
@@ -648,7 +655,7 @@ export class Sim {
   private leaderFault(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
-    const l = leaders[this.rng.int(leaders.length)]!;
+    const l = pick(this.rng, leaders);
     if (this.rng.next() < 0.5) {
       this.crash(l);
     } else {

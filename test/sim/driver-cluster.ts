@@ -42,7 +42,15 @@ import {
 import { silentLogger } from '../../src/server/logger.js';
 import { RAFT_FAILPOINTS, RaftDriver, type RaftFailpoint } from '../../src/server/raft-driver.js';
 import { SimFs, type WalFile, type WalFs } from '../../src/wal/index.js';
-import { type ChaosOptions, type ChaosStats, drawPartition, fmtConf, Trace, zeroStats } from './chaos.js';
+import {
+  type ChaosOptions,
+  type ChaosStats,
+  drawPartition,
+  fmtConf,
+  pick,
+  Trace,
+  zeroStats,
+} from './chaos.js';
 import { ApplyOracle, type SmState } from './oracle.js';
 
 /** The knobs of one run, all derived from the seed unless overridden. */
@@ -78,38 +86,37 @@ export function driverOptionsForSeed(
   overrides: Partial<DriverSimOptions> = {},
 ): DriverSimOptions {
   const r = new SeededRng(seed ^ 0xd21e);
-  const pick = <T>(xs: readonly T[]): T => xs[r.int(xs.length)]!;
   const chaos = r.next() < 0.85;
-  const roundsPerTick = pick([4, 5, 10]);
-  const electionTicks = pick([5, 10]);
-  const snapshotCount = pick([5, 10, 30, 1000]);
+  const roundsPerTick = pick(r, [4, 5, 10]);
+  const electionTicks = pick(r, [5, 10]);
+  const snapshotCount = pick(r, [5, 10, 30, 1000]);
   // A few crash points per run, so each run spends its crashes on them.
   const failpoints = RAFT_FAILPOINTS.filter(() => r.next() < 0.4);
   return {
     seed,
-    voters: pick([1, 3, 3, 3, 5]),
+    voters: pick(r, [1, 3, 3, 3, 5]),
     chaosTicks: 100 + r.int(100),
     livenessTicks: 150,
     roundsPerTick,
-    dropRate: chaos ? pick([0, 0.02, 0.05, 0.1]) : 0,
-    dupRate: chaos ? pick([0, 0.02, 0.05]) : 0,
-    maxDelayRounds: Math.min(pick([1, 2, 4, 8]), Math.floor((roundsPerTick * electionTicks) / 4)),
-    proposeRate: pick([0.3, 0.6, 1, 2]),
-    readRate: pick([0, 0.1, 0.3]),
-    crashRate: chaos ? pick([0, 0.005, 0.02]) : 0,
-    restartRate: pick([0.05, 0.2]),
-    partitionRate: chaos ? pick([0, 0.01, 0.03]) : 0,
-    healRate: pick([0.05, 0.2]),
-    confChangeRate: r.next() < 0.4 ? pick([0.01, 0.03]) : 0,
-    transferRate: r.next() < 0.3 ? pick([0.01, 0.03]) : 0,
-    leaderFaultRate: chaos ? pick([0, 0.01, 0.03]) : 0,
+    dropRate: chaos ? pick(r, [0, 0.02, 0.05, 0.1]) : 0,
+    dupRate: chaos ? pick(r, [0, 0.02, 0.05]) : 0,
+    maxDelayRounds: Math.min(pick(r, [1, 2, 4, 8]), Math.floor((roundsPerTick * electionTicks) / 4)),
+    proposeRate: pick(r, [0.3, 0.6, 1, 2]),
+    readRate: pick(r, [0, 0.1, 0.3]),
+    crashRate: chaos ? pick(r, [0, 0.005, 0.02]) : 0,
+    restartRate: pick(r, [0.05, 0.2]),
+    partitionRate: chaos ? pick(r, [0, 0.01, 0.03]) : 0,
+    healRate: pick(r, [0.05, 0.2]),
+    confChangeRate: r.next() < 0.4 ? pick(r, [0.01, 0.03]) : 0,
+    transferRate: r.next() < 0.3 ? pick(r, [0.01, 0.03]) : 0,
+    leaderFaultRate: chaos ? pick(r, [0, 0.01, 0.03]) : 0,
     failpoints,
-    failpointRate: chaos && failpoints.length > 0 ? pick([0.002, 0.01, 0.03]) : 0,
-    syncCrashRate: chaos ? pick([0, 0, 0.002, 0.01]) : 0,
-    fsyncErrorRate: chaos ? pick([0, 0, 0, 0.002]) : 0,
+    failpointRate: chaos && failpoints.length > 0 ? pick(r, [0.002, 0.01, 0.03]) : 0,
+    syncCrashRate: chaos ? pick(r, [0, 0, 0.002, 0.01]) : 0,
+    fsyncErrorRate: chaos ? pick(r, [0, 0, 0, 0.002]) : 0,
     snapshotCount,
-    catchUpEntries: pick([0, 2, 10]),
-    walSegmentBytes: pick([4096, 16384, 1 << 20]),
+    catchUpEntries: pick(r, [0, 2, 10]),
+    walSegmentBytes: pick(r, [4096, 16384, 1 << 20]),
     electionTicks,
     traceSize: 200,
     verbose: false,
@@ -584,7 +591,7 @@ export class DriverSim {
   private propose(): void {
     const alive = this.alive();
     if (alive.length === 0) return;
-    const n = alive[this.rng.int(alive.length)]!;
+    const n = pick(this.rng, alive);
     const name = `p${++this.proposalSeq}`;
     this.stats.proposals++;
     try {
@@ -598,7 +605,7 @@ export class DriverSim {
   private read(): void {
     const alive = this.alive();
     if (alive.length === 0) return;
-    const n = alive[this.rng.int(alive.length)]!;
+    const n = pick(this.rng, alive);
     const key = `r${++this.readSeq}`;
     const min = this.maxCommitNow();
     this.stats.reads++;
@@ -630,7 +637,7 @@ export class DriverSim {
   private confChange(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
-    const l = leaders[this.rng.int(leaders.length)]!;
+    const l = pick(this.rng, leaders);
     const cs = l.driver!.configuration;
     const roll = this.rng.next();
     let cc: ConfChange | null = null;
@@ -645,17 +652,17 @@ export class DriverSim {
     } else if (roll < 0.55 && cs.learners.length > 0) {
       cc = {
         type: ConfChangeType.AddNode,
-        nodeId: cs.learners[this.rng.int(cs.learners.length)]!,
+        nodeId: pick(this.rng, cs.learners),
         context: ctx,
       };
     } else if (roll < 0.85 && cs.voters.length > 2) {
-      const id = cs.voters[this.rng.int(cs.voters.length)]!;
+      const id = pick(this.rng, cs.voters);
       if (id === l.id) return; // etcd's operator moves leadership first; covered by transfers
       cc = { type: ConfChangeType.RemoveNode, nodeId: id, context: ctx };
     } else if (cs.learners.length > 0) {
       cc = {
         type: ConfChangeType.RemoveNode,
-        nodeId: cs.learners[this.rng.int(cs.learners.length)]!,
+        nodeId: pick(this.rng, cs.learners),
         context: ctx,
       };
     }
@@ -673,7 +680,7 @@ export class DriverSim {
     if (!l) return;
     const voters = l.driver!.configuration.voters.filter((v) => v !== l.id);
     if (voters.length === 0) return;
-    const to = voters[this.rng.int(voters.length)]!;
+    const to = pick(this.rng, voters);
     this.log(`transfer leadership ${l.label} -> m${to}`);
     this.stats.transfers++;
     try {
@@ -686,7 +693,7 @@ export class DriverSim {
   private leaderFault(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
-    const l = leaders[this.rng.int(leaders.length)]!;
+    const l = pick(this.rng, leaders);
     if (this.rng.next() < 0.5) this.crash(l, '(leader fault)');
     else {
       this.group = new Map([[l.id, 1]]);
