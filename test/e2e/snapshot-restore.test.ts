@@ -122,22 +122,15 @@ test('snapshot save under writes, restore into a new cluster, damaged files refu
   const got = await fresh[1]!.kv.range({ key: b('\0'), rangeEnd: b('\0') });
   assert.equal(got.header!.revision, rev, 'the restored store is at the snapshot revision');
   const want = await old[0]!.kv.range({ key: b('\0'), rangeEnd: b('\0'), revision: rev });
-  assert.deepEqual(
-    got.kvs.map((kv) => [
+  const rows = (r: typeof got) =>
+    r.kvs.map((kv) => [
       kv.key.toString(),
       kv.value.toString(),
       kv.createRevision,
       kv.modRevision,
       kv.version,
-    ]),
-    want.kvs.map((kv) => [
-      kv.key.toString(),
-      kv.value.toString(),
-      kv.createRevision,
-      kv.modRevision,
-      kv.version,
-    ]),
-  );
+    ]);
+  assert.deepEqual(rows(got), rows(want));
   const hOld = await old[0]!.maintenance.hashKv({ revision: rev });
   for (const c of fresh) {
     const h = await c.maintenance.hashKv({ revision: rev });
