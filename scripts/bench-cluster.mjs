@@ -5,11 +5,11 @@
 // tsetcd/etcd ratios (throughput: higher is better; p99: etcd's over tsetcd's, higher is better).
 // Usage: node scripts/bench-cluster.mjs [--quick] [--only put1,put100,...] [--json out.json]
 // (run `npm run build` first; needs Debian's etcd on the PATH).
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { endpoints, planCluster, startAll, stopAll } from '../dist/test/helpers/cluster.js';
+import { tempDir } from '../dist/test/helpers/util.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -19,53 +19,15 @@ const only = onlyArg >= 0 ? new Set(args[onlyArg + 1].split(',')) : undefined;
 const jsonArg = args.indexOf('--json');
 const jsonOut = jsonArg >= 0 ? args[jsonArg + 1] : undefined;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function healthy(client) {
-  try {
-    const r = await fetch(`http://${client}/health`, { signal: AbortSignal.timeout(1000) });
-    return r.ok && (await r.json()).health === 'true';
-  } catch {
-    return false;
-  }
-}
-
+/** A fresh 3-member cluster of `kind` (test/helpers/cluster.ts), quiet logs, healthy. */
 async function startCluster(kind, dir) {
-  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-  const names = ['a', 'b', 'c'];
-  const initial = names.map((n, i) => `${n}=http://127.0.0.1:${ports[2 * i + 1]}`).join(',');
-  const procs = names.map((n, i) => {
-    const client = `127.0.0.1:${ports[2 * i]}`;
-    const peer = `http://127.0.0.1:${ports[2 * i + 1]}`;
-    const flags = [
-      ...['--name', n, '--data-dir', join(dir, n)],
-      ...['--listen-client-urls', `http://${client}`, '--advertise-client-urls', `http://${client}`],
-      ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
-      ...['--initial-cluster', initial, '--initial-cluster-token', `bench-${kind}`],
-    ];
-    const child =
-      kind === 'etcd'
-        ? spawn('etcd', [...flags, '--log-level', 'error'], { stdio: 'ignore' })
-        : spawn(process.execPath, [join(root, 'bin/tsetcd.js'), ...flags, '--log-level', 'error'], {
-            stdio: 'ignore',
-          });
-    return { client, child };
+  const procs = await planCluster(dir, 3, {
+    kind,
+    names: ['a', 'b', 'c'],
+    token: `bench-${kind}`,
+    extraFlags: ['--log-level', 'error'],
   });
-  const deadline = Date.now() + 30000;
-  for (const p of procs) {
-    while (!(await healthy(p.client))) {
-      if (Date.now() > deadline) throw new Error(`${kind}: member ${p.client} not healthy in 30 s`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await startAll(procs);
   return procs;
 }
 
@@ -131,15 +93,12 @@ const rows = [
   },
 ].filter((r) => !only || only.has(r.id));
 
-const dirs = {
-  etcd: mkdtempSync(join(tmpdir(), 'bench-etcd-')),
-  tsetcd: mkdtempSync(join(tmpdir(), 'bench-tsetcd-')),
-};
+const dirs = { etcd: tempDir('bench-etcd-'), tsetcd: tempDir('bench-tsetcd-') };
 const clusters = {};
 let exitCode = 0;
 try {
-  clusters.etcd = await startCluster('etcd', dirs.etcd);
-  clusters.tsetcd = await startCluster('tsetcd', dirs.tsetcd);
+  clusters.etcd = await startCluster('etcd', dirs.etcd.path);
+  clusters.tsetcd = await startCluster('tsetcd', dirs.tsetcd.path);
   const value = 'x'.repeat(V);
   for (const kind of ['etcd', 'tsetcd']) {
     const r = spawnSync('etcdctl', ['--endpoints', clusters[kind][0].client, 'put', 'foo', value], {
@@ -148,9 +107,7 @@ try {
     });
     if (r.status !== 0) throw new Error(`${kind}: seeding foo failed: ${r.stderr}`);
   }
-  const compare = ['etcd', 'tsetcd']
-    .map((k) => `${k}=${clusters[k].map((p) => p.client).join(',')}`)
-    .join(',');
+  const compare = ['etcd', 'tsetcd'].map((k) => `${k}=${endpoints(clusters[k])}`).join(',');
   const results = [];
   for (const row of rows) {
     const argv = [...row.argv.map(String), '--rounds', '3', '--compare', compare, '-w', 'json'];
@@ -188,7 +145,7 @@ try {
   console.log(lines.join('\n'));
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ results: results.map((r) => r.doc), rss }, null, 2));
 } finally {
-  for (const kind of ['etcd', 'tsetcd']) for (const p of clusters[kind] ?? []) p.child.kill('SIGKILL');
-  for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true });
+  for (const kind of ['etcd', 'tsetcd']) await stopAll(clusters[kind] ?? []);
+  for (const d of Object.values(dirs)) d.remove();
 }
 process.exit(exitCode);

@@ -4,25 +4,13 @@
 // etcd_server_has_leader and Maintenance.Status every 10 ms until one reports a new leader.
 // Usage: node scripts/measure-failover.mjs [runs=20] [etcd|tsetcd|both]
 // (run `npm run build` first; needs Debian's etcd on the PATH for the etcd rows).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { planCluster, startAll, stopAll } from '../dist/test/helpers/cluster.js';
+import { tempDir } from '../dist/test/helpers/util.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const runs = Number(process.argv[2] ?? 20);
 const which = process.argv[3] ?? 'both';
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // Both are asked the same way: Maintenance.Status over gRPC with the generated client.
 const { Client, credentials } = await import('@grpc/grpc-js');
@@ -45,27 +33,14 @@ function status(client) {
 }
 
 async function oneRun(kind) {
-  const dir = mkdtempSync(join(tmpdir(), `failover-${kind}-`));
-  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-  const names = ['a', 'b', 'c'];
-  const initial = names.map((n, i) => `${n}=http://127.0.0.1:${ports[2 * i + 1]}`).join(',');
-  const procs = names.map((n, i) => {
-    const client = `127.0.0.1:${ports[2 * i]}`;
-    const peer = `http://127.0.0.1:${ports[2 * i + 1]}`;
-    const args = [
-      ...['--name', n, '--data-dir', join(dir, n)],
-      ...['--listen-client-urls', `http://${client}`, '--advertise-client-urls', `http://${client}`],
-      ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
-      ...['--initial-cluster', initial, '--initial-cluster-token', 'failover'],
-    ];
-    const child =
-      kind === 'etcd'
-        ? spawn('etcd', args, { stdio: 'ignore' })
-        : spawn(process.execPath, [join(root, 'bin/tsetcd.js'), ...args, '--log-level', 'error'], {
-            stdio: 'ignore',
-          });
-    return { client, child };
+  const dir = tempDir(`failover-${kind}-`);
+  const procs = await planCluster(dir.path, 3, {
+    kind,
+    names: ['a', 'b', 'c'],
+    token: 'failover',
+    extraFlags: kind === 'tsetcd' ? ['--log-level', 'error'] : [],
   });
+  await startAll(procs);
   try {
     let leaderIdx = -1;
     const startDeadline = Date.now() + 20000;
@@ -88,9 +63,8 @@ async function oneRun(kind) {
       await new Promise((r) => setTimeout(r, 10));
     }
   } finally {
-    for (const p of procs) p.child.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
-    rmSync(dir, { recursive: true, force: true });
+    await stopAll(procs);
+    dir.remove();
   }
 }
 

@@ -94,6 +94,11 @@ export interface ResolvedConfig extends MemberConfig {
 /** The real clock the member uses unless a test gives another. */
 const MEMBER_CLOCK: Clock = new RealClock({ unref: true });
 
+/** Whether `c` is a clock a test gave (the Raft driver then ticks on it too; otherwise on its own ref'd timers). */
+export function isInjectedClock(c: Clock): boolean {
+  return c !== MEMBER_CLOCK;
+}
+
 /** Fills in every default (etcd's) once. */
 export function resolveConfig(cfg: MemberConfig): ResolvedConfig {
   const electionTimeoutMs = cfg.electionTimeoutMs ?? 1000;

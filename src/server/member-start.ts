@@ -11,7 +11,7 @@
 import type { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import type { ConfChange, Message, Snapshot } from '../raft/index.js';
 import { EtcdError, etcdError } from '../wire/errors.js';
-import type { ResolvedConfig } from './config.js';
+import { isInjectedClock, type ResolvedConfig } from './config.js';
 import type { CommittedEntry } from './consensus.js';
 import type { Logger } from './logger.js';
 import type { Membership } from './membership.js';
@@ -58,6 +58,7 @@ export function openDriver(
     join: cfg.initialClusterState === 'existing',
     heartbeatMs: cfg.heartbeatMs,
     electionTicks: cfg.electionTicks,
+    ...(isInjectedClock(cfg.clock) ? { clock: cfg.clock } : {}),
     snapshotCount: cfg.snapshotCount,
     maxSnapshots: cfg.maxSnapshots,
     maxWals: cfg.maxWals,

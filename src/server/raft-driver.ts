@@ -17,8 +17,7 @@
  * segments released and the in-memory log compacted (keeping `catchUpEntries` for slow followers).
  */
 import { randomInt } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { SeededRng } from '../pkg/index.js';
+import { type Clock, type Rng, realClock, SeededRng, type Timer } from '../pkg/index.js';
 import {
   type ConfChange,
   type ConfState,
@@ -30,8 +29,17 @@ import {
   RaftError,
   RawNode,
   type Snapshot,
+  type Status,
 } from '../raft/index.js';
-import { memberSnapDir, memberWalDir, RaftLogStorage, Snapshotter, Wal, type WalFs } from '../wal/index.js';
+import {
+  memberSnapDir,
+  memberWalDir,
+  nodeWalFs,
+  RaftLogStorage,
+  Snapshotter,
+  Wal,
+  type WalFs,
+} from '../wal/index.js';
 import { etcdError } from '../wire/errors.js';
 import type { CommittedEntry, ConsensusLog } from './consensus.js';
 import type { Logger } from './logger.js';
@@ -65,7 +73,7 @@ export interface RaftDriverOptions {
   /** Empty entries (a new leader's) still advance the member's applied index. */
   onAppliedIndex(index: number, term: number): void;
   /** A committed conf change was applied to the Raft core; the member updates its member table. */
-  onConfChange(cc: ConfChange, index: number): void;
+  onConfChange(cc: ConfChange, index: number, term: number): void;
   /**
    * A snapshot from the leader is to be installed: the member replaces its store with the database
    * that came with it (durably) before the driver records the snapshot in the log.
@@ -83,7 +91,43 @@ export interface RaftDriverOptions {
   onFsync?(seconds: number): void;
   /** Called once when the log failed (fsync error): the member must stop. */
   onFatal(err: unknown): void;
+  /** Ticks, deadlines and read retries run on this clock (default: the real one; tests: ManualClock). */
+  clock?: Clock;
+  /** The Raft core's election jitter (default: seeded from the OS's randomness). */
+  rng?: Rng;
+  /**
+   * Named crash points of the Ready loop (see RAFT_FAILPOINTS), called as the loop passes them. A
+   * no-op unless given; a test (the simulator) may throw from it to kill the member right there —
+   * the driver then fails as on an fsync error and reports it to `onFatal`.
+   */
+  failpoint?(name: RaftFailpoint): void;
 }
+
+/**
+ * The Ready loop's crash points, in the order one Ready passes them (etcd's gofail points of the
+ * same names in etcdserver/raft.go, plus the apply-early and snapshot-install steps of this driver):
+ * - `raftBeforeApplySnap`  a snapshot from the leader arrived; the store not yet replaced
+ * - `raftAfterApplySnap`   the store holds the leader's database; no snapshot file or WAL marker yet
+ * - `raftAfterSaveSnap`    snapshot file and WAL marker durable; the in-memory log not yet reset
+ * - `raftBeforeLeaderSend` a leader is about to send before its own write (`sendBeforePersist`)
+ * - `raftBeforeSave`       entries durable earlier are applied; this Ready's entries not yet written
+ * - `raftAfterSave`        entries and hard state durable; nothing sent yet (a follower's acks)
+ * - `raftBeforeApply`      messages sent; this Ready's remaining committed entries not yet applied
+ * - `raftBeforeAdvance`    everything applied; `advance()` not yet called
+ * - `raftAfterWALRelease`  a local snapshot is saved and older WAL segments released
+ */
+export const RAFT_FAILPOINTS = [
+  'raftBeforeApplySnap',
+  'raftAfterApplySnap',
+  'raftAfterSaveSnap',
+  'raftBeforeLeaderSend',
+  'raftBeforeSave',
+  'raftAfterSave',
+  'raftBeforeApply',
+  'raftBeforeAdvance',
+  'raftAfterWALRelease',
+] as const;
+export type RaftFailpoint = (typeof RAFT_FAILPOINTS)[number];
 
 /** Entries kept in memory after a snapshot so slow followers can catch up without one (etcd: 5000). */
 export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
@@ -109,7 +153,8 @@ export class RaftDriver implements ConsensusLog {
   private kicked = false;
   private stopped = false;
   private failed: unknown;
-  private readonly ticker: NodeJS.Timeout;
+  private readonly clock: Clock;
+  private readonly ticker: Timer;
   private readonly reads = new Map<
     string,
     {
@@ -132,6 +177,7 @@ export class RaftDriver implements ConsensusLog {
     private readonly snapshotter: Snapshotter,
     fresh: boolean,
   ) {
+    this.clock = opts.clock ?? realClock;
     const { hardState, confState } = storage.initialState();
     this.currentTerm = hardState.term;
     this.commitIndex = hardState.commit;
@@ -141,7 +187,7 @@ export class RaftDriver implements ConsensusLog {
     this.node = new RawNode({
       id: opts.memberId,
       storage,
-      rng: new SeededRng(randomInt(0, 2 ** 31)),
+      rng: opts.rng ?? new SeededRng(randomInt(0, 2 ** 31)),
       electionTick: opts.electionTicks,
       heartbeatTick: 1,
       checkQuorum: true,
@@ -158,7 +204,7 @@ export class RaftDriver implements ConsensusLog {
       // etcd's --initial-election-tick-advance: leave one tick before the first election timeout.
       for (let i = 0; i < opts.electionTicks - 1; i++) this.node.tick();
     }
-    this.ticker = setInterval(() => {
+    this.ticker = this.clock.setInterval(() => {
       this.node.tick();
       this.retryReads();
       this.kick();
@@ -180,8 +226,13 @@ export class RaftDriver implements ConsensusLog {
       maxWals: opts.maxWals,
       onFsync: opts.onFsync,
     };
-    const snapshotter = new Snapshotter(snapDir, { logger: opts.logger, maxSnapshots: opts.maxSnapshots });
-    const hasWal = existsSync(walDir) && readdirSync(walDir).some((f) => f.endsWith('.wal'));
+    const fs = opts.walFs ?? nodeWalFs;
+    const snapshotter = new Snapshotter(snapDir, {
+      fs,
+      logger: opts.logger,
+      maxSnapshots: opts.maxSnapshots,
+    });
+    const hasWal = (await fs.exists(walDir)) && (await fs.readdir(walDir)).some((f) => f.endsWith('.wal'));
     if (!hasWal) {
       if (opts.storeAppliedIndex > 0) {
         throw new Error(
@@ -217,7 +268,13 @@ export class RaftDriver implements ConsensusLog {
       },
       'replayed the WAL',
     );
-    return new RaftDriver(opts, replay.wal, storage, snapshotter, false);
+    // A founding member that crashed after creating its WAL but before its bootstrap entries were
+    // durable has promised nothing (no vote, no entry, no snapshot): it bootstraps again, as with
+    // no WAL at all. Otherwise it would wait forever for a configuration (found by test/sim's
+    // driver simulator: a lone founding member killed inside its first fdatasync).
+    const untouched =
+      storage.lastIndex() === 0 && replay.hardState.term === 0 && replay.hardState.vote === NONE && !snapshot;
+    return new RaftDriver(opts, replay.wal, storage, snapshotter, untouched && !opts.join);
   }
 
   get term(): number {
@@ -245,13 +302,13 @@ export class RaftDriver implements ConsensusLog {
   waitForLeader(timeoutMs: number): Promise<void> {
     if (this.leaderId !== NONE) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const deadline = performance.now() + timeoutMs;
-      const poll = setInterval(() => {
+      const deadline = this.clock.now() + timeoutMs;
+      const poll = this.clock.setInterval(() => {
         if (this.leaderId !== NONE) {
-          clearInterval(poll);
+          poll.clear();
           resolve();
-        } else if (performance.now() > deadline || this.stopped || this.failed !== undefined) {
-          clearInterval(poll);
+        } else if (this.clock.now() > deadline || this.stopped || this.failed !== undefined) {
+          poll.clear();
           reject(this.failed ?? etcdError('noLeader'));
         }
       }, 5);
@@ -314,7 +371,7 @@ export class RaftDriver implements ConsensusLog {
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setBigUint64(0, this.readSeq++);
     const key = Buffer.from(ctx).toString('hex');
-    const now = performance.now();
+    const now = this.clock.now();
     this.reads.set(key, {
       ctx,
       sentAt: now,
@@ -346,6 +403,24 @@ export class RaftDriver implements ConsensusLog {
   /** Proposes a membership change; throws etcd's errors when it cannot be accepted here. */
   proposeConfChange(cc: ConfChange): void {
     this.submit(() => this.node.proposeConfChange(cc));
+  }
+
+  /** The Raft core's status (role, hard state, last index, progress): for status reports and tests. */
+  status(): Status {
+    return this.node.status();
+  }
+
+  /** The term of the entry at `index` in the in-memory log; undefined when compacted or beyond it. */
+  termAt(index: number): number | undefined {
+    return this.node.logTerm(index);
+  }
+
+  /**
+   * No Ready is being handled or scheduled and no read batch is waiting for its turn: what the
+   * simulator waits for between steps.
+   */
+  get idle(): boolean {
+    return !this.running && !this.kicked && this.readBatch === undefined;
   }
 
   /** On the leader: each member's replication progress (match index); empty elsewhere. */
@@ -399,7 +474,7 @@ export class RaftDriver implements ConsensusLog {
    */
   private retryReads(): void {
     if (this.reads.size === 0) return;
-    const now = performance.now();
+    const now = this.clock.now();
     for (const [key, r] of this.reads) {
       if (now > r.deadline) {
         this.reads.delete(key);
@@ -425,7 +500,7 @@ export class RaftDriver implements ConsensusLog {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.ticker);
+    this.ticker.clear();
     for (const r of this.reads.values()) r.reject(etcdError('stopped'));
     this.reads.clear();
     while (this.running) await new Promise((r) => setImmediate(r));
@@ -467,9 +542,12 @@ export class RaftDriver implements ConsensusLog {
           // The store first (a crash after it is harmless: the leader sends the snapshot again),
           // then the snapshot file and its WAL marker, then the in-memory log.
           const snap = rd.snapshot;
+          this.failpoint('raftBeforeApplySnap');
           await this.opts.installSnapshot(snap);
+          this.failpoint('raftAfterApplySnap');
           await this.snapshotter.save(snap);
           await this.wal.saveSnapshot(snap.metadata);
+          this.failpoint('raftAfterSaveSnap');
           this.storage.applySnapshot(snap);
           this.confState = snap.metadata.confState;
           this.appliedIndex = snap.metadata.index;
@@ -481,7 +559,10 @@ export class RaftDriver implements ConsensusLog {
         }
         // A leader's messages may overlap its own fsync with the followers' (the core says when).
         const sentEarly = rd.sendBeforePersist && rd.messages.length > 0;
-        if (sentEarly) this.opts.send(rd.messages);
+        if (sentEarly) {
+          this.failpoint('raftBeforeLeaderSend');
+          this.opts.send(rd.messages);
+        }
         // Committed entries that were made durable here by an earlier Ready are applied (and their
         // requests answered) while this Ready's new entries are being written, instead of waiting
         // for that fsync. Committed means durable on a quorum; the earlier Ready made it durable
@@ -494,6 +575,7 @@ export class RaftDriver implements ConsensusLog {
             this.applyCommitted(ce[appliedEarly++]!);
           if (appliedEarly > 0) this.answerReads(rd.readStates);
         }
+        this.failpoint('raftBeforeSave');
         if (rd.entries.length > 0 || (rd.hardState && rd.mustSync)) {
           await this.wal.save(rd.hardState ?? undefined, rd.entries);
           if (rd.entries.length > 0) this.storage.append(rd.entries);
@@ -501,10 +583,13 @@ export class RaftDriver implements ConsensusLog {
         } else if (rd.hardState) {
           this.storage.setHardState(rd.hardState);
         }
+        this.failpoint('raftAfterSave');
         if (!sentEarly && rd.messages.length > 0) this.opts.send(rd.messages);
+        this.failpoint('raftBeforeApply');
         for (let i = appliedEarly; i < rd.committedEntries.length; i++)
           this.applyCommitted(rd.committedEntries[i]!);
         this.answerReads(rd.readStates);
+        this.failpoint('raftBeforeAdvance');
         this.node.advance();
         // A lone voter has no one to wait for; the core ignores a campaign while conf changes are
         // committed but unapplied (the bootstrap ones at first), so ask again once they are applied.
@@ -517,6 +602,10 @@ export class RaftDriver implements ConsensusLog {
       this.running = false;
     }
     if (!this.stopped && this.failed === undefined && this.node.hasReady()) this.kick();
+  }
+
+  private failpoint(name: RaftFailpoint): void {
+    this.opts.failpoint?.(name);
   }
 
   private isLoneVoter(): boolean {
@@ -540,7 +629,7 @@ export class RaftDriver implements ConsensusLog {
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
       this.confState = this.node.applyConfChange(cc);
-      this.opts.onConfChange(cc, e.index);
+      this.opts.onConfChange(cc, e.index, e.term);
     } else if (e.data.byteLength > 0) {
       this.opts.onCommitted({ index: e.index, term: e.term, data: e.data });
     } else {
@@ -557,6 +646,7 @@ export class RaftDriver implements ConsensusLog {
     await this.snapshotter.save(snap);
     await this.wal.saveSnapshot(snap.metadata);
     await this.wal.releaseTo(index);
+    this.failpoint('raftAfterWALRelease');
     const compactTo = index - (this.opts.snapshotCatchUpEntries ?? SNAPSHOT_CATCH_UP_ENTRIES);
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.snapshotter.purge();
@@ -572,7 +662,7 @@ export class RaftDriver implements ConsensusLog {
   private fail(err: unknown): void {
     if (this.failed !== undefined) return;
     this.failed = err;
-    clearInterval(this.ticker);
+    this.ticker.clear();
     this.opts.logger.error({ err: String(err) }, 'raft log failed; stopping the member');
     this.failReads('stopped');
     this.opts.onFatal(err);

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Proc, planCluster, startAll, stopAll } from '../e2e/procs.js';
+import { type Proc, planCluster, startAll, stopAll } from '../helpers/cluster.js';
 import { etcdctl, freePort, haveCommand, repoRoot, tempDir, waitFor } from '../helpers/index.js';
 
 /** Masks values that differ between any two clusters; keeps words, column layout and line kinds. */

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { Client, credentials, status } from '@grpc/grpc-js';
-import { ApiServer } from '../../src/api/server.js';
 import {
   Compare_CompareResult,
   Compare_CompareTarget,
@@ -13,32 +12,22 @@ import {
   type RequestOp,
 } from '../../src/proto/etcdserverpb/rpc.js';
 import { computeClusterId, computeMemberId } from '../../src/server/ids.js';
-import { Member, type MemberConfig } from '../../src/server/index.js';
-import { silentLogger } from '../../src/server/logger.js';
+import type { MemberConfig } from '../../src/server/index.js';
 import { b, connect, type EtcdClients, settle, tempDir, waitFor } from '../helpers/index.js';
+import { startInprocServer, testMemberConfig } from '../helpers/inproc.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
 
 function config(dataDir: string): MemberConfig {
-  return {
+  return testMemberConfig({
     name: 'api-test',
     dataDir,
     clientUrls: ['http://127.0.0.1:0'],
-    peerUrls: ['http://127.0.0.1:2380'],
-    initialCluster: [],
-    initialClusterToken: 'etcd-cluster',
     maxRequestBytes: MAX_REQUEST_BYTES,
-    maxTxnOps: 128,
-    quotaBackendBytes: 0,
-  };
+  });
 }
 
-async function startServer(dataDir: string): Promise<{ member: Member; api: ApiServer; endpoint: string }> {
-  const member = await Member.start(config(dataDir), silentLogger);
-  const api = new ApiServer(member, { maxRequestBytes: MAX_REQUEST_BYTES, maxTxnOps: 128 });
-  const addr = await api.listen('127.0.0.1', 0);
-  return { member, api, endpoint: `127.0.0.1:${addr.port}` };
-}
+const startServer = (dataDir: string) => startInprocServer(config(dataDir));
 
 function put(key: string, value: string): RequestOp {
   return {
@@ -74,8 +63,7 @@ describe('client API of a single member', () => {
   });
   after(async () => {
     c.close();
-    await server.api.close();
-    await server.member.stop();
+    await server.stop();
     dir.remove();
   });
 
@@ -339,8 +327,7 @@ describe('leases on a single member', () => {
   });
   after(async () => {
     c.close();
-    await server.api.close();
-    await server.member.stop();
+    await server.stop();
     dir.remove();
   });
 
@@ -436,8 +423,7 @@ describe('durability across restart', () => {
       const g = await c.lease.leaseGrant({ TTL: 100n, ID: 0n });
       await c.kv.put({ key: b('kept'), value: b('v'), lease: g.ID });
       c.close();
-      await s.api.close();
-      await s.member.stop();
+      await s.stop();
       s = await startServer(dir.path);
       c = connect(s.endpoint);
       const ttl = await c.lease.leaseTimeToLive({ ID: g.ID, keys: true });
@@ -449,8 +435,7 @@ describe('durability across restart', () => {
       await c.lease.leaseRevoke({ ID: g.ID });
       assert.equal((await c.kv.range({ key: b('kept') })).kvs.length, 0);
       c.close();
-      await s.api.close();
-      await s.member.stop();
+      await s.stop();
     } finally {
       dir.remove();
     }
@@ -465,8 +450,7 @@ describe('durability across restart', () => {
       for (let i = 0; i < 20; i++)
         revs.push((await c.kv.put({ key: b(`r${i}`), value: b(`v${i}`) })).header!.revision);
       c.close();
-      await s.api.close();
-      await s.member.stop();
+      await s.stop();
       s = await startServer(dir.path);
       c = connect(s.endpoint);
       const r = await c.kv.range({ key: b('r'), rangeEnd: b('s') });
@@ -478,8 +462,7 @@ describe('durability across restart', () => {
       }
       assert.equal((await c.maintenance.status({})).raftAppliedIndex >= 20n, true);
       c.close();
-      await s.api.close();
-      await s.member.stop();
+      await s.stop();
     } finally {
       dir.remove();
     }

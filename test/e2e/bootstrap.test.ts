@@ -8,8 +8,17 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import {
+  kill,
+  launch,
+  type Proc,
+  planCluster,
+  planMember,
+  stopAll,
+  waitHealthy,
+  whenHealthy,
+} from '../helpers/cluster.js';
 import { b, connect, freePort, tempDir, waitFor } from '../helpers/index.js';
-import { kill, launch, type Proc, planCluster, planMember, stopAll, waitHealthy } from './procs.js';
 
 /** Launches `p` and waits for it to exit; returns its exit code. */
 async function runToExit(p: Proc, timeoutMs = 30_000): Promise<number | null> {
@@ -24,27 +33,6 @@ async function runToExit(p: Proc, timeoutMs = 30_000): Promise<number | null> {
   clearTimeout(timer);
   assert.notEqual(code, 'running', `${p.name} should have stopped:\n${p.log.slice(-3000)}`);
   return code as number | null;
-}
-
-/**
- * Retries a membership change refused as "etcdserver: unhealthy cluster": etcd (and tsetcd) accept
- * one only once every voter has been connected for 5 s, which a freshly (re)started cluster is not.
- */
-async function whenHealthy<T>(change: () => Promise<T>): Promise<T> {
-  let result: T | undefined;
-  await waitFor(
-    async () => {
-      try {
-        result = await change();
-        return true;
-      } catch (e) {
-        if ((e as { details?: string }).details === 'etcdserver: unhealthy cluster') return false;
-        throw e;
-      }
-    },
-    { timeoutMs: 30_000, intervalMs: 250, what: 'a membership change accepted' },
-  );
-  return result as T;
 }
 
 test('bootstrap mismatches are refused with clear errors; a restart ignores bootstrap flags', {

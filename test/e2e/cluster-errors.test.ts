@@ -15,7 +15,7 @@ import { MessageType, newMessage, type RawNode } from '../../src/raft/index.js';
 import { MAX_GAP_BETWEEN_APPLY_AND_COMMIT, type Member } from '../../src/server/index.js';
 import { Status } from '../../src/wire/status.js';
 import { waitFor } from '../helpers/index.js';
-import { startTrio } from './trio.js';
+import { startTrio } from '../helpers/inproc.js';
 
 function wireError(e: unknown): [number, string] {
   const g = e as { code?: number; message?: string };

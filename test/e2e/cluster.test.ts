@@ -3,76 +3,40 @@
 // and a SIGKILLed leader is replaced without losing an acknowledged write, then catches up.
 // Method: real processes on free ports in a temp dir, gRPC clients, polling with deadlines.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { b, connect, type EtcdClients, freePort, repoRoot, tempDir, waitFor } from '../helpers/index.js';
+import { type TestContext, test } from 'node:test';
+import {
+  kill,
+  launch,
+  type Proc,
+  planCluster,
+  planMember,
+  startAll,
+  stopAll,
+  waitHealthy,
+  whenHealthy,
+} from '../helpers/cluster.js';
+import { b, connect, type EtcdClients, freePort, tempDir, waitFor } from '../helpers/index.js';
 
-interface Proc {
-  name: string;
-  client: string;
-  args: string[];
-  child: ChildProcess | undefined;
-  log: string;
-}
-
-async function startCluster(dataRoot: string, n: number): Promise<Proc[]> {
-  const ports = await Promise.all(Array.from({ length: 2 * n }, () => freePort()));
-  const names = Array.from({ length: n }, (_, i) => `m${i + 1}`);
-  const initial = names.map((name, i) => `${name}=http://127.0.0.1:${ports[2 * i + 1]}`).join(',');
-  const procs = names.map((name, i): Proc => {
-    const client = `127.0.0.1:${ports[2 * i]}`;
-    const peer = `http://127.0.0.1:${ports[2 * i + 1]}`;
-    return {
-      name,
-      client,
-      child: undefined,
-      log: '',
-      args: [
-        join(repoRoot(), 'bin', 'tsetcd.js'),
-        ...['--name', name, '--data-dir', join(dataRoot, name)],
-        ...['--listen-client-urls', `http://${client}`, '--advertise-client-urls', `http://${client}`],
-        ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
-        ...['--initial-cluster', initial, '--initial-cluster-token', 'cluster-test', '--log-level', 'warn'],
-      ],
-    };
+/** Three members in a fresh temp dir and a client per member, all stopped when the test ends. */
+async function startCluster(
+  t: TestContext,
+  prefix: string,
+): Promise<{ procs: Proc[]; clients: EtcdClients[]; dataRoot: string }> {
+  const dir = tempDir(prefix);
+  const procs = await planCluster(dir.path, 3, {
+    token: 'cluster-test',
+    extraFlags: ['--log-level', 'warn'],
   });
-  for (const p of procs) launch(p);
-  for (const p of procs) await waitHealthy(p);
-  return procs;
-}
-
-function launch(p: Proc): void {
-  const child = spawn(process.execPath, p.args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (d: Buffer) => {
-    p.log = (p.log + d.toString()).slice(-20000);
+  const clients: EtcdClients[] = [];
+  t.after(async () => {
+    for (const c of clients) c.close();
+    await stopAll(procs);
+    dir.remove();
   });
-  child.stderr?.on('data', (d: Buffer) => {
-    p.log = (p.log + d.toString()).slice(-20000);
-  });
-  p.child = child;
-}
-
-async function waitHealthy(p: Proc): Promise<void> {
-  await waitFor(
-    async () => {
-      try {
-        return (await fetch(`http://${p.client}/health`, { signal: AbortSignal.timeout(1000) })).ok;
-      } catch {
-        return false;
-      }
-    },
-    { timeoutMs: 20_000, what: `${p.name} healthy\n${p.log}` },
-  );
-}
-
-async function kill(p: Proc): Promise<void> {
-  const c = p.child;
-  if (!c || c.exitCode !== null) return;
-  await new Promise<void>((resolve) => {
-    c.once('exit', () => resolve());
-    c.kill('SIGKILL');
-  });
+  await startAll(procs);
+  clients.push(...procs.map((p) => connect(p.client)));
+  return { procs, clients, dataRoot: dir.path };
 }
 
 async function leaderOf(clients: EtcdClients[]): Promise<number> {
@@ -87,41 +51,10 @@ async function leaderOf(clients: EtcdClients[]): Promise<number> {
   return -1;
 }
 
-/**
- * Retries a membership change refused as "etcdserver: unhealthy cluster": etcd (and tsetcd) accept
- * one only once every voter has been connected for 5 s, which a freshly (re)started cluster is not.
- */
-async function whenHealthy<T>(change: () => Promise<T>): Promise<T> {
-  let result: T | undefined;
-  await waitFor(
-    async () => {
-      try {
-        result = await change();
-        return true;
-      } catch (e) {
-        if ((e as { details?: string }).details === 'etcdserver: unhealthy cluster') return false;
-        throw e;
-      }
-    },
-    { timeoutMs: 30_000, intervalMs: 250, what: 'a membership change accepted' },
-  );
-  return result as T;
-}
-
 test('a 3-member cluster replicates, serves reads everywhere and survives losing its leader', {
   timeout: 120_000,
 }, async (t) => {
-  const dir = tempDir('tsetcd-cluster-');
-  let procs: Proc[] = [];
-  t.after(async () => {
-    await Promise.all(procs.map((p) => kill(p)));
-    dir.remove();
-  });
-  procs = await startCluster(dir.path, 3);
-  const clients = procs.map((p) => connect(p.client));
-  t.after(() => {
-    for (const c of clients) c.close();
-  });
+  const { procs, clients } = await startCluster(t, 'tsetcd-cluster-');
 
   const ml = await clients[0]!.cluster.memberList({});
   assert.equal(ml.members.length, 3);
@@ -231,17 +164,7 @@ test('a 3-member cluster replicates, serves reads everywhere and survives losing
 test('membership changes: add a learner, join it, promote it, remove a member, under write load', {
   timeout: 120_000,
 }, async (t) => {
-  const dir = tempDir('tsetcd-members-');
-  let procs: Proc[] = [];
-  t.after(async () => {
-    await Promise.all(procs.map((p) => kill(p)));
-    dir.remove();
-  });
-  procs = await startCluster(dir.path, 3);
-  const clients = procs.map((p) => connect(p.client));
-  t.after(() => {
-    for (const c of clients) c.close();
-  });
+  const { procs, clients, dataRoot } = await startCluster(t, 'tsetcd-members-');
   const c0 = clients[0]!;
 
   // Errors first, with etcd's texts.
@@ -287,36 +210,16 @@ test('membership changes: add a learner, join it, promote it, remove a member, u
   const added = await whenHealthy(() => c0.cluster.memberAdd({ peerURLs: [peer], isLearner: true }));
   assert.equal(added.member!.isLearner, true);
   assert.equal(added.members.length, 4);
-  const initial = [
-    ...procs.map((p) => `${p.name}=${p.args[p.args.indexOf('--initial-advertise-peer-urls') + 1]}`),
-    `m4=${peer}`,
-  ].join(',');
-  const m4: Proc = {
+  const initial = [...procs.map((p) => `${p.name}=${p.peer}`), `m4=${peer}`].join(',');
+  const m4 = planMember({
     name: 'm4',
+    dataDir: join(dataRoot, 'm4'),
     client: `127.0.0.1:${clientPort}`,
-    child: undefined,
-    log: '',
-    args: [
-      join(repoRoot(), 'bin', 'tsetcd.js'),
-      ...['--name', 'm4', '--data-dir', join(dir.path, 'm4')],
-      ...[
-        '--listen-client-urls',
-        `http://127.0.0.1:${clientPort}`,
-        '--advertise-client-urls',
-        `http://127.0.0.1:${clientPort}`,
-      ],
-      ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
-      ...[
-        '--initial-cluster',
-        initial,
-        '--initial-cluster-state',
-        'existing',
-        '--initial-cluster-token',
-        'cluster-test',
-      ],
-      ...['--log-level', 'warn'],
-    ],
-  };
+    peer,
+    initialCluster: initial,
+    token: 'cluster-test',
+    extraFlags: ['--initial-cluster-state', 'existing', '--log-level', 'warn'],
+  });
   procs.push(m4);
   launch(m4);
   await waitHealthy(m4);

@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Event_EventType } from '../../src/proto/mvccpb/kv.js';
 import { b, type EtcdClients, openWatch, type WatchStream, waitFor } from '../helpers/index.js';
-import { InprocCluster, type KeepAliveStream, openKeepAlive } from './inproc-cluster.js';
+import { InprocCluster } from '../helpers/inproc.js';
+import { type KeepAliveStream, openKeepAlive } from './keepalive.js';
 
 const TTL = 4;
 /** Expiry check period (500 ms) + a revoke through the log + a loaded CI machine. */

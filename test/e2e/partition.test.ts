@@ -5,52 +5,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PutRequest, RangeRequest } from '../../src/proto/etcdserverpb/rpc.js';
-import { Member } from '../../src/server/index.js';
-import { silentLogger } from '../../src/server/logger.js';
-import { FaultHooks } from '../../src/transport/index.js';
-import { freePort, tempDir, waitFor } from '../helpers/index.js';
-import { startTrio } from './trio.js';
+import type { Member } from '../../src/server/index.js';
+import { waitFor } from '../helpers/index.js';
+import { startTrio } from '../helpers/inproc.js';
 
 test('an isolated follower rejoins without disrupting the leader and catches up', {
   timeout: 60_000,
 }, async (t) => {
-  const dir = tempDir('tsetcd-partition-');
-  const faults = new FaultHooks();
-  const ports = await Promise.all([freePort(), freePort(), freePort()]);
-  const initialCluster = ports.map((p, i) => ({ name: `p${i}`, peerUrls: [`http://127.0.0.1:${p}`] }));
-  const members: Member[] = [];
-  t.after(async () => {
-    faults.reset();
-    await Promise.all(members.map((m) => m.stop().catch(() => {})));
-    dir.remove();
-  });
-  // All three must start together: each waits for a leader, which needs a quorum.
-  const started = await Promise.all(
-    ports.map((port, i) =>
-      Member.start(
-        {
-          name: `p${i}`,
-          dataDir: `${dir.path}/p${i}`,
-          clientUrls: [],
-          peerUrls: [`http://127.0.0.1:${port}`],
-          initialCluster,
-          initialClusterToken: 'partition-test',
-          maxRequestBytes: 1 << 20,
-          maxTxnOps: 128,
-          quotaBackendBytes: 0,
-          listenPeer: { host: '127.0.0.1', port },
-          transportFaults: faults,
-        },
-        silentLogger,
-      ),
-    ),
-  );
-  members.push(...started);
+  const { members, faults } = await startTrio('partition-test', t);
   const put = (m: Member, key: string) =>
     m.put(PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(key) }));
-  await waitFor(async () => members.every((m) => m.leader !== 0n && m.leader === members[0]!.leader), {
-    what: 'one leader',
-  });
   const leader = members.find((m) => m.leader === m.memberId)!;
   const isolated = members.find((m) => m !== leader)!;
   const other = members.find((m) => m !== leader && m !== isolated)!;

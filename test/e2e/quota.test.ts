@@ -5,38 +5,29 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { ApiServer } from '../../src/api/server.js';
 import { AlarmRequest_AlarmAction, AlarmType } from '../../src/proto/etcdserverpb/rpc.js';
-import { Member } from '../../src/server/index.js';
-import { silentLogger } from '../../src/server/logger.js';
 import { b, connect, settle, tempDir, waitFor } from '../helpers/index.js';
+import { startInprocServer, testMemberConfig } from '../helpers/inproc.js';
 
 test('NOSPACE: raised past the quota, cleared by compact, defragment and disarm', {
   timeout: 60_000,
 }, async (t) => {
   const dir = tempDir('tsetcd-quota-');
   const quota = 2 * 1024 * 1024;
-  const member = await Member.start(
-    {
+  const server = await startInprocServer(
+    testMemberConfig({
       name: 'q',
       dataDir: dir.path,
-      clientUrls: [],
-      peerUrls: ['http://127.0.0.1:2380'],
-      initialCluster: [],
       initialClusterToken: 'quota',
       maxRequestBytes: 1 << 20,
-      maxTxnOps: 128,
       quotaBackendBytes: quota,
-    },
-    silentLogger,
+    }),
   );
-  const api = new ApiServer(member, { maxRequestBytes: 1 << 20, maxTxnOps: 128 });
-  const { port } = await api.listen('127.0.0.1', 0);
-  const c = connect(`127.0.0.1:${port}`);
+  const { member } = server;
+  const c = connect(server.endpoint);
   t.after(async () => {
     c.close();
-    await api.close();
-    await member.stop();
+    await server.stop();
     dir.remove();
   });
 
@@ -56,7 +47,7 @@ test('NOSPACE: raised past the quota, cleared by compact, defragment and disarm'
   const alarms = (await c.maintenance.alarm({})).alarms;
   assert.deepEqual(alarms, [{ memberID: member.memberId, alarm: AlarmType.NOSPACE }]);
   assert.deepEqual((await c.maintenance.status({})).errors, [`memberID:${member.memberId} alarm:NOSPACE `]);
-  assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 503);
+  assert.equal((await fetch(`http://${server.endpoint}/health`)).status, 503);
   // Refused even when small, while the alarm is on; reads and deletes still work.
   const small = await settle(c.kv.put({ key: b('small'), value: b('x') }));
   assert.equal(small.ok, false);
@@ -76,7 +67,7 @@ test('NOSPACE: raised past the quota, cleared by compact, defragment and disarm'
     alarm: AlarmType.NOSPACE,
   });
   assert.equal((await c.maintenance.alarm({})).alarms.length, 0);
-  assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
+  assert.equal((await fetch(`http://${server.endpoint}/health`)).status, 200);
   await c.kv.put({ key: b('small'), value: b('x') });
   assert.equal((await c.kv.range({ key: b('small') })).kvs[0]!.value.toString(), 'x');
 });

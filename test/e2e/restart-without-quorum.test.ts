@@ -7,8 +7,8 @@
 // full request timeout without a leader), check it, then relaunch m2 and m3 and read everything back.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { b, connect, tempDir, waitFor } from '../helpers/index.js';
-import { isHealthy, kill, launch, planCluster, startAll, stopAll, waitHealthy } from './procs.js';
+import { kill, launch, planCluster, startAll, stopAll, waitHealthy } from '../helpers/cluster.js';
+import { b, connect, isHealthy, tempDir, waitFor } from '../helpers/index.js';
 
 const WRITES_PER_MEMBER = 20;
 
@@ -67,7 +67,7 @@ test('a killed cluster restarted one by one, the first alone for over 7 s, keeps
     { timeoutMs: 30_000, what: `m1 logs that it waits for a quorum\n${m1.log.slice(-3000)}` },
   );
   assert.equal(m1.child?.exitCode, null, 'm1 still runs after a full request timeout without a leader');
-  assert.equal(await isHealthy(m1), false, '/health is unhealthy without a leader');
+  assert.equal(await isHealthy(`http://${m1.client}`), false, '/health is unhealthy without a leader');
   assert.equal(await linearizable, 'etcdserver: request timed out');
 
   launch(m2);

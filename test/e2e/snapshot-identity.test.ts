@@ -9,43 +9,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PutRequest, RangeRequest } from '../../src/proto/etcdserverpb/rpc.js';
-import { Member, type MemberConfig } from '../../src/server/index.js';
-import { silentLogger } from '../../src/server/logger.js';
-import { FaultHooks } from '../../src/transport/index.js';
-import { freePort, tempDir, waitFor } from '../helpers/index.js';
+import type { Member } from '../../src/server/index.js';
+import { waitFor } from '../helpers/index.js';
+import { InprocCluster } from '../helpers/inproc.js';
 
 test('after a snapshot install a follower keeps snapshotting and restarts as itself', {
   timeout: 90_000,
 }, async (t) => {
-  const dir = tempDir('tsetcd-snapid-');
-  const faults = new FaultHooks();
-  const ports = await Promise.all([freePort(), freePort(), freePort()]);
-  const initialCluster = ports.map((p, i) => ({ name: `s${i}`, peerUrls: [`http://127.0.0.1:${p}`] }));
-  const members: Member[] = [];
-  t.after(async () => {
-    faults.reset();
-    await Promise.all(members.map((m) => m.stop().catch(() => {})));
-    dir.remove();
-  });
-  const config = (i: number): MemberConfig => ({
-    name: `s${i}`,
-    dataDir: `${dir.path}/s${i}`,
-    clientUrls: [],
-    peerUrls: [`http://127.0.0.1:${ports[i]}`],
-    initialCluster,
-    initialClusterToken: 'snapid-test',
-    maxRequestBytes: 1 << 20,
-    maxTxnOps: 128,
-    quotaBackendBytes: 0,
-    listenPeer: { host: '127.0.0.1', port: ports[i]! },
-    transportFaults: faults,
-    snapshotCount: 20,
-    snapshotCatchUpEntries: 5,
-  });
-  members.push(...(await Promise.all([0, 1, 2].map((i) => Member.start(config(i), silentLogger)))));
-  await waitFor(async () => members.every((m) => m.leader !== 0n && m.leader === members[0]!.leader), {
-    what: 'one leader',
-  });
+  const c = await InprocCluster.start(
+    3,
+    { snapshotCount: 20, snapshotCatchUpEntries: 5 },
+    { token: 'snapid-test', namePrefix: 's', api: false },
+  );
+  t.after(() => c.close());
+  const { faults } = c;
+  const members = c.nodes.map((n) => n.member!);
   const leader = members.find((m) => m.leader === m.memberId)!;
   const li = members.findIndex((m) => m !== leader);
   const lagging = members[li]!;
@@ -90,10 +68,9 @@ test('after a snapshot install a follower keeps snapshotting and restarts as its
   assert.equal(lagging.healthy, true, 'the follower stopped after snapshotting the installed store');
 
   // Restart it on its data dir: it must come back with its own id and rejoin.
-  await lagging.stop();
-  members.splice(li, 1);
-  const again = await Member.start(config(li), silentLogger);
-  members.push(again);
+  await c.stop(li);
+  await c.restart(li);
+  const again = c.member(li);
   assert.equal(again.memberId.toString(16), ownId.toString(16), 'the restarted follower took another id');
   await put('after');
   await waitFor(async () => (await count(again, 'after')) === 1n, { timeoutMs: 30_000, what: 'it rejoined' });

@@ -5,30 +5,13 @@
 // 3-process cluster (new token, new ports); compare keys, revisions and HashKV at the snapshot's
 // revision against the original cluster; then corrupt and truncate the file and restore again.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { b, connect, etcdctl, freePort, repoRoot, tempDir, waitFor } from '../helpers/index.js';
-import { type Proc, planCluster, planMember, startAll, stopAll } from './procs.js';
+import { type Proc, planCluster, planMember, startAll, stopAll } from '../helpers/cluster.js';
+import { b, connect, etcdctl, freePort, tempDir, tsetcdCli, waitFor } from '../helpers/index.js';
 
-function tsetcd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'tsetcd.js'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const tsetcd = (args: string[]) => tsetcdCli(args, { timeoutMs: 60_000 });
 
 test('snapshot save under writes, restore into a new cluster, damaged files refused', {
   timeout: 180_000,
@@ -139,22 +122,15 @@ test('snapshot save under writes, restore into a new cluster, damaged files refu
   const got = await fresh[1]!.kv.range({ key: b('\0'), rangeEnd: b('\0') });
   assert.equal(got.header!.revision, rev, 'the restored store is at the snapshot revision');
   const want = await old[0]!.kv.range({ key: b('\0'), rangeEnd: b('\0'), revision: rev });
-  assert.deepEqual(
-    got.kvs.map((kv) => [
+  const rows = (r: typeof got) =>
+    r.kvs.map((kv) => [
       kv.key.toString(),
       kv.value.toString(),
       kv.createRevision,
       kv.modRevision,
       kv.version,
-    ]),
-    want.kvs.map((kv) => [
-      kv.key.toString(),
-      kv.value.toString(),
-      kv.createRevision,
-      kv.modRevision,
-      kv.version,
-    ]),
-  );
+    ]);
+  assert.deepEqual(rows(got), rows(want));
   const hOld = await old[0]!.maintenance.hashKv({ revision: rev });
   for (const c of fresh) {
     const h = await c.maintenance.hashKv({ revision: rev });

@@ -9,24 +9,18 @@ import { RangeRequest } from '../../src/proto/etcdserverpb/rpc.js';
 import { dataDirLayout, Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
 import { tempDir } from '../helpers/index.js';
+import { testMemberConfig } from '../helpers/inproc.js';
 
 test('snapshots release WAL segments and a restart recovers every write', { timeout: 60_000 }, async () => {
   const dir = tempDir();
-  const cfg: MemberConfig = {
+  const cfg = testMemberConfig({
     name: 's',
     dataDir: dir.path,
-    clientUrls: [],
-    peerUrls: ['http://127.0.0.1:2380'],
-    initialCluster: [],
-    initialClusterToken: 't',
-    maxRequestBytes: 1 << 20,
-    maxTxnOps: 128,
-    quotaBackendBytes: 0,
     snapshotCount: 50,
     maxSnapshots: 2,
     maxWals: 2,
     walSegmentBytes: 16 * 1024,
-  };
+  });
   try {
     let m = await Member.start(cfg, silentLogger);
     const revs = new Map<string, bigint>();

@@ -20,7 +20,7 @@ import {
 import { Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
 import { connect, type EtcdClients, freePort, tempDir, waitFor } from '../helpers/index.js';
-import { startTrio } from './trio.js';
+import { startTrio, testMemberConfig } from '../helpers/inproc.js';
 
 function config(
   dir: string,
@@ -28,17 +28,13 @@ function config(
   peer: number,
   initial: MemberConfig['initialCluster'],
 ): MemberConfig {
-  return {
+  return testMemberConfig({
     name,
     dataDir: `${dir}/${name}`,
-    clientUrls: [],
     peerUrls: [`http://127.0.0.1:${peer}`],
     initialCluster: initial,
     initialClusterToken: 'store-swap-test',
-    maxRequestBytes: 1 << 20,
-    maxTxnOps: 128,
-    quotaBackendBytes: 0,
-  };
+  });
 }
 
 const key = (s: string) => Buffer.from(s);

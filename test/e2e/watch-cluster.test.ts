@@ -12,7 +12,7 @@ import { SeededRng } from '../../src/pkg/index.js';
 import type { WatchResponse } from '../../src/proto/etcdserverpb/rpc.js';
 import { Event_EventType } from '../../src/proto/mvccpb/kv.js';
 import { b, type EtcdClients, openWatch, waitFor } from '../helpers/index.js';
-import { InprocCluster } from './inproc-cluster.js';
+import { InprocCluster } from '../helpers/inproc.js';
 
 const SEED = Number(process.env.WATCH_CLUSTER_SEED ?? 21);
 const KEYS = ['a', 'b', 'c', 'd', 'e', 'f'];

@@ -22,7 +22,6 @@ import { inspect } from 'node:util';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { Client, credentials } from '@grpc/grpc-js';
 import { GrpcServer } from '../../src/api/grpc-server.js';
-import { ApiServer } from '../../src/api/server.js';
 import { registerWatchService } from '../../src/api/watch-service.js';
 import { SeededRng } from '../../src/pkg/index.js';
 import {
@@ -39,6 +38,7 @@ import { type Event, Event_EventType, type KeyValue } from '../../src/proto/mvcc
 import { Member, type MemberConfig } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
 import { b, connect, type EtcdClients, tempDir, waitFor } from '../helpers/index.js';
+import { type InprocServer, startInprocServer, testMemberConfig } from '../helpers/inproc.js';
 
 const SEEDS = process.env.WATCH_E2E_SEED ? [Number(process.env.WATCH_E2E_SEED)] : [11, 12];
 const STREAMS = 4;
@@ -49,38 +49,19 @@ const KEYS = ['a', 'k00', 'k01', 'k02', 'k03', 'k05', 'k08', 'k10', 'k11', 'p/x'
 
 // ---------------------------------------------------------------- server
 
-interface Server {
-  member: Member;
-  api: ApiServer;
-  endpoint: string;
-}
+type Server = InprocServer;
 
 function memberConfig(dataDir: string): MemberConfig {
-  return {
+  return testMemberConfig({
     name: 'watch-e2e',
     dataDir,
     clientUrls: ['http://127.0.0.1:0'],
-    peerUrls: ['http://127.0.0.1:2380'],
-    initialCluster: [],
-    initialClusterToken: 'etcd-cluster',
     maxRequestBytes: 1.5 * 1024 * 1024,
-    maxTxnOps: 128,
-    quotaBackendBytes: 0,
-  };
+  });
 }
 
-async function startServer(dataDir: string): Promise<Server> {
-  const cfg = memberConfig(dataDir);
-  const member = await Member.start(cfg, silentLogger);
-  const api = new ApiServer(member, { maxRequestBytes: cfg.maxRequestBytes, maxTxnOps: 128 });
-  const addr = await api.listen('127.0.0.1', 0);
-  return { member, api, endpoint: `127.0.0.1:${addr.port}` };
-}
-
-async function stopServer(s: Server): Promise<void> {
-  await s.api.close();
-  await s.member.stop();
-}
+const startServer = (dataDir: string) => startInprocServer(memberConfig(dataDir));
+const stopServer = (s: Server) => s.stop();
 
 // ---------------------------------------------------------------- writes and the model
 
@@ -572,10 +553,8 @@ test('progress_notify at the interval the member is configured with', { timeout:
   const dir = tempDir('tsetcd-watch-e2e-');
   // watchProgressNotifyIntervalMs is read by the Watch service when the member's config carries it.
   const cfg = { ...memberConfig(dir.path), watchProgressNotifyIntervalMs: 50 };
-  const member = await Member.start(cfg, silentLogger);
-  const api = new ApiServer(member, { maxRequestBytes: cfg.maxRequestBytes, maxTxnOps: 128 });
-  const addr = await api.listen('127.0.0.1', 0);
-  const client = connect(`127.0.0.1:${addr.port}`);
+  const server = await startInprocServer(cfg);
+  const client = connect(server.endpoint);
   try {
     await client.kv.put({ key: b('p'), value: b('1') });
     const def = WatchService.watch;
@@ -593,8 +572,7 @@ test('progress_notify at the interval the member is configured with', { timeout:
     call.cancel();
   } finally {
     client.close();
-    await api.close();
-    await member.stop();
+    await server.stop();
     dir.remove();
   }
 });

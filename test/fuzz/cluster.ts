@@ -3,105 +3,46 @@
  * and the end-of-run checks: every member healthy, a put/get through each member, and the same
  * HashKV on every member at one revision once all of them applied it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { AlarmRequest_AlarmAction } from '../../src/proto/etcdserverpb/rpc.js';
-import {
-  b,
-  connect,
-  type EtcdClients,
-  freePort,
-  onProcessExit,
-  repoRoot,
-  tempDir,
-  waitFor,
-} from '../helpers/index.js';
-
-export interface FuzzMember {
-  name: string;
-  endpoint: string;
-  child: ChildProcess;
-  log(): string;
-  /** Why the process is gone (exit code/signal), or undefined while it runs. */
-  exited(): string | undefined;
-}
+import { type Proc, planCluster, running, startAll, stopAll } from '../helpers/cluster.js';
+import { b, connect, type EtcdClients, tempDir, waitFor } from '../helpers/index.js';
 
 export interface FuzzCluster {
-  members: FuzzMember[];
+  members: (Proc & { endpoint: string })[];
   /** Every member still running? A description of the dead ones otherwise. */
   alive(): string | undefined;
   stop(): Promise<void>;
 }
 
+/** Starts n tsetcd member processes (test/helpers/cluster.ts) and waits until each is healthy. */
 export async function startFuzzCluster(n: number, extraFlags: string[] = []): Promise<FuzzCluster> {
   const dir = tempDir('tsetcd-fuzz-');
-  const ports = await Promise.all(Array.from({ length: 2 * n }, () => freePort()));
-  const names = Array.from({ length: n }, (_, i) => `f${i + 1}`);
-  const initial = names.map((name, i) => `${name}=http://127.0.0.1:${ports[2 * i + 1]}`).join(',');
-  const members = names.map((name, i): FuzzMember => {
-    const endpoint = `127.0.0.1:${ports[2 * i]}`;
-    const peer = `http://127.0.0.1:${ports[2 * i + 1]}`;
-    const args = [
-      join(repoRoot(), 'bin', 'tsetcd.js'),
-      ...['--name', name, '--data-dir', join(dir.path, name)],
-      ...['--listen-client-urls', `http://${endpoint}`, '--advertise-client-urls', `http://${endpoint}`],
-      ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
-      ...['--initial-cluster', initial, '--initial-cluster-token', 'fuzz', '--log-level', 'warn'],
-      ...extraFlags,
-    ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let exit: string | undefined;
-    const keep = (d: Buffer) => {
-      out = (out + d.toString()).slice(-50_000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    child.once('exit', (code, signal) => {
-      exit = `${name} exited with ${signal ?? `code ${code}`}`;
-    });
-    return { name, endpoint, child, log: () => out, exited: () => exit };
+  const procs = await planCluster(dir.path, n, {
+    names: Array.from({ length: n }, (_, i) => `f${i + 1}`),
+    token: 'fuzz',
+    extraFlags: ['--log-level', 'warn', ...extraFlags],
   });
-  const unregister = onProcessExit(() => {
-    for (const m of members) m.child.kill('SIGKILL');
-  });
+  const members = procs.map((p) => Object.assign(p, { endpoint: p.client }));
   const cluster: FuzzCluster = {
     members,
     alive: () => {
-      const dead = members.filter((m) => m.exited() !== undefined);
+      const dead = members.filter((m) => !running(m));
       return dead.length === 0
         ? undefined
-        : dead.map((m) => `${m.exited()}\n--- ${m.name} log tail ---\n${m.log().slice(-4000)}`).join('\n');
+        : dead
+            .map(
+              (m) =>
+                `${m.name} exited with ${m.child?.signalCode ?? `code ${m.child?.exitCode}`}\n--- ${m.name} log tail ---\n${m.log.slice(-4000)}`,
+            )
+            .join('\n');
     },
     stop: async () => {
-      await Promise.all(
-        members.map(
-          (m) =>
-            new Promise<void>((resolve) => {
-              if (m.child.exitCode !== null || m.child.signalCode !== null) return resolve();
-              m.child.once('exit', () => resolve());
-              m.child.kill('SIGKILL');
-            }),
-        ),
-      );
-      unregister();
+      await stopAll(members);
       dir.remove();
     },
   };
   try {
-    for (const m of members) {
-      await waitFor(
-        async () => {
-          if (m.exited()) throw new Error(`${m.exited()}\n${m.log()}`);
-          try {
-            return (await fetch(`http://${m.endpoint}/health`, { signal: AbortSignal.timeout(1000) })).ok;
-          } catch {
-            return false;
-          }
-        },
-        { timeoutMs: 30_000, what: `${m.name} healthy` },
-      );
-    }
+    await startAll(members);
   } catch (e) {
     await cluster.stop();
     throw e;

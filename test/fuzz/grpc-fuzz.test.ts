@@ -10,11 +10,10 @@ import { test } from 'node:test';
 import { RangeRequest, TxnRequest } from '../../src/proto/etcdserverpb/rpc.js';
 import { haveCommand, startMember, waitFor } from '../helpers/index.js';
 import { FuzzState, METHODS } from './catalog.js';
-import { checkClusterAfter, checkNoCallsLeft, startFuzzCluster } from './cluster.js';
+import { fuzzClusterRun } from './cluster-run.js';
 import { mutateMessage, PROTO_MUTATIONS } from './mutate.js';
 import { REGRESSIONS, type RegressionCase } from './regressions.js';
 import { Rng } from './rng.js';
-import { formatReport, runFuzz } from './runner.js';
 import { connectSession, grpcFrame, type RawResult, rawCall } from './wire.js';
 
 const DEADLINE_MS = 15_000;
@@ -190,33 +189,11 @@ test('a seeded fuzz run against a 3-member cluster: every call answered, replica
 }, async (t) => {
   const seed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : 20261126;
   t.diagnostic(`fuzz seed ${seed} (replay: FUZZ_SEED=${seed}, or npm run fuzz -- --seed ${seed})`);
-  const maxRequestBytes = 1.5 * 1024 * 1024;
-  const cluster = await startFuzzCluster(3);
-  t.after(() => cluster.stop());
-  const endpoints = cluster.members.map((m) => m.endpoint);
-  const report = await runFuzz({
+  const report = await fuzzClusterRun(t, {
     seed,
-    endpoints,
     maxCases: Number(process.env.FUZZ_CASES ?? 1200),
     durationMs: 30_000,
     concurrency: 4,
-    maxRequestBytes,
-    alive: () => cluster.alive(),
-    log: (l) => {
-      if (l.startsWith('FAILURE')) for (const line of l.split('\n')) t.diagnostic(line);
-    },
   });
-  for (const line of formatReport(report).split('\n')) t.diagnostic(line);
-  assert.deepEqual(
-    report.failures.map((f) => `case ${f.index} ${f.cls}: ${f.reason}\n  input: ${f.input}`),
-    [],
-    `seed ${seed}`,
-  );
   assert.ok(report.cases >= 300, `only ${report.cases} cases ran`);
-  assert.equal(cluster.alive(), undefined);
-  await checkNoCallsLeft(endpoints);
-  const after = await checkClusterAfter(endpoints);
-  t.diagnostic(
-    `HashKV at revision ${after.revision}: ${after.hashes.map((h) => h.hash).join(' ')}; alarms the run raised: ${after.alarmsRaised}`,
-  );
 });

@@ -52,7 +52,7 @@ try {
 } catch (e) {
   console.log(`ERROR: ${(e as Error).stack}`);
   for (const m of cluster.members)
-    console.log(`--- ${m.name} (${m.endpoint}) log tail ---\n${m.log().slice(-3000)}`);
+    console.log(`--- ${m.name} (${m.endpoint}) log tail ---\n${m.log.slice(-3000)}`);
   console.log(await describeCluster(cluster.members.map((m) => m.endpoint)));
   failed = true;
 } finally {

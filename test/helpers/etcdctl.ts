@@ -1,5 +1,10 @@
-/** Runs Debian's etcdctl 3.4 (v3 API) against an endpoint, capturing its output and exit code. */
+/**
+ * Runs Debian's etcdctl 3.4 (v3 API) against an endpoint, or tsetcd's own command line
+ * (`tsetcd snapshot restore`, ...), capturing output and exit code.
+ */
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './util.js';
 
 /** How long one etcdctl run may take before it is killed. */
 export const ETCDCTL_TIMEOUT_MS = 15_000;
@@ -22,9 +27,23 @@ export interface CtlOptions {
 
 /** `etcdctl --endpoints <endpoint> ...args` with ETCDCTL_API=3. Never rejects for a non-zero exit. */
 export function etcdctl(endpoint: string, args: string[], opts: CtlOptions = {}): Promise<CtlResult> {
+  const env = { ETCDCTL_API: '3', ...opts.env };
+  return runCommand(process.env.ETCDCTL_BIN ?? 'etcdctl', ['--endpoints', endpoint, ...args], {
+    ...opts,
+    env,
+  });
+}
+
+/** `node bin/tsetcd.js ...args` (tsetcd's own subcommands). Never rejects for a non-zero exit. */
+export function tsetcdCli(args: string[], opts: CtlOptions = {}): Promise<CtlResult> {
+  return runCommand(process.execPath, [join(repoRoot(), 'bin', 'tsetcd.js'), ...args], opts);
+}
+
+/** Runs a command to its end (killed after the timeout), stdin from `input`. */
+export function runCommand(cmd: string, args: string[], opts: CtlOptions = {}): Promise<CtlResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.env.ETCDCTL_BIN ?? 'etcdctl', ['--endpoints', endpoint, ...args], {
-      env: { ...process.env, ETCDCTL_API: '3', ...opts.env },
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

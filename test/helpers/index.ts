@@ -13,7 +13,14 @@ export {
   type StepRecord,
   shapeOf,
 } from './diff.js';
-export { type CtlOptions, type CtlResult, ETCDCTL_TIMEOUT_MS, etcdctl } from './etcdctl.js';
+export {
+  type CtlOptions,
+  type CtlResult,
+  ETCDCTL_TIMEOUT_MS,
+  etcdctl,
+  runCommand,
+  tsetcdCli,
+} from './etcdctl.js';
 export {
   type CallOpts,
   type ConnectOptions,

@@ -5,25 +5,26 @@
  * Process faults (SIGKILL + restart, SIGSTOP/SIGCONT) act on the child processes directly.
  * Every process is killed and the directory removed by `destroy()`, and at the latest at exit.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { freePort, onProcessExit, repoRoot, tempDir, waitFor } from '../helpers/index.js';
+import {
+  kill as killProc,
+  launch,
+  type Proc,
+  planCluster,
+  running,
+  waitHealthy,
+} from '../helpers/cluster.js';
+import { freePort, onProcessExit, tempDir } from '../helpers/index.js';
 
-export interface ClusterMember {
+/** A member process (test/helpers/cluster.ts) with its failpoint address and nemesis state. */
+export interface ClusterMember extends Proc {
   index: number;
-  name: string;
-  /** host:port of the client (gRPC) listener. */
-  client: string;
   /** host:port of the failpoint control server. */
   failpoint: string;
   /** Raft member id (decimal string), known after `start`. */
   id: string;
-  args: string[];
-  child: ChildProcess | undefined;
   /** Bumped at every (re)start. */
   incarnation: number;
   paused: boolean;
-  log: string;
 }
 
 /** Failpoint requests must not hang on a paused member. */
@@ -43,14 +44,11 @@ export class Cluster {
   readonly counters = new Map<string, number>();
   private readonly dir = tempDir('tsetcd-jepsen-');
   private readonly unregister: () => void;
-  private env: Record<string, string> = {};
 
   private constructor() {
+    // A paused (SIGSTOPped) member must be continued to die; the launcher only SIGKILLs.
     this.unregister = onProcessExit(() => {
-      for (const m of this.members) {
-        if (m.paused) m.child?.kill('SIGCONT');
-        m.child?.kill('SIGKILL');
-      }
+      for (const m of this.members) if (m.paused) m.child?.kill('SIGCONT');
     });
   }
 
@@ -60,33 +58,19 @@ export class Cluster {
     extraEnv: Record<string, string> = {},
   ): Promise<Cluster> {
     const c = new Cluster();
-    c.env = extraEnv;
-    const ports = await Promise.all(Array.from({ length: 3 * n }, () => freePort()));
-    const names = Array.from({ length: n }, (_, i) => `j${i + 1}`);
-    const initial = names.map((name, i) => `${name}=http://127.0.0.1:${ports[3 * i + 1]}`).join(',');
-    for (let i = 0; i < n; i++) {
-      const name = names[i]!;
-      const client = `127.0.0.1:${ports[3 * i]}`;
-      const peer = `http://127.0.0.1:${ports[3 * i + 1]}`;
-      c.members.push({
-        index: i,
-        name,
-        client,
-        failpoint: `127.0.0.1:${ports[3 * i + 2]}`,
-        id: '',
-        child: undefined,
-        incarnation: 0,
-        paused: false,
-        log: '',
-        args: [
-          join(repoRoot(), 'bin', 'tsetcd.js'),
-          ...['--name', name, '--data-dir', join(c.dir.path, name)],
-          ...['--listen-client-urls', `http://${client}`, '--advertise-client-urls', `http://${client}`],
-          ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
-          ...['--initial-cluster', initial, '--initial-cluster-token', 'jepsen', '--log-level', 'warn'],
-          ...extraFlags,
-        ],
-      });
+    const failpoints = await Promise.all(
+      Array.from({ length: n }, async () => `127.0.0.1:${await freePort()}`),
+    );
+    const procs = await planCluster(c.dir.path, n, {
+      names: Array.from({ length: n }, (_, i) => `j${i + 1}`),
+      token: 'jepsen',
+      extraFlags: ['--log-level', 'warn', ...extraFlags],
+      env: (i) => ({ ...extraEnv, TSETCD_FAILPOINT_ADDR: failpoints[i]! }),
+    });
+    for (const [index, p] of procs.entries()) {
+      c.members.push(
+        Object.assign(p, { index, failpoint: failpoints[index]!, id: '', incarnation: 0, paused: false }),
+      );
     }
     try {
       for (const m of c.members) c.launch(m);
@@ -99,39 +83,18 @@ export class Cluster {
   }
 
   private launch(m: ClusterMember): void {
-    const child = spawn(process.execPath, m.args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.env, TSETCD_FAILPOINT_ADDR: m.failpoint },
-    });
-    const keep = (d: Buffer) => {
-      m.log = (m.log + d.toString()).slice(-50_000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    m.child = child;
+    launch(m);
     m.paused = false;
     m.incarnation++;
   }
 
   async waitHealthy(m: ClusterMember, timeoutMs = START_TIMEOUT_MS): Promise<void> {
-    await waitFor(
-      async () => {
-        if (m.child?.exitCode !== null && m.child?.exitCode !== undefined)
-          throw new Error(`${m.name} exited with ${m.child.exitCode}\n${m.log}`);
-        try {
-          const r = await fetch(`http://${m.client}/health`, { signal: AbortSignal.timeout(2000) });
-          return r.ok && ((await r.json()) as { health?: string }).health === 'true';
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs, intervalMs: 100, what: `${m.name} healthy\n${m.log.slice(-3000)}` },
-    );
+    await waitHealthy(m, timeoutMs);
   }
 
   /** Whether the process is running (not killed, not exited). */
   alive(m: ClusterMember): boolean {
-    return m.child !== undefined && m.child.exitCode === null && m.child.signalCode === null;
+    return running(m);
   }
 
   /**
@@ -154,13 +117,9 @@ export class Cluster {
   }
 
   async kill(m: ClusterMember): Promise<void> {
-    const c = m.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    if (!running(m)) return;
     await this.scrape(m);
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill('SIGKILL');
-    });
+    await killProc(m);
     m.paused = false;
   }
 

@@ -38,40 +38,26 @@ import {
   type Ready,
   StateRole,
 } from '../../src/raft/index.js';
+import {
+  type ChaosOptions,
+  type ChaosStats,
+  drawPartition,
+  fmtConf,
+  pick,
+  Trace,
+  zeroStats,
+} from './chaos.js';
+import { fnv, type SmState } from './oracle.js';
 
 /** The knobs of one run, all derived from the seed unless overridden. */
-export interface SimOptions {
-  seed: number;
-  /** Initial voters (1..5). */
-  voters: number;
+export interface SimOptions extends ChaosOptions {
   preVote: boolean;
   checkQuorum: boolean;
-  /** Ticks of chaos before healing. */
-  chaosTicks: number;
-  /** Max ticks after healing for liveness to be reached. */
-  livenessTicks: number;
-  /** Message delivery rounds per tick (network speed relative to the tick). */
-  roundsPerTick: number;
-  dropRate: number;
   /**
    * Per-tick probability of redrawing the loss rate of every directed link (0, 0.5 or 1): flaky,
    * asymmetric links give the partial replication patterns of the paper's Figure 8.
    */
   flakyLinkRate: number;
-  dupRate: number;
-  /** Max delay of a message, in rounds. */
-  maxDelayRounds: number;
-  /** Per-tick probabilities. */
-  proposeRate: number;
-  readRate: number;
-  crashRate: number;
-  restartRate: number;
-  partitionRate: number;
-  healRate: number;
-  confChangeRate: number;
-  transferRate: number;
-  /** Per-tick probability of crashing or isolating the current leader (provokes Figure 8). */
-  leaderFaultRate: number;
   /** Honour `Ready.sendBeforePersist` (a leader sends while its own write is in flight). */
   earlySend: boolean;
   /** Compact when a member applied this many entries past its snapshot (0 = never). */
@@ -84,48 +70,43 @@ export interface SimOptions {
   maxUncommittedEntriesSize: number;
   maxCommittedSizePerReady: number;
   electionTick: number;
-  /** Keep the last N events for the failure report. */
-  traceSize: number;
-  /** Print every event as it happens. */
-  verbose: boolean;
 }
 
 /** Chooses the options of a seed (the "workload generator"). */
 export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}): SimOptions {
   const r = new SeededRng(seed ^ 0x5eed);
-  const pick = <T>(xs: T[]): T => xs[r.int(xs.length)]!;
   const chaos = r.next() < 0.8;
-  const roundsPerTick = pick([4, 8, 8, 16]);
-  const electionTick = pick([5, 10]);
+  const roundsPerTick = pick(r, [4, 8, 8, 16]);
+  const electionTick = pick(r, [5, 10]);
   // Raft's timing requirement (§5.6): a round trip well below the election timeout.
-  const maxDelayRounds = Math.min(pick([1, 2, 4, 8, 24]), Math.floor((roundsPerTick * electionTick) / 4));
+  const maxDelayRounds = Math.min(pick(r, [1, 2, 4, 8, 24]), Math.floor((roundsPerTick * electionTick) / 4));
   return {
     seed,
-    voters: pick([1, 2, 3, 3, 3, 4, 5, 5]),
+    voters: pick(r, [1, 2, 3, 3, 3, 4, 5, 5]),
     preVote: r.next() < 0.5,
     checkQuorum: r.next() < 0.5,
     chaosTicks: 150 + r.int(150),
     livenessTicks: 200,
     roundsPerTick,
-    dropRate: chaos ? pick([0, 0.02, 0.05, 0.1, 0.2]) : 0,
-    flakyLinkRate: chaos ? pick([0, 0, 0.05, 0.2]) : 0,
-    dupRate: chaos ? pick([0, 0.02, 0.05]) : 0,
+    dropRate: chaos ? pick(r, [0, 0.02, 0.05, 0.1, 0.2]) : 0,
+    flakyLinkRate: chaos ? pick(r, [0, 0, 0.05, 0.2]) : 0,
+    dupRate: chaos ? pick(r, [0, 0.02, 0.05]) : 0,
     maxDelayRounds,
-    proposeRate: pick([0.3, 0.6, 1, 2]),
-    readRate: pick([0, 0.1, 0.3]),
-    crashRate: chaos ? pick([0, 0.005, 0.02, 0.05]) : 0,
-    restartRate: pick([0.05, 0.2]),
-    partitionRate: chaos ? pick([0, 0.01, 0.03, 0.06]) : 0,
-    healRate: pick([0.05, 0.2]),
-    confChangeRate: r.next() < 0.5 ? pick([0.01, 0.03, 0.06]) : 0,
-    transferRate: r.next() < 0.4 ? pick([0.01, 0.03]) : 0,
-    leaderFaultRate: chaos ? pick([0, 0, 0.02, 0.05, 0.1]) : 0,
-    snapshotEvery: pick([0, 5, 20, 50]),
-    maxSizePerMsg: pick([1, 64, 1024 * 1024]),
-    maxInflightMsgs: pick([1, 2, 16, 256]),
-    maxInflightBytes: pick([0, 0, 16, 256]),
-    maxUncommittedEntriesSize: pick([0, 0, 64, 1024]),
-    maxCommittedSizePerReady: pick([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 1, 32]),
+    proposeRate: pick(r, [0.3, 0.6, 1, 2]),
+    readRate: pick(r, [0, 0.1, 0.3]),
+    crashRate: chaos ? pick(r, [0, 0.005, 0.02, 0.05]) : 0,
+    restartRate: pick(r, [0.05, 0.2]),
+    partitionRate: chaos ? pick(r, [0, 0.01, 0.03, 0.06]) : 0,
+    healRate: pick(r, [0.05, 0.2]),
+    confChangeRate: r.next() < 0.5 ? pick(r, [0.01, 0.03, 0.06]) : 0,
+    transferRate: r.next() < 0.4 ? pick(r, [0.01, 0.03]) : 0,
+    leaderFaultRate: chaos ? pick(r, [0, 0, 0.02, 0.05, 0.1]) : 0,
+    snapshotEvery: pick(r, [0, 5, 20, 50]),
+    maxSizePerMsg: pick(r, [1, 64, 1024 * 1024]),
+    maxInflightMsgs: pick(r, [1, 2, 16, 256]),
+    maxInflightBytes: pick(r, [0, 0, 16, 256]),
+    maxUncommittedEntriesSize: pick(r, [0, 0, 64, 1024]),
+    maxCommittedSizePerReady: pick(r, [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 1, 32]),
     electionTick,
     traceSize: 200,
     verbose: false,
@@ -135,41 +116,14 @@ export function optionsForSeed(seed: number, overrides: Partial<SimOptions> = {}
 }
 
 /** What a run observed; compared across seeds by the sweep. */
-export interface SimStats {
-  ticks: number;
-  leadersElected: number;
-  maxTerm: number;
-  proposals: number;
-  proposalsDropped: number;
-  applied: number;
-  reads: number;
-  readsAnswered: number;
-  crashes: number;
+export interface SimStats extends ChaosStats {
   /** Crashes of a leader after it sent a Ready's messages but before it persisted its entries. */
   crashesBeforePersist: number;
-  snapshotsSent: number;
-  confChangesApplied: number;
-  transfers: number;
-  messages: number;
-  ticksToLiveness: number;
 }
 
 /** A safety or liveness violation, carrying the seed and a one-line repro. */
 export class SimFailure extends Error {
   override name = 'SimFailure';
-}
-
-interface SmState {
-  applied: number;
-  hash: number;
-}
-
-function fnv(h: number, s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
 }
 
 function dataKey(e: Entry): string {
@@ -221,24 +175,8 @@ export class Sim {
   private group = new Map<NodeId, number>();
   /** Loss rate per directed link "from>to" (flaky links). */
   private linkLoss = new Map<string, number>();
-  private readonly trace: string[] = [];
-  readonly stats: SimStats = {
-    ticks: 0,
-    leadersElected: 0,
-    maxTerm: 0,
-    proposals: 0,
-    proposalsDropped: 0,
-    applied: 0,
-    reads: 0,
-    readsAnswered: 0,
-    crashes: 0,
-    crashesBeforePersist: 0,
-    snapshotsSent: 0,
-    confChangesApplied: 0,
-    transfers: 0,
-    messages: 0,
-    ticksToLiveness: 0,
-  };
+  private readonly trace: Trace;
+  readonly stats: SimStats = { ...zeroStats(), crashesBeforePersist: 0 };
 
   // Oracles.
   private readonly leaderOfTerm = new Map<number, NodeId>();
@@ -263,6 +201,7 @@ export class Sim {
   constructor(options: SimOptions) {
     this.o = options;
     this.rng = new SeededRng(options.seed);
+    this.trace = new Trace(options);
     const ids: NodeId[] = [];
     for (let i = 1; i <= options.voters; i++) ids.push(BigInt(i));
     this.nextNodeId = BigInt(options.voters + 1);
@@ -276,19 +215,13 @@ export class Sim {
   }
 
   private log(s: string): void {
-    const line = `[t${this.tickNo} r${this.round}] ${s}`;
-    if (this.o.verbose) console.log(line);
-    this.trace.push(line);
-    if (this.trace.length > this.o.traceSize) this.trace.shift();
+    this.trace.add(`[t${this.tickNo} r${this.round}] ${s}`);
   }
 
   private fail(why: string): never {
     const o = this.o;
-    throw new SimFailure(
-      `raft sim seed ${o.seed}: ${why}\n` +
-        `repro: npm run build && node dist/test/sim/sweep.js --seeds 1 --start ${o.seed} --verbose\n` +
-        `options: ${JSON.stringify(o)}\nlast events:\n  ${this.trace.join('\n  ')}`,
-    );
+    const repro = `npm run build && node dist/test/sim/sweep.js --seeds 1 --start ${o.seed} --verbose`;
+    throw new SimFailure(this.trace.report(`raft sim seed ${o.seed}: ${why}`, repro, o));
   }
 
   private start(n: SimNode): void {
@@ -605,7 +538,7 @@ export class Sim {
   private propose(): void {
     const alive = this.alive();
     if (alive.length === 0) return;
-    const n = alive[this.rng.int(alive.length)]!;
+    const n = pick(this.rng, alive);
     const data = enc.encode(`p${++this.proposalSeq}`);
     this.stats.proposals++;
     try {
@@ -626,7 +559,7 @@ export class Sim {
   private read(): void {
     const alive = this.alive();
     if (alive.length === 0) return;
-    const n = alive[this.rng.int(alive.length)]!;
+    const n = pick(this.rng, alive);
     const key = `r${++this.readSeq}`;
     this.stats.reads++;
     try {
@@ -648,7 +581,7 @@ export class Sim {
   private confChange(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
-    const l = leaders[this.rng.int(leaders.length)]!;
+    const l = pick(this.rng, leaders);
     const cs = l.raw!.status().confState;
     const roll = this.rng.next();
     let cc: ConfChange | null = null;
@@ -665,12 +598,12 @@ export class Sim {
     } else if (roll < 0.55 && cs.learners.length > 0) {
       cc = {
         type: ConfChangeType.AddNode,
-        nodeId: cs.learners[this.rng.int(cs.learners.length)]!,
+        nodeId: pick(this.rng, cs.learners),
         context: new Uint8Array(0),
       };
     } else if (roll < 0.85 && cs.voters.length > 1) {
       // Sometimes the leader removes itself.
-      const id = this.rng.next() < 0.3 ? l.id : cs.voters[this.rng.int(cs.voters.length)]!;
+      const id = this.rng.next() < 0.3 ? l.id : pick(this.rng, cs.voters);
       if (id === l.id && cs.voters.length === 2) {
         // Removing the leader of a two-voter cluster can leave the survivor waiting forever for
         // the removed member's vote (conf changes take effect when applied; see
@@ -684,7 +617,7 @@ export class Sim {
     } else if (cs.learners.length > 0) {
       cc = {
         type: ConfChangeType.RemoveNode,
-        nodeId: cs.learners[this.rng.int(cs.learners.length)]!,
+        nodeId: pick(this.rng, cs.learners),
         context: new Uint8Array(0),
       };
     }
@@ -703,7 +636,7 @@ export class Sim {
     const l = leaders[0]!;
     const voters = l.raw!.status().confState.voters.filter((v) => v !== l.id);
     if (voters.length === 0) return;
-    const to = voters[this.rng.int(voters.length)]!;
+    const to = pick(this.rng, voters);
     this.log(`transfer leadership ${l.id} -> ${to}`);
     this.stats.transfers++;
     l.raw!.transferLeadership(to);
@@ -722,7 +655,7 @@ export class Sim {
   private leaderFault(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
-    const l = leaders[this.rng.int(leaders.length)]!;
+    const l = pick(this.rng, leaders);
     if (this.rng.next() < 0.5) {
       this.crash(l);
     } else {
@@ -732,14 +665,7 @@ export class Sim {
   }
 
   private partition(): void {
-    const ids = [...this.nodes.keys()];
-    this.group = new Map();
-    if (this.rng.next() < 0.5) {
-      const lone = ids[this.rng.int(ids.length)]!;
-      this.group.set(lone, 1);
-    } else {
-      for (const id of ids) this.group.set(id, this.rng.int(2));
-    }
+    this.group = drawPartition(this.rng, [...this.nodes.keys()]);
     this.log(`partition ${[...this.group].map(([id, g]) => `${id}:${g}`).join(' ')}`);
   }
 
@@ -941,11 +867,6 @@ function decodeSm(b: Uint8Array): SmState {
 
 function sameConf(a: ConfState, b: ConfState): boolean {
   return fmtConf(a) === fmtConf(b);
-}
-
-function fmtConf(cs: ConfState): string {
-  const s = (xs: NodeId[]) => [...xs].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)).join(',');
-  return `voters(${s(cs.voters)}) learners(${s(cs.learners)})`;
 }
 
 /** Runs one seed with its derived options (plus overrides). */

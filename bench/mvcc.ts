@@ -1,4 +1,4 @@
-// A benchmark, not a test: `node dist/src/mvcc/bench.js [keys] [valueBytes]` (defaults 1,000,000 keys
+// A benchmark, not a test: `npm run bench:mvcc -- [keys] [valueBytes]` (node --expose-gc dist/bench/mvcc.js) (defaults 1,000,000 keys
 // x 256 bytes). Reports, for a fresh store in a temp dir:
 //   - puts/s, one put per write txn (as the apply loop does, one txn per raft entry), with a
 //     commit() (group commit, one fsync) every COMMIT_EVERY txns, with sync on;
@@ -11,9 +11,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SeededRng } from '../pkg/index.js';
-import { BTree } from './btree.js';
-import { MvccStore } from './index.js';
+import { SeededRng } from '../src/pkg/index.js';
+import { BTree } from '../src/mvcc/btree.js';
+import { MvccStore } from '../src/mvcc/index.js';
 
 const INDEX_ONLY = process.argv.includes('--index');
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));

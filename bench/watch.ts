@@ -9,7 +9,7 @@
  * key bench/k<j mod keys>, so each write reaches watchers/keys watchers. Each put's value is the
  * time it was sent, so the delay is measured on one clock.
  *
- * Usage: node dist/src/server/watch/bench.js [--watchers 10000] [--keys 1000] [--streams 100]
+ * Usage: node dist/bench/watch.js [--watchers 10000] [--keys 1000] [--streams 100]
  *        [--rate 1000] [--seconds 10] [--target both|tsetcd|etcd] [--endpoint host:port --pid N]
  * (--endpoint: measure a server you started yourself, e.g. under `node --cpu-prof`.)
  */
@@ -20,8 +20,8 @@ import {
   WatchRequest,
   type WatchResponse,
   WatchService,
-} from '../../proto/etcdserverpb/rpc.js';
-import { cpuSeconds, percentile, rssMb, startServer } from '../bench-support.js';
+} from '../src/proto/etcdserverpb/rpc.js';
+import { type BenchServer, cpuSeconds, percentile, rssMb, startServer } from './support.js';
 
 /** Puts in flight at most; a tick that would exceed it skips (counted), so the client never queues unboundedly. */
 const PUTS_IN_FLIGHT_MAX = 512;
@@ -82,11 +82,11 @@ function now(): number {
 }
 
 async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
-  const server =
+  const server: BenchServer =
     o.endpoint === undefined
       ? await startServer(kind)
-      : { child: undefined, endpoint: o.endpoint, cleanup() {} };
-  const pid = server.child?.pid ?? o.pid ?? 0;
+      : { pid: o.pid, endpoint: o.endpoint, cleanup: async () => {} };
+  const pid = server.pid ?? 0;
   const client = new Client(server.endpoint, credentials.createInsecure(), {
     'grpc.max_receive_message_length': -1,
   });
@@ -201,7 +201,7 @@ async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
   } finally {
     for (const s of streams) s.cancel();
     client.close();
-    server.cleanup();
+    await server.cleanup();
   }
 }
 
@@ -246,7 +246,7 @@ async function main(): Promise<void> {
 }
 
 const USAGE =
-  'usage: node dist/src/server/watch/bench.js [--watchers 10000] [--keys 1000] [--streams 100] ' +
+  'usage: node dist/bench/watch.js [--watchers 10000] [--keys 1000] [--streams 100] ' +
   '[--rate 1000] [--seconds 10] [--target both|tsetcd|etcd] [--endpoint host:port --pid N]';
 
 main().catch((e: unknown) => {

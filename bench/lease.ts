@@ -13,7 +13,7 @@
  * With `--rounds N` the two servers take turns N times, the order reversed every other round (a
  * fresh server each time), and the medians are compared: other load on the machine falls on both.
  *
- * Usage: node dist/src/server/lease-bench.js [--leases 10000] [--streams 100] [--conns 10]
+ * Usage: node dist/bench/lease.js [--leases 10000] [--streams 100] [--conns 10]
  *        [--depth 10] [--seconds 10] [--ttl 120] [--rounds 1] [--target both|tsetcd|etcd]
  */
 import { Client, type ClientDuplexStream, credentials } from '@grpc/grpc-js';
@@ -23,7 +23,7 @@ import {
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
   LeaseService,
-} from '../proto/etcdserverpb/rpc.js';
+} from '../src/proto/etcdserverpb/rpc.js';
 import {
   type BenchServer,
   cpuSeconds,
@@ -31,7 +31,7 @@ import {
   rssMb,
   type ServerKind,
   startServer,
-} from './bench-support.js';
+} from './support.js';
 
 /** Grants in flight while setting up. */
 const GRANTS_IN_FLIGHT = 64;
@@ -132,7 +132,7 @@ function grantAll(client: Client, o: Options): Promise<bigint[]> {
 
 async function runOne(kind: ServerKind, o: Options): Promise<Result> {
   const server: BenchServer = await startServer(kind);
-  const pid = server.child?.pid ?? 0;
+  const pid = server.pid ?? 0;
   // One TCP connection per client (a local subchannel pool each).
   const clients = Array.from(
     { length: o.conns },
@@ -232,7 +232,7 @@ async function runOne(kind: ServerKind, o: Options): Promise<Result> {
   } finally {
     for (const s of streams) s.cancel();
     for (const c of clients) c.close();
-    server.cleanup();
+    await server.cleanup();
   }
 }
 
@@ -304,7 +304,7 @@ async function main(): Promise<void> {
 }
 
 const USAGE =
-  'usage: node dist/src/server/lease-bench.js [--leases 10000] [--streams 100] [--conns 10] ' +
+  'usage: node dist/bench/lease.js [--leases 10000] [--streams 100] [--conns 10] ' +
   '[--depth 10] [--seconds 10] [--ttl 120] [--rounds 1] [--target both|tsetcd|etcd]';
 
 main().catch((e: unknown) => {

@@ -5,11 +5,11 @@
  *   2. Round trip: A sends one MsgHeartbeat, B answers with MsgHeartbeatResp from its onMessage;
  *      reports median and p99 of the loopback RTT over sequential pings.
  * Both sides share one Node event loop (and one core), so a two-process setup would do better.
- * Run: npx tsc -p . && node dist/src/transport/bench.js [messages] [pings]
+ * Run: npx tsc -p . && node dist/bench/transport.js [messages] [pings]
  */
 import { performance } from 'node:perf_hooks';
-import { type Message, MessageType, newMessage } from '../raft/index.js';
-import { Transport } from './index.js';
+import { type Message, MessageType, newMessage } from '../src/raft/index.js';
+import { Transport } from '../src/transport/index.js';
 
 const MESSAGES = Number(process.argv[2] ?? 200_000);
 const PINGS = Number(process.argv[3] ?? 2_000);

@@ -1,5 +1,5 @@
 /**
- * WAL benchmark (not a test): `npm run bench:wal` (= node dist/src/wal/bench.js).
+ * WAL benchmark (not a test): `npm run bench:wal` (= node dist/bench/wal.js).
  *
  * 1. The physical limit: the raw fdatasync rate of this disk, measured by this program writing
  *    128 bytes then fdatasync'ing, in a loop, into a preallocated file.
@@ -14,9 +14,9 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { SeededRng } from '../pkg/rng.js';
-import type { Entry } from '../raft/types.js';
-import { Wal } from './wal.js';
+import { SeededRng } from '../src/pkg/rng.js';
+import type { Entry } from '../src/raft/types.js';
+import { Wal } from '../src/wal/wal.js';
 
 function flag(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
