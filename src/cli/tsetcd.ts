@@ -10,6 +10,7 @@ import { createLogger } from '../server/logger.js';
 import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/member.js';
 import { buildConfig } from './config.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
+import { sdNotifierFromEnv } from './sd-notify.js';
 
 export const TSETCD_VERSION = '0.1.0';
 
@@ -99,7 +100,19 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  // etcd logs this once its cluster version is decided; tsetcd's is fixed, and this is the moment
+  // the member serves clients. etcd's e2e suite and operators' scripts wait for it.
+  logger.info(
+    { 'cluster-version': CLUSTER_VERSION.split('.').slice(0, 2).join('.') },
+    'enabled capabilities for version',
+  );
   const compactor = startAutoCompactor(member, cfg.autoCompaction, logger);
+  // systemd Type=notify (seed 002's unit): ready only now, once joined and serving, as etcd does.
+  const sd = sdNotifierFromEnv(process.env);
+  sd?.notify('READY=1').then(
+    () => logger.info({}, 'successfully notified init daemon'),
+    (err) => logger.error({ err: String(err) }, 'failed to notify systemd for readiness'),
+  );
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -107,8 +120,9 @@ export async function main(argv: string[]): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'received signal; shutting down');
     compactor.stop();
-    api
-      .close()
+    (sd?.notify('STOPPING=1') ?? Promise.resolve())
+      .catch((err) => logger.warn({ err: String(err) }, 'failed to notify systemd of stopping'))
+      .then(() => api.close())
       .then(() => member.stop())
       .then(
         () => process.exit(0),
