@@ -1,6 +1,7 @@
 /**
  * The `tsetcd` binary: a member started with etcd's flags, `tsetcd bench ...` for the load
- * generator, or `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts). Production wiring of the layers lives here.
+ * generator, `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts), `tsetcd certs`
+ * (cli/certs.ts) and `tsetcd systemd` (cli/systemd.ts) for deployment files. Production wiring of the layers lives here.
  */
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
@@ -23,6 +24,11 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'certs') {
     const { runCertsCommand } = await import('./certs.js');
     process.exitCode = await runCertsCommand(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'systemd') {
+    const { runSystemdCommand } = await import('./systemd.js');
+    process.exitCode = runSystemdCommand(argv.slice(1));
     return;
   }
   if (argv[0] === 'snapshot') {
