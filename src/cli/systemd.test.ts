@@ -68,9 +68,12 @@ const NODES = [
 
 /** What the seed's `source environment.sh` + heredoc + `sed` loop produce for one node. */
 function seedUnit(node: { name: string; ip: string }): string {
-  return SEED_TEMPLATE.replaceAll('${ETCD_DATA_DIR}', SEED_SETTINGS.dataDir)
-    .replaceAll('${ETCD_WAL_DIR}', SEED_SETTINGS.walDir)
-    .replaceAll('${ETCD_NODES}', etcdNodes(NODES))
+  const env: Record<string, string> = {
+    ETCD_DATA_DIR: SEED_SETTINGS.dataDir,
+    ETCD_WAL_DIR: SEED_SETTINGS.walDir,
+    ETCD_NODES: etcdNodes(NODES),
+  };
+  return SEED_TEMPLATE.replace(/\$\{(\w+)\}/g, (_, k: string) => env[k] ?? '')
     .split('\n')
     .map((line) => line.replace('##NODE_NAME##', node.name).replace('##NODE_IP##', node.ip)) // sed s///: first per line
     .join('\n');
