@@ -3,6 +3,7 @@
  * generator, `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts), `tsetcd certs`
  * (cli/certs.ts) and `tsetcd systemd` (cli/systemd.ts) for deployment files. Production wiring of the layers lives here.
  */
+import { readFileSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
 import { startAutoCompactor } from '../server/compactor.js';
@@ -10,10 +11,21 @@ import { FAILPOINT_ADDR_ENV, failpointsFromEnv } from '../server/failpoints.js';
 import { createLogger } from '../server/logger.js';
 import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/member.js';
 import { buildConfig } from './config.js';
+import { configFileArgs } from './config-file.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
 import { sdNotifierFromEnv } from './sd-notify.js';
 
 export const TSETCD_VERSION = '0.1.0';
+
+function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FlagError(
+      `open ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+    );
+  }
+}
 
 export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'bench') {
@@ -38,7 +50,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   let cfg: ReturnType<typeof buildConfig>;
   try {
-    const flags = parseFlags(argv, process.env);
+    let flags = parseFlags(argv, process.env);
     if (flags.values.get('help') === 'true') {
       process.stdout.write(helpText());
       return;
@@ -48,6 +60,16 @@ export async function main(argv: string[]): Promise<void> {
         `tsetcd Version: ${TSETCD_VERSION}\netcd API Version: ${SERVER_VERSION} (cluster ${CLUSTER_VERSION})\nNode Version: ${process.version}\nOS/Arch: ${platform()}/${arch()}\n`,
       );
       return;
+    }
+    // --config-file (or ETCD_CONFIG_FILE) replaces the command line and environment, as in etcd.
+    const configFile = flags.values.get('config-file') ?? '';
+    if (configFile !== '') {
+      const fromFile = configFileArgs(readConfigFile(configFile));
+      flags = parseFlags(fromFile.args, {});
+      flags.warnings.push(
+        ...fromFile.warnings,
+        `loaded server configuration from ${configFile}; other configuration command line flags and environment variables will be ignored if provided`,
+      );
     }
     cfg = buildConfig(flags);
     for (const w of flags.warnings) process.stderr.write(`tsetcd: warning: ${w}\n`);
