@@ -24,6 +24,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -230,7 +231,19 @@ function memberCause(memberLog) {
   return hit ? hit.replace(/\t/g, ' ').slice(0, 200) : '';
 }
 
-function runOne(bin, name, binDir, tmp, pidFile, timeout) {
+/**
+ * A scratch working directory shaped like etcd's tree (tests/e2e, with ../../integration linked to
+ * Debian's copy): the suite reads fixtures by relative path and some tests create unix sockets in
+ * their working directory, which must not land in /usr/share.
+ */
+function makeCwd(work) {
+  const cwd = join(work, 'tree', 'tests', 'e2e');
+  mkdirSync(cwd, { recursive: true });
+  symlinkSync(join(ETCD_SRC, 'integration'), join(work, 'tree', 'integration'));
+  return cwd;
+}
+
+function runOne(bin, name, binDir, tmp, pidFile, timeout, cwd) {
   const memberLog = join(tmp, '..', 'member.log');
   rmSync(memberLog, { force: true });
   return new Promise((res) => {
@@ -250,7 +263,7 @@ function runOne(bin, name, binDir, tmp, pidFile, timeout) {
         CERT_DIR,
       ],
       {
-        cwd: E2E_DIR,
+        cwd,
         env: { ...process.env, TMPDIR: tmp, E2E_PID_FILE: pidFile, E2E_MEMBER_LOG: memberLog },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
@@ -282,7 +295,7 @@ function runOne(bin, name, binDir, tmp, pidFile, timeout) {
       const why =
         result === 'pass'
           ? ''
-          : ((out.match(/^\s+\S+_test\.go:\d+: .*$/m) ?? out.match(/panic: .*$/m) ?? [''])[0] ?? '')
+          : ((out.match(/^\s+\S+\.go:\d+: .*$/m) ?? out.match(/panic: .*$/m) ?? [''])[0] ?? '')
               .trim()
               .replace(/\t/g, ' ')
               .slice(0, 300);
@@ -323,6 +336,7 @@ async function main() {
   const logDir = join(work, 'logs');
   mkdirSync(logDir);
   makeBinDir(binDir, o.against, pidFile);
+  const cwd = makeCwd(work);
   const out = o.out || join(ROOT, `etcd-e2e-${o.against}.tsv`);
   writeFileSync(out, 'test\tarea\ttls\tresult\tseconds\tfirst_failure\tmember_says\n');
   const cleanup = () => {
@@ -344,7 +358,7 @@ async function main() {
       const tmp = join(work, 'tmp');
       rmSync(tmp, { recursive: true, force: true });
       mkdirSync(tmp);
-      const r = await runOne(bin, name, binDir, tmp, pidFile, o.timeout);
+      const r = await runOne(bin, name, binDir, tmp, pidFile, o.timeout, cwd);
       results.push(r);
       appendFileSync(
         out,
