@@ -16,6 +16,7 @@
  * A null value (a key with nothing after the colon) leaves the default, as in etcd. A key etcd does
  * not know is ignored by etcd; here it is reported as a warning.
  */
+import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { FLAGS, FlagError, type FlagSpec } from './flags.js';
 
@@ -142,4 +143,18 @@ export function configFileArgs(text: string): ConfigFileArgs {
     push(key === 'log-output' ? 'log-outputs' : key, key, v);
   }
   return out;
+}
+
+/** Reads and maps the file at `path`; a missing file is Go's `open PATH: no such file or directory`. */
+export function loadConfigFile(path: string): ConfigFileArgs {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FlagError(
+      `open ${path}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+    );
+  }
+  return configFileArgs(text);
 }

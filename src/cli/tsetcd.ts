@@ -3,7 +3,6 @@
  * generator, `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts), `tsetcd certs`
  * (cli/certs.ts) and `tsetcd systemd` (cli/systemd.ts) for deployment files. Production wiring of the layers lives here.
  */
-import { readFileSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
 import { startAutoCompactor } from '../server/compactor.js';
@@ -11,21 +10,11 @@ import { FAILPOINT_ADDR_ENV, failpointsFromEnv } from '../server/failpoints.js';
 import { createLogger } from '../server/logger.js';
 import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/member.js';
 import { buildConfig } from './config.js';
-import { configFileArgs } from './config-file.js';
+import { loadConfigFile } from './config-file.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
 import { sdNotifierFromEnv } from './sd-notify.js';
 
 export const TSETCD_VERSION = '0.1.0';
-
-function readConfigFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new FlagError(
-      `open ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
-    );
-  }
-}
 
 export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'bench') {
@@ -64,7 +53,7 @@ export async function main(argv: string[]): Promise<void> {
     // --config-file (or ETCD_CONFIG_FILE) replaces the command line and environment, as in etcd.
     const configFile = flags.values.get('config-file') ?? '';
     if (configFile !== '') {
-      const fromFile = configFileArgs(readConfigFile(configFile));
+      const fromFile = loadConfigFile(configFile);
       flags = parseFlags(fromFile.args, {});
       flags.warnings.push(
         ...fromFile.warnings,
