@@ -27,14 +27,15 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const ETCD_SRC = '/usr/share/gocode/src/go.etcd.io/etcd';
 const E2E_DIR = join(ETCD_SRC, 'tests', 'e2e');
 const CERT_DIR = join(ETCD_SRC, 'integration', 'fixtures');
-const CACHE = join(ROOT, 'node_modules', '.cache', 'etcd-e2e');
+// The built suite (and Go's build cache for it) outlive a clone: building takes ~2 minutes cold.
+const CACHE = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tsetcd-etcd-e2e');
 const LOCK = join(tmpdir(), 'tsetcd-etcd-e2e.lock');
 /** How long the lock may be held before it counts as stale (a run that died without cleanup). */
 const LOCK_STALE_MS = 2 * 3600_000;
@@ -285,11 +286,16 @@ function runOne(bin, name, binDir, tmp, pidFile, timeout, cwd) {
       },
       parseGoSeconds(timeout) * 1000 + 30_000,
     );
+    let spawnError = '';
+    child.on('error', (err) => {
+      spawnError = `cannot run the suite: ${err.message}`;
+      out += `${spawnError}\n`;
+    });
     child.on('close', (code) => {
       clearTimeout(hard);
       killRecorded(pidFile);
       const secs = (Date.now() - started) / 1000;
-      let result = code === 0 ? 'pass' : 'fail';
+      let result = code === 0 && spawnError === '' ? 'pass' : 'fail';
       if (/--- SKIP/.test(out) && code === 0) result = 'skip';
       if (/panic: test timed out/.test(out)) result = 'timeout';
       const why =
@@ -397,4 +403,11 @@ async function main() {
   if (o.expectPass && fail > 0) process.exit(1);
 }
 
-await main();
+try {
+  await main();
+} finally {
+  // main's own cleanup covers the normal path; this covers a throw before it got there.
+  if (existsSync(join(LOCK, 'pid')) && readFileSync(join(LOCK, 'pid'), 'utf8') === String(process.pid)) {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}

@@ -4,7 +4,7 @@
  * and waits for etcd's milestone lines ("published", "enabled capabilities for version") before it
  * runs etcdctl against it.
  * Method: scripts/etcd-e2e.mjs --against tsetcd --expect-pass on the subset below (builds the suite
- * once into node_modules/.cache; `npm run test:etcd-e2e` runs all of it). Skipped, saying why,
+ * once into ~/.cache/tsetcd-etcd-e2e; `npm run test:etcd-e2e` runs all of it). Skipped, saying why,
  * where Go or the etcd sources are missing (scripts/ensure-test-deps.sh installs them as root).
  */
 import assert from 'node:assert/strict';
