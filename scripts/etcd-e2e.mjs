@@ -387,7 +387,8 @@ async function main() {
     s[r.result]++;
     by.set(a, s);
   }
-  console.log(`\nagainst ${o.against}: results in ${out}; logs of failures in ${logDir}`);
+  const failed = results.some((r) => r.result !== 'pass' && r.result !== 'skip');
+  console.log(`\nagainst ${o.against}: results in ${out}${failed ? `; logs of failures in ${logDir}` : ''}`);
   console.log(`${'area'.padEnd(20)} pass  fail  timeout  skip`);
   for (const [a, s] of [...by].sort()) {
     console.log(
