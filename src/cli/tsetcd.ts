@@ -106,8 +106,9 @@ export async function main(argv: string[]): Promise<void> {
   });
   try {
     for (const l of cfg.listenClient) {
-      const addr = await api.listen(l.host, l.port);
-      logger.info({ address: `${addr.host}:${addr.port}` }, 'ready to serve client requests');
+      if (l.path !== undefined) await api.listenPath(l.path);
+      const addr = l.path !== undefined ? { host: l.path, port: 0 } : await api.listen(l.host, l.port);
+      logger.info({ address: l.path ?? `${addr.host}:${addr.port}` }, 'ready to serve client requests');
     }
   } catch (err) {
     process.stderr.write(`tsetcd: listen failed: ${(err as Error).message}\n`);

@@ -14,6 +14,7 @@ import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MvccError, MvccStore, type MvccStoreOptions, type WriteTxn } from '../mvcc/index.js';
+import type { ListenAddress } from '../pkg/index.js';
 import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import {
   type AlarmRequest,
@@ -37,7 +38,7 @@ import {
 } from '../proto/etcdserverpb/rpc.js';
 import type { Event } from '../proto/mvccpb/kv.js';
 import { type ConfChange, ConfChangeType, type Message, MessageType } from '../raft/index.js';
-import { type FaultHooks, Transport } from '../transport/index.js';
+import { type FaultHooks, PeerServer, Transport } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
 import { etcdError } from '../wire/errors.js';
 import { GrpcError, Status } from '../wire/status.js';
@@ -95,7 +96,9 @@ export interface MemberConfig {
   /** etcd's --backend-batch-interval: how often applied writes go to lmdb; 0/absent = 100 ms. */
   backendBatchIntervalMs?: number;
   /** Where to listen for peers (etcd --listen-peer-urls); unset = no peer listener (in-process tests). */
-  listenPeer?: { host: string; port: number };
+  listenPeer?: ListenAddress;
+  /** More peer listen addresses (etcd takes several --listen-peer-urls), served like the first. */
+  listenPeerAlso?: ListenAddress[];
   /** etcd --initial-cluster-state: 'existing' joins a running cluster (after `member add`). */
   initialClusterState?: 'new' | 'existing';
   /** etcd --strict-reconfig-check (default true): refuse changes that would cost the quorum. */
@@ -1137,11 +1140,13 @@ export class Member {
   }
 
   /** Starts the peer listener and links to every other member of the initial cluster. */
-  private async startTransport(listen: { host: string; port: number }): Promise<void> {
+  private async startTransport(listen: ListenAddress): Promise<void> {
     const t = await Transport.start({
       localId: this.memberId,
       clusterId: this.clusterId,
-      listen,
+      // A unix:// peer URL: the socket is bound here and the transport takes the server as is.
+      listen: 'path' in listen ? { host: '', port: 0 } : listen,
+      server: 'path' in listen ? await PeerServer.listenPath(listen.path) : undefined,
       advertisePeerUrls: this.cfg.peerUrls,
       logger: this.logger,
       onMessage: (m: Message) => this.log?.step(m),
@@ -1154,6 +1159,7 @@ export class Member {
       faults: this.cfg.transportFaults,
     });
     this.transport = t;
+    for (const a of this.cfg.listenPeerAlso ?? []) await t.server.listenAlso(a);
     for (const m of this.membership.list()) if (m.id !== this.memberId) t.addPeer(m.id, m.peerUrls);
     t.server.handle(MEMBERS_PEER_PATH, (_req, res) => {
       res.writeHead(200, {
