@@ -7,6 +7,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { routeByPreface } from '../pkg/h2-sniff.js';
+import { listenOn } from '../pkg/listen.js';
 import type { GrpcServer } from './grpc-server.js';
 import { type HttpHandler, pumpBody } from './http-handler.js';
 
@@ -39,6 +40,11 @@ export class ClientListener {
         resolve({ host: addr.address, port: addr.port });
       });
     });
+  }
+
+  /** Starts listening on the unix socket `path` (etcd's unix:// client URL). */
+  listenPath(path: string): Promise<void> {
+    return listenOn(this.tcp, { path }, 1024);
   }
 
   /** Stops accepting and destroys every open connection. */

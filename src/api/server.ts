@@ -69,6 +69,13 @@ export class ApiServer {
     return addr;
   }
 
+  /** Listens on the unix socket `path` (etcd's unix:// client URL). */
+  async listenPath(path: string): Promise<void> {
+    const l = new ClientListener(this.grpc, this.http);
+    await l.listenPath(path);
+    this.listeners.push(l);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.listeners.map((l) => l.close()));
     await this.grpc.close();

@@ -2,7 +2,7 @@
  * Turns parsed flags into a member configuration, with etcd 3.4's validation rules and messages
  * (advertise URLs required with explicit listen URLs, the local name must be in --initial-cluster, ...).
  */
-
+import type { ListenAddress } from '../pkg/index.js';
 import type { MemberConfig } from '../server/index.js';
 import type { LogLevel } from '../server/logger.js';
 import { FlagError, type ParsedFlags, parseDurationMs } from './flags.js';
@@ -11,6 +11,8 @@ export interface ListenUrl {
   url: string;
   host: string;
   port: number;
+  /** unix://NAME: the socket file NAME (etcd listens on the URL's host:port as a path); else undefined. */
+  path?: string;
 }
 
 export interface ServerConfig {
@@ -27,7 +29,7 @@ function splitList(s: string): string[] {
     .filter((x) => x.length > 0);
 }
 
-/** Parses and checks one URL as etcd's types.NewURLs does; https and unix are not built yet. */
+/** Parses and checks one URL as etcd's types.NewURLs does; https and unixs are not built yet. */
 export function parseUrl(raw: string, flag: string): ListenUrl {
   let u: URL;
   try {
@@ -38,7 +40,7 @@ export function parseUrl(raw: string, flag: string): ListenUrl {
   if (u.protocol === 'https:' || u.protocol === 'unixs:') {
     throw new FlagError(`--${flag}: ${raw}: TLS is not supported by tsetcd yet`);
   }
-  if (u.protocol !== 'http:') {
+  if (u.protocol !== 'http:' && u.protocol !== 'unix:') {
     throw new FlagError(`--${flag}: URL scheme must be http, https, unix, or unixs: ${raw}`);
   }
   if (u.pathname !== '/' && u.pathname !== '') {
@@ -46,6 +48,8 @@ export function parseUrl(raw: string, flag: string): ListenUrl {
   }
   if (u.port === '') throw new FlagError(`--${flag}: URL address does not have the form "host:port": ${raw}`);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  // etcd: a unix URL names its socket file by host:port (unix://etcd.unix:1 -> ./etcd.unix:1).
+  if (u.protocol === 'unix:') return { url: raw, host, port: Number(u.port), path: u.host };
   return { url: raw, host, port: Number(u.port) };
 }
 
@@ -87,11 +91,8 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
   const clientUrls = splitList(v('advertise-client-urls'));
   for (const u of clientUrls) parseUrl(u, 'advertise-client-urls');
   const listenPeers = splitList(v('listen-peer-urls')).map((u) => parseUrl(u, 'listen-peer-urls'));
-  if (listenPeers.length > 1) {
-    throw new FlagError(
-      '--listen-peer-urls: listening on more than one peer URL is not supported by tsetcd yet',
-    );
-  }
+  const listenAddress = (l: ListenUrl): ListenAddress =>
+    l.path !== undefined ? { path: l.path } : { host: l.host, port: l.port };
   const peerUrls = splitList(v('initial-advertise-peer-urls'));
   for (const u of peerUrls) parseUrl(u, 'initial-advertise-peer-urls');
 
@@ -172,7 +173,8 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       walDir: v('wal-dir'),
       watchProgressNotifyIntervalMs: parseDurationMs(v('experimental-watch-progress-notify-interval')),
       leaseCheckpoint: v('experimental-enable-lease-checkpoint') === 'true',
-      listenPeer: listenPeers[0] ? { host: listenPeers[0].host, port: listenPeers[0].port } : undefined,
+      listenPeer: listenPeers[0] ? listenAddress(listenPeers[0]) : undefined,
+      listenPeerAlso: listenPeers.slice(1).map(listenAddress),
       initialClusterState: state,
       strictReconfigCheck: v('strict-reconfig-check') === 'true',
     },

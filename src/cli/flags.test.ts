@@ -101,8 +101,12 @@ test('config: etcd validation rules and messages', () => {
       'unknown log level "loud": only supports debug, info, warn, error, panic, or fatal',
     ],
     [
-      ['--listen-peer-urls', 'http://127.0.0.1:1,http://127.0.0.1:2'],
-      '--listen-peer-urls: listening on more than one peer URL is not supported by tsetcd yet',
+      ['--listen-peer-urls', 'unix://etcd.sock'],
+      '--listen-peer-urls: URL address does not have the form "host:port": unix://etcd.sock',
+    ],
+    [
+      ['--listen-peer-urls', 'unix://etcd.sock:1/x'],
+      '--listen-peer-urls: URL must not contain a path: unix://etcd.sock:1/x',
     ],
   ];
   for (const [argv, message] of cases) {
@@ -112,4 +116,21 @@ test('config: etcd validation rules and messages', () => {
       argv.join(' '),
     );
   }
+  // As etcd: several peer listen URLs, and unix:// ones (the socket file is the URL's host:port).
+  const cfg = buildConfig(
+    parseFlags(
+      [
+        '--listen-peer-urls',
+        'unix://etcd.sock:1,http://127.0.0.1:2',
+        '--listen-client-urls',
+        'unix://localhost:2379',
+        '--advertise-client-urls',
+        'unix://localhost:2379',
+      ],
+      {},
+    ),
+  );
+  assert.deepEqual(cfg.member.listenPeer, { path: 'etcd.sock:1' });
+  assert.deepEqual(cfg.member.listenPeerAlso, [{ host: '127.0.0.1', port: 2 }]);
+  assert.equal(cfg.listenClient[0]?.path, 'localhost:2379');
 });

@@ -331,6 +331,12 @@ export const FLAGS: FlagSpec[] = [
   ),
   // tsetcd's own, not etcd's: both are plain switches.
   f('version', 'bool', 'false', 'Print the version and exit.'),
+  f(
+    'config-file',
+    'string',
+    '',
+    'Path to the server configuration file. Note that if a configuration file is provided, other command line flags and environment variables will be ignored.',
+  ),
   f('help', 'bool', 'false', 'Show this help and exit.'),
 ];
 
@@ -462,6 +468,9 @@ export function helpText(): string {
     '',
     '  tsetcd bench <put|range|txn-put> [flags]',
     '    Run the load generator (see `tsetcd bench --help`).',
+    '',
+    '  tsetcd certs init-ca|gencert ...    (see `tsetcd certs --help`)',
+    '  tsetcd systemd --nodes NAME=IP,...  (see `tsetcd systemd --help`)',
     '',
     '  tsetcd --version',
     '  tsetcd -h | --help',

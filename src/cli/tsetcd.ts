@@ -1,6 +1,7 @@
 /**
  * The `tsetcd` binary: a member started with etcd's flags, `tsetcd bench ...` for the load
- * generator, or `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts). Production wiring of the layers lives here.
+ * generator, `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts), `tsetcd certs`
+ * (cli/certs.ts) and `tsetcd systemd` (cli/systemd.ts) for deployment files. Production wiring of the layers lives here.
  */
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
@@ -9,7 +10,9 @@ import { FAILPOINT_ADDR_ENV, faultControlFromEnv } from '../server/fault-control
 import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/index.js';
 import { createLogger } from '../server/logger.js';
 import { buildConfig } from './config.js';
+import { loadConfigFile } from './config-file.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
+import { sdNotifierFromEnv } from './sd-notify.js';
 
 export const TSETCD_VERSION = '0.1.0';
 
@@ -24,6 +27,16 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await runLab(argv.slice(1));
     return;
   }
+  if (argv[0] === 'certs') {
+    const { runCertsCommand } = await import('./certs.js');
+    process.exitCode = await runCertsCommand(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'systemd') {
+    const { runSystemdCommand } = await import('./systemd.js');
+    process.exitCode = runSystemdCommand(argv.slice(1));
+    return;
+  }
   if (argv[0] === 'snapshot') {
     const { runSnapshotCommand } = await import('./snapshot.js');
     process.exitCode = await runSnapshotCommand(argv.slice(1));
@@ -31,7 +44,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   let cfg: ReturnType<typeof buildConfig>;
   try {
-    const flags = parseFlags(argv, process.env);
+    let flags = parseFlags(argv, process.env);
     if (flags.values.get('help') === 'true') {
       process.stdout.write(helpText());
       return;
@@ -41,6 +54,16 @@ export async function main(argv: string[]): Promise<void> {
         `tsetcd Version: ${TSETCD_VERSION}\netcd API Version: ${SERVER_VERSION} (cluster ${CLUSTER_VERSION})\nNode Version: ${process.version}\nOS/Arch: ${platform()}/${arch()}\n`,
       );
       return;
+    }
+    // --config-file (or ETCD_CONFIG_FILE) replaces the command line and environment, as in etcd.
+    const configFile = flags.values.get('config-file') ?? '';
+    if (configFile !== '') {
+      const fromFile = loadConfigFile(configFile);
+      flags = parseFlags(fromFile.args, {});
+      flags.warnings.push(
+        ...fromFile.warnings,
+        `loaded server configuration from ${configFile}; other configuration command line flags and environment variables will be ignored if provided`,
+      );
     }
     cfg = buildConfig(flags);
     for (const w of flags.warnings) process.stderr.write(`tsetcd: warning: ${w}\n`);
@@ -88,10 +111,12 @@ export async function main(argv: string[]): Promise<void> {
     maxRequestBytes: cfg.member.maxRequestBytes,
     maxTxnOps: cfg.member.maxTxnOps,
   });
+  const listening: string[] = [];
   try {
     for (const l of cfg.listenClient) {
-      const addr = await api.listen(l.host, l.port);
-      logger.info({ address: `${addr.host}:${addr.port}` }, 'ready to serve client requests');
+      if (l.path !== undefined) await api.listenPath(l.path);
+      const addr = l.path !== undefined ? { host: l.path, port: 0 } : await api.listen(l.host, l.port);
+      listening.push(l.path ?? `${addr.host}:${addr.port}`);
     }
   } catch (err) {
     process.stderr.write(`tsetcd: listen failed: ${(err as Error).message}\n`);
@@ -102,14 +127,16 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const compactor = startAutoCompactor(member, cfg.autoCompaction, logger);
+  const sd = sdNotifierFromEnv(process.env);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'received signal; shutting down');
     compactor.stop();
-    api
-      .close()
+    (sd?.notify('STOPPING=1') ?? Promise.resolve())
+      .catch((err) => logger.warn({ err: String(err) }, 'failed to notify systemd of stopping'))
+      .then(() => api.close())
       .then(() => member.stop())
       .then(
         () => process.exit(0),
@@ -121,7 +148,21 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   member.ready().then(
-    () => logger.info({ 'member-id': member.memberId.toString(16) }, 'ready: joined the cluster'),
+    () => {
+      logger.info({ 'member-id': member.memberId.toString(16) }, 'ready: joined the cluster');
+      // etcd prints these once the member has joined (its clients are served from the start here,
+      // /health unhealthy until now); etcd's e2e suite and operators' scripts wait for them.
+      for (const address of listening) logger.info({ address }, 'ready to serve client requests');
+      logger.info(
+        { 'cluster-version': CLUSTER_VERSION.split('.').slice(0, 2).join('.') },
+        'enabled capabilities for version',
+      );
+      // systemd Type=notify (seed 002's unit): ready only now, once joined and serving, as etcd does.
+      sd?.notify('READY=1').then(
+        () => logger.info({}, 'successfully notified init daemon'),
+        (err) => logger.error({ err: String(err) }, 'failed to notify systemd for readiness'),
+      );
+    },
     (err: unknown) => {
       if (stopping) return; // a signal stopped the member before it was ready
       // Only a refusal for good (peers of another cluster, a failed disk) ends the wait.

@@ -195,9 +195,14 @@ export function isPlainAuthority(v: string): boolean {
   return /^[A-Za-z0-9._~!$&'()*+,;=:%[\]-]*$/.test(v);
 }
 
-/** "http://host:port/x" -> "host:port"; a plain authority is returned as it is. */
+/**
+ * "http://host:port/x" -> "host:port"; a plain authority is returned as it is. A unix socket path
+ * (etcdctl --endpoints unix:///run/etcd.sock sends the path) has no host: it becomes "localhost",
+ * as Go's HTTP client names unix-socket servers.
+ */
 export function repairAuthority(v: string): string {
   const noScheme = v.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//, '');
+  if (noScheme.startsWith('/')) return 'localhost';
   const cut = noScheme.search(/[/?#]/);
   const hostPort = cut >= 0 ? noScheme.slice(0, cut) : noScheme;
   const at = hostPort.lastIndexOf('@');

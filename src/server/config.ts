@@ -3,6 +3,7 @@
  * default resolved once (`ResolvedConfig`), so no part of the member spells a default again.
  */
 import { type Clock, RealClock } from '../pkg/clock.js';
+import type { ListenAddress } from '../pkg/index.js';
 import type { FaultHooks } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
 import { type DataDirLayout, dataDirLayout } from './data-dir.js';
@@ -41,7 +42,9 @@ export interface MemberConfig {
   /** etcd's --backend-batch-interval: how often applied writes go to lmdb; 0/absent = 100 ms. */
   backendBatchIntervalMs?: number;
   /** Where to listen for peers (etcd --listen-peer-urls); unset = no peer listener (in-process tests). */
-  listenPeer?: { host: string; port: number };
+  listenPeer?: ListenAddress;
+  /** More peer listen addresses (etcd takes several --listen-peer-urls), served like the first. */
+  listenPeerAlso?: ListenAddress[];
   /** etcd --initial-cluster-state: 'existing' joins a running cluster (after `member add`). */
   initialClusterState?: 'new' | 'existing';
   /** etcd --strict-reconfig-check (default true): refuse changes that would cost the quorum. */

@@ -3,8 +3,10 @@
  * the member table), Raft messages out (snapshots streamed with their database), messages and
  * snapshots in, and the member's own peer endpoints (peer-http.ts).
  */
+
+import type { ListenAddress } from '../pkg/index.js';
 import { type ConfChange, ConfChangeType, type Message, MessageType } from '../raft/index.js';
-import { type PeerStats, Transport } from '../transport/index.js';
+import { PeerServer, type PeerStats, Transport } from '../transport/index.js';
 import type { ResolvedConfig } from './config.js';
 import type { LeasePrimary } from './lease-checkpoint.js';
 import type { Logger } from './logger.js';
@@ -35,12 +37,14 @@ export class MemberPeers {
   constructor(private readonly host: MemberPeersHost) {}
 
   /** Starts the peer listener, links to every other member, and serves the member's endpoints. */
-  async listen(listen: { host: string; port: number }): Promise<void> {
+  async listen(listen: ListenAddress): Promise<void> {
     const { host } = this;
     const t = await Transport.start({
       localId: host.memberId,
       clusterId: host.clusterId,
-      listen,
+      // A unix:// peer URL: the socket is bound here and the transport takes the server as is.
+      listen: 'path' in listen ? { host: '', port: 0 } : listen,
+      server: 'path' in listen ? await PeerServer.listenPath(listen.path) : undefined,
       advertisePeerUrls: host.cfg.peerUrls,
       logger: host.logger,
       onMessage: (m: Message) => host.driver()?.step(m),
@@ -53,6 +57,7 @@ export class MemberPeers {
       faults: host.cfg.transportFaults,
     });
     this.transport = t;
+    for (const a of host.cfg.listenPeerAlso ?? []) await t.server.listenAlso(a);
     this.syncPeers();
     servePeerHttp(t.server, {
       clusterId: host.clusterId,

@@ -12,7 +12,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { routeByPreface } from '../pkg/h2-sniff.js';
-import { assert } from '../pkg/index.js';
+import { assert, type ListenAddress, listenForwarding, listenOn } from '../pkg/index.js';
 import { H2_SESSION_MEMORY_MB, H2_WINDOW_BYTES } from './limits.js';
 
 /** A request on the peer port (HTTP/1.1 or HTTP/2). */
@@ -43,6 +43,9 @@ export function replyError(res: PeerResponse, status: number, text: string): voi
   res.end(body);
 }
 
+/** Backlog of every peer listener (etcd's listeners use the kernel default; this is Node's). */
+const PEER_BACKLOG = 511;
+
 /** The peer port. Create with `PeerServer.listen`; close with `close()`. */
 export class PeerServer {
   private readonly routes: { prefix: string; handler: PeerHandler }[] = [];
@@ -53,6 +56,8 @@ export class PeerServer {
   private readonly tcp: net.Server;
   private addr: PeerAddress = { host: '', port: 0 };
   private closed = false;
+  /** Servers of the extra listen URLs (etcd takes several --listen-peer-urls); see `listenAlso`. */
+  private readonly extras: net.Server[] = [];
 
   private constructor() {
     const dispatch = (req: PeerRequest, res: PeerResponse) => this.dispatch(req, res);
@@ -109,9 +114,27 @@ export class PeerServer {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    for (const e of this.extras) e.close();
     for (const s of this.sessions) s.destroy();
     for (const s of this.sockets) s.destroy();
     return new Promise((resolve) => this.tcp.close(() => resolve()));
+  }
+
+  /** Like `listen`, on a unix socket (etcd's unix:// peer URL); `address` is then { path, port 0 }. */
+  static async listenPath(path: string): Promise<PeerServer> {
+    const s = new PeerServer();
+    await listenOn(s.tcp, { path }, PEER_BACKLOG);
+    s.addr = { host: path, port: 0 };
+    return s;
+  }
+
+  /**
+   * Listens on one more address (another of etcd's --listen-peer-urls, TCP or unix); its
+   * connections are served exactly as the first address's. Closed with the server.
+   */
+  async listenAlso(where: ListenAddress): Promise<void> {
+    assert(!this.closed, 'listenAlso on a closed peer server');
+    this.extras.push(await listenForwarding(this.tcp, where, PEER_BACKLOG));
   }
 
   private dispatch(req: PeerRequest, res: PeerResponse): void {

@@ -11,6 +11,7 @@
  * the queue survives reconnects (what was written to a dead connection is lost, like etcd).
  */
 import http2 from 'node:http2';
+import net from 'node:net';
 import type { Rng } from '../pkg/index.js';
 import { assert } from '../pkg/index.js';
 import { encodeMessage, type Message } from '../raft/index.js';
@@ -272,9 +273,12 @@ export class Peer {
     const url = this.urls[this.urlIndex % this.urls.length]!;
     let session: http2.ClientHttp2Session;
     try {
-      session = http2.connect(url, {
+      // unix://NAME (etcd's unix peer URL): h2c over the socket file NAME.
+      const unixPath = url.startsWith('unix://') ? url.slice('unix://'.length) : undefined;
+      session = http2.connect(unixPath !== undefined ? 'http://localhost' : url, {
         settings: { initialWindowSize: H2_WINDOW_BYTES, enablePush: false },
         maxSessionMemory: H2_SESSION_MEMORY_MB,
+        ...(unixPath !== undefined ? { createConnection: () => net.connect(unixPath) } : {}),
       });
     } catch (err) {
       this.session = undefined;
@@ -477,7 +481,10 @@ function validateUrls(urls: string[]): string[] {
   assert(urls.length > 0, 'a peer has at least one URL');
   for (const u of urls) {
     const parsed = new URL(u);
-    assert(parsed.protocol === 'http:', `peer URL ${u}: only http:// (h2c) is supported until TLS lands`);
+    assert(
+      parsed.protocol === 'http:' || parsed.protocol === 'unix:',
+      `peer URL ${u}: only http:// and unix:// (h2c) are supported until TLS lands`,
+    );
   }
   return [...urls];
 }

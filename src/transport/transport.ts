@@ -127,7 +127,7 @@ export class Transport implements RaftTransport {
   }
 
   /**
-   * Starts a link to member `id` at `urls` (http:// URLs; tried in turn on reconnects). Adding an
+   * Starts a link to member `id` at `urls` (http:// or unix:// URLs; tried in turn on reconnects). Adding an
    * existing peer updates its URLs instead.
    */
   addPeer(id: bigint, urls: string[]): void {
