@@ -8,8 +8,10 @@ import { startAutoCompactor } from '../server/compactor.js';
 import { FAILPOINT_ADDR_ENV, failpointsFromEnv } from '../server/failpoints.js';
 import { createLogger } from '../server/logger.js';
 import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/member.js';
+import { makePeerFetch, TlsConfigError } from '../tls/index.js';
 import { buildConfig } from './config.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
+import { setupTls, type TlsSetup } from './tls-setup.js';
 
 export const TSETCD_VERSION = '0.1.0';
 
@@ -59,14 +61,31 @@ export async function main(argv: string[]): Promise<void> {
     await failpoints.listen();
     logger.warn({ address: process.env[FAILPOINT_ADDR_ENV] }, 'failpoint control server enabled (test only)');
   }
+  let tlsSetup: TlsSetup;
+  try {
+    tlsSetup = setupTls(cfg, logger);
+  } catch (err) {
+    if (!(err instanceof TlsConfigError)) throw err;
+    logger.error({ error: err.message }, 'TLS configuration failed');
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = 1;
+    await failpoints?.close();
+    return;
+  }
+  const baseCfg = {
+    ...cfg.member,
+    peerTls: tlsSetup.peer,
+    peerTlsListen: cfg.tls.listenPeerUrls.some((u) => u.startsWith('https:')),
+    peerFetch: makePeerFetch(tlsSetup.peer),
+  };
   const memberCfg = failpoints
     ? {
-        ...cfg.member,
+        ...baseCfg,
         ...failpoints.memberOverrides,
         transportFaults: failpoints.transportFaults,
         walFs: failpoints.walFs,
       }
-    : cfg.member;
+    : baseCfg;
   let member: Member;
   try {
     member = await Member.start(memberCfg, logger);
@@ -83,7 +102,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   try {
     for (const l of cfg.listenClient) {
-      const addr = await api.listen(l.host, l.port);
+      const addr = await api.listen(l.host, l.port, l.secure ? tlsSetup.client : undefined);
       logger.info({ address: `${addr.host}:${addr.port}` }, 'ready to serve client requests');
     }
   } catch (err) {

@@ -37,7 +37,7 @@ import {
 } from '../proto/etcdserverpb/rpc.js';
 import type { Event } from '../proto/mvccpb/kv.js';
 import { type ConfChange, ConfChangeType, type Message, MessageType } from '../raft/index.js';
-import { type FaultHooks, Transport } from '../transport/index.js';
+import { type FaultHooks, type PeerTls, Transport } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
 import { etcdError } from '../wire/errors.js';
 import { GrpcError, Status } from '../wire/status.js';
@@ -102,6 +102,16 @@ export interface MemberConfig {
   strictReconfigCheck?: boolean;
   /** Fault injection on the peer links (tests and the fault suite): partitions, drops, delays. */
   transportFaults?: FaultHooks;
+  /** TLS of the peer port and links (etcd's --peer-* flags; src/tls's TlsEndpoint); unset = plaintext. */
+  peerTls?: PeerTls;
+  /** Whether the peer port serves TLS (an https:// --listen-peer-urls); default true when peerTls is set. */
+  peerTlsListen?: boolean;
+  /**
+   * Requests to other members' peer URLs besides Raft (join, lease forwarding, promote); must
+   * speak https:// with the peer TLS settings when peer URLs are https (src/tls's makePeerFetch).
+   * Default: global fetch.
+   */
+  peerFetch?: PeerFetch;
   /** Entries kept after a snapshot for slow followers (default 5000, etcd's); tests use few. */
   snapshotCatchUpEntries?: number;
   /** etcd --experimental-enable-lease-checkpoint; on unless false (etcd's default is off). */
@@ -109,6 +119,12 @@ export interface MemberConfig {
   /** How often the leader checkpoints remaining lease TTLs (default 5 minutes, etcd's); tests use less. */
   leaseCheckpointIntervalMs?: number;
 }
+
+/** The fetch subset used on peer URLs (see MemberConfig.peerFetch). */
+export type PeerFetch = (
+  url: string,
+  init?: { method?: string; body?: string; signal?: AbortSignal; headers?: Record<string, string> },
+) => Promise<Response>;
 
 /** Who this member is: fixed at its first start, then read back from its data dir. */
 interface Identity {
@@ -1123,7 +1139,7 @@ export class Member {
     if (!url) throw etcdError('noLeader');
     let res: Response;
     try {
-      res = await fetch(`${url.replace(/\/+$/, '')}${LEASE_PEER_PATH}`, {
+      res = await (this.cfg.peerFetch ?? fetch)(`${url.replace(/\/+$/, '')}${LEASE_PEER_PATH}`, {
         method: 'POST',
         body: JSON.stringify({ op, id: id.toString() }),
         signal: AbortSignal.timeout(requestTimeoutMs(this.cfg)),
@@ -1152,6 +1168,8 @@ export class Member {
         this.log?.reportSnapshot(id, ok);
       },
       faults: this.cfg.transportFaults,
+      tls: this.cfg.peerTls,
+      tlsListen: this.cfg.peerTlsListen,
     });
     this.transport = t;
     for (const m of this.membership.list()) if (m.id !== this.memberId) t.addPeer(m.id, m.peerUrls);
@@ -1498,7 +1516,7 @@ async function fetchIdentity(
   const others = initial.filter((m) => m.name !== cfg.name).flatMap((m) => m.peerUrls);
   for (const url of others) {
     try {
-      const res = await fetch(`${url.replace(/\/+$/, '')}${MEMBERS_PEER_PATH}`, {
+      const res = await (cfg.peerFetch ?? fetch)(`${url.replace(/\/+$/, '')}${MEMBERS_PEER_PATH}`, {
         signal: AbortSignal.timeout(2000),
       });
       if (!res.ok) continue;

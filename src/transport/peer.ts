@@ -35,6 +35,7 @@ import {
   H_STREAM_ERROR,
   idToHex,
   type PeerStats,
+  type PeerTls,
   RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,
   type TransportLogger,
@@ -50,6 +51,8 @@ export interface PeerContext {
   queueMessagesMax: number;
   /** Liveness ping interval (ms); see PING_INTERVAL_MS. */
   pingIntervalMs: number;
+  /** TLS for https:// URLs; undefined = plaintext only. */
+  tls: PeerTls | undefined;
   /** Headers every request to peer `to` carries (cluster id, from, to, version, urls). */
   headersFor(to: bigint): Record<string, string>;
   reportUnreachable(id: bigint): void;
@@ -270,9 +273,14 @@ export class Peer {
     const url = this.urls[this.urlIndex % this.urls.length]!;
     let session: http2.ClientHttp2Session;
     try {
+      const secure = url.startsWith('https:');
+      if (secure && !this.ctx.tls) {
+        throw new TransportError('peer-unreachable', `${url}: https peer URL without peer TLS configured`);
+      }
       session = http2.connect(url, {
         settings: { initialWindowSize: H2_WINDOW_BYTES, enablePush: false },
         maxSessionMemory: H2_SESSION_MEMORY_MB,
+        ...(secure ? this.ctx.tls!.clientOptions() : {}),
       });
     } catch (err) {
       this.session = undefined;
