@@ -482,7 +482,10 @@ function validateUrls(urls: string[]): string[] {
   assert(urls.length > 0, 'a peer has at least one URL');
   for (const u of urls) {
     const parsed = new URL(u);
-    assert(parsed.protocol === 'http:', `peer URL ${u}: only http:// (h2c) is supported until TLS lands`);
+    assert(
+      parsed.protocol === 'http:' || parsed.protocol === 'https:',
+      `peer URL ${u}: only http:// (h2c) and https:// are supported`,
+    );
   }
   return [...urls];
 }
