@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SeededRng } from '../../src/pkg/index.js';
 import { type Message, MessageType, newMessage } from '../../src/raft/index.js';
-import { ensureSelfCert, makePeerFetch, type TlsInfo, TlsEndpoint } from '../../src/tls/index.js';
+import { ensureSelfCert, makePeerFetch, TlsEndpoint, type TlsInfo } from '../../src/tls/index.js';
 import { Transport } from '../../src/transport/index.js';
 import { type TempDir, tempDir, waitFor } from '../helpers/index.js';
 import { makeCa, type TestCa } from '../helpers/tls-certs.js';
@@ -113,7 +113,10 @@ test('peer TLS: messages and a streamed snapshot between trusted, allowed member
     from: 1n,
     to: 2n,
     term: 3,
-    snapshot: { metadata: { index: 99, term: 3, confState: { voters: [1n, 2n], learners: [] } }, data: new Uint8Array(0) },
+    snapshot: {
+      metadata: { index: 99, term: 3, confState: { voters: [1n, 2n], learners: [] } },
+      data: new Uint8Array(0),
+    },
   });
   a.t.sendSnapshot(snap, source(), 12 * part.byteLength);
   await waitFor(() => a.snapStatus.length === 1, { what: 'the snapshot outcome' });
@@ -125,7 +128,10 @@ test('peer TLS: a member with an untrusted CA or a CN not allowed is refused; th
   const a = await start(t, 1n, info(ca.issue('a2', { cn: 'etcd-peer' })));
   const b = await start(t, 2n, info(ca.issue('b2', { cn: 'etcd-peer' })));
   const wrongCn = await start(t, 3n, info(ca.issue('c2', { cn: 'intruder' }), { allowedCn: '' }));
-  const wrongCa = await start(t, 4n, { ...info(other.issue('d2', { cn: 'etcd-peer' })), trustedCaFile: ca.cert });
+  const wrongCa = await start(t, 4n, {
+    ...info(other.issue('d2', { cn: 'etcd-peer' })),
+    trustedCaFile: ca.cert,
+  });
   for (const n of [b, wrongCn, wrongCa]) a.t.addPeer(n.id, [n.url]);
   for (const n of [wrongCn, wrongCa, b]) n.t.addPeer(1n, [a.url]);
   wrongCn.t.send([app(3n, 1n, 1)]);
@@ -135,12 +141,24 @@ test('peer TLS: a member with an untrusted CA or a CN not allowed is refused; th
   await waitFor(() => wrongCn.unreachable.includes(1n) && wrongCa.unreachable.includes(1n), {
     what: 'the refused senders to report a unreachable',
   });
-  await waitFor(() => a.logs.some((l) => l.startsWith('rejected connection') && l.includes('client certificate authentication failed')), {
-    what: 'the CN refusal in the log',
-  });
-  await waitFor(() => a.logs.some((l) => l.startsWith('rejected connection') && l.includes('certificate signed by unknown authority')), {
-    what: 'the CA refusal in the log',
-  });
+  await waitFor(
+    () =>
+      a.logs.some(
+        (l) => l.startsWith('rejected connection') && l.includes('client certificate authentication failed'),
+      ),
+    {
+      what: 'the CN refusal in the log',
+    },
+  );
+  await waitFor(
+    () =>
+      a.logs.some(
+        (l) => l.startsWith('rejected connection') && l.includes('certificate signed by unknown authority'),
+      ),
+    {
+      what: 'the CA refusal in the log',
+    },
+  );
   assert.equal(a.got.filter((m) => m.from === 3n || m.from === 4n).length, 0, 'nothing from refused members');
   b.t.send([app(2n, 1n, 3)]);
   await waitFor(() => a.got.filter((m) => m.from === 2n).length === 3, { what: 'a still serving b' });
@@ -157,7 +175,9 @@ test('peer TLS: peerFetch speaks https with the peer client certificate', async 
   const r = await fetchOk(`${a.url}/members`, { signal: AbortSignal.timeout(5000) });
   assert.equal(r.status, 200);
   assert.deepEqual(await r.json(), { ok: true });
-  const fetchStranger = makePeerFetch(TlsEndpoint.create(info(other.issue('h', { cn: 'etcd-peer' })), 'peer'));
+  const fetchStranger = makePeerFetch(
+    TlsEndpoint.create(info(other.issue('h', { cn: 'etcd-peer' })), 'peer'),
+  );
   await assert.rejects(fetchStranger(`${a.url}/members`, { signal: AbortSignal.timeout(5000) }));
 });
 
