@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { MvccError, MvccStore, type MvccStoreOptions, type WriteTxn } from '../mvcc/index.js';
 import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import {
+  type AlarmMember,
   type AlarmRequest,
   AlarmRequest_AlarmAction,
   type AlarmResponse,
@@ -962,14 +963,22 @@ export class Member {
     raftIndex: number;
     raftAppliedIndex: number;
     errors: string[];
+    /** --quota-backend-bytes as configured (0 = default), as etcd 3.6 reports it. */
+    dbSizeQuota: number;
   } {
     return {
+      dbSizeQuota: this.cfg.quotaBackendBytes,
       dbSize: this.store.dbSize(),
       dbSizeInUse: this.store.dbSizeInUse(),
       raftIndex: this.log.committedIndex,
       raftAppliedIndex: this.appliedIndex,
       errors: [...(this.fatal ? [String(this.fatal)] : []), ...this.alarms.list().map(alarmText)],
     };
+  }
+
+  /** The active alarms (copies), for health checks. */
+  activeAlarms(): AlarmMember[] {
+    return this.alarms.list();
   }
 
   /** /health: a leader and no alarm, as etcd 3.4 judges it. */
