@@ -110,7 +110,11 @@ export class TlsEndpoint {
     try {
       tls.createSecureContext(this.contextOptions());
     } catch (err) {
-      throw new TlsConfigError(`tls: ${(err as Error).message}`);
+      const msg = (err as Error).message;
+      // Go's crypto/tls text for the common case; OpenSSL's otherwise.
+      throw new TlsConfigError(
+        /key values mismatch/.test(msg) ? 'tls: private key does not match public key' : `tls: ${msg}`,
+      );
     }
   }
 
