@@ -4,22 +4,27 @@
  */
 import tls from 'node:tls';
 
-/** The h2 layer may hand a wrapper (the authority repair) whose `inner` is the real socket. */
+/**
+ * An HTTP/2 session has `socket`; the h2 layer may hand a wrapper (the authority repair) whose
+ * `inner` is the real socket.
+ */
 interface MaybeWrapped {
   inner?: unknown;
+  socket?: unknown;
 }
 
 /**
- * The CN of the client certificate verified on `socket` (an HTTP/2 session's `socket`, a TLS
- * socket, or the authority-repair wrapper around one), or undefined when the connection is not TLS,
+ * The CN of the client certificate verified on `socket` (a gRPC call's HTTP/2 session or its
+ * `socket`, a TLS socket, or the authority-repair wrapper around one), or undefined when the connection is not TLS,
  * carried no certificate, or its certificate was not verified against the trusted CA (only
  * --client-cert-auth verifies). Never throws.
  */
 export function verifiedCommonName(socket: unknown): string | undefined {
   try {
     let s: unknown = socket;
-    for (let i = 0; i < 3 && s && !(s instanceof tls.TLSSocket) && (s as MaybeWrapped).inner; i++) {
-      s = (s as MaybeWrapped).inner;
+    for (let i = 0; i < 4 && s && typeof s === 'object' && !(s instanceof tls.TLSSocket); i++) {
+      const w = s as MaybeWrapped;
+      s = w.inner ?? w.socket;
     }
     if (!(s instanceof tls.TLSSocket) || !s.authorized) return undefined;
     const cn = s.getPeerCertificate()?.subject?.CN;

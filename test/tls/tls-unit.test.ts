@@ -108,7 +108,7 @@ test('verifiedCommonName: the CN of a verified client certificate, else undefine
   const server = tls.createServer(ep.serverOptions());
   const seen: (string | undefined)[] = [];
   server.on('secureConnection', (s) => {
-    seen.push(verifiedCommonName(s));
+    seen.push(verifiedCommonName({ socket: { inner: s } }));
     s.end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
