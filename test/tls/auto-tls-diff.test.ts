@@ -26,8 +26,22 @@ test('--auto-tls: self-signed client certificate; etcdctl --insecure-skip-tls-ve
     assert.deepEqual(s, e, `etcdctl ${args.join(' ')}`);
     return e!;
   };
-  assert.equal((await run(['--insecure-transport=false', '--insecure-skip-tls-verify', 'put', 'a', '1'])).out.trim(), 'OK');
-  assert.equal((await run(['--insecure-transport=false', '--insecure-skip-tls-verify', 'get', 'a', '--print-value-only'])).out.trim(), '1');
+  assert.equal(
+    (await run(['--insecure-transport=false', '--insecure-skip-tls-verify', 'put', 'a', '1'])).out.trim(),
+    'OK',
+  );
+  assert.equal(
+    (
+      await run([
+        '--insecure-transport=false',
+        '--insecure-skip-tls-verify',
+        'get',
+        'a',
+        '--print-value-only',
+      ])
+    ).out.trim(),
+    '1',
+  );
   const verifying = await run(['get', 'a']);
   assert.equal(verifying.code, 1);
   assert.match(verifying.out, /Error: context deadline exceeded/);
