@@ -74,7 +74,6 @@ async function start(tc: { after(fn: () => unknown): void }, id: bigint, tlsInfo
     onSnapshotStatus: (p, ok) => n.snapStatus.push([p, ok]),
     logger,
     rng: new SeededRng(Number(id)),
-    pingIntervalMs: 500,
     tls: TlsEndpoint.create(tlsInfo, 'peer', logger),
   });
   n.url = `https://127.0.0.1:${n.t.address.port}`;
@@ -120,7 +119,7 @@ test('peer TLS: messages and a streamed snapshot between trusted, allowed member
   });
   a.t.sendSnapshot(snap, source(), 12 * part.byteLength);
   await waitFor(() => a.snapStatus.length === 1, { what: 'the snapshot outcome' });
-  assert.deepEqual(a.snapStatus, [[2n, true]]);
+  assert.deepEqual(a.snapStatus, [[2n, true]], `snapshot failed: ${a.t.stats().get(2n)?.lastError}`);
   assert.equal(b.got.at(-1)!.snapshot!.data.byteLength, 12 * part.byteLength);
 });
 

@@ -132,3 +132,50 @@ test('verifiedCommonName: the CN of a verified client certificate, else undefine
   assert.equal(verifiedCommonName(undefined), undefined);
   assert.equal(verifiedCommonName({ inner: {} }), undefined);
 });
+
+test('refusal: --client-cert-allowed-hostname and --peer-cert-allowed-cn (etcd: "client certificate authentication failed")', async (t) => {
+  const srv = ca.issue('srv2', { usage: 'server' });
+  const cases: [Partial<TlsInfo>, { cert: string; key: string }, string | undefined][] = [
+    [
+      { allowedHostname: 'node-a.example' },
+      ca.issue('host-a', { hosts: ['node-a.example', '127.0.0.1'] }),
+      undefined,
+    ],
+    [
+      { allowedHostname: 'node-a.example' },
+      ca.issue('host-b', { hosts: ['node-b.example', '127.0.0.1'] }),
+      'client certificate authentication failed',
+    ],
+    [{ allowedCn: 'etcd-peer' }, ca.issue('cn-ok', { cn: 'etcd-peer' }), undefined],
+    [
+      { allowedCn: 'etcd-peer' },
+      ca.issue('cn-bad', { cn: 'someone' }),
+      'client certificate authentication failed',
+    ],
+  ];
+  for (const [extra, clientCert, want] of cases) {
+    const ep = TlsEndpoint.create(info(srv, extra), 'peer');
+    const server = tls.createServer(ep.serverOptions());
+    const verdict = new Promise<string | undefined>((resolve) => {
+      server.on('secureConnection', (s) => {
+        void ep.refusal(s).then((why) => {
+          resolve(why);
+          s.destroy();
+        });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const c = tls.connect({
+      port: (server.address() as { port: number }).port,
+      host: '127.0.0.1',
+      ca: readFileSync(ca.cert),
+      cert: readFileSync(clientCert.cert),
+      key: readFileSync(clientCert.key),
+    });
+    c.on('error', () => {});
+    assert.equal(await verdict, want, JSON.stringify(extra));
+    c.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+  void t;
+});
