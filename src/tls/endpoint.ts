@@ -236,7 +236,8 @@ export class TlsEndpoint {
    */
   async refusal(socket: tls.TLSSocket): Promise<string | undefined> {
     const i = this.info;
-    const cert = socket.getPeerCertificate(true);
+    // The chain is only needed for the CRL (every certificate presented is checked, as etcd).
+    const cert = socket.getPeerCertificate(i.crlFile !== '') as tls.DetailedPeerCertificate;
     const hasCert = cert !== null && Object.keys(cert).length > 0;
     if (i.clientCertAuth) {
       if (!hasCert) return "tls: client didn't provide a certificate";
