@@ -3,11 +3,17 @@
  * preface ("PRI * HTTP/2.0") goes to the gRPC server (whose HTTP/2 side also answers plain HTTP/2
  * requests), anything else to an HTTP/1.1 server for /health, /version, /metrics. Only the first
  * bytes of a connection are inspected, then it is handed over untouched.
+ *
+ * An https:// listener (given a TlsEndpoint) speaks TLS only, offering ALPN h2 and http/1.1: after
+ * the handshake, the endpoint's checks run (client certificate, CRL, allowed hostname); a refused
+ * connection is logged ("rejected connection") and closed, an accepted one is routed as above.
  */
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import { routeByPreface } from '../pkg/h2-sniff.js';
 import { listenOn } from '../pkg/listen.js';
+import { type TlsEndpoint, verifiedCommonName } from '../tls/index.js';
 import type { GrpcServer } from './grpc-server.js';
 import { type HttpHandler, pumpBody } from './http-handler.js';
 
@@ -25,9 +31,32 @@ export class ClientListener {
   constructor(
     private readonly grpc: GrpcServer,
     http: HttpHandler,
+    secure?: TlsEndpoint,
   ) {
     this.http1 = createHttp1Server(http);
-    this.tcp = net.createServer({ noDelay: true }, (socket) => this.route(socket));
+    if (secure) {
+      const server = tls.createServer({ ...secure.serverOptions(), noDelay: true });
+      secure.attach(server);
+      server.on('connection', (raw: net.Socket) => this.track(raw));
+      server.on('secureConnection', (socket: tls.TLSSocket) => {
+        void secure.refusal(socket).then((why) => {
+          if (why === undefined) this.route(socket);
+          else {
+            secure.logRefusal(socket, why);
+            socket.destroy();
+          }
+        });
+      });
+      this.tcp = server;
+    } else {
+      this.tcp = net.createServer({ noDelay: true }, (socket) => this.route(socket));
+    }
+  }
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
   }
 
   /** Starts listening on `host:port` (port 0 picks a free one). */
@@ -54,9 +83,7 @@ export class ClientListener {
   }
 
   private route(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => {});
+    this.track(socket);
     // etcdctl dials URL-shaped endpoints with the URL as HTTP/2 authority, which nghttp2 refuses.
     routeByPreface(socket, this.grpc.http2, this.http1, { repairAuthority: true });
   }
@@ -73,6 +100,7 @@ function createHttp1Server(handler: HttpHandler): http.Server {
         headers: req.headers,
         body: Buffer.concat(chunks),
         peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+        commonName: verifiedCommonName(req.socket),
       }).then(
         (r) => {
           res.writeHead(r.status, r.headers);

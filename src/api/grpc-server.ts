@@ -12,6 +12,7 @@
  * Service definitions are the ts-proto `outputServices=grpc-js` objects (path, stream flags, codecs).
  */
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { verifiedCommonName } from '../tls/index.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { type HttpHandler, pumpBody } from './http-handler.js';
 
@@ -34,6 +35,12 @@ export interface CallContext {
   /** The full method path, e.g. /etcdserverpb.KV/Range. */
   readonly method: string;
   readonly peer: string;
+  /**
+   * The CN of the client certificate verified on this call's TLS connection (an https:// listener
+   * with --client-cert-auth), else undefined. etcd takes it as the user name when auth is enabled
+   * and the call carries no token.
+   */
+  readonly commonName: string | undefined;
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res> | Res;
@@ -303,6 +310,7 @@ function serveHttp2(handler: HttpHandler, stream: ServerHttp2Stream, headers: In
       headers,
       body: Buffer.concat(chunks),
       peer: `${stream.session?.socket?.remoteAddress}:${stream.session?.socket?.remotePort}`,
+      commonName: verifiedCommonName(stream.session),
     }).then(
       (res) => {
         if (stream.destroyed) {
@@ -423,6 +431,10 @@ class ServerCall implements StreamCall<unknown, unknown> {
   get peer(): string {
     const s = this.stream.session?.socket;
     return s ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
+  }
+
+  get commonName(): string | undefined {
+    return verifiedCommonName(this.stream.session);
   }
 
   get signal(): AbortSignal {

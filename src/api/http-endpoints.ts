@@ -1,10 +1,12 @@
 /**
- * The plain-HTTP endpoints etcd serves on its client port: /health, /version, /metrics. Shapes and
+ * The plain-HTTP endpoints etcd serves on its client port: /health, /version, /metrics, and etcd
+ * 3.5's /livez and /readyz (http-health.ts). Shapes and
  * status codes as etcd 3.4's (`{"health":"true"}` with 200, `{"health":"false"}` with 503).
  */
 import type { Member } from '../server/index.js';
 import { CLUSTER_VERSION, SERVER_VERSION } from '../server/index.js';
 import type { HttpHandler, HttpResponse } from './http-handler.js';
+import { healthz } from './http-health.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -26,12 +28,15 @@ export function httpEndpoints(member: Member): HttpHandler {
         const body = await member.metrics.registry.metrics();
         return { status: 200, headers: { 'content-type': member.metrics.registry.contentType }, body };
       }
-      default:
+      default: {
+        const h = await healthz(member, req.url);
+        if (h) return h;
         return {
           status: 404,
           headers: { 'content-type': 'text/plain; charset=utf-8' },
           body: '404 page not found\n',
         };
+      }
     }
   };
 }

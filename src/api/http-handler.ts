@@ -12,6 +12,8 @@ export interface HttpRequest {
   body: Buffer;
   /** "ip:port" of the client. */
   peer?: string;
+  /** The CN of the client's verified TLS certificate, if it presented one (etcd's certificate identity). */
+  commonName?: string;
 }
 
 export interface HttpResponse {

@@ -4,6 +4,7 @@
  * etcd's grpc_server_* metric names.
  */
 import type { Member } from '../server/index.js';
+import type { TlsEndpoint } from '../tls/index.js';
 import { type Status, statusName } from '../wire/status.js';
 import { type BoundAddress, ClientListener } from './client-listener.js';
 import { withJsonGateway } from './gateway/gateway.js';
@@ -61,9 +62,12 @@ export class ApiServer {
     for (const h of handlers) m.grpcStarted.labels(h.type, h.service, h.name);
   }
 
-  /** Listens on host:port (port 0 = any free port) and returns the bound address. */
-  async listen(host: string, port: number): Promise<BoundAddress> {
-    const l = new ClientListener(this.grpc, this.http);
+  /**
+   * Listens on host:port (port 0 = any free port) and returns the bound address; with `secure`,
+   * the listener speaks TLS only (an https:// client URL).
+   */
+  async listen(host: string, port: number, secure?: TlsEndpoint): Promise<BoundAddress> {
+    const l = new ClientListener(this.grpc, this.http, secure);
     const addr = await l.listen(host, port);
     this.listeners.push(l);
     return addr;

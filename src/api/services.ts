@@ -53,7 +53,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthService,
 } from '../proto/grpc/health/v1/health.js';
-import { type Member, quotaCost, SERVER_VERSION } from '../server/index.js';
+import { CLUSTER_VERSION, type Member, quotaCost, SERVER_VERSION } from '../server/index.js';
 import { etcdError } from '../wire/errors.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { registerElectionService } from './election-service.js';
@@ -189,6 +189,11 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
           errors: s.errors,
           dbSizeInUse: BigInt(s.dbSizeInUse),
           isLearner: member.isLearner,
+          // etcd 3.6's fields: the storage version is the cluster version's major.minor.0 (the
+          // schema this member writes); tsetcd has no downgrade, so it is never enabled.
+          storageVersion: CLUSTER_VERSION,
+          dbSizeQuota: BigInt(s.dbSizeQuota),
+          downgradeInfo: { enabled: false, targetVersion: '' },
         };
       },
       hash: async (): Promise<HashResponse> => {

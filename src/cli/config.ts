@@ -13,6 +13,21 @@ export interface ListenUrl {
   port: number;
   /** unix://NAME: the socket file NAME (etcd listens on the URL's host:port as a path); else undefined. */
   path?: string;
+  /** https:// (TLS only on this listener). */
+  secure: boolean;
+}
+
+/** One side's TLS flags (etcd's TLSInfo plus --auto-tls / --peer-auto-tls). */
+export interface TlsFlags {
+  certFile: string;
+  keyFile: string;
+  trustedCaFile: string;
+  clientCertAuth: boolean;
+  crlFile: string;
+  allowedCn: string;
+  allowedHostname: string;
+  autoTls: boolean;
+  skipClientSanVerify: boolean;
 }
 
 export interface ServerConfig {
@@ -20,6 +35,8 @@ export interface ServerConfig {
   listenClient: ListenUrl[];
   logLevel: LogLevel;
   autoCompaction: { mode: 'periodic' | 'revision'; retention: string };
+  /** Client and peer TLS flags and --cipher-suites (checked and turned into endpoints by cli/tls-setup.ts). */
+  tls: { client: TlsFlags; peer: TlsFlags; cipherSuites: string[]; listenPeerUrls: string[] };
 }
 
 function splitList(s: string): string[] {
@@ -29,7 +46,7 @@ function splitList(s: string): string[] {
     .filter((x) => x.length > 0);
 }
 
-/** Parses and checks one URL as etcd's types.NewURLs does; https and unixs are not built yet. */
+/** Parses and checks one URL as etcd's types.NewURLs does; unixs (unix sockets over TLS) is not built yet. */
 export function parseUrl(raw: string, flag: string): ListenUrl {
   let u: URL;
   try {
@@ -37,10 +54,10 @@ export function parseUrl(raw: string, flag: string): ListenUrl {
   } catch {
     throw new FlagError(`--${flag}: parse "${raw}": invalid URL`);
   }
-  if (u.protocol === 'https:' || u.protocol === 'unixs:') {
-    throw new FlagError(`--${flag}: ${raw}: TLS is not supported by tsetcd yet`);
+  if (u.protocol === 'unixs:') {
+    throw new FlagError(`--${flag}: ${raw}: unix sockets are not supported by tsetcd yet`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'unix:') {
+  if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'unix:') {
     throw new FlagError(`--${flag}: URL scheme must be http, https, unix, or unixs: ${raw}`);
   }
   if (u.pathname !== '/' && u.pathname !== '') {
@@ -49,8 +66,8 @@ export function parseUrl(raw: string, flag: string): ListenUrl {
   if (u.port === '') throw new FlagError(`--${flag}: URL address does not have the form "host:port": ${raw}`);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   // etcd: a unix URL names its socket file by host:port (unix://etcd.unix:1 -> ./etcd.unix:1).
-  if (u.protocol === 'unix:') return { url: raw, host, port: Number(u.port), path: u.host };
-  return { url: raw, host, port: Number(u.port) };
+  if (u.protocol === 'unix:') return { url: raw, host, port: Number(u.port), path: u.host, secure: false };
+  return { url: raw, host, port: Number(u.port), secure: u.protocol === 'https:' };
 }
 
 function parseInitialCluster(s: string): { name: string; peerUrls: string[] }[] {
@@ -153,7 +170,25 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       `--election-timeout[${election}ms] is too long, and should be set less than 50 seconds`,
     );
 
+  const tlsFlags = (p: '' | 'peer-'): TlsFlags => ({
+    certFile: v(`${p}cert-file`),
+    keyFile: v(`${p}key-file`),
+    trustedCaFile: v(`${p}trusted-ca-file`),
+    clientCertAuth: v(`${p}client-cert-auth`) === 'true',
+    crlFile: v(p === '' ? 'client-crl-file' : 'peer-crl-file'),
+    allowedCn: p === '' ? '' : v('peer-cert-allowed-cn'),
+    allowedHostname: v(p === '' ? 'client-cert-allowed-hostname' : 'peer-cert-allowed-hostname'),
+    autoTls: v(`${p}auto-tls`) === 'true',
+    skipClientSanVerify: p === 'peer-' && v('experimental-peer-skip-client-san-verification') === 'true',
+  });
+
   return {
+    tls: {
+      client: tlsFlags(''),
+      peer: tlsFlags('peer-'),
+      cipherSuites: splitList(v('cipher-suites')),
+      listenPeerUrls: listenPeers.map((l) => l.url),
+    },
     member: {
       name,
       dataDir,

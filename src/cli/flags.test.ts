@@ -27,8 +27,8 @@ test('errors name the flag as Go does', () => {
     [['--name'], 'flag needs an argument: -name'],
     [['stray'], "'stray' is not a valid flag"],
     [
-      ['--cert-file=/c.pem'],
-      "--cert-file is not supported by tsetcd yet (only its default, '', is accepted)",
+      ['--enable-v2=true'],
+      "--enable-v2 is not supported by tsetcd yet (only its default, 'false', is accepted)",
     ],
     [['--election-timeout', '1s'], 'invalid value "1s" for -election-timeout flag: parse error'],
   ];
@@ -66,7 +66,9 @@ test('config: data dir from name, one-member initial cluster from the advertised
   const cfg = buildConfig(parseFlags(['--name', 'infra1'], {}));
   assert.equal(cfg.member.dataDir, 'infra1.etcd');
   assert.deepEqual(cfg.member.initialCluster, [{ name: 'infra1', peerUrls: ['http://localhost:2380'] }]);
-  assert.deepEqual(cfg.listenClient, [{ url: 'http://localhost:2379', host: 'localhost', port: 2379 }]);
+  assert.deepEqual(cfg.listenClient, [
+    { url: 'http://localhost:2379', host: 'localhost', port: 2379, secure: false },
+  ]);
 });
 
 test('config: lease checkpointing is on unless --experimental-enable-lease-checkpoint=false (etcd: off)', () => {
@@ -92,8 +94,8 @@ test('config: etcd validation rules and messages', () => {
       'couldn\'t find local name "x" in the initial cluster configuration',
     ],
     [
-      ['--listen-client-urls', 'https://127.0.0.1:1', '--advertise-client-urls', 'https://127.0.0.1:1'],
-      '--listen-client-urls: https://127.0.0.1:1: TLS is not supported by tsetcd yet',
+      ['--listen-client-urls', 'unixs://127.0.0.1:1', '--advertise-client-urls', 'https://127.0.0.1:1'],
+      '--listen-client-urls: unixs://127.0.0.1:1: unix sockets are not supported by tsetcd yet',
     ],
     [['--auto-compaction-mode', 'weekly'], 'unknown auto-compaction-mode "weekly"'],
     [

@@ -9,10 +9,12 @@ import { startAutoCompactor } from '../server/compactor.js';
 import { FAILPOINT_ADDR_ENV, faultControlFromEnv } from '../server/fault-control.js';
 import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/index.js';
 import { createLogger } from '../server/logger.js';
+import { makePeerFetch, TlsConfigError } from '../tls/index.js';
 import { buildConfig } from './config.js';
 import { loadConfigFile } from './config-file.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
 import { sdNotifierFromEnv } from './sd-notify.js';
+import { setupTls, type TlsSetup } from './tls-setup.js';
 
 export const TSETCD_VERSION = '0.1.0';
 
@@ -87,14 +89,31 @@ export async function main(argv: string[]): Promise<void> {
     await failpoints.listen();
     logger.warn({ address: process.env[FAILPOINT_ADDR_ENV] }, 'failpoint control server enabled (test only)');
   }
+  let tlsSetup: TlsSetup;
+  try {
+    tlsSetup = setupTls(cfg, logger);
+  } catch (err) {
+    if (!(err instanceof TlsConfigError)) throw err;
+    logger.error({ error: err.message }, 'TLS configuration failed');
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = 1;
+    await failpoints?.close();
+    return;
+  }
+  const baseCfg = {
+    ...cfg.member,
+    peerTls: tlsSetup.peer,
+    peerTlsListen: cfg.tls.listenPeerUrls.some((u) => u.startsWith('https:')),
+    peerFetch: makePeerFetch(tlsSetup.peer),
+  };
   const memberCfg = failpoints
     ? {
-        ...cfg.member,
+        ...baseCfg,
         ...failpoints.memberOverrides,
         transportFaults: failpoints.transportFaults,
         walFs: failpoints.walFs,
       }
-    : cfg.member;
+    : baseCfg;
   let member: Member;
   try {
     // Opens without waiting for a quorum: a member restarted before the others waits for them, as
@@ -115,7 +134,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     for (const l of cfg.listenClient) {
       if (l.path !== undefined) await api.listenPath(l.path);
-      const addr = l.path !== undefined ? { host: l.path, port: 0 } : await api.listen(l.host, l.port);
+      const addr =
+        l.path !== undefined
+          ? { host: l.path, port: 0 }
+          : await api.listen(l.host, l.port, l.secure ? tlsSetup.client : undefined);
       listening.push(l.path ?? `${addr.host}:${addr.port}`);
     }
   } catch (err) {

@@ -211,6 +211,8 @@ export function repairAuthority(v: string): string {
 
 /** A connection in rewrite mode: nghttp2 reads the repaired client bytes from it and writes through it. */
 export class AuthorityRepair extends Duplex {
+  /** The connection underneath (a TLS socket on https listeners: its peer certificate is asked for). */
+  readonly inner: net.Socket;
   private buf: Buffer = Buffer.alloc(0);
   private block: { streamId: number; flags: number; fragments: Buffer[] } | undefined;
 
@@ -219,6 +221,7 @@ export class AuthorityRepair extends Duplex {
     private readonly decoder: Decoder,
   ) {
     super({ allowHalfOpen: true });
+    this.inner = socket;
     socket.on('data', (chunk: Buffer) => this.feed(chunk));
     socket.on('end', () => this.push(null));
     socket.on('error', (err) => this.destroy(err));

@@ -4,7 +4,7 @@
  */
 import { type Clock, RealClock } from '../pkg/clock.js';
 import type { ListenAddress } from '../pkg/index.js';
-import type { FaultHooks } from '../transport/index.js';
+import type { FaultHooks, PeerTls } from '../transport/index.js';
 import type { WalFs } from '../wal/index.js';
 import { type DataDirLayout, dataDirLayout } from './data-dir.js';
 
@@ -51,6 +51,16 @@ export interface MemberConfig {
   strictReconfigCheck?: boolean;
   /** Fault injection on the peer links (tests and the fault suite): partitions, drops, delays. */
   transportFaults?: FaultHooks;
+  /** TLS of the peer port and links (etcd's --peer-* flags; src/tls's TlsEndpoint); unset = plaintext. */
+  peerTls?: PeerTls;
+  /** Whether the peer port serves TLS (an https:// --listen-peer-urls); default true when peerTls is set. */
+  peerTlsListen?: boolean;
+  /**
+   * Requests to other members' peer URLs besides Raft (join, lease forwarding, promote); must
+   * speak https:// with the peer TLS settings when peer URLs are https (src/tls's makePeerFetch).
+   * Default: global fetch.
+   */
+  peerFetch?: PeerFetch;
   /** Entries kept after a snapshot for slow followers (default 5000, etcd's); tests use few. */
   snapshotCatchUpEntries?: number;
   /** etcd --experimental-enable-lease-checkpoint; on unless false (etcd's default is off). */
@@ -101,6 +111,12 @@ const MEMBER_CLOCK: Clock = new RealClock({ unref: true });
 export function isInjectedClock(c: Clock): boolean {
   return c !== MEMBER_CLOCK;
 }
+
+/** The fetch subset used on peer URLs (see MemberConfig.peerFetch). */
+export type PeerFetch = (
+  url: string,
+  init?: { method?: string; body?: string; signal?: AbortSignal; headers?: Record<string, string> },
+) => Promise<Response>;
 
 /** Fills in every default (etcd's) once. */
 export function resolveConfig(cfg: MemberConfig): ResolvedConfig {

@@ -8,6 +8,7 @@ export {
   DEFAULT_QUOTA_BYTES,
   type MemberConfig,
   minLeaseTtlSeconds,
+  type PeerFetch,
   type ResolvedConfig,
   requestTimeoutMs,
   SERVER_VERSION,

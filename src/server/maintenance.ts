@@ -44,6 +44,8 @@ export interface MemberStatus {
   raftIndex: number;
   raftAppliedIndex: number;
   errors: string[];
+  /** --quota-backend-bytes as configured (0 = default), as etcd 3.6 reports it. */
+  dbSizeQuota: number;
 }
 
 export interface MaintenanceHost {
@@ -72,6 +74,7 @@ export class Maintenance {
     const store = host.backend.store;
     const fatal = host.fatal();
     return {
+      dbSizeQuota: host.cfg.quotaBackendBytes,
       dbSize: store.dbSize(),
       dbSizeInUse: store.dbSizeInUse(),
       raftIndex: host.commitIndex(),

@@ -55,6 +55,8 @@ export class MemberPeers {
         host.driver()?.reportSnapshot(id, ok);
       },
       faults: host.cfg.transportFaults,
+      tls: host.cfg.peerTls,
+      tlsListen: host.cfg.peerTlsListen,
     });
     this.transport = t;
     for (const a of host.cfg.listenPeerAlso ?? []) await t.server.listenAlso(a);

@@ -5,6 +5,7 @@
  */
 import type { MvccStore } from '../mvcc/index.js';
 import type {
+  AlarmMember,
   AlarmRequest,
   AlarmResponse,
   CompactionRequest,
@@ -121,7 +122,7 @@ export class Member {
   static async open(input: MemberConfig, logger: Logger): Promise<Member> {
     const cfg = resolveConfig(input);
     const started = cfg.clock.now();
-    const peerHttp = new PeerHttpClient(cfg.requestTimeoutMs);
+    const peerHttp = new PeerHttpClient(cfg.requestTimeoutMs, cfg.peerFetch);
     const metrics = new ServerMetrics();
     const store = await BackendSlot.openStore(cfg, metrics, logger);
     let member: Member;
@@ -326,6 +327,11 @@ export class Member {
 
   status(): MemberStatus {
     return this.parts.maintenance.status();
+  }
+
+  /** The active alarms (copies), for health checks. */
+  activeAlarms(): AlarmMember[] {
+    return this.alarms.list();
   }
 
   /** /health: ready (etcd serves no client before), a leader and no alarm, as etcd 3.4 judges it. */

@@ -12,6 +12,7 @@
  */
 import { type PeerServer, TransportError } from '../transport/index.js';
 import { EtcdError, etcdError, type WireErrorName, wireErrors } from '../wire/errors.js';
+import type { PeerFetch } from './config.js';
 
 /** The peer-port path listing the members (as etcd's /members), read by joining members. */
 export const MEMBERS_PEER_PATH = '/members';
@@ -111,7 +112,7 @@ function readJson(req: Req, then: (body: unknown) => void): void {
 }
 
 /** The HTTP client used to reach other members (the global fetch unless a test gives another). */
-export type FetchFn = typeof fetch;
+export type FetchFn = PeerFetch;
 
 /** Calls other members' peer endpoints. */
 export class PeerHttpClient {

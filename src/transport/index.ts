@@ -18,6 +18,7 @@ export {
   idFromHex,
   idToHex,
   type PeerStats,
+  type PeerTls,
   RAFT_PREFIX,
   RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,

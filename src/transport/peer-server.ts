@@ -11,9 +11,11 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { routeByPreface } from '../pkg/h2-sniff.js';
 import { assert, type ListenAddress, listenForwarding, listenOn } from '../pkg/index.js';
 import { H2_SESSION_MEMORY_MB, H2_WINDOW_BYTES } from './limits.js';
+import type { PeerTls } from './types.js';
 
 /** A request on the peer port (HTTP/1.1 or HTTP/2). */
 export type PeerRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -59,7 +61,7 @@ export class PeerServer {
   /** Servers of the extra listen URLs (etcd takes several --listen-peer-urls); see `listenAlso`. */
   private readonly extras: net.Server[] = [];
 
-  private constructor() {
+  private constructor(peerTls?: PeerTls) {
     const dispatch = (req: PeerRequest, res: PeerResponse) => this.dispatch(req, res);
     this.h1 = http.createServer({ keepAlive: true }, dispatch);
     this.h1.on('clientError', (_err, socket) => socket.destroy());
@@ -77,12 +79,38 @@ export class PeerServer {
         // a session destroyed before it started; nothing to widen
       }
     });
-    this.tcp = net.createServer({ noDelay: true }, (socket) => this.sniff(socket));
+    if (peerTls) {
+      // TLS first, then the same sniffing on the decrypted stream; a refused peer is logged and cut.
+      const server = tls.createServer({ ...peerTls.serverOptions(), noDelay: true });
+      peerTls.attach(server);
+      server.on('connection', (raw: net.Socket) => this.track(raw));
+      server.on('secureConnection', (socket: tls.TLSSocket) => {
+        void peerTls.refusal(socket).then((why) => {
+          if (why === undefined) this.sniff(socket);
+          else {
+            peerTls.logRefusal(socket, why);
+            socket.destroy();
+          }
+        });
+      });
+      this.tcp = server;
+    } else {
+      this.tcp = net.createServer({ noDelay: true }, (socket) => this.sniff(socket));
+    }
   }
 
-  /** Starts listening on `host:port` (0 picks a free port); rejects if the port is taken. */
-  static listen(host: string, port: number): Promise<PeerServer> {
-    const s = new PeerServer();
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
+  }
+
+  /**
+   * Starts listening on `host:port` (0 picks a free port); rejects if the port is taken. With
+   * `peerTls` the port speaks TLS only (etcd's https:// peer URL).
+   */
+  static listen(host: string, port: number, peerTls?: PeerTls): Promise<PeerServer> {
+    const s = new PeerServer(peerTls);
     return new Promise((resolve, reject) => {
       s.tcp.once('error', reject);
       s.tcp.listen({ host, port, backlog: 511 }, () => {
@@ -157,9 +185,7 @@ export class PeerServer {
       socket.destroy();
       return;
     }
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => {});
+    this.track(socket);
     routeByPreface(socket, this.h2, this.h1);
   }
 }

@@ -36,6 +36,7 @@ import {
   H_STREAM_ERROR,
   idToHex,
   type PeerStats,
+  type PeerTls,
   RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,
   type TransportLogger,
@@ -51,6 +52,8 @@ export interface PeerContext {
   queueMessagesMax: number;
   /** Liveness ping interval (ms); see PING_INTERVAL_MS. */
   pingIntervalMs: number;
+  /** TLS for https:// URLs; undefined = plaintext only. */
+  tls: PeerTls | undefined;
   /** Headers every request to peer `to` carries (cluster id, from, to, version, urls). */
   headersFor(to: bigint): Record<string, string>;
   reportUnreachable(id: bigint): void;
@@ -275,10 +278,15 @@ export class Peer {
     try {
       // unix://NAME (etcd's unix peer URL): h2c over the socket file NAME.
       const unixPath = url.startsWith('unix://') ? url.slice('unix://'.length) : undefined;
+      const secure = url.startsWith('https:');
+      if (secure && !this.ctx.tls) {
+        throw new TransportError('peer-unreachable', `${url}: https peer URL without peer TLS configured`);
+      }
       session = http2.connect(unixPath !== undefined ? 'http://localhost' : url, {
         settings: { initialWindowSize: H2_WINDOW_BYTES, enablePush: false },
         maxSessionMemory: H2_SESSION_MEMORY_MB,
         ...(unixPath !== undefined ? { createConnection: () => net.connect(unixPath) } : {}),
+        ...(secure ? this.ctx.tls!.clientOptions() : {}),
       });
     } catch (err) {
       this.session = undefined;
@@ -482,8 +490,8 @@ function validateUrls(urls: string[]): string[] {
   for (const u of urls) {
     const parsed = new URL(u);
     assert(
-      parsed.protocol === 'http:' || parsed.protocol === 'unix:',
-      `peer URL ${u}: only http:// and unix:// (h2c) are supported until TLS lands`,
+      parsed.protocol === 'http:' || parsed.protocol === 'https:' || parsed.protocol === 'unix:',
+      `peer URL ${u}: only http:// (h2c), https:// and unix:// are supported`,
     );
   }
   return [...urls];

@@ -88,6 +88,7 @@ export class Transport implements RaftTransport {
       faults: opts.faults,
       queueMessagesMax: opts.queueMessagesMax ?? QUEUE_MESSAGES_MAX,
       pingIntervalMs: opts.pingIntervalMs ?? PING_INTERVAL_MS,
+      tls: opts.tls,
       headersFor: (to) => ({
         [H_CLUSTER_ID]: this.clusterHex,
         [H_FROM]: this.localHex,
@@ -107,7 +108,6 @@ export class Transport implements RaftTransport {
   static async start(opts: TransportOptions): Promise<Transport> {
     assert(opts.localId !== 0n, 'localId is non-zero');
     assert(opts.clusterId !== 0n, 'clusterId is non-zero');
-    assert(opts.tls === undefined, 'TLS on the peer port is not implemented yet');
     assert(
       opts.queueMessagesMax === undefined ||
         (Number.isSafeInteger(opts.queueMessagesMax) && opts.queueMessagesMax > 0),
@@ -117,7 +117,13 @@ export class Transport implements RaftTransport {
       opts.pingIntervalMs === undefined || (Number.isFinite(opts.pingIntervalMs) && opts.pingIntervalMs > 0),
       'pingIntervalMs is positive',
     );
-    const server = opts.server ?? (await PeerServer.listen(opts.listen.host, opts.listen.port));
+    const server =
+      opts.server ??
+      (await PeerServer.listen(
+        opts.listen.host,
+        opts.listen.port,
+        opts.tlsListen === false ? undefined : opts.tls,
+      ));
     return new Transport(opts, server);
   }
 

@@ -2,7 +2,7 @@
  * The shapes the transport shares with its caller: options, statistics, the logger it takes, and
  * the wire names (paths and headers) both ends agree on.
  */
-
+import type tls from 'node:tls';
 import type { Rng } from '../pkg/index.js';
 import type { Message } from '../raft/index.js';
 import type { TransportErrorCode } from './errors.js';
@@ -68,8 +68,14 @@ export interface TransportOptions {
   serverVersion?: string;
   /** Structured logger; default silent. */
   logger?: TransportLogger;
-  /** Reserved: TLS (tls.SecureContextOptions) will go here; must be undefined for now. */
-  tls?: undefined;
+  /**
+   * TLS for https:// peer URLs (etcd's --peer-* flags), both directions: the peer port serves TLS
+   * when set, and links dial https:// URLs with `clientOptions()`. src/tls's TlsEndpoint fits it.
+   * Unset: plaintext only (an https:// URL cannot be dialed).
+   */
+  tls?: PeerTls;
+  /** Whether the peer port itself speaks TLS when `tls` is set (false: an http:// listen URL). Default true. */
+  tlsListen?: boolean;
   /** Fault injection (tests, the fault suite); default none. */
   faults?: FaultHooks;
   /** Randomness for reconnect jitter and fault drops; default seeded from crypto. */
@@ -86,6 +92,23 @@ export interface TransportOptions {
   pingIntervalMs?: number;
   /** Largest frame accepted on a message stream; default FRAME_BYTES_MAX (64 MiB). */
   frameBytesMax?: number;
+}
+
+/**
+ * The TLS a peer port and its links use; the transport knows no certificate files. Implemented by
+ * src/tls's TlsEndpoint (which reloads changed files); the transport only calls these.
+ */
+export interface PeerTls {
+  /** Options for tls.createServer (certificates, CA, ALPN, client certificate request). */
+  serverOptions(): tls.TlsOptions;
+  /** Hooks reloading and handshake-failure logging onto the peer port's server. */
+  attach(server: tls.Server): void;
+  /** Why a completed handshake must be refused (CA, CRL, allowed CN/hostname), or undefined. */
+  refusal(socket: tls.TLSSocket): Promise<string | undefined>;
+  /** Logs a refused connection ("rejected connection" with remote address and reason). */
+  logRefusal(socket: tls.TLSSocket, error: string): void;
+  /** Options for each outbound connection (client certificate, trusted CA, verification). */
+  clientOptions(): tls.ConnectionOptions;
 }
 
 /**

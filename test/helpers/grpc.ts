@@ -155,11 +155,16 @@ export interface ConnectOptions {
   maxReceiveBytes?: number;
   /** Maximum request size the client sends (grpc-js default unlimited). */
   maxSendBytes?: number;
+  /** TLS instead of plaintext: PEM contents of the trusted CA and the client key pair. */
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
 }
 
-/** Opens an insecure channel to `endpoint` (host:port) with one promise client per service. */
+/** Opens a channel (plaintext unless `opts.tls`) to `endpoint` (host:port) with one promise client per service. */
 export function connect(endpoint: string, opts: ConnectOptions = {}): EtcdClients {
-  const raw = new Client(endpoint, credentials.createInsecure(), {
+  const creds = opts.tls
+    ? credentials.createSsl(opts.tls.ca, opts.tls.key ?? null, opts.tls.cert ?? null)
+    : credentials.createInsecure();
+  const raw = new Client(endpoint, creds, {
     'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 4 * 1024 * 1024,
     'grpc.max_send_message_length': opts.maxSendBytes ?? -1,
   });

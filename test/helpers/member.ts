@@ -4,6 +4,8 @@
  * differential test a plain "run the same thing against both binaries".
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
 import { freePort, onProcessExit, repoRoot, type TempDir, tempDir, waitFor } from './util.js';
 
@@ -34,6 +36,23 @@ export interface MemberOptions {
   t?: AfterHook;
   /** Deadline for /health after (re)start. */
   startTimeoutMs?: number;
+  /**
+   * Serve clients on https:// (the TLS flags go in `extraFlags`); /health is then polled over TLS
+   * with these files (`insecure`: no server verification, for --auto-tls).
+   */
+  clientTls?: HealthTls;
+  /** Use https:// peer URLs (the --peer-* flags go in `extraFlags`). */
+  peerTls?: boolean;
+  /** More client URLs to listen on besides the harness's own (e.g. an http one next to https). */
+  extraListenClientUrls?: string[];
+}
+
+/** How the harness reaches /health on an https:// client URL. */
+export interface HealthTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecure?: boolean;
 }
 
 /** A running (or stopped) member. */
@@ -69,8 +88,48 @@ export function commandFor(kind: MemberKind): { cmd: string; pre: string[] } {
   return { cmd: process.execPath, pre: [join(repoRoot(), 'bin', 'tsetcd.js')] };
 }
 
-/** True once GET <clientURL>/health answers {"health":"true"}. */
-export async function isHealthy(clientURL: string): Promise<boolean> {
+/** GET over https with the given files; resolves with the body, rejects on any failure. */
+function httpsGet(
+  url: string,
+  tlsFiles: HealthTls,
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      url,
+      {
+        ca: tlsFiles.ca ? readFileSync(tlsFiles.ca) : undefined,
+        cert: tlsFiles.cert ? readFileSync(tlsFiles.cert) : undefined,
+        key: tlsFiles.key ? readFileSync(tlsFiles.key) : undefined,
+        rejectUnauthorized: !tlsFiles.insecure,
+        agent: false,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** True once GET <clientURL>/health answers {"health":"true"} (over TLS with `tlsFiles` for https). */
+export async function isHealthy(clientURL: string, tlsFiles?: HealthTls): Promise<boolean> {
+  if (clientURL.startsWith('https:')) {
+    try {
+      const r = await httpsGet(`${clientURL}/health`, tlsFiles ?? {}, 1000);
+      const body = JSON.parse(r.body) as { health?: unknown };
+      return r.status === 200 && (body.health === 'true' || body.health === true);
+    } catch {
+      return false;
+    }
+  }
   try {
     const res = await fetch(`${clientURL}/health`, { signal: AbortSignal.timeout(1000) });
     if (!res.ok) return false;
@@ -98,6 +157,7 @@ class RunningMember implements Member {
     readonly args: readonly string[],
     private readonly env: Record<string, string>,
     private readonly startTimeoutMs: number,
+    private readonly healthTls?: HealthTls,
   ) {
     this.endpoint = clientURL.replace(/^https?:\/\//, '');
     this.unregister = onProcessExit(() => this.child?.kill('SIGKILL'));
@@ -146,7 +206,8 @@ class RunningMember implements Member {
     child.stderr?.on('data', (c: Buffer) => this.append(c));
     try {
       await waitFor(
-        async () => (exited !== undefined ? 'exited' : (await isHealthy(this.clientURL)) && 'up'),
+        async () =>
+          exited !== undefined ? 'exited' : (await isHealthy(this.clientURL, this.healthTls)) && 'up',
         {
           timeoutMs: this.startTimeoutMs,
           intervalMs: 50,
@@ -221,8 +282,8 @@ export const PORT_RETRIES = 3;
 async function startOnce(kind: MemberKind, opts: MemberOptions): Promise<Member> {
   const name = opts.name ?? 'm1';
   const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const clientURL = `http://127.0.0.1:${clientPort}`;
-  const peerURL = `http://127.0.0.1:${peerPort}`;
+  const clientURL = `${opts.clientTls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
+  const peerURL = `${opts.peerTls ? 'https' : 'http'}://127.0.0.1:${peerPort}`;
   const dir = tempDir(`tsetcd-${kind}-`);
   const args = [
     '--name',
@@ -230,7 +291,7 @@ async function startOnce(kind: MemberKind, opts: MemberOptions): Promise<Member>
     '--data-dir',
     `${dir.path}/data`,
     '--listen-client-urls',
-    clientURL,
+    [clientURL, ...(opts.extraListenClientUrls ?? [])].join(','),
     '--advertise-client-urls',
     clientURL,
     '--listen-peer-urls',
@@ -250,6 +311,7 @@ async function startOnce(kind: MemberKind, opts: MemberOptions): Promise<Member>
     args,
     opts.env ?? {},
     opts.startTimeoutMs ?? START_TIMEOUT_MS,
+    opts.clientTls,
   );
   opts.t?.after(() => m.cleanup());
   try {

@@ -194,6 +194,7 @@ async function callMethod(
         signal: controller.signal,
         method: reg.path,
         peer,
+        commonName: req.commonName,
       });
       grpc.reportHandled(reg, Status.OK);
       return {
@@ -246,7 +247,7 @@ async function callMethod(
       // stop sending, as grpc-gateway's send loop does
     }
   }
-  return new GatewayStream(grpc, reg, outputType, metadata, peer).run(reg.stream, rest);
+  return new GatewayStream(grpc, reg, outputType, metadata, peer, req.commonName).run(reg.stream, rest);
 }
 
 /** Pieces of a streamed body waiting to be sent, at most this many before `write` says "full". */
@@ -275,6 +276,7 @@ class GatewayStream implements StreamCall<unknown, unknown>, HttpBodyStream {
     private readonly outputType: string,
     readonly metadata: Record<string, string>,
     readonly peer: string,
+    readonly commonName: string | undefined,
   ) {
     this.signal = this.controller.signal;
   }

@@ -4,7 +4,7 @@
  */
 
 import { parseDurationMs } from '../../pkg/duration.js';
-import type { TransportKind } from './transport.js';
+import type { BenchTls, TransportKind } from './transport.js';
 
 export { parseDurationMs };
 
@@ -68,6 +68,8 @@ export interface BenchConfig {
   progress: 'auto' | 'off';
   /** Client stack: `grpc-js` (default) or `h2`, gRPC written directly on node:http2 (transport.ts). */
   transport: TransportKind;
+  /** TLS (etcd benchmark's --cacert, --cert, --key: file paths); undefined = plaintext. */
+  tls?: BenchTls;
 }
 
 /** What parseBenchArgs returns: a run, or a request for the usage text. */
@@ -117,6 +119,9 @@ const flagSpecs: Record<string, FlagSpec> = {
   'write-out': { kind: 'string', short: 'w' },
   progress: { kind: 'string' },
   transport: { kind: 'string' },
+  cacert: { kind: 'string' },
+  cert: { kind: 'string' },
+  key: { kind: 'string' },
   help: { kind: 'bool', short: 'h' },
   'key-size': { kind: 'int', only: ['put', 'txn-put'] },
   'val-size': { kind: 'int', only: ['put', 'txn-put'] },
@@ -297,6 +302,12 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBench {
   if (consistency !== 'l' && consistency !== 's') {
     throw new BenchFlagError(`invalid value "${consistency}" for --consistency: want l or s`);
   }
+  const cacert = str('cacert', '');
+  const certFile = str('cert', '');
+  const keyFile = str('key', '');
+  if ((certFile === '') !== (keyFile === ''))
+    throw new BenchFlagError('--cert and --key must be given together');
+  const tls = cacert !== '' || certFile !== '' ? { cacert, cert: certFile, key: keyFile } : undefined;
   const dialText = str('dial-timeout', '5s');
   const dialTimeoutMs = parseDurationMs(dialText);
   if (dialTimeoutMs === undefined || dialTimeoutMs <= 0) {
@@ -357,6 +368,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBench {
       seed: int('seed', 1, 0, 0xffff_ffff),
       progress,
       transport,
+      tls,
     },
   };
 }
@@ -386,6 +398,8 @@ Common flags:
   --seed n                seed for random keys (default 1)
   -w, --write-out f       table or json (default table)
   --progress auto|off     progress bar on stderr when it is a TTY (default auto)
+  --cacert f, --cert f, --key f
+                          TLS: trusted CA, client certificate and key (etcd's benchmark flags)
   --transport t           grpc-js (default) or h2: gRPC on bare node:http2, about half the
                           generator CPU per request, no reconnects
 

@@ -13,7 +13,7 @@ import { ProgressBar, type ProgressStream } from '../ui/index.js';
 import { type CpuSample, startCpuMeter } from './cpu.js';
 import type { BenchConfig, BenchTarget } from './flags.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
-import { type Conn, openConn, statusOk, type TransportKind } from './transport.js';
+import { type BenchTls, type Conn, openConn, statusOk, type TransportKind } from './transport.js';
 import type { Workload } from './workload.js';
 
 /** Distinct error texts kept per round; further kinds are counted under otherErrorsKey. */
@@ -67,11 +67,12 @@ export async function openConns(
   conns: number,
   dialTimeoutMs: number,
   transport: TransportKind = 'grpc-js',
+  tls?: BenchTls,
 ): Promise<Conn[]> {
   const deadline = Date.now() + dialTimeoutMs;
   const settled = await Promise.allSettled(
     Array.from({ length: conns }, (_, i) =>
-      openConn(transport, target.endpoints[i % target.endpoints.length]!, i, deadline),
+      openConn(transport, target.endpoints[i % target.endpoints.length]!, i, deadline, tls),
     ),
   );
   const failed = settled.find((r) => r.status === 'rejected');
@@ -196,7 +197,7 @@ export async function runRound(
   workload: Workload,
   opts: RunRoundOptions,
 ): Promise<RoundResult> {
-  const conns = await openConns(target, cfg.conns, cfg.dialTimeoutMs, cfg.transport);
+  const conns = await openConns(target, cfg.conns, cfg.dialTimeoutMs, cfg.transport, cfg.tls);
   // grpc-js captures a caller stack (`new Error()`) on every call; we never print those stacks,
   // and not capturing them saves about a tenth of the generator's CPU per request.
   const stackTraceLimit = Error.stackTraceLimit;

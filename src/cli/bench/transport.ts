@@ -12,6 +12,8 @@
  *
  * Both report each call's outcome as (gRPC status code, message), so error tables are identical.
  */
+
+import { readFileSync } from 'node:fs';
 import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
@@ -23,6 +25,22 @@ import * as grpc from '@grpc/grpc-js';
 
 /** Which client stack sends the requests. */
 export type TransportKind = 'grpc-js' | 'h2';
+
+/** TLS files for bench connections (paths; empty = not given). */
+export interface BenchTls {
+  cacert: string;
+  cert: string;
+  key: string;
+}
+
+/** The PEM contents of `tls`, read once per connection (undefined fields when not given). */
+function tlsMaterial(tls: BenchTls): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  return {
+    ca: tls.cacert ? readFileSync(tls.cacert) : undefined,
+    cert: tls.cert ? readFileSync(tls.cert) : undefined,
+    key: tls.key ? readFileSync(tls.key) : undefined,
+  };
+}
 
 /** gRPC status code OK. */
 export const statusOk = 0;
@@ -68,8 +86,17 @@ export function grpcConnOptions(index: number): grpc.ChannelOptions {
 const identity = (b: Buffer): Buffer => b;
 
 /** Opens a grpc-js conn to `endpoint` and resolves once it is ready (rejects at `deadline`, ms since epoch). */
-export function openGrpcConn(endpoint: string, index: number, deadline: number): Promise<Conn> {
-  const client = new grpc.Client(endpoint, grpc.credentials.createInsecure(), grpcConnOptions(index));
+export function openGrpcConn(
+  endpoint: string,
+  index: number,
+  deadline: number,
+  tls?: BenchTls,
+): Promise<Conn> {
+  const m = tls ? tlsMaterial(tls) : undefined;
+  const creds = m
+    ? grpc.credentials.createSsl(m.ca ?? null, m.key ?? null, m.cert ?? null)
+    : grpc.credentials.createInsecure();
+  const client = new grpc.Client(endpoint, creds, grpcConnOptions(index));
   const conn: Conn = {
     call(method, body, done, wantResponse = false) {
       client.makeUnaryRequest(
@@ -135,10 +162,11 @@ function frame(body: Buffer): Buffer {
 }
 
 /** Opens an h2 conn to `endpoint` and resolves once the HTTP/2 session is connected. */
-export function openH2Conn(endpoint: string, deadline: number): Promise<Conn> {
+export function openH2Conn(endpoint: string, deadline: number, tls?: BenchTls): Promise<Conn> {
   return new Promise((resolve, reject) => {
-    const session: ClientHttp2Session = h2connect(`http://${endpoint}`, {
+    const session: ClientHttp2Session = h2connect(`${tls ? 'https' : 'http'}://${endpoint}`, {
       settings: { initialWindowSize: h2StreamWindowBytes, enablePush: false },
+      ...(tls ? tlsMaterial(tls) : {}),
     });
     let dead: string | undefined;
     const onError = (err: Error): void => {
@@ -254,6 +282,9 @@ export function openConn(
   endpoint: string,
   index: number,
   deadline: number,
+  tls?: BenchTls,
 ): Promise<Conn> {
-  return kind === 'grpc-js' ? openGrpcConn(endpoint, index, deadline) : openH2Conn(endpoint, deadline);
+  return kind === 'grpc-js'
+    ? openGrpcConn(endpoint, index, deadline, tls)
+    : openH2Conn(endpoint, deadline, tls);
 }

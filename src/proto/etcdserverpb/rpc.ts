@@ -793,6 +793,20 @@ export interface StatusResponse {
   /** Bytes of the backend actually in use. */
   dbSizeInUse: bigint;
   isLearner: boolean;
+  /** 3.6: the storage (schema) version, major.minor.0; empty when unknown. */
+  storageVersion: string;
+  /** 3.6: --quota-backend-bytes as configured (0 = the default quota). */
+  dbSizeQuota: bigint;
+  /** 3.6: the cluster's downgrade state (enabled false when no downgrade is under way). */
+  downgradeInfo: DowngradeInfo | undefined;
+}
+
+/** 3.6. */
+export interface DowngradeInfo {
+  /** Whether a downgrade is under way. */
+  enabled: boolean;
+  /** The version the cluster is downgrading to. */
+  targetVersion: string;
 }
 
 export interface AuthEnableRequest {
@@ -7040,6 +7054,9 @@ function createBaseStatusResponse(): StatusResponse {
     errors: [],
     dbSizeInUse: 0n,
     isLearner: false,
+    storageVersion: "",
+    dbSizeQuota: 0n,
+    downgradeInfo: undefined,
   };
 }
 
@@ -7092,6 +7109,18 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.isLearner !== false) {
       writer.uint32(80).bool(message.isLearner);
+    }
+    if (message.storageVersion !== "") {
+      writer.uint32(90).string(message.storageVersion);
+    }
+    if (message.dbSizeQuota !== 0n) {
+      if (BigInt.asIntN(64, message.dbSizeQuota) !== message.dbSizeQuota) {
+        throw new globalThis.Error("value provided for field message.dbSizeQuota of type int64 too large");
+      }
+      writer.uint32(96).int64(message.dbSizeQuota);
+    }
+    if (message.downgradeInfo !== undefined) {
+      DowngradeInfo.encode(message.downgradeInfo, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -7189,6 +7218,30 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.isLearner = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.storageVersion = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.dbSizeQuota = reader.int64() as bigint;
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.downgradeInfo = DowngradeInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7213,6 +7266,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => globalThis.String(e)) : [],
       dbSizeInUse: isSet(object.dbSizeInUse) ? BigInt(object.dbSizeInUse) : 0n,
       isLearner: isSet(object.isLearner) ? globalThis.Boolean(object.isLearner) : false,
+      storageVersion: isSet(object.storageVersion) ? globalThis.String(object.storageVersion) : "",
+      dbSizeQuota: isSet(object.dbSizeQuota) ? BigInt(object.dbSizeQuota) : 0n,
+      downgradeInfo: isSet(object.downgradeInfo) ? DowngradeInfo.fromJSON(object.downgradeInfo) : undefined,
     };
   },
 
@@ -7248,6 +7304,15 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     if (message.isLearner !== false) {
       obj.isLearner = message.isLearner;
     }
+    if (message.storageVersion !== "") {
+      obj.storageVersion = message.storageVersion;
+    }
+    if (message.dbSizeQuota !== 0n) {
+      obj.dbSizeQuota = message.dbSizeQuota.toString();
+    }
+    if (message.downgradeInfo !== undefined) {
+      obj.downgradeInfo = DowngradeInfo.toJSON(message.downgradeInfo);
+    }
     return obj;
   },
 
@@ -7272,6 +7337,98 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       ? BigInt(object.dbSizeInUse)
       : 0n;
     message.isLearner = object.isLearner ?? false;
+    message.storageVersion = object.storageVersion ?? "";
+    message.dbSizeQuota = (object.dbSizeQuota !== undefined && object.dbSizeQuota !== null)
+      ? BigInt(object.dbSizeQuota)
+      : 0n;
+    message.downgradeInfo = (object.downgradeInfo !== undefined && object.downgradeInfo !== null)
+      ? DowngradeInfo.fromPartial(object.downgradeInfo)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDowngradeInfo(): DowngradeInfo {
+  return { enabled: false, targetVersion: "" };
+}
+
+export const DowngradeInfo: MessageFns<DowngradeInfo> = {
+  encode(message: DowngradeInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== false) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    if (message.targetVersion !== "") {
+      writer.uint32(18).string(message.targetVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DowngradeInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDowngradeInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.targetVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DowngradeInfo {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      targetVersion: isSet(object.targetVersion) ? globalThis.String(object.targetVersion) : "",
+    };
+  },
+
+  toJSON(message: DowngradeInfo): unknown {
+    const obj: any = {};
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.targetVersion !== "") {
+      obj.targetVersion = message.targetVersion;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DowngradeInfo>, I>>(base?: I): DowngradeInfo {
+    return DowngradeInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DowngradeInfo>, I>>(object: I): DowngradeInfo {
+    const message = createBaseDowngradeInfo();
+    message.enabled = object.enabled ?? false;
+    message.targetVersion = object.targetVersion ?? "";
     return message;
   },
 };
