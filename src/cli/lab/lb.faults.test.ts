@@ -3,14 +3,17 @@
  * another member within an election timeout plus a second of its pinned member being SIGKILLed;
  * with round_robin the dead member gets nothing more and the other two share the rest. When the
 killed member was the leader, a Put already forwarded to it waits out its deadline first.
+ * Also: the plain lab against real etcd 3.4 gives seed 000's picture (a check of the method itself).
  * Method: runLbLab in-process with kill on (tsetcd members on free ports, 90 Puts per policy); the
  * busiest member is killed after 30 and restarted before the next policy. A long run: `npm run
  * test:lab`, also in test:faults.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runLbLab } from './lb.js';
+import { checkSeedResult } from './lb-check.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 /** etcd's default election timeout, which tsetcd shares. */
@@ -53,4 +56,22 @@ test('a killed member: pick_first fails over, round_robin skips it', { timeout: 
         `round_robin: both survivors (${survivors})`,
       );
   }
+});
+
+const hasEtcd = (() => {
+  try {
+    execFileSync('sh', ['-c', 'command -v etcd'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test('etcd 3.4 (reference): the same method gives the same picture', {
+  skip: hasEtcd ? false : 'etcd not on PATH',
+  timeout: 90_000,
+}, async () => {
+  checkSeedResult(
+    await runLbLab({ requests: 90, endpoints: [], seedPorts: false, binary: 'etcd', root, log: () => {} }),
+  );
 });
