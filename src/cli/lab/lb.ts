@@ -15,7 +15,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { KVClient, PutRequest } from '../../proto/etcdserverpb/rpc.js';
+import {
+  ClusterClient,
+  KVClient,
+  MemberListRequest,
+  type MemberListResponse,
+  PutRequest,
+} from '../../proto/etcdserverpb/rpc.js';
 import { LabError } from './net.js';
 
 /** The policies compared, in order. */
@@ -24,7 +30,8 @@ export type LbPolicy = (typeof LB_POLICIES)[number];
 
 /** A client that sends Puts through one channel over every endpoint with a policy. */
 export interface LbClient {
-  put(key: string, value: string): Promise<void>;
+  /** Resolves with the id of the member that answered (its response header's member_id). */
+  put(key: string, value: string): Promise<bigint>;
   close(): void;
 }
 
@@ -46,12 +53,36 @@ export const grpcJsClient: LbClientFactory = (endpoints, policy) => {
           PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(value) }),
           new Metadata(),
           { deadline: Date.now() + PUT_TIMEOUT_MS },
-          (err) => (err ? rej(err) : res()),
+          (err, resp) => (err ? rej(err) : res(resp.header?.memberId ?? 0n)),
         );
       }),
     close: () => kv.close(),
   };
 };
+
+/** Member id -> index in `endpoints`, from MemberList's client URLs (asked of the first endpoint). */
+async function memberIndexes(endpoints: readonly string[]): Promise<Map<bigint, number>> {
+  const cluster = new ClusterClient(endpoints[0]!, credentials.createInsecure());
+  try {
+    const resp = await new Promise<MemberListResponse>((res, rej) =>
+      cluster.memberList(
+        MemberListRequest.fromPartial({}),
+        new Metadata(),
+        { deadline: Date.now() + PUT_TIMEOUT_MS },
+        (err, r) => (err ? rej(err) : res(r)),
+      ),
+    );
+    const out = new Map<bigint, number>();
+    for (const m of resp.members) {
+      const urls = m.clientURLs.map((u) => u.replace(/^https?:\/\//, ''));
+      const i = endpoints.findIndex((ep) => urls.includes(ep));
+      if (i >= 0) out.set(m.ID, i);
+    }
+    return out;
+  } finally {
+    cluster.close();
+  }
+}
 
 /** One member's numbers under one policy. */
 export interface LbMemberCount {
@@ -87,6 +118,11 @@ export interface LbPolicyResult {
   failures: number;
   members: LbMemberCount[];
   kill?: LbKill;
+  /**
+   * Successful Puts per second since the policy's first Put, per member (by the answering member's
+   * id in each response header): timeline[s][i] for member i.
+   */
+  timeline: number[][];
 }
 
 /** The whole run (`-w json`). */
@@ -282,19 +318,27 @@ export async function runLbLab(opts: LbOptions): Promise<LbResult> {
         endpoints.map(async (ep, i) => (i === skip ? 0 : putsHandled(await get(`http://${ep}/metrics`)))),
       );
     const ports = endpoints.map((e) => Number(e.split(':')[1]));
+    const indexOf = await memberIndexes(endpoints);
     for (const policy of LB_POLICIES) {
       const before = await metricsOf();
       const client = factory(endpoints, policy);
       const packets = new Map(ports.map((p) => [p, 0]));
       let failures = 0;
+      const t0 = Date.now();
+      const timeline: number[][] = [];
       /** Sends Puts [from, to) inside one packet capture; returns the time of the first success. */
       const phase = async (from: number, to: number): Promise<number | undefined> => {
         const cap = packetsNote ? undefined : await capture(ports);
         let firstOk: number | undefined;
         for (let i = from; i < to; i++) {
           try {
-            await client.put(`lab/${policy}/${i}`, String(i));
-            firstOk ??= Date.now();
+            const id = await client.put(`lab/${policy}/${i}`, String(i));
+            const now = Date.now();
+            firstOk ??= now;
+            const sec = Math.floor((now - t0) / 1000);
+            while (timeline.length <= sec) timeline.push(endpoints.map(() => 0));
+            const m = indexOf.get(id);
+            if (m !== undefined) timeline[sec]![m]!++;
           } catch {
             failures++;
           }
@@ -348,6 +392,7 @@ export async function runLbLab(opts: LbOptions): Promise<LbResult> {
           share: total > 0 ? handled[i]! / total : 0,
         })),
         ...(kill ? { kill } : {}),
+        timeline,
       });
       opts.log(`${policy}: ${handled.join('/')} Puts per member, ${failures} failed`);
     }

@@ -212,9 +212,19 @@ export function renderLbText(r: LbResult): string {
         (m) =>
           `  ${m.member} ${m.endpoint.padEnd(16)} ${bar(m.requests, max).padEnd(BAR_CELLS_MAX)} ${String(m.requests).padStart(5)}  ${pct(m.share, 1).padStart(4)}`,
       )
-      .join('\n')}${p.kill ? `\n  ${killLine(p.kill)}` : ''}`;
+      .join('\n')}${p.kill ? `\n  ${killLine(p.kill)}\n${timelineText(p)}` : ''}`;
   });
   return `${table}${r.packetsNote ? `(${r.packetsNote})\n` : ''}\n${charts.join('\n\n')}\n`;
+}
+
+/** Puts per member in each second (by the answering member), one line a second. */
+export function timelineText(p: LbResult['policies'][number]): string {
+  return p.timeline
+    .map(
+      (row, sec) =>
+        `  +${sec}s  ${row.map((n, i) => `${p.members[i]?.member ?? i} ${String(n).padStart(3)}`).join('  ')}`,
+    )
+    .join('\n');
 }
 
 /** One sentence on a `--kill` run. */
