@@ -1,7 +1,8 @@
 /**
  * The `tsetcd` binary: a member started with etcd's flags, `tsetcd bench ...` for the load
  * generator, `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts), `tsetcd certs`
- * (cli/certs.ts) and `tsetcd systemd` (cli/systemd.ts) for deployment files. Production wiring of the layers lives here.
+ * (cli/certs.ts) and `tsetcd systemd` (cli/systemd.ts) for deployment files, `tsetcd lab kube|lb` for the
+ * seeds' load-balancing labs (cli/lab/). Production wiring of the layers lives here.
  */
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';

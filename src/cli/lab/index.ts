@@ -20,6 +20,8 @@ Flags of lb:
   --endpoints LIST      use these members (host:port,...) instead of starting three
   --seed-ports          start them on seed 000's ports (12379/22379/32379) instead of free ones
   --binary NAME         tsetcd (default) or etcd (from PATH, as a reference)
+  --kill                SIGKILL the busiest member after a third of each policy's Puts (pick_first
+                        fails over, round_robin skips it); it is restarted before the next policy
   -w, --write-out FMT   table (default) or json
   --html FILE           also write an HTML report with the charts
 
@@ -136,6 +138,7 @@ async function runLbCommand(rest: readonly string[]): Promise<number> {
       else if (name === '--endpoints')
         opts.endpoints = (value() ?? '').split(',').map((e) => e.replace(/^https?:\/\//, ''));
       else if (name === '--seed-ports') opts.seedPorts = true;
+      else if (name === '--kill') opts.kill = true;
       else if (name === '--binary') {
         const b = value();
         if (b !== 'tsetcd' && b !== 'etcd') throw new LabError('--binary: want tsetcd or etcd');

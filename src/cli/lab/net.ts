@@ -144,6 +144,30 @@ export interface ServiceRule {
   endpoints: readonly string[];
 }
 
+/**
+ * The nft script (for `nft -f -`) that replaces table NFT_TABLE with kube-proxy's rules for
+ * `services`: the table is added, deleted and added again in one transaction, so the swap is
+ * atomic and works whether or not it existed. A Service without endpoints gets no rule.
+ */
+export function nftScript(services: readonly ServiceRule[], mode: DnatMode): string {
+  const rules = services
+    .filter((s) => s.endpoints.length > 0)
+    .map((s) => {
+      const map = s.endpoints.map((ip, i) => `${i} : ${ip}`).join(', ');
+      const gen = mode === 'random' ? 'random' : 'inc';
+      return `add rule ip ${NFT_TABLE} prerouting ip daddr ${s.vip} tcp dport ${s.port} dnat to numgen ${gen} mod ${s.endpoints.length} map { ${map} } : ${s.targetPort}`;
+    });
+  return `${[
+    `add table ip ${NFT_TABLE}`,
+    `delete table ip ${NFT_TABLE}`,
+    `add table ip ${NFT_TABLE}`,
+    `add chain ip ${NFT_TABLE} prerouting { type nat hook prerouting priority dstnat; policy accept; }`,
+    `add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat; policy accept; }`,
+    `add rule ip ${NFT_TABLE} postrouting ct status dnat masquerade`,
+    ...rules,
+  ].join('\n')}\n`;
+}
+
 /** One pod's network: its namespace and address. */
 export interface PodNet {
   readonly netns: string;
@@ -231,22 +255,7 @@ export class LabNet {
    * reverse NAT). Established connections keep their backend: conntrack, not the rule, routes them.
    */
   setServices(services: readonly ServiceRule[], mode: DnatMode = 'random'): void {
-    const rules = services
-      .filter((s) => s.endpoints.length > 0)
-      .map((s) => {
-        const map = s.endpoints.map((ip, i) => `${i} : ${ip}`).join(', ');
-        return `add rule ip ${NFT_TABLE} prerouting ip daddr ${s.vip} tcp dport ${s.port} dnat to numgen ${mode === 'random' ? 'random' : 'inc'} mod ${s.endpoints.length} map { ${map} } : ${s.targetPort}`;
-      });
-    const script = [
-      `add table ip ${NFT_TABLE}`,
-      `delete table ip ${NFT_TABLE}`,
-      `add table ip ${NFT_TABLE}`,
-      `add chain ip ${NFT_TABLE} prerouting { type nat hook prerouting priority dstnat; policy accept; }`,
-      `add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat; policy accept; }`,
-      `add rule ip ${NFT_TABLE} postrouting ct status dnat masquerade`,
-      ...rules,
-    ].join('\n');
-    sh('ip', ['netns', 'exec', this.nodeNs, 'nft', '-f', '-'], `${script}\n`);
+    sh('ip', ['netns', 'exec', this.nodeNs, 'nft', '-f', '-'], nftScript(services, mode));
   }
 
   /** The node namespace's nft ruleset (for reports and tests). */

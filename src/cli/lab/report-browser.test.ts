@@ -111,6 +111,7 @@ const lb: LbResult = {
         { member: 'node2', endpoint: '127.0.0.1:22379', requests: 29, packets: 31, share: 29 / 90 },
         { member: 'node3', endpoint: '127.0.0.1:32379', requests: 31, packets: 33, share: 31 / 90 },
       ],
+      timeline: [[30, 29, 31]],
     },
   ],
 };

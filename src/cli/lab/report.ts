@@ -212,9 +212,28 @@ export function renderLbText(r: LbResult): string {
         (m) =>
           `  ${m.member} ${m.endpoint.padEnd(16)} ${bar(m.requests, max).padEnd(BAR_CELLS_MAX)} ${String(m.requests).padStart(5)}  ${pct(m.share, 1).padStart(4)}`,
       )
-      .join('\n')}`;
+      .join('\n')}${p.kill ? `\n  ${killLine(p.kill)}\n${timelineText(p)}` : ''}`;
   });
   return `${table}${r.packetsNote ? `(${r.packetsNote})\n` : ''}\n${charts.join('\n\n')}\n`;
+}
+
+/** Puts per member in each second (by the answering member), one line a second. */
+export function timelineText(p: LbResult['policies'][number]): string {
+  return p.timeline
+    .map(
+      (row, sec) =>
+        `  +${sec}s  ${row.map((n, i) => `${p.members[i]?.member ?? i} ${String(n).padStart(3)}`).join('  ')}`,
+    )
+    .join('\n');
+}
+
+/** One sentence on a `--kill` run. */
+export function killLine(k: NonNullable<LbResult['policies'][number]['kill']>): string {
+  const next =
+    k.failoverMs === null
+      ? 'no Put succeeded afterwards'
+      : `next success after ${(k.failoverMs / 1000).toFixed(2)} s`;
+  return `killed ${k.member}${k.wasLeader ? ' (the leader)' : ''} after ${k.afterPuts} Puts: ${next}, ${k.failuresAfter} failed; Puts afterwards per member ${k.putsAfter.join('/')}`;
 }
 
 /** `tsetcd lab lb` as a self-contained HTML page with one SVG bar chart per policy. */
@@ -233,7 +252,7 @@ export function renderLbHtml(r: LbResult): string {
             `<tr><td>${m.member}</td><td>${m.endpoint}</td><td>${m.requests}</td><td>${m.packets ?? '-'}</td><td>${pct(m.share, 1)}</td></tr>`,
         )
         .join('');
-      return `<section id="${p.policy}"><h2>${p.policy}</h2>${svgBars(asScenario)}<table><tr><th>member</th><th>endpoint</th><th>requests</th><th>packets</th><th>share</th></tr>${rows}</table></section>`;
+      return `<section id="${p.policy}"><h2>${p.policy}</h2>${svgBars(asScenario)}${p.kill ? `<p>${esc(killLine(p.kill))}</p>` : ''}<table><tr><th>member</th><th>endpoint</th><th>requests</th><th>packets</th><th>share</th></tr>${rows}</table></section>`;
     })
     .join('\n');
   return `<!doctype html>
