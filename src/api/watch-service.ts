@@ -6,7 +6,7 @@
  */
 import { type WatchRequest, type WatchResponse, WatchService } from '../proto/etcdserverpb/rpc.js';
 import type { Member } from '../server/index.js';
-import { WatchHub, type WatchHubOptions } from '../server/index.js';
+import { registerWatchMetrics, WatchHub, type WatchHubOptions } from '../server/index.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { GrpcServer, StreamCall } from './grpc-server.js';
 
@@ -42,8 +42,17 @@ export function registerWatchService(
     ...(interval === undefined ? {} : { progressNotifyIntervalMs: interval }),
     ...opts,
   });
+  let streams = 0;
+  registerWatchMetrics(member.metrics, () => {
+    const st = hub.stats();
+    return { watchers: st.watchers, streams, unsynced: st.unsynced, eventsSent: st.eventsSent };
+  });
   server.addService(WatchService, {
     watch: (call: StreamCall<WatchRequest, WatchResponse>) => {
+      streams++;
+      call.onClose(() => {
+        streams--;
+      });
       const stream = hub.openStream({
         write: (r) => {
           const h = r.header;

@@ -267,6 +267,11 @@ export class MvccStore {
     return this.currentRev;
   }
 
+  /** Keys in the index (live, or deleted with history kept): etcd's keys_total gauge. */
+  get keysTotal(): number {
+    return this.index.size;
+  }
+
   /** The compact revision: reads below it fail with ErrCompacted; -1 if never compacted. */
   get compactRev(): number {
     return this.compactMainRev;

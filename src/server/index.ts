@@ -17,6 +17,7 @@ export { type DataDirLayout, dataDirLayout } from './data-dir.js';
 export type { Logger, LogLevel } from './logger.js';
 export { KV_OVERHEAD_BYTES, type MemberStatus, quotaCost } from './maintenance.js';
 export { Member } from './member.js';
+export { registerWatchMetrics } from './metrics.js';
 export { MAX_GAP_BETWEEN_APPLY_AND_COMMIT } from './proposer.js';
 export { databaseSnapshot } from './snapshot-stream.js';
 export { WatchHub, type WatchHubOptions } from './watch/index.js';

@@ -29,7 +29,14 @@ import { etcdError } from '../wire/errors.js';
 import { applyRange, applyTxn, isTxnReadOnly, txnIsSerializable } from './apply.js';
 import { BackendSlot } from './backend-slot.js';
 import { type Identity, resolveIdentity } from './bootstrap.js';
-import { type MemberConfig, type ResolvedConfig, resolveConfig } from './config.js';
+import {
+  CLUSTER_VERSION,
+  DEFAULT_QUOTA_BYTES,
+  type MemberConfig,
+  type ResolvedConfig,
+  resolveConfig,
+  SERVER_VERSION,
+} from './config.js';
 import { LEASE_EXPIRY_CHECK_MS } from './lease-service.js';
 import type { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
@@ -37,7 +44,7 @@ import type { MemberStatus } from './maintenance.js';
 import { buildParts, type MemberParts } from './member-parts.js';
 import { openDriver, waitForQuorum } from './member-start.js';
 import type { Membership } from './membership.js';
-import { ServerMetrics } from './metrics.js';
+import { registerStateMetrics, ServerMetrics } from './metrics.js';
 import { PeerHttpClient } from './peer-http.js';
 import type { RaftDriver } from './raft-driver.js';
 import { mapMvccErrors } from './server-errors.js';
@@ -167,6 +174,22 @@ export class Member {
       'opened backend',
     );
     metrics.dbTotalSize.set(store.dbSize());
+    registerStateMetrics(metrics, {
+      memberIdHex: member.memberId.toString(16),
+      serverVersion: SERVER_VERSION,
+      clusterVersion: CLUSTER_VERSION,
+      quotaBackendBytes: cfg.quotaBackendBytes || DEFAULT_QUOTA_BYTES,
+      isLearner: () => member.isLearner,
+      store: () => member.store,
+      raft: () => ({ commitIndex: member.commitIndex, appliedIndex: applyLoop.appliedIndex }),
+      leases: () => member.lessor.size,
+      peers: () =>
+        [...member.peerStats()].map(([id, st]) => ({
+          id: id.toString(16),
+          sentBytes: st.bytes,
+          connected: st.connected,
+        })),
+    });
     member.readyPromise = waitForQuorum({
       ...{ cfg, logger, memberId: member.memberId, clusterId: member.clusterId },
       leaderChanged: member.leaderChanged,

@@ -2,7 +2,31 @@
  * Prometheus metrics under etcd's names, so dashboards built for etcd work. Each member has its own
  * registry (tests run several members in one process).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** A gauge read at scrape time; `inc()` counts locally until a source is attached. */
+function gaugeOf(
+  m: { registry: Registry },
+  name: string,
+  help: string,
+  value: () => number,
+  local: { n: number },
+): { inc(): void } {
+  new Gauge({
+    name,
+    help,
+    registers: [m.registry],
+    collect() {
+      this.set(value());
+    },
+  });
+  return {
+    inc: () => {
+      local.n++;
+    },
+  };
+}
 
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -21,16 +45,26 @@ export class ServerMetrics {
     help: 'The number of leader changes seen.',
     registers: [this.registry],
   });
-  readonly proposalsCommitted = new Counter({
-    name: 'etcd_server_proposals_committed_total',
-    help: 'The total number of consensus proposals committed.',
-    registers: [this.registry],
-  });
-  readonly proposalsApplied = new Counter({
-    name: 'etcd_server_proposals_applied_total',
-    help: 'The total number of consensus proposals applied.',
-    registers: [this.registry],
-  });
+  /** Set by registerStateMetrics: the Raft indexes these two gauges show (etcd sets them so). */
+  proposalsCommittedIndex: (() => number) | undefined;
+  proposalsAppliedIndex: (() => number) | undefined;
+  private readonly committedSeen = { n: 0 };
+  private readonly appliedSeen = { n: 0 };
+  // etcd exposes both as gauges holding the committed and applied Raft indexes.
+  readonly proposalsCommitted = gaugeOf(
+    this,
+    'etcd_server_proposals_committed_total',
+    'The total number of consensus proposals committed.',
+    () => this.proposalsCommittedIndex?.() ?? this.committedSeen.n,
+    this.committedSeen,
+  );
+  readonly proposalsApplied = gaugeOf(
+    this,
+    'etcd_server_proposals_applied_total',
+    'The total number of consensus proposals applied.',
+    () => this.proposalsAppliedIndex?.() ?? this.appliedSeen.n,
+    this.appliedSeen,
+  );
   readonly proposalsPending = new Gauge({
     name: 'etcd_server_proposals_pending',
     help: 'The current number of pending proposals to commit.',
@@ -84,4 +118,180 @@ export class ServerMetrics {
     labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'],
     registers: [this.registry],
   });
+}
+
+/**
+ * What the member's state-derived metric families read at scrape time (no bookkeeping on the hot
+ * path): the store's revisions and sizes, the Raft indexes, the peer links, the member's identity.
+ */
+export interface MetricsSource {
+  memberIdHex: string;
+  serverVersion: string;
+  clusterVersion: string;
+  quotaBackendBytes: number;
+  isLearner(): boolean;
+  store(): { rev: number; compactRev: number; dbSize(): number; dbSizeInUse(): number; keysTotal: number };
+  raft(): { commitIndex: number; appliedIndex: number };
+  leases(): number;
+  /** Per peer (id in hex): bytes written to it and whether its link is up. */
+  peers(): { id: string; sentBytes: number; connected: boolean }[];
+}
+
+/** Counts of the watch hub, read at scrape time. */
+export interface WatchMetricsSource {
+  watchers: number;
+  streams: number;
+  unsynced: number;
+  eventsSent: number;
+}
+
+/**
+ * The state-derived families (gauges and totals read from the member at scrape time), registered
+ * once the member exists. Names, types and label names as etcd 3.4 exposes them.
+ */
+export function registerStateMetrics(m: ServerMetrics, src: MetricsSource): void {
+  const registers = [m.registry];
+  const info = (name: string, help: string, label: string, value: () => string) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        this.reset();
+        this.labels(value()).set(1);
+      },
+    });
+  info(
+    'etcd_server_version',
+    "Which version is running. 1 for 'server_version' label with current version.",
+    'server_version',
+    () => src.serverVersion,
+  );
+  info(
+    'etcd_cluster_version',
+    "Which version is running. 1 for 'cluster_version' label with current cluster version",
+    'cluster_version',
+    () => src.clusterVersion.split('.').slice(0, 2).join('.'),
+  );
+  info(
+    'etcd_server_go_version',
+    "Which Go version server is running with. 1 for 'server_go_version' label with current version.",
+    'server_go_version',
+    () => `node${process.versions.node}`,
+  );
+  info(
+    'etcd_server_id',
+    "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+    'server_id',
+    () => src.memberIdHex,
+  );
+  const gauge = (name: string, help: string, value: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(value());
+      },
+    });
+  gauge('etcd_server_is_learner', 'Whether or not this member is a learner. 1 if is, 0 otherwise.', () =>
+    src.isLearner() ? 1 : 0,
+  );
+  gauge(
+    'etcd_server_quota_backend_bytes',
+    'Current backend storage quota size in bytes.',
+    () => src.quotaBackendBytes,
+  );
+  gauge(
+    'etcd_mvcc_db_total_size_in_use_in_bytes',
+    'Total size of the underlying database logically in use in bytes.',
+    () => src.store().dbSizeInUse(),
+  );
+  gauge(
+    'etcd_debugging_mvcc_db_total_size_in_bytes',
+    'Total size of the underlying database physically allocated in bytes.',
+    () => src.store().dbSize(),
+  );
+  gauge('etcd_debugging_mvcc_keys_total', 'Total number of keys.', () => src.store().keysTotal);
+  gauge('etcd_debugging_mvcc_current_revision', 'The current revision of store.', () => src.store().rev);
+  gauge('etcd_debugging_mvcc_compact_revision', 'The revision of the last compaction in store.', () =>
+    Math.max(0, src.store().compactRev),
+  );
+  gauge('etcd_debugging_lease_total', 'The number of leases currently held (tsetcd).', () => src.leases());
+  // etcd exposes these two as gauges set to the Raft indexes.
+  m.proposalsCommittedIndex = () => src.raft().commitIndex;
+  m.proposalsAppliedIndex = () => src.raft().appliedIndex;
+  new Counter({
+    name: 'etcd_network_peer_sent_bytes_total',
+    help: 'The total number of bytes sent to peers.',
+    labelNames: ['To'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of src.peers()) this.labels(p.id).inc(p.sentBytes);
+    },
+  });
+  new Gauge({
+    name: 'etcd_network_active_peers',
+    help: 'The current number of active peer connections.',
+    labelNames: ['Local', 'Remote'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of src.peers()) if (p.connected) this.labels(src.memberIdHex, p.id).set(1);
+    },
+  });
+  gauge('os_fd_used', 'The number of used file descriptors.', () => openFds());
+  gauge('os_fd_limit', 'The file descriptor limit.', () => fdLimit());
+  collectDefaultMetrics({ register: m.registry });
+}
+
+/** The watch hub's families (registered by the API layer, which owns the hub). */
+export function registerWatchMetrics(m: ServerMetrics, src: () => WatchMetricsSource): void {
+  // One watch hub per API server; a member served by a second one (tests) keeps the first's families.
+  if (m.registry.getSingleMetric('etcd_debugging_mvcc_watcher_total')) return;
+  const registers = [m.registry];
+  const gauge = (name: string, help: string, value: (s: WatchMetricsSource) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(value(src()));
+      },
+    });
+  gauge('etcd_debugging_mvcc_watcher_total', 'Total number of watchers.', (s) => s.watchers);
+  gauge('etcd_debugging_mvcc_watch_stream_total', 'Total number of watch streams.', (s) => s.streams);
+  gauge(
+    'etcd_debugging_mvcc_slow_watcher_total',
+    'Total number of unsynced slow watchers.',
+    (s) => s.unsynced,
+  );
+  new Counter({
+    name: 'etcd_debugging_mvcc_events_total',
+    help: 'Total number of events sent by this member.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src().eventsSent);
+    },
+  });
+}
+
+function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+
+function fdLimit(): number {
+  try {
+    const m = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
 }
