@@ -89,9 +89,11 @@ class BookResolver implements experimental.Resolver {
   }
 
   updateResolution(): void {
-    if (this.unsubscribe === undefined && this.book !== undefined) {
-      this.unsubscribe = this.book.subscribe(() => process.nextTick(() => this.report()));
-    }
+    // Report once, then only on changes of the book: like grpc-js's ip resolver, and unlike DNS
+    // there is nothing to look up again. Answering every re-resolution request at once would spin:
+    // grpc-js clears its re-resolution backoff on every result, and a failing subchannel asks again.
+    if (this.unsubscribe !== undefined) return;
+    this.unsubscribe = this.book?.subscribe(() => process.nextTick(() => this.report())) ?? (() => {});
     // Never synchronously (the Resolver contract).
     process.nextTick(() => this.report());
   }
