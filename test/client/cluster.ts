@@ -3,8 +3,17 @@
  * per member read from each member's own /metrics (grpc_server_handled_total).
  */
 import { join } from 'node:path';
+import {
+  isHealthy,
+  kill,
+  launch,
+  type Proc,
+  planCluster,
+  planMember,
+  stopAll,
+  waitHealthy,
+} from '../e2e/procs.js';
 import { freePort, tempDir, waitFor } from '../helpers/index.js';
-import { isHealthy, kill, launch, planCluster, planMember, type Proc, stopAll, waitHealthy } from '../e2e/procs.js';
 
 export interface TestCluster {
   procs: Proc[];
