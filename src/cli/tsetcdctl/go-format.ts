@@ -55,7 +55,15 @@ export function humanizeBytes(n: bigint | number): string {
   const sizes = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
   const e = Math.floor(Math.log(s) / Math.log(1000));
   const val = Math.floor((s / 1000 ** e) * 10 + 0.5) / 10;
-  return val < 10 ? `${val.toFixed(1)} ${sizes[e]}` : `${val.toFixed(0)} ${sizes[e]}`;
+  return val < 10 ? `${val.toFixed(1)} ${sizes[e]}` : `${roundHalfEven(val)} ${sizes[e]}`;
+}
+
+/** Go's %.0f: round half to even (20.5 → "20"), unlike toFixed (→ "21"). */
+function roundHalfEven(v: number): string {
+  const f = Math.floor(v);
+  const d = v - f;
+  if (d > 0.5 || (d === 0.5 && f % 2 === 1)) return String(f + 1);
+  return String(f);
 }
 
 /** Go's time.Duration.String() for a duration in nanoseconds. */
