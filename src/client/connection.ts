@@ -42,10 +42,15 @@ export interface CallKind {
   view?: BookView;
   /** A mutation is sent at most once unless retries are asked for. */
   mutation: boolean;
+  /** Send without the auth token (Authenticate itself). */
+  noAuth?: boolean;
 }
 
 /** Grace for calls in flight on a channel replaced for age, before it is closed, in ms. */
 export const OLD_CHANNEL_GRACE_MS = 10_000;
+/** First and largest pause before reconnecting to a member that went away, in ms. */
+export const RECONNECT_BACKOFF_MS = 100;
+export const RECONNECT_BACKOFF_MAX_MS = 3000;
 /** Default attempts for retryable calls (first one included). */
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
@@ -115,6 +120,10 @@ export class Connection {
       // Every Client gets its own channel and subchannels, so two clients (or a rotated channel)
       // never share a connection by accident.
       'grpc.use_local_subchannel_pool': 1,
+      // Reconnect to a restarted member quickly: grpc-js's default first backoff (1 s, then x1.6 up
+      // to 120 s) outlasts the retry budget of a call; etcd's clientv3 caps its dial backoff at 3 s.
+      'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS,
+      'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF_MAX_MS,
       ...(options.tls?.serverName ? { 'grpc.ssl_target_name_override': options.tls.serverName } : {}),
       ...(ka?.timeMs !== undefined
         ? {
@@ -213,10 +222,10 @@ export class Connection {
     let reauthed = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.unaryOnce(def, req, kind.view ?? 'voters', opts);
+        return await this.unaryOnce(def, req, kind.view ?? 'voters', opts, kind.noAuth === true);
       } catch (e) {
         const err = fromGrpc(e);
-        if (err.kind === 'invalidAuthToken' && this.options.auth && !reauthed) {
+        if (err.kind === 'invalidAuthToken' && this.options.auth && !reauthed && !kind.noAuth) {
           reauthed = true;
           this.token = undefined;
           await this.refreshToken();
@@ -234,8 +243,9 @@ export class Connection {
     req: Req,
     view: BookView,
     opts: CallOpts,
+    noAuth: boolean,
   ): Promise<Res> {
-    const md = await this.metadata();
+    const md = noAuth ? new Metadata() : await this.metadata();
     const ch = this.channel(view);
     return new Promise<Res>((resolve, reject) => {
       const call = ch.makeUnaryRequest(

@@ -234,7 +234,12 @@ export class Auth {
 
   /** Authenticate without keeping the token. */
   rawAuthenticate(name: string, password: string, o: CallOpts = {}): Promise<AuthenticateResponse> {
-    return this.conn.unary(AuthService.authenticate, { name, password }, { mutation: false }, o);
+    return this.conn.unary(
+      AuthService.authenticate,
+      { name, password },
+      { mutation: false, noAuth: true },
+      o,
+    );
   }
 
   enable(o: CallOpts = {}) {

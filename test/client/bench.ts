@@ -64,9 +64,20 @@ async function main(): Promise<void> {
     await ours.kv.put('bench/r', value);
     let i = 0;
     for (const conc of [1, 100]) {
-      results.push(await measure('tsetcd/client', 'put', conc, () => ours.kv.put(`bench/${i++ % 1000}`, value)));
-      results.push(await measure('  pick_first', 'put', conc, () => pinned.kv.put(`bench/${i++ % 1000}`, value)));
-      results.push(await measure('etcd3', 'put', conc, () => theirs.put(`bench/${i++ % 1000}`).value(value).exec()));
+      results.push(
+        await measure('tsetcd/client', 'put', conc, () => ours.kv.put(`bench/${i++ % 1000}`, value)),
+      );
+      results.push(
+        await measure('  pick_first', 'put', conc, () => pinned.kv.put(`bench/${i++ % 1000}`, value)),
+      );
+      results.push(
+        await measure('etcd3', 'put', conc, () =>
+          theirs
+            .put(`bench/${i++ % 1000}`)
+            .value(value)
+            .exec(),
+        ),
+      );
       results.push(await measure('tsetcd/client', 'range', conc, () => ours.kv.get('bench/r')));
       results.push(await measure('  pick_first', 'range', conc, () => pinned.kv.get('bench/r')));
       results.push(await measure('etcd3', 'range', conc, () => theirs.get('bench/r').exec()));

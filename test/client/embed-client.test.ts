@@ -7,7 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Client, cmp, errors, isEtcdError, op, WatchCompactedError } from '../../src/client/index.js';
+import {
+  Client,
+  cmp,
+  discoverSrv,
+  errors,
+  isEtcdError,
+  op,
+  WatchCompactedError,
+} from '../../src/client/index.js';
 import { type EmbeddedMember, startMember } from '../../src/embed/index.js';
 import { tempDir } from '../helpers/index.js';
 
@@ -121,4 +129,33 @@ test('maintenance and cluster calls', async () => {
   assert.ok(bytes > 0);
   const h = await c.maintenance.hashKv();
   assert.equal(typeof h.hash, 'number');
+});
+
+test('dns:/// targets, SRV discovery, and channel replacement under a watch', async () => {
+  const port = m.endpoint.split(':')[1];
+  const viaDns = new Client({ endpoints: `dns:///localhost:${port}` });
+  try {
+    await viaDns.kv.put('dns', 'ok');
+    assert.equal((await viaDns.kv.get('dns')).kvs[0]?.value.toString(), 'ok');
+  } finally {
+    viaDns.close();
+  }
+  const found = await discoverSrv('example.test', '', async (name: string) =>
+    name === '_etcd-client._tcp.example.test'
+      ? [{ name: 'localhost.', port: Number(port) }]
+      : Promise.reject(new Error('ENOTFOUND')),
+  );
+  assert.deepEqual(found, [`http://localhost:${port}`]);
+  // A replaced channel (max connection age) moves the watch; nothing is lost across it.
+  const w = c.watch('rot', { prefix: true });
+  await w.ready();
+  await c.kv.put('rot/1', 'a');
+  c.reconnect();
+  await c.kv.put('rot/2', 'b');
+  const got: string[] = [];
+  for await (const b of w) {
+    for (const e of b.events) got.push(e.kv!.key.toString());
+    if (got.length >= 2) break;
+  }
+  assert.deepEqual(got, ['rot/1', 'rot/2']);
 });
