@@ -102,7 +102,7 @@ function norm(s: Side, text: string): string {
       .replace(/"ttl":\d+/g, '"ttl":<ttl>')
       .replace(/"TTL" : \d+/g, '"TTL" : <ttl>')
       // the health table's column widths follow the timing's length
-      .replace(/^([+|].*TOOK[\s\S]*)$/m, (t) => t.replace(/-+/g, '-').replace(/ +/g, ' '))
+      .replace(/^[\s\S]*\| +TOOK +\|[\s\S]*$/, (t) => t.replace(/-+/g, '-').replace(/ +/g, ' '))
   );
 }
 

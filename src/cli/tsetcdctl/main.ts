@@ -90,6 +90,12 @@ export async function run(argv: string[], out: Out = stdio()): Promise<number> {
   }
   const words = cmd?.path.split(' ') ?? [];
   const args = parsed.args.slice(words.length);
+  const first = parsed.args[0];
+  const groups = new Set(['lease', 'member', 'endpoint', 'alarm', 'snapshot']);
+  if (cmd === undefined && first !== undefined && !groups.has(first)) {
+    out.err(`Error: unknown command "${first}" for "tsetcdctl"\nRun 'tsetcdctl --help' for usage.\n`);
+    return EXIT.error;
+  }
   if (cmd === undefined || parsed.flags.get('help') === 'true') {
     out.out(cmd ? cmd.help(specs) : rootHelp());
     return 0;
