@@ -102,6 +102,11 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     this.open();
   }
 
+  /** True while the stream is paused because `highWaterMark` responses wait unread. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   /** Resolves once the server has created the watch (the first time). */
   ready(): Promise<void> {
     return this.created.promise;

@@ -17,7 +17,7 @@ import {
   WatchCompactedError,
 } from '../../src/client/index.js';
 import { type EmbeddedMember, startMember } from '../../src/embed/index.js';
-import { tempDir } from '../helpers/index.js';
+import { tempDir, waitFor } from '../helpers/index.js';
 
 const dir = tempDir('tsetcd-embed-');
 let m: EmbeddedMember;
@@ -68,7 +68,13 @@ test('watch: history, progress, and compaction ends it with an error', async () 
     evs.map((e: { kv?: { value: Buffer } }) => e.kv?.value.toString()),
     ['1', '2'].slice(0, evs.length),
   );
+  if (evs.length < 2) assert.equal((await it.next()).value?.events.length, 1);
+  // a progress request is answered as a batch marked `progress`, at the current revision
   w.requestProgress();
+  const pr = await it.next();
+  assert.equal(pr.value?.progress, true);
+  assert.equal(pr.value?.events.length, 0);
+  assert.ok((pr.value?.header?.revision ?? 0n) >= start + 1n);
   w.cancel();
   // a watch from a compacted revision is refused with the compact revision
   const rev = (await c.kv.put('w', '3')).header!.revision;
@@ -158,4 +164,20 @@ test('dns:/// targets, SRV discovery, and channel replacement under a watch', as
     if (got.length >= 2) break;
   }
   assert.deepEqual(got, ['rot/1', 'rot/2']);
+});
+
+test('watch backpressure: an unread watcher pauses its stream, then delivers everything in order', async () => {
+  const w = c.watch('bp/', { prefix: true, highWaterMark: 2 });
+  await w.ready();
+  for (let i = 0; i < 10; i++) await c.kv.put(`bp/${i}`, 'v');
+  await waitFor(async () => w.isPaused, { what: 'the stream paused' });
+  const keys: string[] = [];
+  for await (const b of w) {
+    for (const e of b.events) keys.push(e.kv!.key.toString());
+    if (keys.length >= 10) break;
+  }
+  assert.deepEqual(
+    keys,
+    Array.from({ length: 10 }, (_, i) => `bp/${i}`),
+  );
 });
