@@ -245,7 +245,11 @@ export class Connection {
     opts: CallOpts,
     noAuth: boolean,
   ): Promise<Res> {
-    const md = noAuth ? new Metadata() : await this.metadata();
+    // No await on the common path (no auth): one microtask hop less per call.
+    const md =
+      noAuth || (this.options.auth === undefined && this.token === undefined)
+        ? new Metadata()
+        : await this.metadata();
     const ch = this.channel(view);
     return new Promise<Res>((resolve, reject) => {
       const call = ch.makeUnaryRequest(
