@@ -1,0 +1,1314 @@
+/**
+ * The commands of tsetcdctl: each one parses its arguments as etcdctl 3.4 does, calls tsetcd/client
+ * and prints with etcdctl's printers in the chosen format.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, renameSync } from 'node:fs';
+import { type Client, type CmpOp, cmp, fromGrpc, isEtcdError, Lease, op } from '../../client/index.js';
+import {
+  AlarmResponse,
+  AlarmType,
+  type Compare,
+  DeleteRangeResponse,
+  MemberAddResponse,
+  MemberListResponse,
+  MemberRemoveResponse,
+  PutResponse,
+  RangeResponse,
+  type RequestOp,
+  type ResponseHeader,
+  TxnResponse,
+} from '../../proto/etcdserverpb/rpc.js';
+import { Event_EventType, type KeyValue } from '../../proto/mvccpb/kv.js';
+import { errorText as clientErrorText } from './errors.js';
+import { type FlagSpecs, flagHelp, GLOBAL_FLAGS, parseArgs, UsageError } from './flags.js';
+import { goDuration, goQuote, humanizeBytes } from './go-format.js';
+import {
+  type Format,
+  fieldsHeader,
+  fieldsKV,
+  flatHeader,
+  type Out,
+  printJson,
+  printKV,
+  Raw,
+  table,
+  UnsupportedFormat,
+} from './output.js';
+
+/** What a command gets to run with. */
+export interface Ctx {
+  out: Out;
+  format: Format;
+  hex: boolean;
+  /** Positional arguments after the command words. */
+  args: string[];
+  flag(name: string): string;
+  has(name: string): boolean;
+  client(): Promise<Client>;
+  /** A client on one endpoint only (endpoint status/health/hashkv, defrag, move-leader). */
+  clientFor(endpoint: string): Client;
+  stdin(): string;
+}
+
+export interface Command {
+  path: string;
+  usage: string;
+  short: string;
+  flags: FlagSpecs;
+  run(ctx: Ctx): Promise<void>;
+  help(all: FlagSpecs): string;
+}
+
+function command(
+  path: string,
+  usage: string,
+  short: string,
+  flags: FlagSpecs,
+  run: (ctx: Ctx) => Promise<void>,
+): Command {
+  return {
+    path,
+    usage,
+    short,
+    flags,
+    run,
+    help: () =>
+      `NAME:\n\t${path} - ${short}\n\nUSAGE:\n\ttsetcdctl ${usage}\n\n` +
+      (Object.keys(flags).length > 0 ? `OPTIONS:\n${flagHelp(flags)}\n\n` : '') +
+      `GLOBAL OPTIONS:\n${flagHelp(GLOBAL_FLAGS)}\n`,
+  };
+}
+
+const toInt = (s: string, what: string): bigint => {
+  if (!/^-?\d+$/.test(s)) throw new UsageError(`bad ${what} ${JSON.stringify(s)}`);
+  return BigInt(s);
+};
+const hexId = (id: bigint, width = 16): string => BigInt.asUintN(64, id).toString(16).padStart(width, '0');
+const spaceHex = (id: bigint): string => BigInt.asUintN(64, id).toString(16).padStart(16, ' ');
+
+function encodeOut(ctx: Ctx, bytes: Uint8Array): void {
+  ctx.out.out(Buffer.from(bytes));
+}
+
+// ---- KV printers --------------------------------------------------------------------------------
+
+function printGet(ctx: Ctx, r: RangeResponse, valueOnly = false): void {
+  switch (ctx.format) {
+    case 'simple':
+      for (const kv of r.kvs) printKV(ctx.out, ctx.hex, valueOnly, kv);
+      return;
+    case 'json':
+      printJson(ctx.out, r);
+      return;
+    case 'fields':
+      fieldsHeader(ctx.out, r.header);
+      for (const kv of r.kvs) fieldsKV(ctx.out, '', kv);
+      ctx.out.out(`"More" : ${r.more}\n"Count" : ${r.count}\n`);
+      return;
+    case 'protobuf':
+      encodeOut(ctx, RangeResponse.encode(r).finish());
+      return;
+    default:
+      throw new UnsupportedFormat(ctx.format);
+  }
+}
+
+function printPut(ctx: Ctx, r: PutResponse): void {
+  switch (ctx.format) {
+    case 'simple':
+      ctx.out.out('OK\n');
+      if (r.prevKv) printKV(ctx.out, ctx.hex, false, r.prevKv);
+      return;
+    case 'json':
+      printJson(ctx.out, r);
+      return;
+    case 'fields':
+      fieldsHeader(ctx.out, r.header);
+      if (r.prevKv) fieldsKV(ctx.out, 'Prev', r.prevKv);
+      return;
+    case 'protobuf':
+      encodeOut(ctx, PutResponse.encode(r).finish());
+      return;
+    default:
+      throw new UnsupportedFormat(ctx.format);
+  }
+}
+
+function printDel(ctx: Ctx, r: DeleteRangeResponse): void {
+  switch (ctx.format) {
+    case 'simple':
+      ctx.out.out(`${r.deleted}\n`);
+      for (const kv of r.prevKvs) printKV(ctx.out, ctx.hex, false, kv);
+      return;
+    case 'json':
+      printJson(ctx.out, r);
+      return;
+    case 'fields':
+      fieldsHeader(ctx.out, r.header);
+      ctx.out.out(`"Deleted" : ${r.deleted}\n`);
+      for (const kv of r.prevKvs) fieldsKV(ctx.out, 'Prev', kv);
+      return;
+    case 'protobuf':
+      encodeOut(ctx, DeleteRangeResponse.encode(r).finish());
+      return;
+    default:
+      throw new UnsupportedFormat(ctx.format);
+  }
+}
+
+function txnJson(r: TxnResponse): unknown {
+  const responses = r.responses.map((x) => {
+    const [name, v] = x.responseRange
+      ? ['responseRange', x.responseRange]
+      : x.responsePut
+        ? ['responsePut', x.responsePut]
+        : x.responseDeleteRange
+          ? ['responseDeleteRange', x.responseDeleteRange]
+          : ['responseTxn', x.responseTxn];
+    // encoding/json of a gogoproto oneof: the interface field and the wrapper's Go field name.
+    return {
+      Response: new Raw(`{${JSON.stringify(name![0]!.toUpperCase() + name!.slice(1))}:${jsonOf(v)}}`),
+    };
+  });
+  return { header: r.header, succeeded: r.succeeded, responses };
+}
+
+function jsonOf(v: unknown): string {
+  const chunks: string[] = [];
+  printJson({ out: (s) => chunks.push(s.toString()), err: () => {} }, v);
+  return chunks.join('').trimEnd();
+}
+
+function printTxn(ctx: Ctx, r: TxnResponse): void {
+  switch (ctx.format) {
+    case 'simple':
+      ctx.out.out(r.succeeded ? 'SUCCESS\n' : 'FAILURE\n');
+      for (const x of r.responses) {
+        ctx.out.out('\n');
+        if (x.responseDeleteRange) printDel(ctx, x.responseDeleteRange);
+        else if (x.responsePut) printPut(ctx, x.responsePut);
+        else if (x.responseRange) printGet(ctx, x.responseRange);
+      }
+      return;
+    case 'json':
+      printJson(ctx.out, txnJson(r));
+      return;
+    case 'fields':
+      fieldsHeader(ctx.out, r.header);
+      ctx.out.out(`"Succeeded" : ${r.succeeded}\n`);
+      for (const x of r.responses) {
+        if (x.responseDeleteRange) printDel(ctx, x.responseDeleteRange);
+        else if (x.responsePut) printPut(ctx, x.responsePut);
+        else if (x.responseRange) printGet(ctx, x.responseRange);
+      }
+      return;
+    case 'protobuf':
+      encodeOut(ctx, TxnResponse.encode(r).finish());
+      return;
+    default:
+      throw new UnsupportedFormat(ctx.format);
+  }
+}
+
+// ---- get / put / del ----------------------------------------------------------------------------
+
+const GET_FLAGS: FlagSpecs = {
+  consistency: { kind: 'string', default: 'l', help: 'Linearizable(l) or Serializable(s)' },
+  order: { kind: 'string', default: '', help: 'Order of results; ASCEND or DESCEND (ASCEND by default)' },
+  'sort-by': { kind: 'string', default: '', help: 'Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION' },
+  limit: { kind: 'int', default: '0', help: 'Maximum number of results' },
+  prefix: { kind: 'bool', default: 'false', help: 'Get keys with matching prefix' },
+  'from-key': {
+    kind: 'bool',
+    default: 'false',
+    help: 'Get keys that are greater than or equal to the given key using byte compare',
+  },
+  rev: { kind: 'int', default: '0', help: 'Specify the kv revision' },
+  'keys-only': { kind: 'bool', default: 'false', help: 'Get only the keys' },
+  'print-value-only': {
+    kind: 'bool',
+    default: 'false',
+    help: 'Only write values when using the "simple" output format',
+  },
+};
+
+/** The options of a get from its flags (shared by `get` and txn's get ops). */
+function getOptions(flag: (n: string) => string, args: string[]) {
+  if (args.length === 0 || args.length > 2)
+    throw new UsageError('get command needs one argument as key and an optional argument as range_end');
+  const prefix = flag('prefix') === 'true';
+  const fromKey = flag('from-key') === 'true';
+  if (prefix && fromKey)
+    throw new UsageError('`--prefix` and `--from-key` cannot be set at the same time, choose one');
+  if (prefix && args.length === 2)
+    throw new UsageError('too many arguments, only accept one argument when `--prefix` is set.');
+  const order = flag('order').toUpperCase();
+  const sortBy = flag('sort-by').toUpperCase();
+  const orders: Record<string, 'ascend' | 'descend' | 'none'> = {
+    '': 'none',
+    ASCEND: 'ascend',
+    DESCEND: 'descend',
+  };
+  const targets: Record<string, 'key' | 'version' | 'create' | 'mod' | 'value'> = {
+    '': 'key',
+    KEY: 'key',
+    VERSION: 'version',
+    CREATE: 'create',
+    MODIFY: 'mod',
+    VALUE: 'value',
+  };
+  if (!(order in orders)) throw new UsageError(`bad ordering ${JSON.stringify(flag('order'))}`);
+  if (!(sortBy in targets)) throw new UsageError(`bad sort target ${JSON.stringify(flag('sort-by'))}`);
+  const consistency = flag('consistency');
+  if (consistency !== 'l' && consistency !== 's')
+    throw new ExitCodeError(4, `unknown consistency flag ${JSON.stringify(consistency)}`);
+  // etcdctl: a sort target without an order sorts ascending.
+  const sortOrder =
+    orders[order]! === 'none' && sortBy !== '' && sortBy !== 'KEY' ? 'ascend' : orders[order]!;
+  return {
+    key: args[0]!,
+    opts: {
+      ...(args.length === 2 ? { rangeEnd: args[1]! } : {}),
+      prefix,
+      fromKey,
+      limit: toInt(flag('limit'), 'limit'),
+      revision: toInt(flag('rev'), 'rev'),
+      sortOrder,
+      sortTarget: targets[sortBy]!,
+      serializable: consistency === 's',
+      keysOnly: flag('keys-only') === 'true',
+    },
+  };
+}
+
+const PUT_FLAGS: FlagSpecs = {
+  lease: { kind: 'string', default: '0', help: 'lease ID (in hexadecimal) to attach to the key' },
+  'prev-kv': {
+    kind: 'bool',
+    default: 'false',
+    help: 'return the previous key-value pair before modification',
+  },
+  'ignore-value': { kind: 'bool', default: 'false', help: 'updates the key using its current value' },
+  'ignore-lease': { kind: 'bool', default: 'false', help: 'updates the key using its current lease' },
+};
+
+function parseLeaseHex(s: string): bigint {
+  if (!/^[0-9a-fA-F]+$/.test(s))
+    throw new UsageError(
+      `bad lease ID (strconv.ParseInt: parsing ${JSON.stringify(s)}: invalid syntax), expecting ID in Hex`,
+    );
+  return BigInt.asIntN(64, BigInt(`0x${s}`));
+}
+
+function putOptions(flag: (n: string) => string, args: string[], stdin?: () => string) {
+  const ignoreValue = flag('ignore-value') === 'true';
+  let key = args[0];
+  let value = args[1];
+  if (key === undefined)
+    throw new UsageError('put command needs 1 argument and input from stdin or 2 arguments');
+  if (ignoreValue && value !== undefined)
+    throw new UsageError("put command needs only 1 argument when '--ignore-value' is set");
+  if (value === undefined && !ignoreValue) {
+    if (stdin === undefined)
+      throw new UsageError('put command needs 1 argument and input from stdin or 2 arguments');
+    value = stdin();
+    // etcdctl's argOrStdin: empty standard input is no value
+    if (value === '')
+      throw new UsageError('put command needs 1 argument and input from stdin or 2 arguments');
+  }
+  key ??= '';
+  return {
+    key,
+    value: value ?? '',
+    opts: {
+      lease: parseLeaseHex(flag('lease')),
+      prevKv: flag('prev-kv') === 'true',
+      ignoreValue,
+      ignoreLease: flag('ignore-lease') === 'true',
+    },
+  };
+}
+
+const DEL_FLAGS: FlagSpecs = {
+  prefix: { kind: 'bool', default: 'false', help: 'delete keys with matching prefix' },
+  'prev-kv': { kind: 'bool', default: 'false', help: 'return deleted key-value pairs' },
+  'from-key': {
+    kind: 'bool',
+    default: 'false',
+    help: 'delete keys that are greater than or equal to the given key using byte compare',
+  },
+};
+
+function delOptions(flag: (n: string) => string, args: string[]) {
+  if (args.length === 0 || args.length > 2)
+    throw new UsageError('del command needs one argument as key and an optional argument as range_end');
+  const prefix = flag('prefix') === 'true';
+  const fromKey = flag('from-key') === 'true';
+  if (prefix && fromKey)
+    throw new UsageError('`--prefix` and `--from-key` cannot be set at the same time, choose one');
+  if (prefix && args.length === 2)
+    throw new UsageError('too many arguments, only accept one argument when `--prefix` is set.');
+  return {
+    key: args[0]!,
+    opts: {
+      ...(args.length === 2 ? { rangeEnd: args[1]! } : {}),
+      prefix,
+      fromKey,
+      prevKv: flag('prev-kv') === 'true',
+    },
+  };
+}
+
+// ---- txn (etcdctl's interactive grammar, read from stdin) ---------------------------------------
+
+/** etcdctl's argify: splits a line on spaces, keeping "double quoted" parts (with Go unquoting). */
+export function argify(s: string): string[] {
+  const out: string[] = [];
+  const re = /"(?:[^"\\]|\\.)*"|\S+/g;
+  for (const m of s.matchAll(re)) {
+    const t = m[0];
+    out.push(t.startsWith('"') ? (JSON.parse(t) as string) : t);
+  }
+  return out;
+}
+
+/** One compare line: `<target>("<key>") <op> "<value>"`, with etcdctl's ParseCompare errors. */
+export function parseCompare(line: string): Compare {
+  const lp = line.indexOf('(');
+  if (lp < 0) throw new InvalidInput(`malformed comparison: ${line}`);
+  const target = line.slice(0, lp);
+  const m = /^"((?:[^"\\]|\\.)*)"\)\s+(\S+)\s+"((?:[^"\\]|\\.)*)"/.exec(line.slice(lp + 1));
+  if (!m) throw new InvalidInput(`malformed comparison: ${line}`);
+  const key = JSON.parse(`"${m[1]}"`) as string;
+  const o = m[2]!;
+  const val = JSON.parse(`"${m[3]}"`) as string;
+  if (!['=', '!=', '<', '>'].includes(o))
+    throw new InvalidInput(`malformed comparison: ${line} (unknown op ${o})`);
+  const num = () => {
+    if (!/^[-+]?\d+$/.test(val)) throw new InvalidInput(`invalid txn compare request: ${line}`);
+    return BigInt(val);
+  };
+  switch (target) {
+    case 'ver':
+    case 'version':
+      return cmp.version(key, o as CmpOp, num());
+    case 'c':
+    case 'create':
+      return cmp.createRevision(key, o as CmpOp, num());
+    case 'm':
+    case 'mod':
+      return cmp.modRevision(key, o as CmpOp, num());
+    case 'val':
+    case 'value':
+      return cmp.value(key, o as CmpOp, val);
+    case 'lease':
+      // etcdctl 3.4 panics on a lease compare; tsetcdctl takes the lease id in hex.
+      return cmp.lease(key, o as CmpOp, parseLeaseHex(val));
+    default:
+      throw new InvalidInput(`malformed comparison: ${line} (unknown target ${target})`);
+  }
+}
+
+/** Bad standard input: exit code 3 (ExitInvalidInput). */
+export class InvalidInput extends Error {}
+
+/** One op line of a txn: get/put/del with their flags (etcdctl's parseRequestUnion). */
+export function parseOp(line: string): RequestOp {
+  const words = argify(line);
+  if (words.length < 2) throw new InvalidInput(`invalid txn compare request: ${line}`);
+  try {
+    return parseOpWords(words);
+  } catch {
+    throw new InvalidInput(`invalid txn request: ${line}`);
+  }
+}
+
+function parseOpWords(words: string[]): RequestOp {
+  const [verb, ...rest] = words;
+  const specs =
+    verb === 'get' ? GET_FLAGS : verb === 'put' ? PUT_FLAGS : verb === 'del' ? DEL_FLAGS : undefined;
+  if (specs === undefined) throw new InvalidInput('unknown command');
+  const p = parseArgs(rest, specs);
+  const flag = (n: string) => p.flags.get(n) ?? specs[n]?.default ?? '';
+  if (verb === 'get') {
+    const g = getOptions(flag, p.args);
+    return op.get(g.key, g.opts);
+  }
+  if (verb === 'put') {
+    const u = putOptions(flag, p.args);
+    return op.put(u.key, u.value, u.opts);
+  }
+  const d = delOptions(flag, p.args);
+  return op.delete(d.key, d.opts);
+}
+
+/** Splits stdin into the three blank-line-terminated sections; a missing terminator is "EOF". */
+export function txnSections(input: string): [string[], string[], string[]] {
+  const lines = input.split('\n');
+  const sections: string[][] = [];
+  let cur: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const isLast = i === lines.length - 1;
+    if (isLast) {
+      // text after the last newline has no terminator: ReadString hits EOF
+      throw new InvalidInput('EOF');
+    }
+    const l = lines[i]!.trim();
+    if (l === '') {
+      sections.push(cur);
+      cur = [];
+      if (sections.length === 3) break;
+    } else cur.push(l);
+  }
+  return [sections[0]!, sections[1]!, sections[2]!];
+}
+
+// ---- helpers for cluster-wide commands ----------------------------------------------------------
+
+async function endpointsOf(ctx: Ctx): Promise<string[]> {
+  if (ctx.flag('cluster') === 'true') {
+    const c = await ctx.client();
+    const r = await c.cluster.list();
+    return r.members.flatMap((m) => m.clientURLs);
+  }
+  return ctx.flag('endpoints').split(',');
+}
+
+const CLUSTER_FLAG: FlagSpecs = {
+  cluster: { kind: 'bool', default: 'false', help: 'use all endpoints from the cluster member list' },
+};
+
+function memberRows(r: MemberListResponse): string[][] {
+  return r.members.map((m) => [
+    BigInt.asUintN(64, m.ID).toString(16),
+    m.name === '' ? 'unstarted' : 'started',
+    m.name,
+    m.peerURLs.join(','),
+    m.clientURLs.join(','),
+    String(m.isLearner),
+  ]);
+}
+
+function printHeaderOnly(ctx: Ctx, h: ResponseHeader | undefined, r: object, enc?: Uint8Array): void {
+  switch (ctx.format) {
+    case 'json':
+      printJson(ctx.out, r);
+      return;
+    case 'fields':
+      fieldsHeader(ctx.out, h);
+      return;
+    case 'protobuf':
+      if (enc) {
+        encodeOut(ctx, enc);
+        return;
+      }
+      throw new UnsupportedFormat(ctx.format);
+    default:
+      throw new UnsupportedFormat(ctx.format);
+  }
+}
+
+function alarmName(a: AlarmType): string {
+  return AlarmType[a] ?? String(a);
+}
+
+// ---- the command table --------------------------------------------------------------------------
+
+export const COMMANDS: Command[] = [
+  command(
+    'get',
+    'get [options] <key> [range_end]',
+    'Gets the key or a range of keys',
+    GET_FLAGS,
+    async (ctx) => {
+      const g = getOptions(ctx.flag, ctx.args);
+      const r = await (await ctx.client()).kv.get(g.key, g.opts);
+      printGet(ctx, r, ctx.flag('print-value-only') === 'true');
+    },
+  ),
+  command(
+    'put',
+    'put [options] <key> <value> (<value> can also be given from stdin)',
+    'Puts the given key into the store',
+    PUT_FLAGS,
+    async (ctx) => {
+      const u = putOptions(ctx.flag, ctx.args, ctx.stdin);
+      printPut(ctx, await (await ctx.client()).kv.put(u.key, u.value, u.opts));
+    },
+  ),
+  command(
+    'del',
+    'del [options] <key> [range_end]',
+    'Removes the specified key or range of keys [key, range_end)',
+    DEL_FLAGS,
+    async (ctx) => {
+      const d = delOptions(ctx.flag, ctx.args);
+      printDel(ctx, await (await ctx.client()).kv.delete(d.key, d.opts));
+    },
+  ),
+  command(
+    'txn',
+    'txn [options]',
+    'Txn processes all the requests in one transaction',
+    {
+      interactive: {
+        kind: 'bool',
+        short: 'i',
+        default: 'false',
+        help: 'Input transaction in interactive mode',
+      },
+    },
+    async (ctx) => {
+      if (ctx.args.length > 0) throw new UsageError('txn command does not accept argument');
+      let sections: [string[], string[], string[]];
+      try {
+        sections = txnSections(ctx.stdin());
+      } catch (e) {
+        throw wrapInvalid(e);
+      }
+      let compares: Compare[];
+      let success: RequestOp[];
+      let failure: RequestOp[];
+      try {
+        compares = sections[0].map(parseCompare);
+        success = sections[1].map(parseOp);
+        failure = sections[2].map(parseOp);
+      } catch (e) {
+        throw wrapInvalid(e);
+      }
+      const c = await ctx.client();
+      const t = c.kv
+        .txn()
+        .if(...compares)
+        .onSuccess(...success)
+        .onFailure(...failure);
+      printTxn(ctx, await t.commit());
+    },
+  ),
+  command(
+    'compaction',
+    'compaction [options] <revision>',
+    'Compacts the event history in etcd',
+    {
+      physical: {
+        kind: 'bool',
+        default: 'false',
+        help: "'true' to wait for compaction to physically remove all old revisions",
+      },
+    },
+    async (ctx) => {
+      if (ctx.args.length !== 1) throw new UsageError('compaction command needs 1 argument');
+      const rev = toInt(ctx.args[0]!, 'revision');
+      await (await ctx.client()).kv.compact(rev, { physical: ctx.flag('physical') === 'true' });
+      ctx.out.out(`compacted revision ${rev}\n`);
+    },
+  ),
+  command('lease grant', 'lease grant <ttl>', 'Creates leases', {}, async (ctx) => {
+    if (ctx.args.length !== 1) throw new UsageError('lease grant command needs TTL argument');
+    const ttl = toInt(ctx.args[0]!, 'TTL');
+    const r = await (await ctx.client()).lease.grantRaw(ttl).catch((e) => {
+      throw new Wrapped('failed to grant lease', e);
+    });
+    if (ctx.format === 'simple') ctx.out.out(`lease ${hexId(r.ID)} granted with TTL(${r.TTL}s)\n`);
+    else if (ctx.format === 'json')
+      printJson(ctx.out, { ...flatHeader(r.header), ID: r.ID, TTL: r.TTL, Error: new Raw('""') });
+    else if (ctx.format === 'fields') {
+      fieldsHeader(ctx.out, r.header);
+      ctx.out.out(`"ID" : ${r.ID}\n"TTL" : ${r.TTL}\n`);
+    } else throw new UnsupportedFormat(ctx.format);
+  }),
+  command('lease revoke', 'lease revoke <leaseID>', 'Revokes leases', {}, async (ctx) => {
+    if (ctx.args.length !== 1) throw new UsageError('lease revoke command needs 1 argument');
+    const id = parseLeaseHex(ctx.args[0]!);
+    const r = await (await ctx.client()).lease.revoke(id).catch((e) => {
+      throw new Wrapped('failed to revoke lease', e);
+    });
+    if (ctx.format === 'simple') ctx.out.out(`lease ${hexId(id)} revoked\n`);
+    else printHeaderOnly(ctx, r.header, r);
+  }),
+  command(
+    'lease timetolive',
+    'lease timetolive <leaseID> [options]',
+    'Get lease information',
+    { keys: { kind: 'bool', default: 'false', help: 'Get keys attached to this lease' } },
+    async (ctx) => {
+      if (ctx.args.length !== 1) throw new UsageError('lease timetolive command needs lease ID as argument');
+      const id = parseLeaseHex(ctx.args[0]!);
+      const keys = ctx.flag('keys') === 'true';
+      const r = await (await ctx.client()).lease.timeToLive(id, { keys });
+      if (ctx.format === 'simple') {
+        if (r.grantedTTL === 0n && r.TTL === -1n) {
+          ctx.out.out(`lease ${hexId(r.ID)} already expired\n`);
+          return;
+        }
+        let txt = `lease ${hexId(r.ID)} granted with TTL(${r.grantedTTL}s), remaining(${r.TTL}s)`;
+        if (keys) txt += `, attached keys([${r.keys.map((k) => k.toString()).join(' ')}])`;
+        ctx.out.out(`${txt}\n`);
+      } else if (ctx.format === 'json') {
+        const keysJson =
+          r.keys.length === 0
+            ? 'null'
+            : `[${r.keys.map((k) => JSON.stringify(k.toString('base64'))).join(',')}]`;
+        // clientv3's LeaseTimeToLiveResponse embeds *pb.ResponseHeader: its fields come first, flat.
+        const h = jsonOf(flatHeader(r.header));
+        ctx.out.out(
+          `${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"id":${r.ID},"ttl":${r.TTL},"granted-ttl":${r.grantedTTL},"keys":${keysJson}}\n`,
+        );
+      } else if (ctx.format === 'fields') {
+        fieldsHeader(ctx.out, r.header);
+        ctx.out.out(`"ID" : ${r.ID}\n"TTL" : ${r.TTL}\n"GrantedTTL" : ${r.grantedTTL}\n`);
+        for (const k of r.keys) ctx.out.out(`"Key" : ${goQuote(k)}\n`);
+      } else throw new UnsupportedFormat(ctx.format);
+    },
+  ),
+  command('lease list', 'lease list', 'List all active leases', {}, async (ctx) => {
+    const r = await (await ctx.client()).lease.list();
+    if (ctx.format === 'simple') {
+      ctx.out.out(`found ${r.leases.length} leases\n`);
+      for (const l of r.leases) ctx.out.out(`${hexId(l.ID)}\n`);
+    } else if (ctx.format === 'json') {
+      const leases = r.leases.length === 0 ? 'null' : `[${r.leases.map((l) => `{"id":${l.ID}}`).join(',')}]`;
+      const h = jsonOf(flatHeader(r.header));
+      ctx.out.out(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"leases":${leases}}\n`);
+    } else if (ctx.format === 'fields') {
+      fieldsHeader(ctx.out, r.header);
+      for (const l of r.leases) ctx.out.out(`"ID" : ${l.ID}\n`);
+    } else throw new UnsupportedFormat(ctx.format);
+  }),
+  command(
+    'lease keep-alive',
+    'lease keep-alive [options] <leaseID>',
+    'Keeps leases alive (renew)',
+    {
+      once: {
+        kind: 'bool',
+        default: 'false',
+        help: 'Resets the keep-alive time to its original value and exits immediately',
+      },
+    },
+    async (ctx) => {
+      if (ctx.args.length !== 1) throw new UsageError('lease keep-alive command needs lease ID as argument');
+      const id = parseLeaseHex(ctx.args[0]!);
+      const c = await ctx.client();
+      const print = (ttl: bigint, h: ResponseHeader | undefined) => {
+        if (ctx.format === 'simple') ctx.out.out(`lease ${hexId(id)} keepalived with TTL(${ttl})\n`);
+        else if (ctx.format === 'json') printJson(ctx.out, { ...flatHeader(h), ID: id, TTL: ttl });
+        else if (ctx.format === 'fields') {
+          fieldsHeader(ctx.out, h);
+          ctx.out.out(`"ID" : ${id}\n"TTL" : ${ttl}\n`);
+        } else throw new UnsupportedFormat(ctx.format);
+      };
+      const lease = new Lease(c.conn, id, 1n, false);
+      lease.close();
+      for (;;) {
+        const r = await lease.keepAliveOnce();
+        if (r.TTL <= 0n) {
+          if (ctx.flag('once') === 'true')
+            throw new ExitCodeError(1, `lease ${hexId(id)} expired or revoked.`);
+          ctx.out.out(`lease ${hexId(id)} expired or revoked.\n`);
+          return;
+        }
+        print(r.TTL, r.header);
+        if (ctx.flag('once') === 'true') return;
+        await new Promise((res) => setTimeout(res, (Number(r.TTL) * 1000) / 3));
+      }
+    },
+  ),
+  command('member list', 'member list', 'Lists all members in the cluster', {}, async (ctx) => {
+    const r = await (await ctx.client()).cluster.list();
+    switch (ctx.format) {
+      case 'simple':
+        for (const row of memberRows(r)) ctx.out.out(`${row.join(', ')}\n`);
+        return;
+      case 'table':
+        return table(
+          ctx.out,
+          ['ID', 'Status', 'Name', 'Peer Addrs', 'Client Addrs', 'Is Learner'],
+          memberRows(r),
+        );
+      case 'json':
+        printJson(ctx.out, r);
+        return;
+      case 'fields':
+        fieldsHeader(ctx.out, r.header);
+        for (const m of r.members) {
+          ctx.out.out(`"ID" : ${m.ID}\n"Name" : ${goQuote(m.name)}\n`);
+          for (const u of m.peerURLs) ctx.out.out(`"PeerURL" : ${goQuote(u)}\n`);
+          for (const u of m.clientURLs) ctx.out.out(`"ClientURL" : ${goQuote(u)}\n`);
+          ctx.out.out(`"IsLearner" : ${m.isLearner}\n\n`);
+        }
+        return;
+      case 'protobuf':
+        encodeOut(ctx, MemberListResponse.encode(r).finish());
+        return;
+    }
+  }),
+  command(
+    'member add',
+    'member add <memberName> [options]',
+    'Adds a member into the cluster',
+    {
+      'peer-urls': { kind: 'string', default: '', help: 'comma separated peer URLs for the new member.' },
+      learner: { kind: 'bool', default: 'false', help: 'indicates if the new member is raft learner' },
+    },
+    async (ctx) => {
+      if (ctx.args.length !== 1) throw new UsageError('member name not provided');
+      if (ctx.flag('peer-urls') === '') throw new UsageError('member peer urls not provided');
+      const name = ctx.args[0]!;
+      const urls = ctx.flag('peer-urls').split(',');
+      const c = await ctx.client();
+      const r = await c.cluster.add(urls, { learner: ctx.flag('learner') === 'true' });
+      const id = r.member!.ID;
+      if (ctx.format === 'simple') {
+        ctx.out.out(`Member ${spaceHex(id)} added to cluster ${spaceHex(r.header!.clusterId)}\n`);
+        const list = await c.cluster.list();
+        const conf = list.members.flatMap((m) =>
+          m.peerURLs.map((u) => `${m.ID === id ? name : m.name}=${u}`),
+        );
+        ctx.out.out(
+          `\nETCD_NAME=${goQuote(name)}\nETCD_INITIAL_CLUSTER=${goQuote(conf.join(','))}\n` +
+            `ETCD_INITIAL_ADVERTISE_PEER_URLS=${goQuote(urls.join(','))}\nETCD_INITIAL_CLUSTER_STATE="existing"\n`,
+        );
+      } else if (ctx.format === 'protobuf') encodeOut(ctx, MemberAddResponse.encode(r).finish());
+      else printHeaderOnly(ctx, r.header, r);
+    },
+  ),
+  command(
+    'member remove',
+    'member remove <memberID>',
+    'Removes a member from the cluster',
+    {},
+    async (ctx) => {
+      if (ctx.args.length !== 1) throw new UsageError('member ID is not provided');
+      const id = parseHexId(ctx.args[0]!);
+      const r = await (await ctx.client()).cluster.remove(id);
+      if (ctx.format === 'simple')
+        ctx.out.out(`Member ${spaceHex(id)} removed from cluster ${spaceHex(r.header!.clusterId)}\n`);
+      else if (ctx.format === 'protobuf') encodeOut(ctx, MemberRemoveResponse.encode(r).finish());
+      else printHeaderOnly(ctx, r.header, r);
+    },
+  ),
+  command(
+    'member update',
+    'member update <memberID> [options]',
+    'Updates a member in the cluster',
+    {
+      'peer-urls': { kind: 'string', default: '', help: 'comma separated peer URLs for the updated member.' },
+    },
+    async (ctx) => {
+      if (ctx.args.length !== 1) throw new UsageError('member ID is not provided');
+      if (ctx.flag('peer-urls') === '') throw new UsageError('member peer urls not provided');
+      const id = parseHexId(ctx.args[0]!);
+      const r = await (await ctx.client()).cluster.update(id, ctx.flag('peer-urls').split(','));
+      if (ctx.format === 'simple')
+        ctx.out.out(`Member ${spaceHex(id)} updated in cluster ${spaceHex(r.header!.clusterId)}\n`);
+      else printHeaderOnly(ctx, r.header, r);
+    },
+  ),
+  command(
+    'member promote',
+    'member promote <memberID>',
+    'Promotes a non-voting member in the cluster',
+    {},
+    async (ctx) => {
+      if (ctx.args.length !== 1) throw new UsageError('member ID is not provided');
+      const id = parseHexId(ctx.args[0]!);
+      const r = await (await ctx.client()).cluster.promote(id);
+      if (ctx.format === 'simple')
+        ctx.out.out(`Member ${spaceHex(id)} promoted in cluster ${spaceHex(r.header!.clusterId)}\n`);
+      else printHeaderOnly(ctx, r.header, r);
+    },
+  ),
+  command(
+    'endpoint health',
+    'endpoint health',
+    'Checks the healthiness of endpoints specified in `--endpoints` flag',
+    CLUSTER_FLAG,
+    async (ctx) => {
+      const eps = await endpointsOf(ctx);
+      const results = await Promise.all(
+        eps.map(async (ep) => {
+          const c = ctx.clientFor(ep);
+          const t0 = process.hrtime.bigint();
+          let error = '';
+          try {
+            await c.kv.get('health');
+          } catch (e) {
+            if (!isEtcdError(fromGrpc(e), 'permissionDenied')) error = clientErrorText(e);
+          } finally {
+            c.close();
+          }
+          const took = goDuration(Number(process.hrtime.bigint() - t0));
+          return { ep, health: error === '', took, error };
+        }),
+      );
+      switch (ctx.format) {
+        case 'simple':
+          for (const h of results) {
+            if (h.error === '')
+              ctx.out.err(`${h.ep} is healthy: successfully committed proposal: took = ${h.took}\n`);
+            else ctx.out.err(`${h.ep} is unhealthy: failed to commit proposal: ${h.error}\n`);
+          }
+          break;
+        case 'json':
+          ctx.out.out(
+            `[${results
+              .map(
+                (h) =>
+                  `{"endpoint":${JSON.stringify(h.ep)},"health":${h.health},"took":${JSON.stringify(h.took)}${h.error ? `,"error":${JSON.stringify(h.error)}` : ''}}`,
+              )
+              .join(',')}]\n`,
+          );
+          break;
+        case 'table':
+          table(
+            ctx.out,
+            ['endpoint', 'health', 'took', 'error'],
+            results.map((h) => [h.ep, String(h.health), h.took, h.error]),
+          );
+          break;
+        case 'fields':
+          for (const h of results)
+            ctx.out.out(
+              `"Endpoint" : ${goQuote(h.ep)}\n"Health" : ${h.health}\n"Took" : ${h.took}\n"Error" : ${h.error}\n\n`,
+            );
+          break;
+        default:
+          throw new UnsupportedFormat(ctx.format);
+      }
+      if (results.some((h) => !h.health)) throw new ExitCodeError(1, 'unhealthy cluster');
+    },
+  ),
+  command(
+    'endpoint status',
+    'endpoint status',
+    'Prints out the status of endpoints specified in `--endpoints` flag',
+    CLUSTER_FLAG,
+    async (ctx) => {
+      const eps = await endpointsOf(ctx);
+      const list: { ep: string; r: Awaited<ReturnType<Client['maintenance']['status']>> }[] = [];
+      let failed = false;
+      for (const ep of eps) {
+        const c = ctx.clientFor(ep);
+        try {
+          list.push({ ep, r: await c.maintenance.status() });
+        } catch (e) {
+          ctx.out.err(`Failed to get the status of endpoint ${ep} (${clientErrorText(e)})\n`);
+          failed = true;
+        } finally {
+          c.close();
+        }
+      }
+      const rows = list.map(({ ep, r }) => [
+        ep,
+        BigInt.asUintN(64, r.header!.memberId).toString(16),
+        r.version,
+        humanizeBytes(r.dbSize),
+        String(r.leader === r.header!.memberId),
+        String(r.isLearner),
+        String(r.raftTerm),
+        String(r.raftIndex),
+        String(r.raftAppliedIndex),
+        r.errors.join(', '),
+      ]);
+      const hdr = [
+        'endpoint',
+        'ID',
+        'version',
+        'db size',
+        'is leader',
+        'is learner',
+        'raft term',
+        'raft index',
+        'raft applied index',
+        'errors',
+      ];
+      switch (ctx.format) {
+        case 'simple':
+          for (const row of rows) ctx.out.out(`${row.join(', ')}\n`);
+          break;
+        case 'table':
+          table(ctx.out, hdr, rows);
+          break;
+        case 'json':
+          ctx.out.out(
+            `[${list.map(({ ep, r }) => `{"Endpoint":${JSON.stringify(ep)},"Status":${jsonOfStatus(r)}}`).join(',')}]\n`,
+          );
+          break;
+        case 'fields':
+          for (const { ep, r } of list) {
+            fieldsHeader(ctx.out, r.header);
+            ctx.out.out(
+              `"Version" : ${goQuote(r.version)}\n"DBSize" : ${r.dbSize}\n"Leader" : ${r.leader}\n"IsLearner" : ${r.isLearner}\n` +
+                `"RaftIndex" : ${r.raftIndex}\n"RaftTerm" : ${r.raftTerm}\n"RaftAppliedIndex" : ${r.raftAppliedIndex}\n` +
+                `"Errors" : [${r.errors.join(' ')}]\n"Endpoint" : ${goQuote(ep)}\n\n`,
+            );
+          }
+          break;
+        default:
+          throw new UnsupportedFormat(ctx.format);
+      }
+      if (failed) throw new ExitCodeError(1, '');
+    },
+  ),
+  command(
+    'endpoint hashkv',
+    'endpoint hashkv',
+    'Prints the KV history hash for each endpoint in --endpoints',
+    {
+      ...CLUSTER_FLAG,
+      rev: { kind: 'int', default: '0', help: 'maximum revision to hash (default: all revisions)' },
+    },
+    async (ctx) => {
+      const eps = await endpointsOf(ctx);
+      const list: { ep: string; r: Awaited<ReturnType<Client['maintenance']['hashKv']>> }[] = [];
+      let failed = false;
+      for (const ep of eps) {
+        const c = ctx.clientFor(ep);
+        try {
+          list.push({ ep, r: await c.maintenance.hashKv(toInt(ctx.flag('rev'), 'rev')) });
+        } catch (e) {
+          ctx.out.err(`Failed to get the hash of endpoint ${ep} (${clientErrorText(e)})\n`);
+          failed = true;
+        } finally {
+          c.close();
+        }
+      }
+      switch (ctx.format) {
+        case 'simple':
+          for (const { ep, r } of list) ctx.out.out(`${ep}, ${r.hash}\n`);
+          break;
+        case 'table':
+          table(
+            ctx.out,
+            ['endpoint', 'hash'],
+            list.map(({ ep, r }) => [ep, String(r.hash)]),
+          );
+          break;
+        case 'json':
+          ctx.out.out(
+            `[${list.map(({ ep, r }) => `{"Endpoint":${JSON.stringify(ep)},"HashKV":${jsonOf(r)}}`).join(',')}]\n`,
+          );
+          break;
+        case 'fields':
+          for (const { ep, r } of list) {
+            fieldsHeader(ctx.out, r.header);
+            ctx.out.out(`"Endpoint" : ${goQuote(ep)}\n"Hash" : ${r.hash}\n\n`);
+          }
+          break;
+        default:
+          throw new UnsupportedFormat(ctx.format);
+      }
+      if (failed) throw new ExitCodeError(1, '');
+    },
+  ),
+  command('alarm list', 'alarm list', 'Lists all alarms', {}, async (ctx) => {
+    printAlarms(ctx, await (await ctx.client()).maintenance.alarm('get'));
+  }),
+  command('alarm disarm', 'alarm disarm', 'Disarms all alarms', {}, async (ctx) => {
+    printAlarms(ctx, await (await ctx.client()).maintenance.alarm('deactivate'));
+  }),
+  command(
+    'defrag',
+    'defrag',
+    'Defragments the storage of the etcd members with given endpoints',
+    CLUSTER_FLAG,
+    async (ctx) => {
+      let failed = false;
+      for (const ep of await endpointsOf(ctx)) {
+        const c = ctx.clientFor(ep);
+        try {
+          await c.maintenance.defragment();
+          ctx.out.out(`Finished defragmenting etcd member[${ep}]\n`);
+        } catch (e) {
+          ctx.out.err(`Failed to defragment etcd member[${ep}] (${clientErrorText(e)})\n`);
+          failed = true;
+        } finally {
+          c.close();
+        }
+      }
+      if (failed) throw new ExitCodeError(1, '');
+    },
+  ),
+  command(
+    'move-leader',
+    'move-leader <transferee-member-id>',
+    'Transfers leadership to another etcd cluster member.',
+    {},
+    async (ctx) => {
+      if (ctx.args.length !== 1) throw new UsageError('move-leader command needs 1 argument');
+      const target = parseHexId(ctx.args[0]!);
+      let leaderEp: string | undefined;
+      let leaderId = 0n;
+      for (const ep of ctx.flag('endpoints').split(',')) {
+        const c = ctx.clientFor(ep);
+        try {
+          const s = await c.maintenance.status();
+          if (s.header!.memberId === s.leader) {
+            leaderEp = ep;
+            leaderId = s.leader;
+          }
+        } finally {
+          c.close();
+        }
+      }
+      if (leaderEp === undefined)
+        throw new Error(`no leader endpoint given at [${ctx.flag('endpoints').split(',').join(' ')}]`);
+      const c = ctx.clientFor(leaderEp);
+      try {
+        const r = await c.maintenance.moveLeader(target);
+        if (ctx.format === 'simple')
+          ctx.out.out(`Leadership transferred from ${hexId(leaderId, 0)} to ${hexId(target, 0)}\n`);
+        else printHeaderOnly(ctx, r.header, r);
+      } finally {
+        c.close();
+      }
+    },
+  ),
+  command(
+    'snapshot save',
+    'snapshot save <filename>',
+    'Stores an etcd node backend snapshot to a given file',
+    {},
+    async (ctx) => {
+      if (ctx.args.length !== 1) throw new UsageError('snapshot save expects one argument');
+      const eps = ctx.flag('endpoints').split(',');
+      if (eps.length !== 1)
+        throw new UsageError(
+          `snapshot must be requested to one selected node, not multiple [${eps.join(' ')}]`,
+        );
+      const path = ctx.args[0]!;
+      const part = `${path}.part`;
+      const c = await ctx.client();
+      const file = createWriteStream(part);
+      for await (const chunk of c.maintenance.snapshot({ deadlineMs: 24 * 3600_000 })) {
+        if (!file.write(chunk.blob)) await new Promise<void>((r) => file.once('drain', () => r()));
+      }
+      await new Promise<void>((res, rej) => file.end((e?: Error | null) => (e ? rej(e) : res())));
+      renameSync(part, path);
+      ctx.out.out(`Snapshot saved at ${path}\n`);
+    },
+  ),
+  command(
+    'watch',
+    'watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]',
+    'Watches events stream on keys or prefixes',
+    {
+      prefix: { kind: 'bool', default: 'false', help: 'Watch on a prefix if prefix is set' },
+      rev: { kind: 'int', default: '0', help: 'Revision to start watching' },
+      'prev-kv': {
+        kind: 'bool',
+        default: 'false',
+        help: 'get the previous key-value pair before the event happens',
+      },
+      'progress-notify': {
+        kind: 'bool',
+        default: 'false',
+        help: 'get periodic watch progress notification from server',
+      },
+      interactive: { kind: 'bool', short: 'i', default: 'false', help: 'Interactive mode' },
+    },
+    async (ctx) => {
+      if (ctx.args.length === 0)
+        throw new UsageError('watch in non-interactive mode requires at least one argument');
+      const [key, rangeEnd] = ctx.args;
+      const c = await ctx.client();
+      const w = c.watch(key!, {
+        ...(rangeEnd !== undefined ? { rangeEnd } : {}),
+        prefix: ctx.flag('prefix') === 'true',
+        startRevision: toInt(ctx.flag('rev'), 'rev'),
+        prevKv: ctx.flag('prev-kv') === 'true',
+        progressNotify: ctx.flag('progress-notify') === 'true',
+      });
+      process.once('SIGINT', () => w.cancel());
+      for await (const b of w) {
+        if (ctx.format === 'json') {
+          printJson(ctx.out, {
+            Header: new Raw(jsonOf(b.header ?? {})),
+            Events: new Raw(b.events.length === 0 ? 'null' : `[${b.events.map((e) => jsonOf(e)).join(',')}]`),
+            CompactRevision: new Raw('0'),
+            Canceled: new Raw('false'),
+            Created: new Raw('false'),
+          });
+          continue;
+        }
+        if (ctx.format === 'fields') fieldsHeader(ctx.out, b.header);
+        for (const e of b.events) {
+          const type = e.type === Event_EventType.DELETE ? 'DELETE' : 'PUT';
+          if (ctx.format === 'fields') {
+            ctx.out.out(`"Type" : ${type}\n`);
+            if (e.prevKv) fieldsKV(ctx.out, 'Prev', e.prevKv);
+            fieldsKV(ctx.out, '', e.kv!);
+          } else {
+            ctx.out.out(`${type}\n`);
+            if (e.prevKv) printKV(ctx.out, ctx.hex, false, e.prevKv);
+            printKV(ctx.out, ctx.hex, false, e.kv as KeyValue);
+          }
+        }
+      }
+    },
+  ),
+  command(
+    'lock',
+    'lock <lockname> [exec-command arg1 arg2 ...]',
+    'Acquires a named lock',
+    { ttl: { kind: 'int', default: '10', help: 'timeout for session' } },
+    async (ctx) => {
+      if (ctx.args.length === 0)
+        throw new UsageError('lock takes a lock name argument and an optional command to execute.');
+      const c = await ctx.client();
+      const lease = await c.lease.grant(toInt(ctx.flag('ttl'), 'ttl'));
+      const held = await c.lock.lock(ctx.args[0]!, lease.id, { deadlineMs: 365 * 24 * 3600_000 });
+      if (ctx.args.length > 1) {
+        const code = await new Promise<number>((res) => {
+          const child = spawn(ctx.args[1]!, ctx.args.slice(2), {
+            stdio: 'inherit',
+            env: {
+              ...process.env,
+              ETCD_LOCK_KEY: held.key.toString(),
+              ETCD_LOCK_REV: String(held.fencingRevision),
+            },
+          });
+          child.once('exit', (c2) => res(c2 ?? 1));
+        });
+        await held.unlock().catch(() => {});
+        await lease.revoke().catch(() => {});
+        if (code !== 0) throw new ExitCodeError(code, '');
+        return;
+      }
+      ctx.out.out(`${held.key.toString()}\n`);
+      await new Promise<void>((res) => {
+        process.once('SIGINT', () => res());
+        void lease.lost.then(() => res());
+      });
+      await held.unlock().catch(() => {});
+      await lease.revoke().catch(() => {});
+    },
+  ),
+  command(
+    'elect',
+    'elect <election-name> [proposal]',
+    'Observes and participates in leader election',
+    { listen: { kind: 'bool', short: 'l', default: 'false', help: 'observation mode' } },
+    async (ctx) => {
+      const listen = ctx.flag('listen') === 'true';
+      if (ctx.args.length !== (listen ? 1 : 2))
+        throw new UsageError('elect takes one election name argument and one proposal argument.');
+      const c = await ctx.client();
+      const name = ctx.args[0]!;
+      if (listen) {
+        const stop = new AbortController();
+        process.once('SIGINT', () => stop.abort());
+        for await (const r of c.election.observe(name, { signal: stop.signal })) {
+          if (r.kv) printGet(ctx, { header: r.header, kvs: [r.kv], more: false, count: 1n });
+        }
+        return;
+      }
+      const lease = await c.lease.grant(60);
+      const l = await c.election.campaign(name, ctx.args[1]!, lease.id, { deadlineMs: 365 * 24 * 3600_000 });
+      printGet(ctx, await c.kv.get(l.leader.key));
+      await new Promise<void>((res) => {
+        process.once('SIGINT', () => res());
+        void lease.lost.then(() => res());
+      });
+      await l.resign().catch(() => {});
+      await lease.revoke().catch(() => {});
+    },
+  ),
+  command('version', 'version', 'Prints the version of etcdctl', {}, async (ctx) => {
+    ctx.out.out('etcdctl version: 3.4.0\nAPI version: 3.4\n');
+  }),
+];
+
+function printAlarms(ctx: Ctx, r: AlarmResponse): void {
+  switch (ctx.format) {
+    case 'simple':
+      for (const a of r.alarms) ctx.out.out(`memberID:${a.memberID} alarm:${alarmName(a.alarm)} \n`);
+      return;
+    case 'json':
+      printJson(ctx.out, r);
+      return;
+    case 'fields':
+      fieldsHeader(ctx.out, r.header);
+      for (const a of r.alarms)
+        ctx.out.out(`"MemberID" : ${a.memberID}\n"AlarmType" : ${alarmName(a.alarm)}\n\n`);
+      return;
+    case 'protobuf':
+      encodeOut(ctx, AlarmResponse.encode(r).finish());
+      return;
+    default:
+      throw new UnsupportedFormat(ctx.format);
+  }
+}
+
+function jsonOfStatus(r: object): string {
+  const chunks: string[] = [];
+  printJson({ out: (s) => chunks.push(s.toString()), err: () => {} }, r, 'status');
+  return chunks.join('').trimEnd();
+}
+
+function parseHexId(s: string): bigint {
+  if (!/^[0-9a-fA-F]+$/.test(s))
+    throw new UsageError(
+      `bad member ID arg (strconv.ParseUint: parsing ${JSON.stringify(s)}: invalid syntax), expecting ID in Hex`,
+    );
+  return BigInt(`0x${s}`);
+}
+
+/** An error printed as "Error: <prefix> (<cause>)" (etcdctl's fmt.Errorf wrapping). */
+export class Wrapped extends Error {
+  constructor(
+    prefix: string,
+    readonly inner: unknown,
+  ) {
+    super(prefix);
+  }
+}
+
+/** Exit with this code after printing "Error: <message>" (nothing when the message is empty). */
+export class ExitCodeError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function wrapInvalid(e: unknown): Error {
+  if (e instanceof UsageError) return new ExitCodeError(3, e.message);
+  if (e instanceof InvalidInput) return new ExitCodeError(3, e.message);
+  return e as Error;
+}
+
+/** The longest command path matching the leading words of argv (flags skipped). */
+export function findCommand(argv: string[]): Command | undefined {
+  // Positional words under the union of every flag (their kinds agree), so flag values are skipped.
+  let words: string[];
+  try {
+    words = parseArgs(argv, ALL_FLAGS).args.slice(0, 2);
+  } catch {
+    words = argv.filter((a) => !a.startsWith('-')).slice(0, 2);
+  }
+  return (
+    COMMANDS.find((c) => words.length >= 2 && c.path === `${words[0]} ${words[1]}`) ??
+    COMMANDS.find((c) => c.path === words[0])
+  );
+}
+
+const ALL_FLAGS: FlagSpecs = Object.assign(
+  { help: { kind: 'bool', short: 'h', help: 'help' } } as FlagSpecs,
+  GLOBAL_FLAGS,
+  ...COMMANDS.map((c) => c.flags),
+);
+
+/** Top-level help listing every command. */
+export function rootHelp(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.path.length));
+  return (
+    `NAME:\n\ttsetcdctl - A simple command line client for tsetcd (etcdctl 3.4's commands and flags).\n\n` +
+    `USAGE:\n\ttsetcdctl [flags]\n\nCOMMANDS:\n${COMMANDS.map((c) => `\t${c.path.padEnd(w)}\t${c.short}`).join('\n')}\n\n` +
+    `OPTIONS:\n${flagHelp(GLOBAL_FLAGS)}\n`
+  );
+}

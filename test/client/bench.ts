@@ -1,0 +1,100 @@
+/**
+ * Indicative benchmark (not a test): put and range at 1 and 100 concurrent requests through
+ * tsetcd/client and the etcd3 npm client against the same 3-member tsetcd cluster in the same run;
+ * requests per second, p50/p99 latency, and this process's CPU per request (user+system, which is
+ * the client's cost: the members are other processes). `npm run bench:client [-- seconds]`.
+ */
+import { Etcd3 } from 'etcd3';
+import { Client } from '../../src/client/index.js';
+import { startCluster } from './cluster.js';
+
+const SECONDS = Number(process.argv[2] ?? 3);
+
+interface Result {
+  client: string;
+  op: string;
+  conc: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuUsPerReq: number;
+}
+
+async function measure(name: string, op: string, conc: number, fn: () => Promise<unknown>): Promise<Result> {
+  // warm-up
+  await Promise.all(Array.from({ length: Math.min(conc, 10) }, () => fn()));
+  const lat: number[] = [];
+  const end = performance.now() + SECONDS * 1000;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (performance.now() < end) {
+        const s = performance.now();
+        await fn();
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
+  return {
+    client: name,
+    op,
+    conc,
+    rps: lat.length / secs,
+    p50: q(0.5),
+    p99: q(0.99),
+    cpuUsPerReq: (cpu.user + cpu.system) / lat.length,
+  };
+}
+
+async function main(): Promise<void> {
+  const cluster = await startCluster(3);
+  const eps = cluster.endpoints();
+  const ours = new Client({ endpoints: eps });
+  // etcd3 sends every call to one host until it fails; pick_first is the like-for-like comparison
+  const pinned = new Client({ endpoints: eps, lbPolicy: 'pick_first' });
+  const theirs = new Etcd3({ hosts: eps.map((e) => `http://${e}`) });
+  const value = 'x'.repeat(256);
+  const results: Result[] = [];
+  try {
+    await ours.kv.put('bench/r', value);
+    let i = 0;
+    for (const conc of [1, 100]) {
+      results.push(
+        await measure('tsetcd/client', 'put', conc, () => ours.kv.put(`bench/${i++ % 1000}`, value)),
+      );
+      results.push(
+        await measure('  pick_first', 'put', conc, () => pinned.kv.put(`bench/${i++ % 1000}`, value)),
+      );
+      results.push(
+        await measure('etcd3', 'put', conc, () =>
+          theirs
+            .put(`bench/${i++ % 1000}`)
+            .value(value)
+            .exec(),
+        ),
+      );
+      results.push(await measure('tsetcd/client', 'range', conc, () => ours.kv.get('bench/r')));
+      results.push(await measure('  pick_first', 'range', conc, () => pinned.kv.get('bench/r')));
+      results.push(await measure('etcd3', 'range', conc, () => theirs.get('bench/r').exec()));
+    }
+  } finally {
+    ours.close();
+    pinned.close();
+    theirs.close();
+    await cluster.close();
+  }
+  console.log(`${SECONDS}s per row, 3-member tsetcd cluster on this machine, 256-byte values`);
+  console.log('client         op     conc      req/s   p50 ms   p99 ms   client CPU µs/req');
+  for (const r of results) {
+    console.log(
+      `${r.client.padEnd(14)} ${r.op.padEnd(6)} ${String(r.conc).padStart(4)} ${r.rps.toFixed(0).padStart(10)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${r.cpuUsPerReq.toFixed(0).padStart(12)}`,
+    );
+  }
+}
+
+await main();
