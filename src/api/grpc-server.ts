@@ -34,6 +34,8 @@ export interface CallContext {
   /** The full method path, e.g. /etcdserverpb.KV/Range. */
   readonly method: string;
   readonly peer: string;
+  /** The connection's socket (a TLSSocket on TLS listeners), for the client certificate (auth). */
+  readonly socket?: import('node:net').Socket;
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res> | Res;
@@ -399,6 +401,10 @@ class ServerCall implements StreamCall<unknown, unknown> {
   get peer(): string {
     const s = this.stream.session?.socket;
     return s ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
+  }
+
+  get socket(): import('node:net').Socket | undefined {
+    return this.stream.session?.socket as import('node:net').Socket | undefined;
   }
 
   get signal(): AbortSignal {

@@ -174,6 +174,11 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       listenPeer: listenPeers[0] ? { host: listenPeers[0].host, port: listenPeers[0].port } : undefined,
       initialClusterState: state,
       strictReconfigCheck: v('strict-reconfig-check') === 'true',
+      // auth (issue 13)
+      authToken: v('auth-token'),
+      authTokenTtlSeconds: int(flags, 'auth-token-ttl'),
+      bcryptCost: int(flags, 'bcrypt-cost'),
+      clientCertAuth: v('client-cert-auth') === 'true',
     },
     listenClient,
     logLevel,

@@ -52,6 +52,8 @@ import {
   header,
   isTxnReadOnly,
 } from './apply.js';
+// auth (issue 13)
+import { type AuthInfo, AuthStore, BcryptPool, effectiveBcryptCost, newTokenProvider } from './auth/index.js';
 import type { CommittedEntry } from './consensus.js';
 import { computeClusterId, computeMemberId } from './ids.js';
 import { LeasePrimary, openLessor } from './lease-checkpoint.js';
@@ -108,6 +110,14 @@ export interface MemberConfig {
   leaseCheckpoint?: boolean;
   /** How often the leader checkpoints remaining lease TTLs (default 5 minutes, etcd's); tests use less. */
   leaseCheckpointIntervalMs?: number;
+  /** etcd --auth-token: `simple` (default) or `jwt,pub-key=...,priv-key=...,sign-method=...,ttl=...`. */
+  authToken?: string;
+  /** etcd --auth-token-ttl in seconds (default 300): how long an unused simple token lives. */
+  authTokenTtlSeconds?: number;
+  /** etcd --bcrypt-cost (default 10; out of [4, 31] falls back to 10). */
+  bcryptCost?: number;
+  /** etcd --client-cert-auth: a client certificate's CN names the user of a call without a token. */
+  clientCertAuth?: boolean;
 }
 
 /** Who this member is: fixed at its first start, then read back from its data dir. */
@@ -199,6 +209,11 @@ export class Member {
   /** Operations spanning several turns on the store (hash, copies); a swap waits for them. */
   private storeUsers = 0;
   private storeIdle: (() => void) | undefined;
+  /** Users, roles, permissions and tokens; replicated through the log, persisted in the store. */
+  readonly auth: AuthStore;
+  /** Password hashing off the event loop, at `bcryptCost`. */
+  readonly bcrypt = new BcryptPool();
+  readonly bcryptCost: number;
 
   private constructor(
     readonly cfg: MemberConfig,
@@ -231,6 +246,16 @@ export class Member {
     this.alarms = new Alarms(store);
     this.appliedIndex = store.consistentIndex;
     this.notifiedRev = store.rev;
+    this.bcryptCost = effectiveBcryptCost(cfg.bcryptCost);
+    const tokens = newTokenProvider(
+      cfg.authToken || 'simple',
+      {
+        waitApplied: (index) => this.waitApplied(index),
+        authRevision: () => this.auth.revision,
+      },
+      cfg.authTokenTtlSeconds ?? 300,
+    );
+    this.auth = new AuthStore(store, tokens);
     // Request ids: member-unique prefix, then a counter (etcd's idutil does the same).
     this.nextRequestId = ((this.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) & 0xffffffffffn) << 8n);
   }
@@ -398,15 +423,16 @@ export class Member {
 
   // ---- writes ----
 
-  put(r: PutRequest): Promise<PutResponse> {
-    return this.propose({ put: r }) as Promise<PutResponse>;
+  put(r: PutRequest, ai?: AuthInfo): Promise<PutResponse> {
+    return this.propose({ put: r }, ai) as Promise<PutResponse>;
   }
 
-  deleteRange(r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return this.propose({ deleteRange: r }) as Promise<DeleteRangeResponse>;
+  deleteRange(r: DeleteRangeRequest, ai?: AuthInfo): Promise<DeleteRangeResponse> {
+    return this.propose({ deleteRange: r }, ai) as Promise<DeleteRangeResponse>;
   }
 
-  async txn(r: TxnRequest): Promise<TxnResponse> {
+  /** Read-only txns are applied here, unchecked: the API edge checks their permissions. */
+  async txn(r: TxnRequest, ai?: AuthInfo): Promise<TxnResponse> {
     if (isTxnReadOnly(r)) {
       if (!txnIsSerializable(r)) await this.linearizableReadBarrier();
       if (this.swapping) await this.storeReady();
@@ -414,11 +440,11 @@ export class Member {
         applyTxn(this.store, r, this.hooks, () => this.store.write(this.appliedIndex)),
       );
     }
-    return this.propose({ txn: r }) as Promise<TxnResponse>;
+    return this.propose({ txn: r }, ai) as Promise<TxnResponse>;
   }
 
-  async compact(r: CompactionRequest): Promise<CompactionResponse> {
-    const { response, done } = (await this.propose({ compaction: r })) as {
+  async compact(r: CompactionRequest, ai?: AuthInfo): Promise<CompactionResponse> {
+    const { response, done } = (await this.propose({ compaction: r }, ai)) as {
       response: CompactionResponse;
       done: Promise<void>;
     };
@@ -431,14 +457,50 @@ export class Member {
     await Promise.allSettled(this.compactions);
   }
 
-  private propose(fields: Partial<InternalRaftRequest>): Promise<unknown> {
+  /** Waits until this member applied everything committed when it was called (ReadIndex). */
+  async readBarrier(): Promise<void> {
+    await this.linearizableReadBarrier();
+  }
+
+  /** Proposes an auth request (issue 13) as the user `ai`; resolves with the applied result. */
+  proposeAuth(fields: Partial<InternalRaftRequest>, ai: AuthInfo | undefined): Promise<unknown> {
+    return this.propose(fields, ai);
+  }
+
+  /**
+   * Resolves true once `index` is applied here, false after the request timeout (simple tokens
+   * name the index of the entry that issued them; a member behind waits for it, as etcd's).
+   */
+  async waitApplied(index: number): Promise<boolean> {
+    if (this.appliedIndex >= index) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const reached = new Promise<boolean>((resolve) => {
+      this.readWaiters.push({ index, resolve: () => resolve(true), reject: () => resolve(false) });
+    });
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), requestTimeoutMs(this.cfg));
+    });
+    try {
+      return await Promise.race([reached, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private propose(fields: Partial<InternalRaftRequest>, ai?: AuthInfo): Promise<unknown> {
     if (this.stopped) return Promise.reject(etcdError('stopped'));
     // As etcd: applying has fallen too far behind what is committed, so refuse more work for now.
     if (this.log.knownCommittedIndex > this.appliedIndex + MAX_GAP_BETWEEN_APPLY_AND_COMMIT) {
       return Promise.reject(etcdError('tooManyRequests'));
     }
     const id = this.nextRequestId++;
-    const request = InternalRaftRequest.fromPartial({ ...fields, header: { ID: id } });
+    // Without `ai` the member itself proposes (lease expiry, Lock/Election steps): it acts as root,
+    // as etcd's WithRoot. The API edge always passes the caller's identity.
+    const who = ai ?? this.auth.asRoot();
+    const request = InternalRaftRequest.fromPartial({
+      ...fields,
+      header: { ID: id, username: who.username, authRevision: who.revision },
+    });
     const data = InternalRaftRequest.encode(request).finish();
     if (data.length > this.cfg.maxRequestBytes) return Promise.reject(etcdError('requestTooLarge'));
     return new Promise((resolve, reject) => {
@@ -709,6 +771,22 @@ export class Member {
   }
 
   private applyRequest(req: InternalRaftRequest, index: number): unknown {
+    // ---- auth (issue 13): etcd's auth applier checks, then the auth requests themselves ----
+    try {
+      this.auth.checkApply(req, (id) => this.lessor.lookup(id)?.keys);
+    } catch (err) {
+      this.beginWrite(index).end();
+      throw err;
+    }
+    if (AuthStore.handles(req)) {
+      const txn = this.beginWrite(index);
+      try {
+        return this.auth.apply(req, index);
+      } finally {
+        txn.end();
+      }
+    }
+    // ---- end auth ----
     if (req.put) {
       const txn = this.beginWrite(index);
       try {
@@ -1043,6 +1121,7 @@ export class Member {
     this.attachLeasedKeys();
     this.membership = new Membership(this.identity.members, this.store);
     this.alarms = new Alarms(this.store);
+    this.auth.reload(this.store); // auth (issue 13)
     this.metrics.dbTotalSize.set(this.store.dbSize());
   }
 
@@ -1060,6 +1139,7 @@ export class Member {
     await this.compactionsSettled();
     for (const w of this.waiters.values()) w.reject(etcdError('stopped'));
     this.waiters.clear();
+    await this.bcrypt.close(); // auth (issue 13)
     await this.store.close();
   }
 
@@ -1086,14 +1166,14 @@ export class Member {
   // ---- leases ----
 
   /** Grants a lease; the id is chosen here when the client left it 0, so every member agrees. */
-  leaseGrant(r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+  leaseGrant(r: LeaseGrantRequest, ai?: AuthInfo): Promise<LeaseGrantResponse> {
     let id = r.ID;
     if (id === 0n) id = this.nextRequestId++ & 0x7fffffffffffffffn;
-    return this.propose({ leaseGrant: { ID: id, TTL: r.TTL } }) as Promise<LeaseGrantResponse>;
+    return this.propose({ leaseGrant: { ID: id, TTL: r.TTL } }, ai) as Promise<LeaseGrantResponse>;
   }
 
-  leaseRevoke(id: bigint): Promise<LeaseRevokeResponse> {
-    return this.propose({ leaseRevoke: { ID: id } }) as Promise<LeaseRevokeResponse>;
+  leaseRevoke(id: bigint, ai?: AuthInfo): Promise<LeaseRevokeResponse> {
+    return this.propose({ leaseRevoke: { ID: id } }, ai) as Promise<LeaseRevokeResponse>;
   }
 
   /**

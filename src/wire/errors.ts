@@ -60,6 +60,8 @@ export const wireErrors = {
   invalidAuthToken: [S.UNAUTHENTICATED, 'etcdserver: invalid auth token'],
   invalidAuthMgmt: [S.INVALID_ARGUMENT, 'etcdserver: invalid auth management'],
   authOldRevision: [S.INVALID_ARGUMENT, 'etcdserver: revision of auth store is old'],
+  // etcd 3.4 has no wire error for this one: its v3rpc passes the auth package's text through as Unknown.
+  noPasswordUser: [S.UNKNOWN, 'auth: authentication failed, password was given for no password user'],
 
   noLeader: [S.UNAVAILABLE, 'etcdserver: no leader'],
   notLeader: [S.FAILED_PRECONDITION, 'etcdserver: not leader'],
