@@ -29,7 +29,7 @@ import {
 } from '../proto/etcdserverpb/rpc.js';
 import type { AuthenticateResult, AuthInfo } from '../server/auth/index.js';
 import type { Member } from '../server/member.js';
-import { etcdError } from '../wire/errors.js';
+import { etcdError, type WireErrorName } from '../wire/errors.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { CallContext, GrpcServer, ServiceDefinition } from './grpc-server.js';
 import { fillHeader } from './header.js';
@@ -85,6 +85,26 @@ export async function serialized<T>(
   if (who.revision !== 0n && who.revision !== member.auth.revision) throw etcdError('authOldRevision');
   return out;
 }
+
+/**
+ * The root check of etcd 3.4's Maintenance service (Hash, HashKV, Defragment, Snapshot), which returns
+ * the auth package's errors untranslated (UNKNOWN, "auth: ...") instead of the etcdserver ones.
+ */
+export async function checkAdminRaw(member: Member, ctx: CallContext): Promise<void> {
+  try {
+    await checkAdmin(member, ctx);
+  } catch (err) {
+    const raw = RAW_ERRORS[(err as { kind?: string }).kind ?? ''];
+    throw raw ? etcdError(raw) : err;
+  }
+}
+
+const RAW_ERRORS: Record<string, WireErrorName> = {
+  permissionDenied: 'rawPermissionDenied',
+  userEmpty: 'rawUserEmpty',
+  userNotFound: 'rawUserNotFound',
+  invalidAuthToken: 'rawInvalidAuthToken',
+};
 
 /** A request without a token: etcd's empty AuthInfo (refused with "user name is empty" when auth is on). */
 export const NOBODY: AuthInfo = Object.freeze({ username: '', revision: 0n });

@@ -55,7 +55,14 @@ import { isTxnReadOnly } from '../server/apply.js';
 import { type Member, quotaCost, SERVER_VERSION } from '../server/member.js';
 import { etcdError } from '../wire/errors.js';
 import { GrpcError, Status } from '../wire/status.js';
-import { authInfoOf, checkAdmin, NOBODY, registerAuthService, serialized } from './auth-service.js';
+import {
+  authInfoOf,
+  checkAdmin,
+  checkAdminRaw,
+  NOBODY,
+  registerAuthService,
+  serialized,
+} from './auth-service.js';
 import { registerElectionService } from './election-service.js';
 import {
   type CallContext,
@@ -214,7 +221,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         };
       },
       hash: async (_r: unknown, ctx: CallContext): Promise<HashResponse> => {
-        await checkAdmin(member, ctx);
+        await checkAdminRaw(member, ctx);
         const h = await member.withStore((s) => s.hash());
         return {
           header: fillHeader(member, {
@@ -227,7 +234,7 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         };
       },
       hashKv: async (r: HashKVRequest, ctx: CallContext): Promise<HashKVResponse> => {
-        await checkAdmin(member, ctx);
+        await checkAdminRaw(member, ctx);
         try {
           const h = await member.withStore((s) => s.hashKV(Number(r.revision)));
           return {
@@ -252,13 +259,13 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
       alarm: (r: AlarmRequest): Promise<AlarmResponse> => member.alarm(r),
       snapshot: (call: StreamCall<SnapshotRequest, SnapshotResponse>) => {
         // Root only, as etcd's authMaintenanceServer; the refusal ends the stream.
-        checkAdmin(member, call).then(
+        checkAdminRaw(member, call).then(
           () => serveSnapshot(member, call),
           (err: unknown) => call.end(toGrpcError(err)),
         );
       },
       defragment: async (_r: unknown, ctx: CallContext): Promise<DefragmentResponse> => {
-        await checkAdmin(member, ctx);
+        await checkAdminRaw(member, ctx);
         await member.defragment();
         return { header: undefined };
       },

@@ -117,10 +117,16 @@ async function watchRefusal(
     member.auth.checkRange(ai, key, end);
     return undefined;
   } catch (err) {
+    // etcd writes the Go status error's text: "rpc error: code = <Code> desc = <message>".
     const kind = (err as { kind?: string }).kind;
-    if (kind === 'invalidAuthToken' || kind === 'authOldRevision' || kind === 'userEmpty') {
-      return (err as Error).message;
+    if (kind === 'invalidAuthToken') return goStatusText('Unauthenticated', (err as Error).message);
+    if (kind === 'authOldRevision' || kind === 'userEmpty') {
+      return goStatusText('InvalidArgument', (err as Error).message);
     }
-    return 'etcdserver: permission denied';
+    return goStatusText('PermissionDenied', 'etcdserver: permission denied');
   }
+}
+
+function goStatusText(code: string, message: string): string {
+  return `rpc error: code = ${code} desc = ${message}`;
 }

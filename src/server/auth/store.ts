@@ -372,7 +372,7 @@ export class AuthStore {
       // etcd looks only at the first permission whose key is >= the new one's (sort.Search).
       const idx = perms.findIndex((x) => Buffer.compare(x.key, p.key) >= 0);
       const at = idx < 0 ? undefined : perms[idx];
-      if (at && at.key.equals(p.key) && at.rangeEnd.equals(p.rangeEnd)) at.permType = p.permType;
+      if (at?.key.equals(p.key) && at.rangeEnd.equals(p.rangeEnd)) at.permType = p.permType;
       else {
         perms.push(p);
         perms.sort((a, b) => Buffer.compare(a.key, b.key));
