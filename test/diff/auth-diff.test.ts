@@ -5,6 +5,10 @@
 // and a fresh tsetcd; every step states etcd's behaviour, and the normalized transcripts must be equal.
 // Tokens differ between the sides (random), so they are recorded by shape only.
 
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { status as S } from '@grpc/grpc-js';
 import { b, diffCase, openWatch, type Session, shapeOf } from '../helpers/index.js';
 
@@ -348,3 +352,55 @@ diffCase('grpc: watch creation checks the range as the caller', async (s) => {
     anon.close();
   }
 });
+
+/** An RS256 key pair in a fresh folder (removed at exit), for `--auth-token jwt,...`. */
+function jwtFlags(): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'tsetcd-jwt-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  writeFileSync(join(dir, 'priv.pem'), privateKey.export({ format: 'pem', type: 'pkcs1' }));
+  writeFileSync(join(dir, 'pub.pem'), publicKey.export({ format: 'pem', type: 'spki' }));
+  return [
+    '--auth-token',
+    `jwt,pub-key=${join(dir, 'pub.pem')},priv-key=${join(dir, 'priv.pem')},sign-method=RS256,ttl=10m`,
+  ];
+}
+
+diffCase(
+  'grpc: JWT tokens carry the auth revision; a permission change makes them stale',
+  async (s) => {
+    await s.rpc('root', (c) => c.auth.userAdd({ name: 'root', password: 'rootpw' }));
+    await s.rpc('root role', (c) => c.auth.userGrantRole({ user: 'root', role: 'root' }));
+    await s.rpc('add u', (c) => c.auth.userAdd({ name: 'u', password: 'upw' }));
+    await s.rpc('add role r', (c) => c.auth.roleAdd({ name: 'r' }));
+    await s.rpc('grant r a', (c) =>
+      c.auth.roleGrantPermission({ name: 'r', perm: { permType: 2, key: b('a') } }),
+    );
+    await s.rpc('u gets r', (c) => c.auth.userGrantRole({ user: 'u', role: 'r' }));
+    await s.rpc('enable', (c) => c.auth.authEnable({}));
+    const root = await login(s, 'root', 'rootpw');
+    const u = await login(s, 'u', 'upw');
+    await s.rpc('u puts a', (c) => c.kv.put({ key: b('a'), value: b('1') }, { token: u }));
+    await s.rpc('u reads a', (c) => c.kv.range({ key: b('a') }, { token: u }));
+    await s.rpc('grant r b (auth revision moves)', (c) =>
+      c.auth.roleGrantPermission({ name: 'r', perm: { permType: 0, key: b('b') } }, { token: root }),
+    );
+    const OLD: readonly [number, string] = [S.INVALID_ARGUMENT, 'etcdserver: revision of auth store is old'];
+    await s.rpc('u reads a with a stale token', (c) => c.kv.range({ key: b('a') }, { token: u }), {
+      fail: OLD,
+    });
+    await s.rpc(
+      'u puts a with a stale token',
+      (c) => c.kv.put({ key: b('a'), value: b('2') }, { token: u }),
+      {
+        fail: OLD,
+      },
+    );
+    const u2 = await login(s, 'u', 'upw');
+    await s.rpc('u reads b with a fresh token', (c) => c.kv.range({ key: b('b') }, { token: u2 }));
+    await s.rpc('a token signed by someone else', (c) => c.kv.range({ key: b('a') }, { token: `${u2}x` }), {
+      fail: [S.UNAUTHENTICATED, 'etcdserver: invalid auth token'],
+    });
+  },
+  { flags: jwtFlags() },
+);
