@@ -8,12 +8,25 @@
  *   Unlock (key): write key. Proclaim / Resign (leader key): read and write the key.
  *   Leader / Observe (name): read the prefix `name/`.
  */
-import { prefixEnd } from '../server/concurrency/index.js';
+import { ConcurrencyError, prefixEnd } from '../server/concurrency/index.js';
 import type { Member } from '../server/member.js';
+import { EtcdError } from '../wire/errors.js';
 import { authInfoOf, NOBODY } from './auth-service.js';
 import type { CallContext } from './grpc-server.js';
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Runs a check; its refusal reaches the caller as etcd's embedded client passes it on: UNKNOWN with
+ * the same text (etcd's v3lock/v3election return the client's error, which has no gRPC status).
+ */
+async function asClient(check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (err) {
+    throw err instanceof EtcdError ? new ConcurrencyError(err.message) : err;
+  }
+}
 
 function prefixOf(name: Buffer): Buffer {
   return Buffer.concat([name, Buffer.from('/')]);
@@ -26,25 +39,29 @@ export async function checkAcquire(
   name: Buffer,
   lease: bigint,
 ): Promise<void> {
-  if (!member.auth.enabled && ctx.metadata.token === undefined) return;
-  const ai = (await authInfoOf(member, ctx)) ?? NOBODY;
-  const pfx = prefixOf(name);
-  if (lease !== 0n) {
-    const key = Buffer.concat([pfx, Buffer.from(lease.toString(16))]);
-    member.auth.checkRange(ai, key, EMPTY);
-    member.auth.checkPut(ai, key);
-  } else {
-    member.auth.checkDeleteRange(ai, pfx, prefixEnd(pfx));
-  }
-  member.auth.checkRange(ai, pfx, prefixEnd(pfx));
+  await asClient(async () => {
+    if (!member.auth.enabled && ctx.metadata.token === undefined) return;
+    const ai = (await authInfoOf(member, ctx)) ?? NOBODY;
+    const pfx = prefixOf(name);
+    if (lease !== 0n) {
+      const key = Buffer.concat([pfx, Buffer.from(lease.toString(16))]);
+      member.auth.checkRange(ai, key, EMPTY);
+      member.auth.checkPut(ai, key);
+    } else {
+      member.auth.checkDeleteRange(ai, pfx, prefixEnd(pfx));
+    }
+    member.auth.checkRange(ai, pfx, prefixEnd(pfx));
+  });
 }
 
 /** Leader or Observe on `name`. */
 export async function checkReadName(member: Member, ctx: CallContext, name: Buffer): Promise<void> {
-  if (!member.auth.enabled && ctx.metadata.token === undefined) return;
-  const ai = (await authInfoOf(member, ctx)) ?? NOBODY;
-  const pfx = prefixOf(name);
-  member.auth.checkRange(ai, pfx, prefixEnd(pfx));
+  await asClient(async () => {
+    if (!member.auth.enabled && ctx.metadata.token === undefined) return;
+    const ai = (await authInfoOf(member, ctx)) ?? NOBODY;
+    const pfx = prefixOf(name);
+    member.auth.checkRange(ai, pfx, prefixEnd(pfx));
+  });
 }
 
 /** Unlock, Proclaim or Resign on a held `key` (`read`: the step compares the key first). */
@@ -54,8 +71,10 @@ export async function checkHeldKey(
   key: Buffer,
   read: boolean,
 ): Promise<void> {
-  if (!member.auth.enabled && ctx.metadata.token === undefined) return;
-  const ai = (await authInfoOf(member, ctx)) ?? NOBODY;
-  if (read) member.auth.checkRange(ai, key, EMPTY);
-  member.auth.checkPut(ai, key);
+  await asClient(async () => {
+    if (!member.auth.enabled && ctx.metadata.token === undefined) return;
+    const ai = (await authInfoOf(member, ctx)) ?? NOBODY;
+    if (read) member.auth.checkRange(ai, key, EMPTY);
+    member.auth.checkPut(ai, key);
+  });
 }

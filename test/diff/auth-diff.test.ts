@@ -404,3 +404,31 @@ diffCase(
   },
   { flags: jwtFlags() },
 );
+
+diffCase('grpc: Lock and Election act as the caller', async (s) => {
+  await s.rpc('root', (c) => c.auth.userAdd({ name: 'root', password: 'rootpw' }));
+  await s.rpc('root role', (c) => c.auth.userGrantRole({ user: 'root', role: 'root' }));
+  await s.rpc('add u', (c) => c.auth.userAdd({ name: 'u', password: 'upw' }));
+  await s.rpc('add role r', (c) => c.auth.roleAdd({ name: 'r' }));
+  await s.rpc('grant lk/', (c) =>
+    c.auth.roleGrantPermission({ name: 'r', perm: { permType: 2, key: b('lk/'), rangeEnd: b('lk0') } }),
+  );
+  await s.rpc('u gets r', (c) => c.auth.userGrantRole({ user: 'u', role: 'r' }));
+  await s.rpc('enable', (c) => c.auth.authEnable({}));
+  const u = await login(s, 'u', 'upw');
+  await s.rpc('u grants a lease', (c) => c.lease.leaseGrant({ ID: 2001, TTL: 60 }, { token: u }));
+  const held = await s.rpc('u locks lk', (c) => c.lock.lock({ name: b('lk'), lease: 2001 }, { token: u }));
+  await s.rpc('u locks other', (c) => c.lock.lock({ name: b('other'), lease: 2001 }, { token: u }), {
+    fail: [S.UNKNOWN, 'etcdserver: permission denied'],
+  });
+  await s.rpc('no token locks lk', (c) => c.lock.lock({ name: b('lk'), lease: 2001 }), {
+    fail: [S.UNKNOWN, 'etcdserver: user name is empty'],
+  });
+  await s.rpc('u asks the leader of other', (c) => c.election.leader({ name: b('other') }, { token: u }), {
+    fail: [S.UNKNOWN, 'etcdserver: permission denied'],
+  });
+  await s.rpc('u asks the leader of lk', (c) => c.election.leader({ name: b('lk') }, { token: u }));
+  if (held.ok) {
+    await s.rpc('u unlocks', (c) => c.lock.unlock({ key: held.response.key }, { token: u }));
+  }
+});
