@@ -17,24 +17,28 @@ const CLIENTS = arg('clients', 100);
 /** Clients share this many HTTP/2 connections (as the bench tool's default). */
 const CONNECTIONS = 10;
 
-/** Runs `op` from CLIENTS concurrent loops for SECONDS; returns completed calls per second. */
+/** Concurrent Authenticate calls (each a cost-10 bcrypt on the server). */
+const AUTH_CLIENTS = 8;
+
+/** Runs `op` from `clients` concurrent loops for SECONDS; returns completed calls per second. */
 async function rate(
   conns: EtcdClients[],
   op: (c: EtcdClients, i: number) => Promise<unknown>,
+  clients = CLIENTS,
 ): Promise<number> {
   const end = performance.now() + SECONDS * 1000;
   let done = 0;
   let failed = 0;
   await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, w) => {
+    Array.from({ length: clients }, async (_, w) => {
       const c = conns[w % conns.length] as EtcdClients;
       let i = 0;
       while (performance.now() < end) {
         try {
           await op(c, w * 1_000_000 + i++);
           done++;
-        } catch {
-          failed++;
+        } catch (err) {
+          if (failed++ === 0) console.error(`  first failure: ${String(err)}`);
         }
       }
     }),
@@ -50,6 +54,7 @@ async function benchOne(kind: 'etcd' | 'tsetcd'): Promise<Record<string, number>
     const c = conns[0] as EtcdClients;
     const value = Buffer.alloc(256, 'v');
     const out: Record<string, number> = {};
+    await rate(conns, (x, i) => x.kv.put({ key: b(`bench/${i % 1000}`), value })); // warm-up
     out['put, auth off'] = await rate(conns, (x, i) => x.kv.put({ key: b(`bench/${i % 1000}`), value }));
     out['range, auth off'] = await rate(conns, (x, i) => x.kv.range({ key: b(`bench/${i % 1000}`) }));
     await c.auth.userAdd({ name: 'root', password: 'rootpw' });
@@ -69,9 +74,16 @@ async function benchOne(kind: 'etcd' | 'tsetcd'): Promise<Record<string, number>
     out['range, auth on'] = await rate(conns, (x, i) =>
       x.kv.range({ key: b(`bench/${i % 1000}`) }, { token }),
     );
-    out['authenticate'] = await rate(conns, (x) =>
-      x.auth.authenticate({ name: 'bench', password: 'benchpw' }),
-    );
+    // Authenticate from AUTH_CLIENTS loops while 10 clients keep putting: logins per second, and the
+    // puts per second they leave (bcrypt runs off the event loop, so writes should go on).
+    const put = (x: EtcdClients, i: number) => x.kv.put({ key: b(`bench/${i % 1000}`), value }, { token });
+    const [logins, puts] = await Promise.all([
+      rate(conns, (x) => x.auth.authenticate({ name: 'bench', password: 'benchpw' }), AUTH_CLIENTS),
+      rate(conns, put, 10),
+    ]);
+    out['authenticate'] = logins;
+    out['put during logins'] = puts;
+    out['put, 10 clients'] = await rate(conns, put, 10);
     return out;
   } finally {
     for (const x of conns) x.close();
@@ -80,7 +92,9 @@ async function benchOne(kind: 'etcd' | 'tsetcd'): Promise<Record<string, number>
 }
 
 const results = { etcd: await benchOne('etcd'), tsetcd: await benchOne('tsetcd') };
-console.log(`\n${CLIENTS} clients over ${CONNECTIONS} connections, ${SECONDS} s per row; calls per second`);
+console.log(
+  `\n${CLIENTS} clients over ${CONNECTIONS} connections (Authenticate: ${AUTH_CLIENTS}, next to 10 putting), ${SECONDS} s per row; calls per second`,
+);
 console.log(
   `${'workload'.padEnd(18)}${'etcd 3.4'.padStart(12)}${'tsetcd'.padStart(12)}${'tsetcd/etcd'.padStart(14)}`,
 );
