@@ -136,6 +136,39 @@ function withRest(
   return out;
 }
 
+/**
+ * `call` with its requests held back until `allowed` resolves (auth checks are async; the handler
+ * must still listen from the start); a refusal ends the call with its error.
+ */
+function afterCheck<Req, Res>(call: StreamCall<Req, Res>, allowed: Promise<void>): StreamCall<Req, Res> {
+  allowed.catch((err: unknown) => call.end(toGrpcError(err)));
+  return {
+    metadata: call.metadata,
+    get signal() {
+      return call.signal;
+    },
+    method: call.method,
+    peer: call.peer,
+    socket: call.socket,
+    onMessage: (l) =>
+      call.onMessage(
+        (req) =>
+          void allowed.then(
+            () => l(req),
+            () => {},
+          ),
+      ),
+    onHalfClose: (l) => call.onHalfClose(() => void allowed.then(l, () => {})),
+    onDrain: (l) => call.onDrain(l),
+    onClose: (l) => call.onClose(l),
+    write: (r) => call.write(r),
+    end: (e) => call.end(e),
+    get closed() {
+      return call.closed;
+    },
+  };
+}
+
 export interface ServiceLimits {
   maxTxnOps: number;
 }
@@ -257,13 +290,9 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
       },
       // Through the log, as etcd; answers carry no header (etcd 3.4's).
       alarm: (r: AlarmRequest): Promise<AlarmResponse> => member.alarm(r),
-      snapshot: (call: StreamCall<SnapshotRequest, SnapshotResponse>) => {
-        // Root only, as etcd's authMaintenanceServer; the refusal ends the stream.
-        checkAdminRaw(member, call).then(
-          () => serveSnapshot(member, call),
-          (err: unknown) => call.end(toGrpcError(err)),
-        );
-      },
+      // Root only, as etcd's authMaintenanceServer; the refusal ends the stream.
+      snapshot: (call: StreamCall<SnapshotRequest, SnapshotResponse>) =>
+        serveSnapshot(member, afterCheck(call, checkAdminRaw(member, call))),
       defragment: async (_r: unknown, ctx: CallContext): Promise<DefragmentResponse> => {
         await checkAdminRaw(member, ctx);
         await member.defragment();
