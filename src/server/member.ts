@@ -473,18 +473,26 @@ export class Member {
    */
   async waitApplied(index: number): Promise<boolean> {
     if (this.appliedIndex >= index) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const reached = new Promise<boolean>((resolve) => {
-      this.readWaiters.push({ index, resolve: () => resolve(true), reject: () => resolve(false) });
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        reject: () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      };
+      // A token naming an index never reached (forged) must not leave its waiter behind.
+      const timer = setTimeout(() => {
+        const i = this.readWaiters.indexOf(waiter);
+        if (i >= 0) this.readWaiters.splice(i, 1);
+        resolve(false);
+      }, requestTimeoutMs(this.cfg));
+      this.readWaiters.push(waiter);
     });
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), requestTimeoutMs(this.cfg));
-    });
-    try {
-      return await Promise.race([reached, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private propose(fields: Partial<InternalRaftRequest>, ai?: AuthInfo): Promise<unknown> {
