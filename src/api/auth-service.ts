@@ -141,7 +141,9 @@ export function registerAuthService(
       userAdd: async (r: AuthUserAddRequest, ctx: CallContext) => {
         const noPassword = r.options?.noPassword === true;
         // etcd hashes while applying, on every member; here the proposer hashes once, off the event
-        // loop, and the entry carries the hash (never the password), as etcd 3.5 does.
+        // loop, and the entry carries the hash (never the password), as etcd 3.5 does. Root is
+        // checked first (as applying checks again) so that nobody else can make the member hash.
+        await checkAdmin(member, ctx);
         const hashedPassword =
           noPassword || r.name.length === 0 ? '' : await member.bcrypt.hash(r.password, member.bcryptCost);
         return propose(
@@ -153,6 +155,7 @@ export function registerAuthService(
       userList: (r: AuthUserListRequest, ctx: CallContext) => propose({ authUserList: r }, ctx),
       userDelete: (r: AuthUserDeleteRequest, ctx: CallContext) => propose({ authUserDelete: r }, ctx),
       userChangePassword: async (r: AuthUserChangePasswordRequest, ctx: CallContext) => {
+        await checkAdmin(member, ctx);
         const hashedPassword = await member.bcrypt.hash(r.password, member.bcryptCost);
         return propose({ authUserChangePassword: { name: r.name, password: '', hashedPassword } }, ctx);
       },
