@@ -176,115 +176,119 @@ diffCase('grpc: Maintenance alarms, defragment, hash errors, 3.5-only methods', 
   });
 });
 
-diffCase('grpc: Auth users, roles, enable, tokens, permissions, disable', async (s) => {
-  const FP = S.FAILED_PRECONDITION;
-  await s.rpc('enable without root user', (c) => c.auth.authEnable({}), {
-    fail: [FP, 'etcdserver: root user does not exist'],
-  });
-  await s.rpc('authenticate while disabled', (c) => c.auth.authenticate({ name: 'x', password: 'y' }), {
-    fail: [FP, 'etcdserver: authentication is not enabled'],
-  });
-  await s.rpc('add root', (c) => c.auth.userAdd({ name: 'root', password: 'pw' }));
-  await s.rpc('add root again', (c) => c.auth.userAdd({ name: 'root', password: 'pw' }), {
-    fail: [FP, 'etcdserver: user name already exists'],
-  });
-  await s.rpc('add empty user name', (c) => c.auth.userAdd({ name: '' }), {
-    fail: [S.INVALID_ARGUMENT, 'etcdserver: user name is empty'],
-  });
-  await s.rpc('enable without root role', (c) => c.auth.authEnable({}), {
-    fail: [FP, 'etcdserver: root user does not have root role'],
-  });
-  await s.rpc('grant root role', (c) => c.auth.userGrantRole({ user: 'root', role: 'root' }));
-  await s.rpc('grant unknown role', (c) => c.auth.userGrantRole({ user: 'root', role: 'nope' }), {
-    fail: [FP, 'etcdserver: role name not found'],
-  });
-  await s.rpc('grant to unknown user', (c) => c.auth.userGrantRole({ user: 'nope', role: 'root' }), {
-    fail: [FP, 'etcdserver: user name not found'],
-  });
-  await s.rpc('add role r', (c) => c.auth.roleAdd({ name: 'r' }));
-  await s.rpc('add role r again', (c) => c.auth.roleAdd({ name: 'r' }), {
-    fail: [FP, 'etcdserver: role name already exists'],
-  });
-  await s.rpc('add empty role name', (c) => c.auth.roleAdd({ name: '' }), {
-    fail: [S.INVALID_ARGUMENT, 'etcdserver: role name is empty'],
-  });
-  await s.rpc('revoke a role not granted', (c) => c.auth.userRevokeRole({ name: 'root', role: 'r' }), {
-    fail: [FP, 'etcdserver: role is not granted to the user'],
-  });
-  await s.rpc(
-    'revoke a permission not granted',
-    (c) => c.auth.roleRevokePermission({ role: 'r', key: b('k') }),
-    {
-      fail: [FP, 'etcdserver: permission is not granted to the role'],
-    },
-  );
-  await s.rpc('grant r read on [a, c)', (c) =>
-    c.auth.roleGrantPermission({ name: 'r', perm: { permType: 0, key: b('a'), rangeEnd: b('c') } }),
-  );
-  await s.rpc('role get r', (c) => c.auth.roleGet({ role: 'r' }));
-  await s.rpc('role get root (implicit role)', (c) => c.auth.roleGet({ role: 'root' }), {
-    fail: [FP, 'etcdserver: role name not found'],
-  });
-  await s.rpc('delete unknown user', (c) => c.auth.userDelete({ name: 'nope' }), {
-    fail: [FP, 'etcdserver: user name not found'],
-  });
-  await s.rpc('delete unknown role', (c) => c.auth.roleDelete({ role: 'nope' }), {
-    fail: [FP, 'etcdserver: role name not found'],
-  });
-  await s.rpc('add u', (c) => c.auth.userAdd({ name: 'u', password: 'p' }));
-  await s.rpc('grant r to u', (c) => c.auth.userGrantRole({ user: 'u', role: 'r' }));
-  await s.rpc('user list', (c) => c.auth.userList({}));
-  await s.rpc('role list', (c) => c.auth.roleList({}));
-  await s.rpc('enable', (c) => c.auth.authEnable({}));
-  await s.rpc('enable again, without a token', (c) => c.auth.authEnable({}), {
-    fail: [S.INVALID_ARGUMENT, 'etcdserver: user name is empty'],
-  });
-  await s.rpc('put without a token', (c) => c.kv.put({ key: b('a'), value: b('1') }), {
-    fail: [S.INVALID_ARGUMENT, 'etcdserver: user name is empty'],
-  });
-  await s.rpc('bad password', (c) => c.auth.authenticate({ name: 'root', password: 'bad' }), {
-    fail: [S.INVALID_ARGUMENT, 'etcdserver: authentication failed, invalid user ID or password'],
-  });
-  const root = await s.rpc('root logs in', (c) => c.auth.authenticate({ name: 'root', password: 'pw' }), {
-    project: hide('token'),
-  });
-  const rootTok = root.ok ? root.response.token : '';
-  const u = await s.rpc('u logs in', (c) => c.auth.authenticate({ name: 'u', password: 'p' }), {
-    project: hide('token'),
-  });
-  const uTok = u.ok ? u.response.token : '';
-  await s.rpc(
-    'put with a garbage token',
-    (c) => c.kv.put({ key: b('a'), value: b('1') }, { token: 'garbage' }),
-    {
-      fail: [S.UNAUTHENTICATED, 'etcdserver: invalid auth token'],
-    },
-  );
-  await s.rpc('root puts a and c', (c) => c.kv.put({ key: b('a'), value: b('1') }, { token: rootTok }));
-  await s.rpc('root puts c', (c) => c.kv.put({ key: b('c'), value: b('1') }, { token: rootTok }));
-  await s.rpc('u reads a (granted)', (c) => c.kv.range({ key: b('a') }, { token: uTok }));
-  await s.rpc('u reads [a, c) (granted)', (c) =>
-    c.kv.range({ key: b('a'), rangeEnd: b('c') }, { token: uTok }),
-  );
-  await s.rpc('u reads c (not granted)', (c) => c.kv.range({ key: b('c') }, { token: uTok }), {
-    fail: [S.PERMISSION_DENIED, 'etcdserver: permission denied'],
-  });
-  await s.rpc('u writes a (read only)', (c) => c.kv.put({ key: b('a'), value: b('2') }, { token: uTok }), {
-    fail: [S.PERMISSION_DENIED, 'etcdserver: permission denied'],
-  });
-  await s.rpc('u lists users (admin only)', (c) => c.auth.userList({}, { token: uTok }), {
-    fail: [S.PERMISSION_DENIED, 'etcdserver: permission denied'],
-  });
-  await s.rpc('delete root while enabled', (c) => c.auth.userDelete({ name: 'root' }, { token: rootTok }), {
-    fail: [S.INVALID_ARGUMENT, 'etcdserver: invalid auth management'],
-  });
-  await s.rpc(
-    'revoke root from root while enabled',
-    (c) => c.auth.userRevokeRole({ name: 'root', role: 'root' }, { token: rootTok }),
-    {
+diffCase(
+  'grpc: Auth users, roles, enable, tokens, permissions, disable',
+  async (s) => {
+    const FP = S.FAILED_PRECONDITION;
+    await s.rpc('enable without root user', (c) => c.auth.authEnable({}), {
+      fail: [FP, 'etcdserver: root user does not exist'],
+    });
+    await s.rpc('authenticate while disabled', (c) => c.auth.authenticate({ name: 'x', password: 'y' }), {
+      fail: [FP, 'etcdserver: authentication is not enabled'],
+    });
+    await s.rpc('add root', (c) => c.auth.userAdd({ name: 'root', password: 'pw' }));
+    await s.rpc('add root again', (c) => c.auth.userAdd({ name: 'root', password: 'pw' }), {
+      fail: [FP, 'etcdserver: user name already exists'],
+    });
+    await s.rpc('add empty user name', (c) => c.auth.userAdd({ name: '' }), {
+      fail: [S.INVALID_ARGUMENT, 'etcdserver: user name is empty'],
+    });
+    await s.rpc('enable without root role', (c) => c.auth.authEnable({}), {
+      fail: [FP, 'etcdserver: root user does not have root role'],
+    });
+    await s.rpc('grant root role', (c) => c.auth.userGrantRole({ user: 'root', role: 'root' }));
+    await s.rpc('grant unknown role', (c) => c.auth.userGrantRole({ user: 'root', role: 'nope' }), {
+      fail: [FP, 'etcdserver: role name not found'],
+    });
+    await s.rpc('grant to unknown user', (c) => c.auth.userGrantRole({ user: 'nope', role: 'root' }), {
+      fail: [FP, 'etcdserver: user name not found'],
+    });
+    await s.rpc('add role r', (c) => c.auth.roleAdd({ name: 'r' }));
+    await s.rpc('add role r again', (c) => c.auth.roleAdd({ name: 'r' }), {
+      fail: [FP, 'etcdserver: role name already exists'],
+    });
+    await s.rpc('add empty role name', (c) => c.auth.roleAdd({ name: '' }), {
+      fail: [S.INVALID_ARGUMENT, 'etcdserver: role name is empty'],
+    });
+    await s.rpc('revoke a role not granted', (c) => c.auth.userRevokeRole({ name: 'root', role: 'r' }), {
+      fail: [FP, 'etcdserver: role is not granted to the user'],
+    });
+    await s.rpc(
+      'revoke a permission not granted',
+      (c) => c.auth.roleRevokePermission({ role: 'r', key: b('k') }),
+      {
+        fail: [FP, 'etcdserver: permission is not granted to the role'],
+      },
+    );
+    await s.rpc('grant r read on [a, c)', (c) =>
+      c.auth.roleGrantPermission({ name: 'r', perm: { permType: 0, key: b('a'), rangeEnd: b('c') } }),
+    );
+    await s.rpc('role get r', (c) => c.auth.roleGet({ role: 'r' }));
+    await s.rpc('role get root (implicit role)', (c) => c.auth.roleGet({ role: 'root' }), {
+      fail: [FP, 'etcdserver: role name not found'],
+    });
+    await s.rpc('delete unknown user', (c) => c.auth.userDelete({ name: 'nope' }), {
+      fail: [FP, 'etcdserver: user name not found'],
+    });
+    await s.rpc('delete unknown role', (c) => c.auth.roleDelete({ role: 'nope' }), {
+      fail: [FP, 'etcdserver: role name not found'],
+    });
+    await s.rpc('add u', (c) => c.auth.userAdd({ name: 'u', password: 'p' }));
+    await s.rpc('grant r to u', (c) => c.auth.userGrantRole({ user: 'u', role: 'r' }));
+    await s.rpc('user list', (c) => c.auth.userList({}));
+    await s.rpc('role list', (c) => c.auth.roleList({}));
+    await s.rpc('enable', (c) => c.auth.authEnable({}));
+    await s.rpc('enable again, without a token', (c) => c.auth.authEnable({}), {
+      fail: [S.INVALID_ARGUMENT, 'etcdserver: user name is empty'],
+    });
+    await s.rpc('put without a token', (c) => c.kv.put({ key: b('a'), value: b('1') }), {
+      fail: [S.INVALID_ARGUMENT, 'etcdserver: user name is empty'],
+    });
+    await s.rpc('bad password', (c) => c.auth.authenticate({ name: 'root', password: 'bad' }), {
+      fail: [S.INVALID_ARGUMENT, 'etcdserver: authentication failed, invalid user ID or password'],
+    });
+    const root = await s.rpc('root logs in', (c) => c.auth.authenticate({ name: 'root', password: 'pw' }), {
+      project: hide('token'),
+    });
+    const rootTok = root.ok ? root.response.token : '';
+    const u = await s.rpc('u logs in', (c) => c.auth.authenticate({ name: 'u', password: 'p' }), {
+      project: hide('token'),
+    });
+    const uTok = u.ok ? u.response.token : '';
+    await s.rpc(
+      'put with a garbage token',
+      (c) => c.kv.put({ key: b('a'), value: b('1') }, { token: 'garbage' }),
+      {
+        fail: [S.UNAUTHENTICATED, 'etcdserver: invalid auth token'],
+      },
+    );
+    await s.rpc('root puts a and c', (c) => c.kv.put({ key: b('a'), value: b('1') }, { token: rootTok }));
+    await s.rpc('root puts c', (c) => c.kv.put({ key: b('c'), value: b('1') }, { token: rootTok }));
+    await s.rpc('u reads a (granted)', (c) => c.kv.range({ key: b('a') }, { token: uTok }));
+    await s.rpc('u reads [a, c) (granted)', (c) =>
+      c.kv.range({ key: b('a'), rangeEnd: b('c') }, { token: uTok }),
+    );
+    await s.rpc('u reads c (not granted)', (c) => c.kv.range({ key: b('c') }, { token: uTok }), {
+      fail: [S.PERMISSION_DENIED, 'etcdserver: permission denied'],
+    });
+    await s.rpc('u writes a (read only)', (c) => c.kv.put({ key: b('a'), value: b('2') }, { token: uTok }), {
+      fail: [S.PERMISSION_DENIED, 'etcdserver: permission denied'],
+    });
+    await s.rpc('u lists users (admin only)', (c) => c.auth.userList({}, { token: uTok }), {
+      fail: [S.PERMISSION_DENIED, 'etcdserver: permission denied'],
+    });
+    await s.rpc('delete root while enabled', (c) => c.auth.userDelete({ name: 'root' }, { token: rootTok }), {
       fail: [S.INVALID_ARGUMENT, 'etcdserver: invalid auth management'],
-    },
-  );
-  await s.rpc('disable', (c) => c.auth.authDisable({}, { token: rootTok }));
-  await s.rpc('put without a token again', (c) => c.kv.put({ key: b('a'), value: b('3') }));
-});
+    });
+    await s.rpc(
+      'revoke root from root while enabled',
+      (c) => c.auth.userRevokeRole({ name: 'root', role: 'root' }, { token: rootTok }),
+      {
+        fail: [S.INVALID_ARGUMENT, 'etcdserver: invalid auth management'],
+      },
+    );
+    await s.rpc('disable', (c) => c.auth.authDisable({}, { token: rootTok }));
+    await s.rpc('put without a token again', (c) => c.kv.put({ key: b('a'), value: b('3') }));
+  },
+  { flags: ['--bcrypt-cost', '4'] },
+);
