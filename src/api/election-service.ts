@@ -16,6 +16,7 @@ import {
 } from '../proto/v3electionpb/v3election.js';
 import type { Member } from '../server/index.js';
 import { concurrencyOf } from '../server/index.js';
+import { checkAcquire, checkHeldKey, checkReadName } from './concurrency-auth.js';
 import type { CallContext, GrpcServer, StreamCall } from './grpc-server.js';
 import { toGrpcError } from './grpc-server.js';
 import { fillHeader } from './header.js';
@@ -25,18 +26,22 @@ export function registerElectionService(server: GrpcServer, member: Member): voi
   const c = concurrencyOf(member);
   server.addService(ElectionService, {
     campaign: async (r: CampaignRequest, ctx: CallContext): Promise<CampaignResponse> => {
+      await checkAcquire(member, ctx, r.name, r.lease); // auth (issue 13)
       const resp = await c.campaign(r.name, r.lease, r.value, ctx.signal);
       return { header: fillHeader(member, resp.header), leader: resp.leader };
     },
-    proclaim: async (r: ProclaimRequest) => {
+    proclaim: async (r: ProclaimRequest, ctx: CallContext) => {
+      await checkHeldKey(member, ctx, r.leader?.key ?? Buffer.alloc(0), true); // auth (issue 13)
       const resp = await c.proclaim(r.leader, r.value);
       return { header: fillHeader(member, resp.header) };
     },
-    leader: async (r: LeaderRequest): Promise<LeaderResponse> => {
+    leader: async (r: LeaderRequest, ctx: CallContext): Promise<LeaderResponse> => {
+      await checkReadName(member, ctx, r.name); // auth (issue 13)
       const resp = await c.leader(r.name);
       return { header: fillHeader(member, resp.header), kv: resp.kv };
     },
-    resign: async (r: ResignRequest) => {
+    resign: async (r: ResignRequest, ctx: CallContext) => {
+      await checkHeldKey(member, ctx, r.leader?.key ?? Buffer.alloc(0), true); // auth (issue 13)
       const resp = await c.resign(r.leader);
       return { header: fillHeader(member, resp.header) };
     },
@@ -67,11 +72,18 @@ export function registerElectionService(server: GrpcServer, member: Member): voi
       });
       call.onMessage((r) => {
         if (closed || stop !== undefined) return;
-        try {
-          stop = c.observe(r.name, { send });
-        } catch (err) {
-          call.end(toGrpcError(err));
-        }
+        // auth (issue 13): read over the name's prefix, as the caller, before observing.
+        checkReadName(member, call, r.name).then(
+          () => {
+            if (closed || stop !== undefined) return;
+            try {
+              stop = c.observe(r.name, { send });
+            } catch (err) {
+              call.end(toGrpcError(err));
+            }
+          },
+          (err: unknown) => call.end(toGrpcError(err)),
+        );
       });
       // The stream runs until the client cancels, as etcd's does.
       call.onHalfClose(() => {});

@@ -9,8 +9,6 @@
 import {
   type AlarmRequest,
   type AlarmResponse,
-  type AuthenticateRequest,
-  AuthService,
   ClusterService,
   type CompactionRequest,
   type DefragmentResponse,
@@ -53,11 +51,25 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthService,
 } from '../proto/grpc/health/v1/health.js';
-import { CLUSTER_VERSION, type Member, quotaCost, SERVER_VERSION } from '../server/index.js';
+import { CLUSTER_VERSION, isTxnReadOnly, type Member, quotaCost, SERVER_VERSION } from '../server/index.js';
 import { etcdError } from '../wire/errors.js';
 import { GrpcError, Status } from '../wire/status.js';
+import {
+  authInfoOf,
+  checkAdmin,
+  checkAdminRaw,
+  NOBODY,
+  registerAuthService,
+  serialized,
+} from './auth-service.js';
 import { registerElectionService } from './election-service.js';
-import { type GrpcServer, type ServiceDefinition, type StreamCall, toGrpcError } from './grpc-server.js';
+import {
+  type CallContext,
+  type GrpcServer,
+  type ServiceDefinition,
+  type StreamCall,
+  toGrpcError,
+} from './grpc-server.js';
 import { fillHeader } from './header.js';
 import { checkDelete, checkIntervals, checkPut, checkRange, checkTxn } from './kv-checks.js';
 import { registerLockService } from './lock-service.js';
@@ -123,6 +135,39 @@ function withRest(
   return out;
 }
 
+/**
+ * `call` with its requests held back until `allowed` resolves (auth checks are async; the handler
+ * must still listen from the start); a refusal ends the call with its error.
+ */
+function afterCheck<Req, Res>(call: StreamCall<Req, Res>, allowed: Promise<void>): StreamCall<Req, Res> {
+  allowed.catch((err: unknown) => call.end(toGrpcError(err)));
+  return {
+    metadata: call.metadata,
+    get signal() {
+      return call.signal;
+    },
+    method: call.method,
+    peer: call.peer,
+    commonName: call.commonName,
+    onMessage: (l) =>
+      call.onMessage(
+        (req) =>
+          void allowed.then(
+            () => l(req),
+            () => {},
+          ),
+      ),
+    onHalfClose: (l) => call.onHalfClose(() => void allowed.then(l, () => {})),
+    onDrain: (l) => call.onDrain(l),
+    onClose: (l) => call.onClose(l),
+    write: (r) => call.write(r),
+    end: (e) => call.end(e),
+    get closed() {
+      return call.closed;
+    },
+  };
+}
+
 export interface ServiceLimits {
   maxTxnOps: number;
 }
@@ -131,41 +176,57 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
   server.addService(
     KVService,
     withRest(KVService, {
-      range: async (r: RangeRequest) => {
+      range: async (r: RangeRequest, ctx: CallContext) => {
         checkRange(r);
         if (!r.serializable) refuseOnLearner(member);
-        const resp = await member.range(r);
+        const ai = await authInfoOf(member, ctx);
+        const resp = await serialized(
+          member,
+          ai,
+          (who) => member.auth.checkRange(who, r.key, r.rangeEnd),
+          () => member.range(r),
+        );
         fillHeader(member, resp.header);
         return resp;
       },
-      put: async (r: PutRequest) => {
+      put: async (r: PutRequest, ctx: CallContext) => {
         checkPut(r);
         refuseOnLearner(member);
         member.checkQuota(quotaCost({ put: r }));
-        const resp = await member.put(r);
+        const resp = await member.put(r, (await authInfoOf(member, ctx)) ?? NOBODY);
         resp.header = fillHeader(member, resp.header);
         return resp;
       },
-      deleteRange: async (r: DeleteRangeRequest) => {
+      deleteRange: async (r: DeleteRangeRequest, ctx: CallContext) => {
         checkDelete(r);
         refuseOnLearner(member);
-        const resp = await member.deleteRange(r);
+        const resp = await member.deleteRange(r, (await authInfoOf(member, ctx)) ?? NOBODY);
         resp.header = fillHeader(member, resp.header);
         return resp;
       },
-      txn: async (r: TxnRequest) => {
+      txn: async (r: TxnRequest, ctx: CallContext) => {
         checkTxn(r, limits.maxTxnOps);
         if (!txnIsSerializableRead(r)) refuseOnLearner(member);
         checkIntervals(r.success);
         checkIntervals(r.failure);
         member.checkQuota(quotaCost({ txn: r }));
-        const resp = await member.txn(r);
+        const ai = (await authInfoOf(member, ctx)) ?? NOBODY;
+        // Read-only txns are served here (etcd's doSerialize); the others are checked when applied.
+        const resp = isTxnReadOnly(r)
+          ? await serialized(
+              member,
+              ai,
+              (who) => member.auth.checkTxn(who, r),
+              () => member.txn(r, ai),
+            )
+          : await member.txn(r, ai);
         resp.header = fillHeader(member, resp.header);
         return resp;
       },
-      compact: async (r: CompactionRequest) => {
+      compact: async (r: CompactionRequest, ctx: CallContext) => {
         refuseOnLearner(member);
-        const resp = await member.compact(r);
+        // etcd 3.4 checks no permission for Compact (any user, even without a token, may compact).
+        const resp = await member.compact(r, (await authInfoOf(member, ctx)) ?? NOBODY);
         resp.header = fillHeader(member, resp.header);
         return resp;
       },
@@ -196,7 +257,8 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
           downgradeInfo: { enabled: false, targetVersion: '' },
         };
       },
-      hash: async (): Promise<HashResponse> => {
+      hash: async (_r: unknown, ctx: CallContext): Promise<HashResponse> => {
+        await checkAdminRaw(member, ctx);
         const h = await member.withStore((s) => s.hash());
         return {
           header: fillHeader(member, {
@@ -208,7 +270,8 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
           hash: h.hash,
         };
       },
-      hashKv: async (r: HashKVRequest): Promise<HashKVResponse> => {
+      hashKv: async (r: HashKVRequest, ctx: CallContext): Promise<HashKVResponse> => {
+        await checkAdminRaw(member, ctx);
         try {
           const h = await member.withStore((s) => s.hashKV(Number(r.revision)));
           return {
@@ -231,8 +294,11 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
       },
       // Through the log, as etcd; answers carry no header (etcd 3.4's).
       alarm: (r: AlarmRequest): Promise<AlarmResponse> => member.alarm(r),
-      snapshot: (call: StreamCall<SnapshotRequest, SnapshotResponse>) => serveSnapshot(member, call),
-      defragment: async (): Promise<DefragmentResponse> => {
+      // Root only, as etcd's authMaintenanceServer; the refusal ends the stream.
+      snapshot: (call: StreamCall<SnapshotRequest, SnapshotResponse>) =>
+        serveSnapshot(member, afterCheck(call, checkAdminRaw(member, call))),
+      defragment: async (_r: unknown, ctx: CallContext): Promise<DefragmentResponse> => {
+        await checkAdminRaw(member, ctx);
         await member.defragment();
         return { header: undefined };
       },
@@ -243,19 +309,23 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
     ClusterService,
     withRest(ClusterService, {
       // etcd's Cluster service fills ids and term but leaves the revision out of its headers.
-      memberAdd: async (r: MemberAddRequest): Promise<MemberAddResponse> => {
+      memberAdd: async (r: MemberAddRequest, ctx: CallContext): Promise<MemberAddResponse> => {
+        await checkAdmin(member, ctx);
         const added = await member.memberAdd(r.peerURLs, r.isLearner);
         return { header: clusterHeader(member), member: added, members: member.members() };
       },
-      memberRemove: async (r: MemberRemoveRequest): Promise<MemberRemoveResponse> => {
+      memberRemove: async (r: MemberRemoveRequest, ctx: CallContext): Promise<MemberRemoveResponse> => {
+        await checkAdmin(member, ctx);
         await member.memberRemove(r.ID);
         return { header: clusterHeader(member), members: member.members() };
       },
-      memberUpdate: async (r: MemberUpdateRequest): Promise<MemberUpdateResponse> => {
+      memberUpdate: async (r: MemberUpdateRequest, ctx: CallContext): Promise<MemberUpdateResponse> => {
+        await checkAdmin(member, ctx);
         await member.memberUpdate(r.ID, r.peerURLs);
         return { header: clusterHeader(member), members: member.members() };
       },
-      memberPromote: async (r: MemberPromoteRequest): Promise<MemberPromoteResponse> => {
+      memberPromote: async (r: MemberPromoteRequest, ctx: CallContext): Promise<MemberPromoteResponse> => {
+        await checkAdmin(member, ctx);
         await member.memberPromote(r.ID);
         return { header: clusterHeader(member), members: member.members() };
       },
@@ -271,28 +341,20 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
     }),
   );
 
-  server.addService(
-    AuthService,
-    withRest(AuthService, {
-      // Authentication can never be on yet, so logging in fails as etcd's does with auth disabled.
-      authenticate: (_r: AuthenticateRequest) => {
-        throw etcdError('authNotEnabled');
-      },
-    }),
-  );
+  registerAuthService(server, member, withRest);
 
   server.addService(
     LeaseService,
     withRest(LeaseService, {
-      leaseGrant: async (r: LeaseGrantRequest) => {
+      leaseGrant: async (r: LeaseGrantRequest, ctx: CallContext) => {
         refuseOnLearner(member);
         member.checkQuota(quotaCost({ leaseGrant: r }));
-        const resp = await member.leaseGrant(r);
+        const resp = await member.leaseGrant(r, (await authInfoOf(member, ctx)) ?? NOBODY);
         resp.header = fillHeader(member, resp.header);
         return resp;
       },
-      leaseRevoke: async (r: LeaseRevokeRequest) => {
-        const resp = await member.leaseRevoke(r.ID);
+      leaseRevoke: async (r: LeaseRevokeRequest, ctx: CallContext) => {
+        const resp = await member.leaseRevoke(r.ID, (await authInfoOf(member, ctx)) ?? NOBODY);
         resp.header = fillHeader(member, resp.header);
         return resp;
       },

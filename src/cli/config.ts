@@ -212,6 +212,11 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       listenPeerAlso: listenPeers.slice(1).map(listenAddress),
       initialClusterState: state,
       strictReconfigCheck: v('strict-reconfig-check') === 'true',
+      // auth (issue 13)
+      authToken: v('auth-token'),
+      authTokenTtlSeconds: int(flags, 'auth-token-ttl'),
+      bcryptCost: int(flags, 'bcrypt-cost'),
+      clientCertAuth: v('client-cert-auth') === 'true',
     },
     listenClient,
     logLevel,

@@ -4,6 +4,7 @@
 // of InternalRaftRequests applied in index order to a fresh store with its lessor, alarms and member
 // table — no driver, timers or transport — each row checking the answer (or the wire error) and the
 // store's consistent index after it.
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import type { Event } from '../proto/mvccpb/kv.js';
 import { EtcdError } from '../wire/errors.js';
 import { Alarms } from './alarms.js';
 import { Applier } from './applier.js';
+import { AuthStore, newTokenProvider } from './auth/index.js';
 import { openLessor } from './lease-checkpoint.js';
 import { silentLogger } from './logger.js';
 import { Membership } from './membership.js';
@@ -33,7 +35,12 @@ test('a table of requests applied in index order', async (t) => {
   const alarms = new Alarms(store);
   const membership = new Membership([{ id: 1n, name: 'm1', peerUrls: ['http://127.0.0.1:1'] }], store);
   const events: Event[] = [];
+  const auth = new AuthStore(
+    store,
+    newTokenProvider('simple', { waitApplied: async () => true, authRevision: () => auth.revision }, 300),
+  );
   const applier = new Applier({
+    auth: () => auth,
     store: () => store,
     lessor: () => lessor,
     alarms: () => alarms,

@@ -22,6 +22,7 @@ import {
   header,
 } from './apply.js';
 import { applyConfChangeToMembership } from './apply-conf-change.js';
+import { AuthStore } from './auth/index.js';
 import type { LeasePrimary } from './lease-checkpoint.js';
 import type { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
@@ -29,6 +30,8 @@ import type { Membership } from './membership.js';
 
 /** What the applier reads and writes: the current store and what lives in it (a swap replaces them). */
 export interface ApplierHost {
+  /** The auth store: its apply-time checks, and the auth requests themselves (issue 13). */
+  auth(): AuthStore;
   store(): MvccStore;
   lessor(): Lessor;
   alarms(): Alarms;
@@ -68,6 +71,22 @@ export class Applier {
   /** Applies `req` at raft index `index`; returns the response or throws etcd's error. */
   apply(req: InternalRaftRequest, index: number): unknown {
     const { host } = this;
+    // etcd's auth applier: the request's user (from the entry header) must still be allowed, at the
+    // auth revision the request was checked at; then the auth requests themselves.
+    try {
+      host.auth().checkApply(req, (id) => host.lessor().lookup(id)?.keys);
+    } catch (err) {
+      this.beginWrite(index).end();
+      throw err;
+    }
+    if (AuthStore.handles(req)) {
+      const txn = this.beginWrite(index);
+      try {
+        return host.auth().apply(req, index);
+      } finally {
+        txn.end();
+      }
+    }
     if (req.put) {
       return this.inTxn(index, (txn) => {
         if (host.alarms().noSpace) throw etcdError('noSpace');

@@ -61,6 +61,14 @@ export interface MemberConfig {
    * Default: global fetch.
    */
   peerFetch?: PeerFetch;
+  /** etcd --auth-token: `simple` (default) or `jwt,pub-key=...,priv-key=...,sign-method=...,ttl=...`. */
+  authToken?: string;
+  /** etcd --auth-token-ttl in seconds (default 300): how long an unused simple token lives. */
+  authTokenTtlSeconds?: number;
+  /** etcd --bcrypt-cost (default 10; out of [4, 31] falls back to 10). */
+  bcryptCost?: number;
+  /** etcd --client-cert-auth: a client certificate's CN names the user of a call without a token. */
+  clientCertAuth?: boolean;
   /** Entries kept after a snapshot for slow followers (default 5000, etcd's); tests use few. */
   snapshotCatchUpEntries?: number;
   /** etcd --experimental-enable-lease-checkpoint; on unless false (etcd's default is off). */

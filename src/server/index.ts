@@ -2,7 +2,9 @@
  * The server layer's public surface: what src/api (and src/cli, and tests from outside) may use.
  * Everything else in src/server is internal; scripts/check-layers.mjs keeps src/api to this file.
  */
-export { concurrencyOf } from './concurrency/index.js';
+export { isTxnReadOnly } from './apply.js';
+export type { AuthenticateResult, AuthInfo } from './auth/index.js';
+export { ConcurrencyError, concurrencyOf, prefixEnd } from './concurrency/index.js';
 export {
   CLUSTER_VERSION,
   DEFAULT_QUOTA_BYTES,

@@ -11,6 +11,7 @@ import type {
   LeaseRevokeResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import { EtcdError, etcdError } from '../wire/errors.js';
+import type { AuthInfo } from './auth/index.js';
 import type { LeasePrimary } from './lease-checkpoint.js';
 import type { Lessor } from './lessor.js';
 
@@ -24,7 +25,7 @@ export interface LeaseServiceHost {
   isLeader(): boolean;
   lessor(): Lessor;
   primary: LeasePrimary;
-  propose(fields: Partial<InternalRaftRequest>): Promise<unknown>;
+  propose(fields: Partial<InternalRaftRequest>, who?: AuthInfo): Promise<unknown>;
   /** A fresh id for a lease granted with ID 0 (chosen here, so every member agrees). */
   nextId(): bigint;
   /** Asks the leader (peer HTTP). */
@@ -35,14 +36,14 @@ export class LeaseService {
   constructor(private readonly host: LeaseServiceHost) {}
 
   /** Grants a lease; the id is chosen here when the client left it 0, so every member agrees. */
-  grant(r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+  grant(r: LeaseGrantRequest, who?: AuthInfo): Promise<LeaseGrantResponse> {
     let id = r.ID;
     if (id === 0n) id = this.host.nextId() & 0x7fffffffffffffffn;
-    return this.host.propose({ leaseGrant: { ID: id, TTL: r.TTL } }) as Promise<LeaseGrantResponse>;
+    return this.host.propose({ leaseGrant: { ID: id, TTL: r.TTL } }, who) as Promise<LeaseGrantResponse>;
   }
 
-  revoke(id: bigint): Promise<LeaseRevokeResponse> {
-    return this.host.propose({ leaseRevoke: { ID: id } }) as Promise<LeaseRevokeResponse>;
+  revoke(id: bigint, who?: AuthInfo): Promise<LeaseRevokeResponse> {
+    return this.host.propose({ leaseRevoke: { ID: id } }, who) as Promise<LeaseRevokeResponse>;
   }
 
   /**

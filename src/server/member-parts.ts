@@ -8,6 +8,7 @@ import type { AlarmRequest, AlarmResponse } from '../proto/etcdserverpb/rpc.js';
 import { etcdError } from '../wire/errors.js';
 import { Applier } from './applier.js';
 import { ApplyLoop } from './apply-loop.js';
+import { AuthStore, newTokenProvider } from './auth/index.js';
 import { BackendSlot } from './backend-slot.js';
 import type { Identity } from './bootstrap.js';
 import type { ResolvedConfig } from './config.js';
@@ -48,6 +49,8 @@ export interface MemberCore {
 }
 
 export interface MemberParts {
+  /** Users, roles, permissions and tokens; replicated through the log, persisted in the store (issue 13). */
+  auth: AuthStore;
   backend: BackendSlot;
   proposer: Proposer;
   reads: ReadBarrier;
@@ -87,11 +90,24 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
       onCommitFailed: (err) => core.fail(err),
       onSwapped: () => {
         p.applyLoop.appliedIndex = p.backend.store.consistentIndex;
+        p.auth.reload(p.backend.store);
       },
     },
     store,
   );
+  p.auth = new AuthStore(
+    store,
+    newTokenProvider(
+      cfg.authToken || 'simple',
+      {
+        waitApplied: (index) => p.reads.waitApplied(index, cfg.requestTimeoutMs),
+        authRevision: () => p.auth.revision,
+      },
+      cfg.authTokenTtlSeconds ?? 300,
+    ),
+  );
   p.proposer = new Proposer({
+    rootIdentity: () => p.auth.asRoot(),
     clock: cfg.clock,
     metrics,
     memberId,
@@ -122,6 +138,7 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
     changed: core.leaderChanged,
   });
   p.applier = new Applier({
+    auth: () => p.auth,
     store: () => p.backend.store,
     lessor: () => p.backend.lessor,
     alarms: () => p.backend.alarms,
@@ -152,7 +169,7 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
     isLeader,
     lessor: () => p.backend.lessor,
     primary: p.leasePrimary,
-    propose: (fields) => p.proposer.propose(fields),
+    propose: (fields, who) => p.proposer.propose(fields, who),
     nextId: () => p.proposer.nextId(),
     askLeader: (op, id) => core.peerHttp.lease(leaderPeerUrl(), op, id),
   });

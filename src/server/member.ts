@@ -4,6 +4,7 @@
  * README.md has the map of the parts and the write/read/apply ordering; member-parts.ts wires them.
  */
 import type { MvccStore } from '../mvcc/index.js';
+import type { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import type {
   AlarmMember,
   AlarmRequest,
@@ -27,6 +28,7 @@ import type { Event } from '../proto/mvccpb/kv.js';
 import type { PeerStats } from '../transport/index.js';
 import { etcdError } from '../wire/errors.js';
 import { applyRange, applyTxn, isTxnReadOnly, txnIsSerializable } from './apply.js';
+import { type AuthInfo, type AuthStore, BcryptPool, effectiveBcryptCost } from './auth/index.js';
 import { BackendSlot } from './backend-slot.js';
 import { type Identity, resolveIdentity } from './bootstrap.js';
 import {
@@ -54,6 +56,9 @@ export class Member {
   readonly memberId: bigint;
   readonly clusterId: bigint;
   readonly metrics: ServerMetrics;
+  /** Password hashing off the event loop (issue 13), at `bcryptCost`. */
+  readonly bcrypt = new BcryptPool();
+  readonly bcryptCost: number;
   /** The configuration with every default resolved. */
   readonly cfg: ResolvedConfig;
   /** The Raft driver (the Ready loop); set once at open. Tests and diagnostics may read it. */
@@ -80,6 +85,7 @@ export class Member {
   ) {
     this.cfg = cfg;
     this.metrics = metrics;
+    this.bcryptCost = effectiveBcryptCost(cfg.bcryptCost);
     this.memberId = identity.memberId;
     this.clusterId = identity.clusterId;
     this.leaderChanged = new Signal(cfg.clock);
@@ -274,17 +280,18 @@ export class Member {
     return this.parts.backend.withStore(fn);
   }
 
-  put(r: PutRequest): Promise<PutResponse> {
-    return this.parts.proposer.propose({ put: r }) as Promise<PutResponse>;
+  put(r: PutRequest, ai?: AuthInfo): Promise<PutResponse> {
+    return this.parts.proposer.propose({ put: r }, ai) as Promise<PutResponse>;
   }
 
-  deleteRange(r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return this.parts.proposer.propose({ deleteRange: r }) as Promise<DeleteRangeResponse>;
+  deleteRange(r: DeleteRangeRequest, ai?: AuthInfo): Promise<DeleteRangeResponse> {
+    return this.parts.proposer.propose({ deleteRange: r }, ai) as Promise<DeleteRangeResponse>;
   }
 
-  async txn(r: TxnRequest): Promise<TxnResponse> {
+  /** Read-only txns are applied here, unchecked: the API edge checks their permissions. */
+  async txn(r: TxnRequest, ai?: AuthInfo): Promise<TxnResponse> {
     const { proposer, reads, backend, applier, applyLoop } = this.parts;
-    if (!isTxnReadOnly(r)) return proposer.propose({ txn: r }) as Promise<TxnResponse>;
+    if (!isTxnReadOnly(r)) return proposer.propose({ txn: r }, ai) as Promise<TxnResponse>;
     if (!txnIsSerializable(r)) await reads.wait();
     if (backend.isSwapping) await backend.ready();
     return mapMvccErrors(() =>
@@ -292,13 +299,35 @@ export class Member {
     );
   }
 
-  async compact(r: CompactionRequest): Promise<CompactionResponse> {
-    const { response, done } = (await this.parts.proposer.propose({ compaction: r })) as {
+  async compact(r: CompactionRequest, ai?: AuthInfo): Promise<CompactionResponse> {
+    const { response, done } = (await this.parts.proposer.propose({ compaction: r }, ai)) as {
       response: CompactionResponse;
       done: Promise<void>;
     };
     if (r.physical) await done;
     return response;
+  }
+
+  // ---- auth (issue 13): see auth/ and api/auth-service.ts ----
+
+  /** Users, roles, permissions and tokens; replicated through the log, persisted in the store. */
+  get auth(): AuthStore {
+    return this.parts.auth;
+  }
+
+  /** Waits until this member applied everything committed when it was called (ReadIndex). */
+  readBarrier(): Promise<void> {
+    return this.parts.reads.wait();
+  }
+
+  /** Proposes an auth request as the user `ai`; resolves with the applied result. */
+  proposeAuth(fields: Partial<InternalRaftRequest>, ai: AuthInfo | undefined): Promise<unknown> {
+    return this.parts.proposer.propose(fields, ai);
+  }
+
+  /** Resolves true once raft index `index` is applied here, false after the request timeout. */
+  waitApplied(index: number): Promise<boolean> {
+    return this.parts.reads.waitApplied(index, this.cfg.requestTimeoutMs);
   }
 
   /** Waits for every compaction started so far (tests, shutdown). */
@@ -333,11 +362,11 @@ export class Member {
   memberPromote(id: bigint): Promise<void> {
     return this.parts.membership.promote(id);
   }
-  leaseGrant(r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
-    return this.parts.leases.grant(r);
+  leaseGrant(r: LeaseGrantRequest, ai?: AuthInfo): Promise<LeaseGrantResponse> {
+    return this.parts.leases.grant(r, ai);
   }
-  leaseRevoke(id: bigint): Promise<LeaseRevokeResponse> {
-    return this.parts.leases.revoke(id);
+  leaseRevoke(id: bigint, ai?: AuthInfo): Promise<LeaseRevokeResponse> {
+    return this.parts.leases.revoke(id, ai);
   }
   leaseRenew(id: bigint): Promise<number> {
     return this.parts.leases.renew(id);
@@ -401,6 +430,7 @@ export class Member {
     await backend.store.commit().catch(() => {});
     await this.compactionsSettled();
     proposer.failAll(false);
+    await this.bcrypt.close();
     await backend.store.close();
   }
 

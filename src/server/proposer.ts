@@ -41,6 +41,8 @@ export interface ProposerHost {
   proposeConfChange(cc: ConfChange): void;
   /** End of the turn: publish events, then call `acknowledge()`, release reads, commit lazily. */
   flush(): void;
+  /** Who the member acts as when it proposes on its own (root, at the current auth revision). */
+  rootIdentity(): { username: string; revision: bigint };
 }
 
 export class Proposer {
@@ -63,15 +65,27 @@ export class Proposer {
     return this.nextRequestId++;
   }
 
-  /** Proposes a request; resolves with its applied result, or fails with etcd's error. */
-  propose(fields: Partial<InternalRaftRequest>): Promise<unknown> {
+  /**
+   * Proposes a request as the user `who` (its name and the auth revision its token was checked at,
+   * written into the entry header for the apply-time check); without `who` the member itself
+   * proposes (lease expiry, Lock/Election steps) and acts as root, as etcd's WithRoot. Resolves with
+   * its applied result, or fails with etcd's error.
+   */
+  propose(
+    fields: Partial<InternalRaftRequest>,
+    who?: { username: string; revision: bigint },
+  ): Promise<unknown> {
     if (this.host.stopped()) return Promise.reject(etcdError('stopped'));
     // As etcd: applying has fallen too far behind what is committed, so refuse more work for now.
     if (this.host.knownCommitIndex() > this.host.appliedIndex() + MAX_GAP_BETWEEN_APPLY_AND_COMMIT) {
       return Promise.reject(etcdError('tooManyRequests'));
     }
     const id = this.nextId();
-    const request = InternalRaftRequest.fromPartial({ ...fields, header: { ID: id } });
+    const as = who ?? this.host.rootIdentity();
+    const request = InternalRaftRequest.fromPartial({
+      ...fields,
+      header: { ID: id, username: as.username, authRevision: as.revision },
+    });
     const data = InternalRaftRequest.encode(request).finish();
     if (data.length > this.host.maxRequestBytes) return Promise.reject(etcdError('requestTooLarge'));
     const { metrics } = this.host;

@@ -26,6 +26,34 @@ export class ReadBarrier {
     await new Promise<void>((resolve, reject) => this.waiting.push({ index, resolve, reject }));
   }
 
+  /**
+   * Resolves true once raft index `index` is applied here, false after `timeoutMs` (simple auth
+   * tokens name the index of the entry that issued them; a member behind waits for it, as etcd's).
+   */
+  waitApplied(index: number, timeoutMs: number): Promise<boolean> {
+    if (this.host.appliedIndex() >= index) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const entry = {
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        reject: () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      };
+      // A token naming an index never reached (forged) must not leave its waiter behind.
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(entry);
+        if (i >= 0) this.waiting.splice(i, 1);
+        resolve(false);
+      }, timeoutMs);
+      this.waiting.push(entry);
+    });
+  }
+
   /** Releases the reads whose index is now applied. */
   release(): void {
     const applied = this.host.appliedIndex();

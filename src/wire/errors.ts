@@ -60,6 +60,14 @@ export const wireErrors = {
   invalidAuthToken: [S.UNAUTHENTICATED, 'etcdserver: invalid auth token'],
   invalidAuthMgmt: [S.INVALID_ARGUMENT, 'etcdserver: invalid auth management'],
   authOldRevision: [S.INVALID_ARGUMENT, 'etcdserver: revision of auth store is old'],
+  // etcd 3.4 has no wire error for this one: its v3rpc passes the auth package's text through as Unknown.
+  noPasswordUser: [S.UNKNOWN, 'auth: authentication failed, password was given for no password user'],
+  // etcd 3.4's Maintenance service (Hash, HashKV, Defragment, Snapshot) returns the auth package's
+  // errors untranslated: UNKNOWN with the auth package's own texts.
+  rawPermissionDenied: [S.UNKNOWN, 'auth: permission denied'],
+  rawUserEmpty: [S.UNKNOWN, 'auth: user name is empty'],
+  rawUserNotFound: [S.UNKNOWN, 'auth: user not found'],
+  rawInvalidAuthToken: [S.UNKNOWN, 'auth: invalid auth token'],
 
   noLeader: [S.UNAVAILABLE, 'etcdserver: no leader'],
   notLeader: [S.FAILED_PRECONDITION, 'etcdserver: not leader'],

@@ -290,5 +290,5 @@ diffCase(
     await s.rpc('disable', (c) => c.auth.authDisable({}, { token: rootTok }));
     await s.rpc('put without a token again', (c) => c.kv.put({ key: b('a'), value: b('3') }));
   },
-  { todo: 'authentication is a later issue (TLS/auth)' },
+  { flags: ['--bcrypt-cost', '4'] },
 );

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { RangeRequest } from '../../src/proto/etcdserverpb/rpc.js';
-import { dataDirLayout, Member, type MemberConfig } from '../../src/server/index.js';
+import { dataDirLayout, Member } from '../../src/server/index.js';
 import { silentLogger } from '../../src/server/logger.js';
 import { tempDir } from '../helpers/index.js';
 import { testMemberConfig } from '../helpers/inproc.js';

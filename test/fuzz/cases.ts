@@ -341,7 +341,13 @@ function headerCase(rng: Rng, base: Base, m: MethodEntry, state: FuzzState): Grp
     default:
       req.headers = {
         ...req.headers,
-        token: rng.bytes(rng.int(40)).toString('hex'),
+        // Garbage, and tokens shaped like etcd's simple ones (letters.index) naming applied
+        // indexes, forged or expired (auth, issue 13).
+        token: rng.pick([
+          rng.bytes(rng.int(40)).toString('hex'),
+          `${'abcdefghijklmnop'.slice(0, rng.int(17))}.${rng.int(4)}`,
+          rng.pick(['.', '..', 'a.b.c', 'a.-1', 'a.+1', 'a.1e3', 'a.', '.1']),
+        ]),
         authorization: rng.bytes(8).toString('hex'),
       };
       return { ...base, cls, request: req, expect: {} };

@@ -194,7 +194,9 @@ async function callMethod(
         signal: controller.signal,
         method: reg.path,
         peer,
-        commonName: req.commonName,
+        // etcd's gateway calls its own gRPC server with the server's certificate, whose CN etcd
+        // ignores: a gateway call acts as its token's user, never as a certificate's.
+        commonName: undefined,
       });
       grpc.reportHandled(reg, Status.OK);
       return {
@@ -247,7 +249,7 @@ async function callMethod(
       // stop sending, as grpc-gateway's send loop does
     }
   }
-  return new GatewayStream(grpc, reg, outputType, metadata, peer, req.commonName).run(reg.stream, rest);
+  return new GatewayStream(grpc, reg, outputType, metadata, peer, undefined).run(reg.stream, rest);
 }
 
 /** Pieces of a streamed body waiting to be sent, at most this many before `write` says "full". */
