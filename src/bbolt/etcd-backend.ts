@@ -77,7 +77,8 @@ export function revMain(db: BboltReader, k: Buffer): number {
   }
   if (k[8] !== 0x5f) db.fail('bucket key: revision key without its "_" separator');
   const main = k.readBigInt64BE(0);
-  if (main < 0n || main > BigInt(Number.MAX_SAFE_INTEGER)) db.fail(`bucket key: revision ${main} out of range`);
+  if (main < 0n || main > BigInt(Number.MAX_SAFE_INTEGER))
+    db.fail(`bucket key: revision ${main} out of range`);
   return Number(main);
 }
 
@@ -97,7 +98,8 @@ export function etcdMeta(db: BboltReader): EtcdMeta {
     .bucketNames()
     .map((n) => n.toString('latin1'));
   for (const need of ['key', 'meta']) {
-    if (!names.includes(need)) db.fail(`not an etcd backend: no "${need}" bucket (buckets: ${names.join(', ') || 'none'})`);
+    if (!names.includes(need))
+      db.fail(`not an etcd backend: no "${need}" bucket (buckets: ${names.join(', ') || 'none'})`);
   }
   const meta = db.bucket('meta')!;
   const u64 = (name: string, len: number): number | undefined => {
@@ -124,7 +126,8 @@ export function etcdLeases(db: BboltReader): EtcdLease[] {
     if (e.key.length !== 8) db.fail(`bucket lease: key of ${e.key.length} bytes`);
     const fields = decodeVarintFields(db, e.value);
     const id = e.key.readBigInt64BE(0);
-    if (fields.get(1) !== undefined && fields.get(1) !== id) db.fail(`bucket lease: lease ${id} stores ID ${fields.get(1)}`);
+    if (fields.get(1) !== undefined && fields.get(1) !== id)
+      db.fail(`bucket lease: lease ${id} stores ID ${fields.get(1)}`);
     out.push({ id, ttl: Number(fields.get(2) ?? 0n), remainingTtl: Number(fields.get(3) ?? 0n) });
   }
   return out;
@@ -145,7 +148,11 @@ export function etcdAuth(db: BboltReader): EtcdAuth {
     for (const _ of db.bucket(name)?.entries() ?? []) n++;
     return n;
   };
-  return { enabled: enabled !== undefined && enabled.length === 1 && enabled[0] === 1, users: count('authUsers'), roles: count('authRoles') };
+  return {
+    enabled: enabled !== undefined && enabled.length === 1 && enabled[0] === 1,
+    users: count('authUsers'),
+    roles: count('authRoles'),
+  };
 }
 
 /** Decodes a protobuf message of varint fields only (leasepb.Lease); refuses anything else. */

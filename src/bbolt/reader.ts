@@ -11,8 +11,9 @@
  * extents inside their page; keys strictly ascending within a bucket; tree depth (which also stops
  * cycles); bucket headers and inline bucket pages.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+
 import { constants as bufferConstants } from 'node:buffer';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { BboltError } from './errors.js';
 import {
   BRANCH_ELEMENT_BYTES,
@@ -128,7 +129,8 @@ export class BboltReader {
     }
     const head = this.readAt(id * pageSize, pageSize);
     const overflow = head.readUInt32LE(12);
-    if (id + overflow >= pgid) this.fail(`page ${id}: overflow of ${overflow} pages runs past the high-water mark ${pgid}`);
+    if (id + overflow >= pgid)
+      this.fail(`page ${id}: overflow of ${overflow} pages runs past the high-water mark ${pgid}`);
     const stored = u64ToNumber(head.readBigUInt64LE(0));
     if (stored !== id) this.fail(`page ${id}: header names page ${stored}`);
     if (overflow === 0) return head;
@@ -162,7 +164,8 @@ export class BboltReader {
     const id = u64ToNumber(this.meta.freelist);
     const p = this.readPage(id);
     const flags = p.readUInt16LE(8);
-    if (flags !== FREELIST_PAGE_FLAG) this.fail(`page ${id}: freelist page has flags 0x${flags.toString(16)}`);
+    if (flags !== FREELIST_PAGE_FLAG)
+      this.fail(`page ${id}: freelist page has flags 0x${flags.toString(16)}`);
     let count = p.readUInt16LE(10);
     let off = PAGE_HEADER_BYTES;
     if (count === FREELIST_COUNT_OVERFLOW) {
@@ -172,7 +175,8 @@ export class BboltReader {
     if (off + count * 8 > p.length) this.fail(`page ${id}: freelist of ${count} ids overruns its page`);
     for (let i = 0; i < count; i++) {
       const free = u64ToNumber(p.readBigUInt64LE(off + i * 8));
-      if (free < 2 || free >= this.meta.pgid) this.fail(`page ${id}: freelist names page ${free}, out of range`);
+      if (free < 2 || free >= this.meta.pgid)
+        this.fail(`page ${id}: freelist names page ${free}, out of range`);
     }
   }
 }
@@ -235,14 +239,17 @@ export class BboltBucket {
     const root = u64ToNumber(v.readBigUInt64LE(0));
     if (root !== 0) return new BboltBucket(this.db, { page: root }, path);
     const inline = v.subarray(BUCKET_HEADER_BYTES);
-    if (inline.length < PAGE_HEADER_BYTES) this.db.fail(`bucket ${path}: inline page of ${inline.length} bytes`);
+    if (inline.length < PAGE_HEADER_BYTES)
+      this.db.fail(`bucket ${path}: inline page of ${inline.length} bytes`);
     const flags = inline.readUInt16LE(8);
-    if (flags !== LEAF_PAGE_FLAG) this.db.fail(`bucket ${path}: inline page has flags 0x${flags.toString(16)}`);
+    if (flags !== LEAF_PAGE_FLAG)
+      this.db.fail(`bucket ${path}: inline page has flags 0x${flags.toString(16)}`);
     return new BboltBucket(this.db, { inline }, path);
   }
 
   private *walk(id: number, depth: number, last: { key: Buffer | undefined }): Generator<BboltEntry> {
-    if (depth > TREE_DEPTH_MAX) this.db.fail(`bucket ${this.path}: tree deeper than ${TREE_DEPTH_MAX} (a cycle?)`);
+    if (depth > TREE_DEPTH_MAX)
+      this.db.fail(`bucket ${this.path}: tree deeper than ${TREE_DEPTH_MAX} (a cycle?)`);
     const p = this.db.readPage(id);
     const flags = p.readUInt16LE(8);
     if (flags === LEAF_PAGE_FLAG) {
@@ -250,11 +257,14 @@ export class BboltBucket {
       return;
     }
     if (flags !== BRANCH_PAGE_FLAG) {
-      this.db.fail(`page ${id}: expected a branch or leaf page of bucket ${this.path}, found flags 0x${flags.toString(16)}`);
+      this.db.fail(
+        `page ${id}: expected a branch or leaf page of bucket ${this.path}, found flags 0x${flags.toString(16)}`,
+      );
     }
     const count = p.readUInt16LE(10);
     if (count === 0) this.db.fail(`page ${id}: empty branch page`);
-    if (PAGE_HEADER_BYTES + count * BRANCH_ELEMENT_BYTES > p.length) this.db.fail(`page ${id}: ${count} elements overrun the page`);
+    if (PAGE_HEADER_BYTES + count * BRANCH_ELEMENT_BYTES > p.length)
+      this.db.fail(`page ${id}: ${count} elements overrun the page`);
     const children: number[] = [];
     for (let i = 0; i < count; i++) {
       const e = PAGE_HEADER_BYTES + i * BRANCH_ELEMENT_BYTES;
@@ -271,7 +281,8 @@ export class BboltBucket {
 
   private *leaf(p: Buffer, where: string, last: { key: Buffer | undefined }): Generator<BboltEntry> {
     const count = p.readUInt16LE(10);
-    if (PAGE_HEADER_BYTES + count * LEAF_ELEMENT_BYTES > p.length) this.db.fail(`${where}: ${count} elements overrun the page`);
+    if (PAGE_HEADER_BYTES + count * LEAF_ELEMENT_BYTES > p.length)
+      this.db.fail(`${where}: ${count} elements overrun the page`);
     for (let i = 0; i < count; i++) {
       const e = PAGE_HEADER_BYTES + i * LEAF_ELEMENT_BYTES;
       const elFlags = p.readUInt32LE(e);
@@ -279,7 +290,8 @@ export class BboltBucket {
       const kEnd = kStart + p.readUInt32LE(e + 8);
       const vEnd = kEnd + p.readUInt32LE(e + 12);
       if (vEnd > p.length) this.db.fail(`${where}: leaf element ${i} overruns the page`);
-      if ((elFlags & ~BUCKET_LEAF_FLAG) !== 0) this.db.fail(`${where}: leaf element ${i} has flags 0x${elFlags.toString(16)}`);
+      if ((elFlags & ~BUCKET_LEAF_FLAG) !== 0)
+        this.db.fail(`${where}: leaf element ${i} has flags 0x${elFlags.toString(16)}`);
       const key = p.subarray(kStart, kEnd);
       if (last.key !== undefined && Buffer.compare(last.key, key) >= 0) {
         this.db.fail(`${where}: keys of bucket ${this.path} out of order`);
@@ -308,11 +320,13 @@ function readMetas(file: string, fd: number, dbBytes: number): Meta {
       if (typeof m !== 'string' && m.pageSize === size) pageSize = size;
     }
   }
-  if (pageSize === undefined) return fail(`invalid database: meta page 0: ${meta0}, and no valid meta page 1`);
+  if (pageSize === undefined)
+    return fail(`invalid database: meta page 0: ${meta0}, and no valid meta page 1`);
   if (!(pageSize >= PAGE_SIZE_MIN && pageSize <= PAGE_SIZE_MAX && (pageSize & (pageSize - 1)) === 0)) {
     fail(`invalid database: page size ${pageSize}`);
   }
-  if (2 * pageSize > dbBytes) fail(`file size too small (${dbBytes} bytes) for two meta pages of ${pageSize}`);
+  if (2 * pageSize > dbBytes)
+    fail(`file size too small (${dbBytes} bytes) for two meta pages of ${pageSize}`);
   const metas: Meta[] = [];
   const problems: string[] = [];
   for (const i of [0, 1]) {
@@ -321,19 +335,22 @@ function readMetas(file: string, fd: number, dbBytes: number): Meta {
     const flags = page.readUInt16LE(8);
     if (typeof m === 'string') problems.push(`meta page ${i}: ${m}`);
     else if (flags !== 0x04) problems.push(`meta page ${i}: page flags 0x${flags.toString(16)}`);
-    else if (m.pageSize !== pageSize) problems.push(`meta page ${i}: page size ${m.pageSize}, meta 0 says ${pageSize}`);
+    else if (m.pageSize !== pageSize)
+      problems.push(`meta page ${i}: page size ${m.pageSize}, meta 0 says ${pageSize}`);
     else metas.push(m);
   }
   if (metas.length === 0) fail(`invalid database: ${problems.join('; ')}`);
   metas.sort((a, b) => (a.txid > b.txid ? -1 : a.txid < b.txid ? 1 : 0));
   const meta = metas[0]!;
-  if (!(meta.pgid >= 4 && Number.isSafeInteger(meta.pgid))) fail(`invalid database: high-water mark ${meta.pgid}`);
+  if (!(meta.pgid >= 4 && Number.isSafeInteger(meta.pgid)))
+    fail(`invalid database: high-water mark ${meta.pgid}`);
   if (meta.pgid * pageSize > dbBytes) {
     fail(
       `file size too small: the database needs ${meta.pgid * pageSize} bytes (${meta.pgid} pages of ${pageSize}), the file has ${dbBytes} (truncated?)`,
     );
   }
-  if (!(meta.root >= 2 && meta.root < meta.pgid)) fail(`invalid database: root page ${meta.root} out of range`);
+  if (!(meta.root >= 2 && meta.root < meta.pgid))
+    fail(`invalid database: root page ${meta.root} out of range`);
   return meta;
 }
 
