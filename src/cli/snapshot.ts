@@ -17,14 +17,27 @@
  * file with its own --name and --initial-advertise-peer-urls.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { open as openLmdb } from 'lmdb';
-import { MvccStore } from '../mvcc/index.js';
+import { BBOLT_MAGIC, BboltError, BboltReader, etcdAuth, etcdLeases, etcdMeta, etcdSnapshotStatus } from '../bbolt/index.js';
+import { importStore, MvccStore, StoreImportError, validateStoreFile } from '../mvcc/index.js';
 import { crc32c } from '../pkg/index.js';
 import { computeClusterId, computeMemberId } from '../server/ids.js';
+import { MvccLeaseStore } from '../server/lease-store.js';
 import { Membership } from '../server/membership.js';
 import { memberSnapDir, memberWalDir, Snapshotter, Wal } from '../wal/index.js';
 import { renderTable } from './ui/table.js';
@@ -224,31 +237,111 @@ async function copyVerified(file: string, dest: string | undefined, skipHashChec
   return dbBytes;
 }
 
-/** Builds a new data dir from a snapshot file (see the module comment). */
+/** Which database a snapshot file holds: etcd's bbolt or tsetcd's lmdb (by the meta page's magic). */
+export function snapshotFormat(file: string): 'bbolt' | 'lmdb' {
+  const head = Buffer.alloc(64);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw new SnapshotCommandError(`open ${file}: ${(e as Error).message}`);
+  }
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head.readUInt32LE(16) === BBOLT_MAGIC) return 'bbolt';
+  if (head.readUInt32LE(24) === LMDB_MAGIC) return 'lmdb';
+  throw new SnapshotCommandError(
+    `${file}: invalid database: neither an etcd (bbolt) nor a tsetcd (lmdb) snapshot`,
+  );
+}
+
+const LMDB_MAGIC = 0xbeefc0de;
+
+/** The old cluster's facts a restore carries over from an etcd bbolt file, besides the key records. */
+interface BboltRestorePlan {
+  leases: { id: bigint; ttl: number; remainingTtl: number }[];
+}
+
+/**
+ * Builds the store of a bbolt (etcd) snapshot in `storeDir`: every record of the `key` bucket byte
+ * for byte (etcd's revision keys and KeyValues are our encoding), the consistent index and compaction
+ * marks of `meta`; the leases are returned for the caller to write through the lease table. Refuses
+ * a snapshot with auth enabled: tsetcd has no auth yet, and restoring it open would drop protection.
+ */
+function importBbolt(file: string, dbBytes: number, storeDir: string, log: (line: string) => void): BboltRestorePlan {
+  const db = BboltReader.open(file, { dbBytes });
+  try {
+    const meta = etcdMeta(db);
+    const auth = etcdAuth(db);
+    if (auth.enabled) {
+      throw new SnapshotCommandError(
+        `${file}: the snapshot has auth enabled (${auth.users} users, ${auth.roles} roles); tsetcd cannot restore auth yet — disable auth in etcd (etcdctl auth disable) and save again`,
+      );
+    }
+    if (auth.users + auth.roles > 0) {
+      log(JSON.stringify({ level: 'warn', msg: 'auth users and roles not restored (auth is disabled in the snapshot)', users: auth.users, roles: auth.roles }));
+    }
+    const leases = etcdLeases(db);
+    const keys = db.bucket('key')!;
+    try {
+      importStore(storeDir, {
+        records: keys.entries(),
+        consistentIndex: meta.consistentIndex,
+        scheduledCompactRev: meta.scheduledCompactRev,
+        finishedCompactRev: meta.finishedCompactRev,
+      });
+    } catch (e) {
+      if (e instanceof StoreImportError) throw new SnapshotCommandError(`${file}: bucket key: ${e.message}`);
+      throw e;
+    }
+    return { leases };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Builds a new data dir from a snapshot file (see the module comment): everything is built in
+ * temporary siblings of the data dir (and WAL dir) and renamed into place at the end, so a failed
+ * restore (a damaged file, a full disk, a kill) leaves no data dir a member could start on.
+ */
 export async function restoreSnapshot(
   file: string,
   o: RestoreOptions,
   log: (line: string) => void = () => {},
 ): Promise<void> {
-  layout(file); // a missing file is reported before anything else, as etcd does
+  const { dbBytes } = layout(file); // a missing file is reported before anything else, as etcd does
   if (existsSync(o.dataDir)) throw new SnapshotCommandError(`data-dir ${JSON.stringify(o.dataDir)} exists`);
   const walDir = memberWalDir(o.dataDir, o.walDir);
   if (o.walDir && existsSync(walDir))
     throw new SnapshotCommandError(`wal-dir ${JSON.stringify(o.walDir)} exists`);
+  const format = snapshotFormat(file);
   log(
     JSON.stringify({
       level: 'info',
       msg: 'restoring snapshot',
       path: file,
+      format,
       'wal-dir': walDir,
       'data-dir': o.dataDir,
       'snap-dir': memberSnapDir(o.dataDir),
     }),
   );
+  const tmpData = tempSibling(o.dataDir);
+  const tmpWal = o.walDir ? tempSibling(o.walDir) : undefined;
   try {
-    const storeDir = join(o.dataDir, 'member', 'snap', 'db');
+    const storeDir = join(tmpData, 'member', 'snap', 'db');
     mkdirSync(join(storeDir, 'db'), { recursive: true });
-    await copyVerified(file, join(storeDir, 'db', 'data.mdb'), o.skipHashCheck);
+    let plan: BboltRestorePlan = { leases: [] };
+    if (format === 'bbolt') {
+      await copyVerified(file, undefined, o.skipHashCheck);
+      plan = importBbolt(file, dbBytes, storeDir, log);
+    } else {
+      await copyVerified(file, join(storeDir, 'db', 'data.mdb'), o.skipHashCheck);
+    }
 
     const members = o.initialCluster.map((m) => ({
       id: computeMemberId(m.peerUrls, o.initialClusterToken),
@@ -260,7 +353,12 @@ export async function restoreSnapshot(
     const memberId = computeMemberId(o.peerUrls, o.initialClusterToken);
     const clusterId = computeClusterId(members.map((m) => m.id));
 
-    const store = await MvccStore.open({ dir: storeDir, sync: true });
+    let store: MvccStore;
+    try {
+      store = await MvccStore.open({ dir: storeDir, sync: true });
+    } catch (e) {
+      throw new SnapshotCommandError(`${file}: ${(e as Error).message}`);
+    }
     let index: number;
     let revision: number;
     try {
@@ -281,6 +379,8 @@ export async function restoreSnapshot(
         Buffer.from('identity'),
         Buffer.from(JSON.stringify({ memberId: memberId.toString(16), clusterId: clusterId.toString(16) })),
       );
+      const leases = new MvccLeaseStore(store);
+      for (const l of plan.leases) leases.put(l.id, l.ttl, l.remainingTtl);
       fresh.end();
       await store.syncAll();
     } finally {
@@ -303,14 +403,16 @@ export async function restoreSnapshot(
       metadata: { index, term: 1, confState: { voters: members.map((m) => m.id), learners: [] } },
       data: new Uint8Array(0),
     };
-    await new Snapshotter(memberSnapDir(o.dataDir)).save(snapshot);
-    const wal = await Wal.create(walDir, { memberId, clusterId });
+    await new Snapshotter(memberSnapDir(tmpData)).save(snapshot);
+    const wal = await Wal.create(memberWalDir(tmpData, tmpWal), { memberId, clusterId });
     try {
       await wal.saveSnapshot(snapshot.metadata);
       await wal.save({ term: 1, vote: 0n, commit: index }, []);
     } finally {
       await wal.close();
     }
+    if (tmpWal) renameSync(tmpWal, walDir);
+    renameSync(tmpData, o.dataDir);
     log(
       JSON.stringify({
         level: 'info',
@@ -321,14 +423,23 @@ export async function restoreSnapshot(
         'snap-dir': memberSnapDir(o.dataDir),
         revision,
         'raft-index': index,
+        leases: plan.leases.length,
       }),
     );
   } catch (e) {
-    // Unlike etcd, leave no half-built data dir behind: a retry would otherwise be refused.
-    rmSync(o.dataDir, { recursive: true, force: true });
-    if (o.walDir) rmSync(walDir, { recursive: true, force: true });
+    // Unlike etcd, leave nothing behind: a retry would otherwise be refused, or a member start on it.
+    rmSync(tmpData, { recursive: true, force: true });
+    if (tmpWal) rmSync(tmpWal, { recursive: true, force: true });
+    if (e instanceof BboltError) throw new SnapshotCommandError(e.message);
     throw e;
   }
+}
+
+/** A fresh temporary sibling of `dir` (same file system, so the final rename is atomic). */
+function tempSibling(dir: string): string {
+  const parent = dirname(resolve(dir));
+  mkdirSync(parent, { recursive: true });
+  return mkdtempSync(join(parent, `.${basename(resolve(dir))}.restoring-`));
 }
 
 export interface SnapshotStatus {
@@ -342,11 +453,33 @@ export interface SnapshotStatus {
   totalSize: number;
 }
 
-/** Reads a snapshot file's hash, revision, record count and size (without verifying the checksum). */
+/**
+ * Reads a snapshot file's hash, revision, record count and size (without verifying the checksum).
+ * An etcd (bbolt) file gets exactly etcdctl 3.4's numbers; a damaged one is refused.
+ */
 export async function snapshotStatus(file: string): Promise<SnapshotStatus> {
+  const { dbBytes } = layout(file);
+  if (snapshotFormat(file) === 'bbolt') {
+    try {
+      const db = BboltReader.open(file, { dbBytes });
+      try {
+        return etcdSnapshotStatus(db);
+      } finally {
+        db.close();
+      }
+    } catch (e) {
+      if (e instanceof BboltError) throw new SnapshotCommandError(e.message);
+      throw e;
+    }
+  }
   const dir = mkdtempSync(join(tmpdir(), 'tsetcd-snapshot-status-'));
   try {
     const totalSize = await copyVerified(file, join(dir, 'data.mdb'), true);
+    try {
+      validateStoreFile(join(dir, 'data.mdb'));
+    } catch (e) {
+      throw new SnapshotCommandError(`${file}: ${(e as Error).message}`);
+    }
     const env = openLmdb<Buffer, Buffer>({
       path: dir,
       readOnly: true,

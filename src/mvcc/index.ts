@@ -12,3 +12,5 @@ export {
   type RangeResult,
   type WriteTxn,
 } from './store.js';
+export { IMPORT_RECORDS_PER_TXN, importStore, type StoreImport, StoreImportError } from './import.js';
+export { StoreFileError, validateStoreFile } from './store-file.js';
