@@ -33,7 +33,15 @@ import { open as openFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { open as openLmdb } from 'lmdb';
-import { BBOLT_MAGIC, BboltError, BboltReader, etcdAuth, etcdLeases, etcdMeta, etcdSnapshotStatus } from '../bbolt/index.js';
+import {
+  BBOLT_MAGIC,
+  BboltError,
+  BboltReader,
+  etcdAuth,
+  etcdLeases,
+  etcdMeta,
+  etcdSnapshotStatus,
+} from '../bbolt/index.js';
 import { importStore, MvccStore, StoreImportError, validateStoreFile } from '../mvcc/index.js';
 import { crc32c } from '../pkg/index.js';
 import { computeClusterId, computeMemberId } from '../server/ids.js';
@@ -271,7 +279,12 @@ interface BboltRestorePlan {
  * marks of `meta`; the leases are returned for the caller to write through the lease table. Refuses
  * a snapshot with auth enabled: tsetcd has no auth yet, and restoring it open would drop protection.
  */
-function importBbolt(file: string, dbBytes: number, storeDir: string, log: (line: string) => void): BboltRestorePlan {
+function importBbolt(
+  file: string,
+  dbBytes: number,
+  storeDir: string,
+  log: (line: string) => void,
+): BboltRestorePlan {
   const db = BboltReader.open(file, { dbBytes });
   try {
     const meta = etcdMeta(db);
@@ -282,7 +295,14 @@ function importBbolt(file: string, dbBytes: number, storeDir: string, log: (line
       );
     }
     if (auth.users + auth.roles > 0) {
-      log(JSON.stringify({ level: 'warn', msg: 'auth users and roles not restored (auth is disabled in the snapshot)', users: auth.users, roles: auth.roles }));
+      log(
+        JSON.stringify({
+          level: 'warn',
+          msg: 'auth users and roles not restored (auth is disabled in the snapshot)',
+          users: auth.users,
+          roles: auth.roles,
+        }),
+      );
     }
     const leases = etcdLeases(db);
     const keys = db.bucket('key')!;

@@ -3,6 +3,7 @@
  * only from here.
  */
 export { MvccError, type MvccErrorCode } from './errors.js';
+export { IMPORT_RECORDS_PER_TXN, importStore, type StoreImport, StoreImportError } from './import.js';
 export {
   type HashKVResult,
   type MvccLogger,
@@ -12,5 +13,4 @@ export {
   type RangeResult,
   type WriteTxn,
 } from './store.js';
-export { IMPORT_RECORDS_PER_TXN, importStore, type StoreImport, StoreImportError } from './import.js';
 export { StoreFileError, validateStoreFile } from './store-file.js';

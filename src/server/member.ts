@@ -13,7 +13,13 @@
 import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { MvccError, MvccStore, type MvccStoreOptions, type WriteTxn } from '../mvcc/index.js';
+import {
+  MvccError,
+  MvccStore,
+  type MvccStoreOptions,
+  validateStoreFile,
+  type WriteTxn,
+} from '../mvcc/index.js';
 import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import {
   type AlarmRequest,
@@ -1268,6 +1274,16 @@ export class Member {
       await fh.datasync();
     } finally {
       await fh.close();
+    }
+    try {
+      validateStoreFile(file); // a damaged transfer must not reach lmdb (a SIGSEGV); the leader resends
+    } catch (e) {
+      this.logger.error(
+        { err: (e as Error).message, from: m.from.toString(16) },
+        'refused the database of a snapshot',
+      );
+      rmSync(dir, { recursive: true, force: true });
+      return;
     }
     this.incomingSnapshotDb = file;
     this.log.step(m);

@@ -16,8 +16,17 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { BboltError, BboltReader, etcdSnapshotStatus } from '../../src/bbolt/index.js';
-import { b, connect, type EtcdClients, etcdctl, freePort, repoRoot, settle, tempDir } from '../helpers/index.js';
-import { launch, planMember, type Proc, stopAll, waitHealthy } from './procs.js';
+import {
+  b,
+  connect,
+  type EtcdClients,
+  etcdctl,
+  freePort,
+  repoRoot,
+  settle,
+  tempDir,
+} from '../helpers/index.js';
+import { launch, type Proc, planMember, stopAll, waitHealthy } from './procs.js';
 
 function tsetcd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -77,9 +86,11 @@ before(async () => {
     const keys = Array.from({ length: 2000 }, (_, i) => `many/${String(i).padStart(5, '0')}`);
     for (let i = 0; i < keys.length; i += 50) {
       await Promise.all(
-        keys.slice(i, i + 50).map((k, j) =>
-          c.kv.put({ key: b(k), value: b(`value-${i + j}`), lease: (i + j) % 100 === 0 ? lease.ID : 0n }),
-        ),
+        keys
+          .slice(i, i + 50)
+          .map((k, j) =>
+            c.kv.put({ key: b(k), value: b(`value-${i + j}`), lease: (i + j) % 100 === 0 ? lease.ID : 0n }),
+          ),
       );
     }
     await c.kv.put({ key: b('leased2'), value: b('x'), lease: lease2.ID });
@@ -134,7 +145,7 @@ test('damaged etcd files: the reader answers or throws BboltError, never anythin
   };
   const file = join(dir.path, 'fuzz.db');
   const outcomes = new Map<string, number>();
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < 600; i++) {
     const bad = Buffer.from(good);
     let data: Buffer = bad;
     switch (i % 5) {
@@ -153,9 +164,10 @@ test('damaged etcd files: the reader answers or throws BboltError, never anythin
         break;
       }
       case 3: {
-        // Page headers and element tables are where a flip changes the structure.
+        // Page headers (id, flags, count, overflow) and element tables (positions and sizes) are
+        // where a flip changes the structure.
         const page = rnd(bad.length / 4096);
-        const at = page * 4096 + rnd(64);
+        const at = page * 4096 + (i % 2 === 0 ? rnd(16) : 16 + rnd(64));
         bad[at] = bad[at]! ^ (1 << rnd(8));
         break;
       }
@@ -179,16 +191,25 @@ test('damaged etcd files: the reader answers or throws BboltError, never anythin
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
   }
   // Most damage must be seen (flips inside values cannot be: bbolt has no checksums over data).
-  assert.ok((outcomes.get('refused') ?? 0) > 200, JSON.stringify([...outcomes]));
+  assert.ok((outcomes.get('refused') ?? 0) > 300, JSON.stringify([...outcomes]));
 });
 
-test('restore of an etcd snapshot: tsetcd and etcd restored from it agree', { timeout: 120_000 }, async () => {
+test('restore of an etcd snapshot: tsetcd and etcd restored from it agree', {
+  timeout: 120_000,
+}, async () => {
   const pair: Record<'etcd' | 'tsetcd', EtcdClients> = {} as never;
   for (const kind of ['etcd', 'tsetcd'] as const) {
     const peer = `http://127.0.0.1:${await freePort()}`;
     const data = join(dir.path, `restored-${kind}`);
     const args = ['snapshot', 'restore', snapFile, '--name', 'r', '--data-dir', data];
-    args.push('--initial-cluster', `r=${peer}`, '--initial-advertise-peer-urls', peer, '--initial-cluster-token', 'bbolt-test');
+    args.push(
+      '--initial-cluster',
+      `r=${peer}`,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster-token',
+      'bbolt-test',
+    );
     const r = kind === 'etcd' ? await etcdctl('127.0.0.1:1', args) : await tsetcd(args);
     assert.equal(r.code, 0, r.stderr);
     const p = await member(kind, 'r', data, peer);
@@ -198,7 +219,8 @@ test('restore of an etcd snapshot: tsetcd and etcd restored from it agree', { ti
     pair.etcd.close();
     pair.tsetcd.close();
   });
-  const both = async <T>(f: (c: EtcdClients) => Promise<T>) => [await f(pair.etcd), await f(pair.tsetcd)] as const;
+  const both = async <T>(f: (c: EtcdClients) => Promise<T>) =>
+    [await f(pair.etcd), await f(pair.tsetcd)] as const;
 
   const [eh, th] = await both((c) => c.maintenance.hashKv({ revision: 0n }));
   assert.equal(th.compactRevision, eh.compactRevision);
@@ -236,7 +258,10 @@ test('restore of a member db needs --skip-hash-check and then matches the snapsh
   const data = join(dir.path, 'from-member-db');
   const refused = await tsetcd(['snapshot', 'restore', memberDb, '--data-dir', data]);
   assert.equal(refused.code, 1);
-  assert.equal(refused.stderr.trim().split('\n').at(-1), 'Error: snapshot missing hash but --skip-hash-check=false');
+  assert.equal(
+    refused.stderr.trim().split('\n').at(-1),
+    'Error: snapshot missing hash but --skip-hash-check=false',
+  );
   assert.ok(!existsSync(data));
   const ok = await tsetcd(['snapshot', 'restore', memberDb, '--data-dir', data, '--skip-hash-check']);
   assert.equal(ok.code, 0, ok.stderr);
@@ -247,9 +272,24 @@ test('a damaged etcd snapshot is refused with the file named and leaves nothing 
   const good = readFileSync(snapFile);
   const cases: { name: string; data: Buffer; flags: string[]; want: RegExp }[] = [
     { name: 'flip', data: flip(good, 5000), flags: [], want: /^Error: expected sha256 \[/ },
-    { name: 'truncated', data: good.subarray(0, 8192 + 32), flags: ['--skip-hash-check'], want: /file size too small/ },
-    { name: 'zeroed-root', data: zeroPage(good, rootPage(good)), flags: ['--skip-hash-check'], want: /page \d+/ },
-    { name: 'text', data: Buffer.from('hello\n'.repeat(1000)), flags: ['--skip-hash-check'], want: /invalid database/ },
+    {
+      name: 'truncated',
+      data: good.subarray(0, 8192 + 32),
+      flags: ['--skip-hash-check'],
+      want: /file size too small/,
+    },
+    {
+      name: 'zeroed-root',
+      data: zeroPage(good, rootPage(good)),
+      flags: ['--skip-hash-check'],
+      want: /page \d+/,
+    },
+    {
+      name: 'text',
+      data: Buffer.from('hello\n'.repeat(1000)),
+      flags: ['--skip-hash-check'],
+      want: /invalid database/,
+    },
   ];
   for (const c of cases) {
     const file = join(dir.path, `bad-${c.name}.db`);
