@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import type { SnapshotRequest, SnapshotResponse } from '../proto/etcdserverpb/rpc.js';
-import type { Member } from '../server/member.js';
+import { etcdSnapshotPaths, writeEtcdSnapshot } from '../server/etcd-snapshot.js';
+import { CLUSTER_VERSION, type Member } from '../server/member.js';
 import { databaseSnapshot } from '../server/snapshot-stream.js';
 import { type StreamCall, toGrpcError } from './grpc-server.js';
 
@@ -25,7 +26,12 @@ async function pump(member: Member, call: StreamCall<SnapshotRequest, SnapshotRe
   const started = performance.now();
   let bytes = 0;
   const chunks = databaseSnapshot(
-    (dir) => member.withStore((store) => store.backupTo(dir)),
+    // etcd's format (bbolt), so etcd's tools can read what etcdctl saves: see server/etcd-snapshot.ts.
+    async (dir) => {
+      const { copyDir, file } = etcdSnapshotPaths(dir);
+      await member.withStore((store) => store.backupTo(copyDir));
+      return writeEtcdSnapshot(copyDir, file, CLUSTER_VERSION);
+    },
     join(member.cfg.dataDir, 'member', 'snap'),
     (info) => {
       bytes = info.bytes;

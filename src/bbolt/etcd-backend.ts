@@ -20,6 +20,7 @@
  */
 import { crc32c } from '../pkg/index.js';
 import type { BboltReader } from './reader.js';
+import { type BboltWriteResult, writeBbolt } from './writer.js';
 
 /** The revision length of a key-bucket key (a tombstone adds one byte). */
 export const ETCD_REV_BYTES = 17;
@@ -175,4 +176,110 @@ function decodeVarintFields(db: BboltReader, b: Buffer): Map<number, bigint> {
     out.set(tag >> 3, varint());
   }
   return out;
+}
+
+/** A member as etcd's `members` bucket holds it. */
+export interface EtcdMember {
+  id: bigint;
+  name: string;
+  peerUrls: string[];
+  clientUrls: string[];
+  isLearner: boolean;
+}
+
+/** What an etcd backend file is written from. */
+export interface EtcdBackendSource {
+  /** The `key` bucket: revision keys and mvccpb.KeyValue bytes, ascending (etcd's encoding). */
+  records: Iterable<{ key: Uint8Array; value: Uint8Array }>;
+  consistentIndex: number;
+  scheduledCompactRev?: number;
+  finishedCompactRev?: number;
+  leases: EtcdLease[];
+  members: EtcdMember[];
+  removedMemberIds: bigint[];
+  /** `cluster/clusterVersion`, e.g. "3.4.0". */
+  clusterVersion: string;
+}
+
+/**
+ * Writes `src` as etcd 3.4's backend would hold it (the table at the top of this file): the
+ * buckets an etcd 3.4 member creates, auth disabled at auth revision 1 (a fresh etcd's), no alarms.
+ * The result is what `etcdctl snapshot status|restore` and an etcd member read.
+ */
+export async function writeEtcdBackend(file: string, src: EtcdBackendSource): Promise<BboltWriteResult> {
+  const u64 = (n: number | bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(BigInt(n));
+    return b;
+  };
+  const rev = (n: number) => {
+    const b = Buffer.alloc(ETCD_REV_BYTES);
+    b.writeBigUInt64BE(BigInt(n), 0);
+    b[8] = 0x5f;
+    return b;
+  };
+  const meta: { key: Buffer; value: Buffer }[] = [
+    { key: Buffer.from('consistent_index'), value: u64(src.consistentIndex) },
+  ];
+  if (src.finishedCompactRev !== undefined)
+    meta.push({ key: Buffer.from('finishedCompactRev'), value: rev(src.finishedCompactRev) });
+  if (src.scheduledCompactRev !== undefined)
+    meta.push({ key: Buffer.from('scheduledCompactRev'), value: rev(src.scheduledCompactRev) });
+  const byKey = <T extends { key: Buffer }>(xs: T[]) => xs.sort((a, b) => Buffer.compare(a.key, b.key));
+  const leases = byKey(src.leases.map((l) => ({ key: i64be(l.id), value: encodeLease(l) })));
+  const hexId = (id: bigint) => Buffer.from(id.toString(16));
+  const members = byKey(
+    src.members.map((m) => ({
+      key: hexId(m.id),
+      // Go's json.Marshal of membership.Member: id as a number, omitempty on the optional fields.
+      value: Buffer.from(
+        `{"id":${m.id.toString()},"peerURLs":${JSON.stringify(m.peerUrls)}${m.isLearner ? ',"isLearner":true' : ''}${
+          m.name ? `,"name":${JSON.stringify(m.name)}` : ''
+        }${m.clientUrls.length > 0 ? `,"clientURLs":${JSON.stringify(m.clientUrls)}` : ''}}`,
+      ),
+    })),
+  );
+  const removed = byKey(
+    src.removedMemberIds.map((id) => ({ key: hexId(id), value: Buffer.from('removed') })),
+  );
+  return writeBbolt(file, [
+    { name: 'alarm', entries: [] },
+    { name: 'auth', entries: [{ key: Buffer.from('authRevision'), value: u64(1) }] },
+    { name: 'authRoles', entries: [] },
+    { name: 'authUsers', entries: [] },
+    {
+      name: 'cluster',
+      entries: [{ key: Buffer.from('clusterVersion'), value: Buffer.from(src.clusterVersion) }],
+    },
+    { name: 'key', entries: src.records },
+    { name: 'lease', entries: leases },
+    { name: 'members', entries: members },
+    { name: 'members_removed', entries: removed },
+    { name: 'meta', entries: meta },
+  ]);
+}
+
+function i64be(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(n);
+  return b;
+}
+
+/** leasepb.Lease {ID = 1, TTL = 2, RemainingTTL = 3} (int64 varints; zero fields omitted). */
+function encodeLease(l: EtcdLease): Buffer {
+  const out: number[] = [];
+  const field = (tag: number, v: bigint) => {
+    if (v === 0n) return;
+    out.push(tag);
+    let u = BigInt.asUintN(64, v);
+    while (u >= 0x80n) {
+      out.push(Number(u & 0x7fn) | 0x80);
+      u >>= 7n;
+    }
+    out.push(Number(u));
+  };
+  field(0x08, l.id);
+  field(0x10, BigInt(l.ttl));
+  field(0x18, BigInt(l.remainingTtl));
+  return Buffer.from(out);
 }

@@ -3,6 +3,7 @@
  * only from here.
  */
 export { MvccError, type MvccErrorCode } from './errors.js';
+export { openStoreCopy, type StoreCopy } from './export.js';
 export { IMPORT_RECORDS_PER_TXN, importStore, type StoreImport, StoreImportError } from './import.js';
 export {
   type HashKVResult,
