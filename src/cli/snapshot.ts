@@ -1,20 +1,24 @@
 /**
  * `tsetcd snapshot restore|status`: the offline side of Maintenance.Snapshot, shaped like etcd 3.5's
- * `etcdutl snapshot restore|status` (etcdctl 3.4's restore and status open bbolt files, so they cannot
- * read tsetcd's lmdb snapshots).
+ * `etcdutl snapshot restore|status` and etcdctl 3.4's `snapshot restore|status`.
  *
- * A snapshot file is the lmdb database followed by the SHA-256 of its bytes (32 bytes), exactly as
- * `etcdctl snapshot save` writes what Maintenance.Snapshot streams. Like etcd, a file whose size is a
- * whole number of 512-byte blocks plus 32 carries the checksum; one copied straight from a data dir
- * does not, and needs --skip-hash-check.
+ * Both read either format, told apart by the first meta page's magic: an etcd bbolt file (what
+ * `etcdctl snapshot save` stores from etcd, and from tsetcd, whose Snapshot RPC streams bbolt; or a
+ * member's `member/snap/db`), or a tsetcd lmdb database (older tsetcd snapshots, a member's
+ * data.mdb). A snapshot file is the database followed by the SHA-256 of its bytes (32 bytes); like
+ * etcd, a file whose size is a whole number of 512-byte blocks plus 32 carries the checksum; one
+ * copied straight from a data dir does not, and needs --skip-hash-check.
  *
  * Restore builds a fresh data dir for a NEW cluster from the bootstrap flags: the database with its
- * keys, revisions and leases as in the snapshot; the old member table, removed ids and identity
+ * keys, revisions, compaction and leases as in the snapshot (a bbolt file's `key` records are
+ * imported byte for byte: they are our encoding); the old member table, removed ids and identity
  * replaced by the members of --initial-cluster (ids and cluster id derived from the peer URLs and the
  * token, as a bootstrap derives them); and a new WAL whose Raft snapshot sits at the database's
  * applied index (term 1, every --initial-cluster member a voter), so the store and the log agree
  * without rewriting the applied index. Every member of the new cluster is restored from the same
- * file with its own --name and --initial-advertise-peer-urls.
+ * file with its own --name and --initial-advertise-peer-urls. It is built in temporary siblings of
+ * the data (and WAL) dir renamed into place at the end: a refused or interrupted restore leaves no
+ * data dir. A snapshot with auth enabled is refused (tsetcd has no auth yet).
  */
 import { createHash } from 'node:crypto';
 import {

@@ -13,7 +13,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { b, connect, type EtcdClients, etcdctl, freePort, repoRoot, tempDir } from '../helpers/index.js';
-import { launch, planMember, type Proc, stopAll, waitHealthy } from './procs.js';
+import { launch, type Proc, planMember, stopAll, waitHealthy } from './procs.js';
 
 function tsetcd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -33,7 +33,9 @@ function tsetcd(args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 }
 
-test('a tsetcd snapshot is an etcd snapshot: etcdctl status, etcdctl restore, etcd serves it', { timeout: 120_000 }, async (t) => {
+test('a tsetcd snapshot is an etcd snapshot: etcdctl status, etcdctl restore, etcd serves it', {
+  timeout: 120_000,
+}, async (t) => {
   const dir = tempDir('tsetcd-bbolt-save-');
   const procs: Proc[] = [];
   const clients: EtcdClients[] = [];
@@ -67,10 +69,13 @@ test('a tsetcd snapshot is an etcd snapshot: etcdctl status, etcdctl restore, et
   const c = src.c;
   const lease = await c.lease.leaseGrant({ TTL: 900n });
   await c.kv.put({ key: b('small'), value: b('v'), lease: lease.ID });
-  for (let i = 0; i < 3; i++) await c.kv.put({ key: b(`big/${i}`), value: Buffer.alloc(5000 + i * 20_000, 97 + i) });
+  for (let i = 0; i < 3; i++)
+    await c.kv.put({ key: b(`big/${i}`), value: Buffer.alloc(5000 + i * 20_000, 97 + i) });
   const keys = Array.from({ length: 1500 }, (_, i) => `many/${String(i).padStart(5, '0')}`);
   for (let i = 0; i < keys.length; i += 50) {
-    await Promise.all(keys.slice(i, i + 50).map((k, j) => c.kv.put({ key: b(k), value: b(`value-${i + j}`) })));
+    await Promise.all(
+      keys.slice(i, i + 50).map((k, j) => c.kv.put({ key: b(k), value: b(`value-${i + j}`) })),
+    );
   }
   await c.kv.deleteRange({ key: b('many/00100'), rangeEnd: b('many/00200') });
   const compactRev = Number((await c.kv.put({ key: b('churn'), value: b('1') })).header!.revision);
@@ -84,7 +89,12 @@ test('a tsetcd snapshot is an etcd snapshot: etcdctl status, etcdctl restore, et
 
   const status = await etcdctl('127.0.0.1:1', ['snapshot', 'status', file, '-w', 'json']);
   assert.equal(status.code, 0, status.stderr);
-  const st = JSON.parse(status.stdout) as { revision: number; totalKey: number; totalSize: number; hash: number };
+  const st = JSON.parse(status.stdout) as {
+    revision: number;
+    totalKey: number;
+    totalSize: number;
+    hash: number;
+  };
   const header = (await c.kv.range({ key: b('small') })).header!;
   assert.equal(st.revision, Number(header.revision), "etcdctl's status shows tsetcd's revision");
   const ours = await tsetcd(['snapshot', 'status', file, '-w', 'json']);
