@@ -206,7 +206,11 @@ export interface EtcdBackendSource {
  * buckets an etcd 3.4 member creates, auth disabled at auth revision 1 (a fresh etcd's), no alarms.
  * The result is what `etcdctl snapshot status|restore` and an etcd member read.
  */
-export async function writeEtcdBackend(file: string, src: EtcdBackendSource): Promise<BboltWriteResult> {
+export async function writeEtcdBackend(
+  file: string,
+  src: EtcdBackendSource,
+  opts: { sync?: boolean } = {},
+): Promise<BboltWriteResult> {
   const u64 = (n: number | bigint) => {
     const b = Buffer.alloc(8);
     b.writeBigUInt64BE(BigInt(n));
@@ -242,21 +246,25 @@ export async function writeEtcdBackend(file: string, src: EtcdBackendSource): Pr
   const removed = byKey(
     src.removedMemberIds.map((id) => ({ key: hexId(id), value: Buffer.from('removed') })),
   );
-  return writeBbolt(file, [
-    { name: 'alarm', entries: [] },
-    { name: 'auth', entries: [{ key: Buffer.from('authRevision'), value: u64(1) }] },
-    { name: 'authRoles', entries: [] },
-    { name: 'authUsers', entries: [] },
-    {
-      name: 'cluster',
-      entries: [{ key: Buffer.from('clusterVersion'), value: Buffer.from(src.clusterVersion) }],
-    },
-    { name: 'key', entries: src.records },
-    { name: 'lease', entries: leases },
-    { name: 'members', entries: members },
-    { name: 'members_removed', entries: removed },
-    { name: 'meta', entries: meta },
-  ]);
+  return writeBbolt(
+    file,
+    [
+      { name: 'alarm', entries: [] },
+      { name: 'auth', entries: [{ key: Buffer.from('authRevision'), value: u64(1) }] },
+      { name: 'authRoles', entries: [] },
+      { name: 'authUsers', entries: [] },
+      {
+        name: 'cluster',
+        entries: [{ key: Buffer.from('clusterVersion'), value: Buffer.from(src.clusterVersion) }],
+      },
+      { name: 'key', entries: src.records },
+      { name: 'lease', entries: leases },
+      { name: 'members', entries: members },
+      { name: 'members_removed', entries: removed },
+      { name: 'meta', entries: meta },
+    ],
+    opts,
+  );
 }
 
 function i64be(n: bigint): Buffer {

@@ -4,7 +4,8 @@
  * each bucket its leaf pages in key order, then its branch levels, then the root bucket (whose leaf
  * elements are the bucket headers). Pages are numbered in the order they are written, so the file
  * is written sequentially (in WRITE_CHUNK_BYTES writes); the meta pages go last, with their
- * checksums, once the root and the high-water mark are known, then the file is fsynced.
+ * checksums, once the root and the high-water mark are known, then the file is fsynced (unless the
+ * caller says it is a scratch file).
  *
  * Fill: leaf and branch pages take elements while they fit in a page; an element larger than a page
  * gets a page of its own with overflow pages (as bbolt does). Every bucket gets a root page, never
@@ -58,12 +59,13 @@ export interface BboltWriteResult {
 
 /**
  * Writes `buckets` (any order; written sorted by name) as a new bbolt file at `file` (created or
- * truncated). Keys inside each bucket must ascend strictly (asserted).
+ * truncated). Keys inside each bucket must ascend strictly (asserted). `sync` (default true) fsyncs
+ * the file at the end; a scratch file streamed and deleted right away skips it.
  */
 export async function writeBbolt(
   file: string,
   buckets: BboltWriteBucket[],
-  opts: { pageSize?: number } = {},
+  opts: { pageSize?: number; sync?: boolean } = {},
 ): Promise<BboltWriteResult> {
   const pageSize = opts.pageSize ?? PAGE_SIZE_DEFAULT;
   assert(
@@ -104,7 +106,7 @@ export async function writeBbolt(
       });
       writeSync(w.fd, meta, 0, pageSize, id * pageSize);
     }
-    fsyncSync(w.fd);
+    if (opts.sync ?? true) fsyncSync(w.fd);
     return { bytes: pages * pageSize, pages };
   } finally {
     closeSync(w.fd);

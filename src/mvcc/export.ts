@@ -11,7 +11,10 @@ import { validateStoreFile } from './store-file.js';
 
 /** A read-only view of a store copy; close() when done. */
 export interface StoreCopy {
-  /** Every `key` record (revision key, KeyValue bytes) in ascending order; fresh Buffers. */
+  /**
+   * Every `key` record (revision key, KeyValue bytes) in ascending order. With the `binary`
+   * encodings lmdb-js returns each key and value as a fresh Buffer, so callers may keep them.
+   */
   records(): Iterable<{ key: Buffer; value: Buffer }>;
   consistentIndex: number;
   scheduledCompactRev: number | undefined;

@@ -37,16 +37,20 @@ export async function writeEtcdSnapshot(
     };
     const leases: EtcdLease[] = new MvccLeaseStore(aux).load();
     const membership = new Membership([], aux);
-    await writeEtcdBackend(out, {
-      records: copy.records(),
-      consistentIndex: copy.consistentIndex,
-      scheduledCompactRev: copy.scheduledCompactRev,
-      finishedCompactRev: copy.finishedCompactRev,
-      leases,
-      members: membership.list(),
-      removedMemberIds: membership.removedIds(),
-      clusterVersion,
-    });
+    await writeEtcdBackend(
+      out,
+      {
+        records: copy.records(),
+        consistentIndex: copy.consistentIndex,
+        scheduledCompactRev: copy.scheduledCompactRev,
+        finishedCompactRev: copy.finishedCompactRev,
+        leases,
+        members: membership.list(),
+        removedMemberIds: membership.removedIds(),
+        clusterVersion,
+      },
+      { sync: false },
+    ); // a scratch file: streamed, then deleted
     return out;
   } finally {
     await copy.close();
