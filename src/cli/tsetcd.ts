@@ -19,6 +19,11 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await runBench(argv.slice(1));
     return;
   }
+  if (argv[0] === 'migrate') {
+    const { runMigrateCommand } = await import('./migrate.js');
+    process.exitCode = await runMigrateCommand(argv.slice(1));
+    return;
+  }
   if (argv[0] === 'snapshot') {
     const { runSnapshotCommand } = await import('./snapshot.js');
     process.exitCode = await runSnapshotCommand(argv.slice(1));
