@@ -50,7 +50,7 @@ import { importStore, MvccStore, StoreImportError, validateStoreFile } from '../
 import { crc32c } from '../pkg/index.js';
 import { computeClusterId, computeMemberId } from '../server/ids.js';
 import { MvccLeaseStore } from '../server/lease-store.js';
-import { Membership } from '../server/membership.js';
+import { type MemberRecord, Membership } from '../server/membership.js';
 import { memberSnapDir, memberWalDir, Snapshotter, Wal } from '../wal/index.js';
 import { renderTable } from './ui/table.js';
 
@@ -272,9 +272,41 @@ export function snapshotFormat(file: string): 'bbolt' | 'lmdb' {
 
 const LMDB_MAGIC = 0xbeefc0de;
 
-/** The old cluster's facts a restore carries over from an etcd bbolt file, besides the key records. */
+/** What a bbolt import produced: the leases carried over and the store's applied index and revision. */
 interface BboltRestorePlan {
   leases: { id: bigint; ttl: number; remainingTtl: number }[];
+  consistentIndex: number;
+  revision: number;
+}
+
+/** The records of a store being built, collected as MvccStore.setAux would write them. */
+class AuxCollector {
+  readonly records = new Map<string, { key: Buffer; value: Buffer }>();
+  auxRecords(): { key: Buffer; value: Buffer }[] {
+    return [];
+  }
+  setAux(key: Buffer, value: Buffer | undefined): void {
+    if (value === undefined) this.records.delete(key.toString('hex'));
+    else this.records.set(key.toString('hex'), { key, value });
+  }
+}
+
+/**
+ * Writes the new cluster's member table and this member's identity into `store` (a store in a write
+ * txn, or an AuxCollector), and the leases carried over.
+ */
+function writeNewCluster(
+  store: Pick<MvccStore, 'auxRecords' | 'setAux'>,
+  c: { members: MemberRecord[]; memberId: bigint; clusterId: bigint },
+  leases: BboltRestorePlan['leases'],
+): void {
+  new Membership(c.members, store).add(c.members[0]!); // persists the whole table
+  store.setAux(
+    Buffer.from('identity'),
+    Buffer.from(JSON.stringify({ memberId: c.memberId.toString(16), clusterId: c.clusterId.toString(16) })),
+  );
+  const table = new MvccLeaseStore(store);
+  for (const l of leases) table.put(l.id, l.ttl, l.remainingTtl);
 }
 
 /**
@@ -283,12 +315,13 @@ interface BboltRestorePlan {
  * marks of `meta`; the leases are returned for the caller to write through the lease table. Refuses
  * a snapshot with auth enabled: tsetcd has no auth yet, and restoring it open would drop protection.
  */
-function importBbolt(
+async function importBbolt(
   file: string,
   dbBytes: number,
   storeDir: string,
   log: (line: string) => void,
-): BboltRestorePlan {
+  cluster: { members: MemberRecord[]; memberId: bigint; clusterId: bigint },
+): Promise<BboltRestorePlan> {
   const db = BboltReader.open(file, { dbBytes });
   try {
     const meta = etcdMeta(db);
@@ -309,19 +342,27 @@ function importBbolt(
       );
     }
     const leases = etcdLeases(db);
+    const aux = new AuxCollector();
+    writeNewCluster(aux, cluster, leases);
     const keys = db.bucket('key')!;
     try {
-      importStore(storeDir, {
+      const { maxRev } = await importStore(storeDir, {
         records: keys.entries(),
         consistentIndex: meta.consistentIndex,
         scheduledCompactRev: meta.scheduledCompactRev,
         finishedCompactRev: meta.finishedCompactRev,
+        aux: [...aux.records.values()],
       });
+      // As MvccStore.open computes them (an empty store is at revision 1).
+      return {
+        leases,
+        consistentIndex: meta.consistentIndex,
+        revision: Math.max(1, maxRev, meta.scheduledCompactRev ?? 0),
+      };
     } catch (e) {
       if (e instanceof StoreImportError) throw new SnapshotCommandError(`${file}: bucket key: ${e.message}`);
       throw e;
     }
-    return { leases };
   } finally {
     db.close();
   }
@@ -359,15 +400,7 @@ export async function restoreSnapshot(
   try {
     const storeDir = join(tmpData, 'member', 'snap', 'db');
     mkdirSync(join(storeDir, 'db'), { recursive: true });
-    let plan: BboltRestorePlan = { leases: [] };
-    if (format === 'bbolt') {
-      await copyVerified(file, undefined, o.skipHashCheck);
-      plan = importBbolt(file, dbBytes, storeDir, log);
-    } else {
-      await copyVerified(file, join(storeDir, 'db', 'data.mdb'), o.skipHashCheck);
-    }
-
-    const members = o.initialCluster.map((m) => ({
+    const members: MemberRecord[] = o.initialCluster.map((m) => ({
       id: computeMemberId(m.peerUrls, o.initialClusterToken),
       name: m.name,
       peerUrls: m.peerUrls,
@@ -376,39 +409,44 @@ export async function restoreSnapshot(
     }));
     const memberId = computeMemberId(o.peerUrls, o.initialClusterToken);
     const clusterId = computeClusterId(members.map((m) => m.id));
+    const cluster = { members, memberId, clusterId };
 
-    let store: MvccStore;
-    try {
-      store = await MvccStore.open({ dir: storeDir, sync: true });
-    } catch (e) {
-      throw new SnapshotCommandError(`${file}: ${(e as Error).message}`);
-    }
     let index: number;
     let revision: number;
-    try {
-      // The new log starts where the database's applied index is (at least 1, the first entry).
-      index = Math.max(1, store.consistentIndex);
-      revision = store.rev;
-      // The old cluster's member table, removed ids and identity go; the new cluster's replace them.
-      const drop = store.write(index);
-      for (const prefix of ['member/', 'removed/', 'identity']) {
-        for (const { key } of store.auxRecords(Buffer.from(prefix))) store.setAux(key, undefined);
+    let leaseCount = 0;
+    if (format === 'bbolt') {
+      // Straight into a new store: the key records, and the new cluster's records beside them.
+      await copyVerified(file, undefined, o.skipHashCheck);
+      const plan = await importBbolt(file, dbBytes, storeDir, log, cluster);
+      index = Math.max(1, plan.consistentIndex);
+      revision = plan.revision;
+      leaseCount = plan.leases.length;
+    } else {
+      await copyVerified(file, join(storeDir, 'db', 'data.mdb'), o.skipHashCheck);
+      let store: MvccStore;
+      try {
+        store = await MvccStore.open({ dir: storeDir, sync: true });
+      } catch (e) {
+        throw new SnapshotCommandError(`${file}: ${(e as Error).message}`);
       }
-      drop.end();
-      await store.commit();
-      const fresh = store.write(index);
-      const table = new Membership(members, store);
-      table.add(members[0]!); // persists the whole table
-      store.setAux(
-        Buffer.from('identity'),
-        Buffer.from(JSON.stringify({ memberId: memberId.toString(16), clusterId: clusterId.toString(16) })),
-      );
-      const leases = new MvccLeaseStore(store);
-      for (const l of plan.leases) leases.put(l.id, l.ttl, l.remainingTtl);
-      fresh.end();
-      await store.syncAll();
-    } finally {
-      await store.close();
+      try {
+        // The new log starts where the database's applied index is (at least 1, the first entry).
+        index = Math.max(1, store.consistentIndex);
+        revision = store.rev;
+        // The old cluster's member table, removed ids and identity go; the new cluster's replace them.
+        const drop = store.write(index);
+        for (const prefix of ['member/', 'removed/', 'identity']) {
+          for (const { key } of store.auxRecords(Buffer.from(prefix))) store.setAux(key, undefined);
+        }
+        drop.end();
+        await store.commit();
+        const fresh = store.write(index);
+        writeNewCluster(store, cluster, []);
+        fresh.end();
+        await store.syncAll();
+      } finally {
+        await store.close();
+      }
     }
     rmSync(join(storeDir, 'db', 'lock.mdb'), { force: true });
     for (const m of members) {
@@ -447,7 +485,7 @@ export async function restoreSnapshot(
         'snap-dir': memberSnapDir(o.dataDir),
         revision,
         'raft-index': index,
-        leases: plan.leases.length,
+        leases: leaseCount,
       }),
     );
   } catch (e) {

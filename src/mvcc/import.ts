@@ -8,9 +8,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeKeyValue } from './kv-codec.js';
 import { REV_BYTES, REV_BYTES_TOMBSTONE, readU64 } from './revision.js';
-import { openStoreEnv } from './store.js';
+import { AUX_PREFIX, openStoreEnv } from './store.js';
 
 /** Records written per lmdb transaction while importing. */
 export const IMPORT_RECORDS_PER_TXN = 10_000;
@@ -25,6 +24,8 @@ export interface StoreImport {
   scheduledCompactRev?: number;
   /** Revision of the last compaction finished. */
   finishedCompactRev?: number;
+  /** Auxiliary records (keys without AUX_PREFIX), as MvccStore.setAux would write them. */
+  aux?: { key: Buffer; value: Buffer }[];
 }
 
 /** An import refused: the source holds a record this store cannot take. */
@@ -36,7 +37,10 @@ export class StoreImportError extends Error {
  * Writes `src` into a new store at `dir` (which must not hold one yet). Returns the number of
  * records and the highest main revision. Open the result with MvccStore.open.
  */
-export function importStore(dir: string, src: StoreImport): { records: number; maxRev: number } {
+export async function importStore(
+  dir: string,
+  src: StoreImport,
+): Promise<{ records: number; maxRev: number }> {
   if (existsSync(join(dir, 'db', 'data.mdb'))) throw new StoreImportError(`${dir} already holds a store`);
   const env = openStoreEnv(dir);
   try {
@@ -76,10 +80,11 @@ export function importStore(dir: string, src: StoreImport): { records: number; m
         meta.putSync(Buffer.from('scheduledCompactRev'), u64(src.scheduledCompactRev));
       if (src.finishedCompactRev !== undefined)
         meta.putSync(Buffer.from('finishedCompactRev'), u64(src.finishedCompactRev));
+      for (const a of src.aux ?? []) meta.putSync(Buffer.concat([AUX_PREFIX, a.key]), a.value);
     });
     return { records, maxRev };
   } finally {
-    env.close();
+    await env.close();
   }
 }
 
@@ -90,88 +95,105 @@ function checkRecord(k: Buffer, v: Buffer, n: number): void {
   };
   const tombstone = k.length === REV_BYTES_TOMBSTONE && k[REV_BYTES] === 0x74;
   if (!(k.length === REV_BYTES || tombstone) || k[8] !== 0x5f) fail('key is not a revision');
-  const main = k.readBigUInt64BE(0);
-  if (main > BigInt(Number.MAX_SAFE_INTEGER) || k.readBigUInt64BE(9) > BigInt(Number.MAX_SAFE_INTEGER)) {
-    fail('revision out of range');
-  }
+  if (k.readUInt32BE(0) > 0x1fffff || k.readUInt32BE(9) > 0x1fffff) fail('revision out of range');
+  const main = readU64(k, 0);
   const kv = parseKeyValue(v, fail);
-  if (kv.key.length === 0) fail(`revision ${main}: KeyValue without a key`);
+  if (kv.keyBytes === 0) fail(`revision ${main}: KeyValue without a key`);
   if (tombstone) {
-    if (kv.createRevision + kv.modRevision + kv.version !== 0 || kv.value.length > 0 || kv.lease !== 0n) {
+    if (kv.createRevision + kv.modRevision + kv.version !== 0 || kv.valueBytes > 0 || kv.hasLease) {
       fail(`revision ${main}: a tombstone holds more than its key`);
     }
     return;
   }
-  if (kv.modRevision !== Number(main)) fail(`revision ${main}: KeyValue has mod revision ${kv.modRevision}`);
+  if (kv.modRevision !== main) fail(`revision ${main}: KeyValue has mod revision ${kv.modRevision}`);
   if (!(kv.createRevision >= 1 && kv.createRevision <= kv.modRevision))
     fail(`revision ${main}: create revision ${kv.createRevision}`);
   if (kv.version < 1) fail(`revision ${main}: version ${kv.version}`);
-  // Our readers (the index rebuild's fast scanner included) assume the canonical encoding.
-  const again = encodeKeyValue(kv.key, kv.createRevision, kv.modRevision, kv.version, kv.value, kv.lease);
-  if (!again.equals(v)) fail(`revision ${main}: KeyValue is not canonically encoded`);
 }
 
+/** What the checks need of a KeyValue (reused: valid until the next parse). */
 interface ParsedKeyValue {
-  key: Buffer;
+  keyBytes: number;
   createRevision: number;
   modRevision: number;
   version: number;
-  value: Buffer;
-  lease: bigint;
+  valueBytes: number;
+  hasLease: boolean;
 }
 
-/** A bounds-checked mvccpb.KeyValue parser for untrusted bytes. */
+const parsed: ParsedKeyValue = {
+  keyBytes: 0,
+  createRevision: 0,
+  modRevision: 0,
+  version: 0,
+  valueBytes: 0,
+  hasLease: false,
+};
+
+/**
+ * A bounds-checked mvccpb.KeyValue parser for untrusted bytes that also insists on the canonical
+ * encoding our own readers assume (the index rebuild's fast scanner included): fields in ascending
+ * order, each at most once, none at its zero value, varints minimal, no unknown fields — exactly what
+ * etcd's (gogoproto) and our encoders write.
+ */
 function parseKeyValue(b: Buffer, fail: (what: string) => never): ParsedKeyValue {
-  const kv: ParsedKeyValue = {
-    key: b.subarray(0, 0),
-    createRevision: 0,
-    modRevision: 0,
-    version: 0,
-    value: b.subarray(0, 0),
-    lease: 0n,
-  };
+  const kv = parsed;
+  kv.keyBytes = kv.createRevision = kv.modRevision = kv.version = kv.valueBytes = 0;
+  kv.hasLease = false;
   let i = 0;
-  const varint = (): bigint => {
-    let v = 0n;
-    for (let shift = 0n; shift < 70n; shift += 7n) {
+  let lastTag = 0;
+  // A minimal varint of at most `maxBytes` bytes; numbers stay exact below 2^53 (7 bytes hold 2^49).
+  const varint = (maxBytes: number): number => {
+    let v = 0;
+    let mul = 1;
+    for (let n = 0; n < maxBytes; n++) {
       if (i >= b.length) fail('truncated KeyValue');
       const x = b[i++]!;
-      v |= BigInt(x & 0x7f) << shift;
-      if ((x & 0x80) === 0) return v;
+      v += (x & 0x7f) * mul;
+      if ((x & 0x80) === 0) {
+        if (x === 0 && n > 0) fail('KeyValue varint not minimal');
+        return v;
+      }
+      mul *= 128;
     }
     return fail('KeyValue varint too long');
   };
-  const safe = (v: bigint): number => {
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail('KeyValue number out of range');
-    return Number(v);
+  const bytes = (): number => {
+    const len = varint(5);
+    if (len === 0) fail('KeyValue has an empty bytes field');
+    if (i + len > b.length) fail('KeyValue field overruns the record');
+    i += len;
+    return len;
   };
-  const bytes = (): Buffer => {
-    const n = safe(varint());
-    if (i + n > b.length) fail('KeyValue field overruns the record');
-    const out = b.subarray(i, i + n);
-    i += n;
-    return out;
+  const positive = (): number => {
+    const v = varint(7);
+    if (v === 0) fail('KeyValue has a zero number field');
+    return v;
   };
   while (i < b.length) {
-    const tag = safe(varint());
+    const tag = b[i++]!;
+    if (tag <= lastTag) fail(`KeyValue field tag ${tag} out of order`);
+    lastTag = tag;
     switch (tag) {
       case 0x0a:
-        kv.key = bytes();
+        kv.keyBytes = bytes();
         break;
       case 0x10:
-        kv.createRevision = safe(varint());
+        kv.createRevision = positive();
         break;
       case 0x18:
-        kv.modRevision = safe(varint());
+        kv.modRevision = positive();
         break;
       case 0x20:
-        kv.version = safe(varint());
+        kv.version = positive();
         break;
       case 0x2a:
-        kv.value = bytes();
+        kv.valueBytes = bytes();
         break;
       case 0x30:
-        kv.lease = BigInt.asIntN(64, varint());
+        // An int64 lease id: up to 10 bytes (negative ids); only its presence matters here.
+        if (varint(10) === 0) fail('KeyValue has a zero number field');
+        kv.hasLease = true;
         break;
       default:
         fail(`KeyValue has unknown field tag ${tag}`);
