@@ -1,6 +1,7 @@
 /**
  * The `tsetcd` binary: a member started with etcd's flags, `tsetcd bench ...` for the load
- * generator, or `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts). Production wiring of the layers lives here.
+ * generator, `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts), or `tsetcd migrate
+ * follow` to follow a live etcd (cli/migrate.ts). Production wiring of the layers lives here.
  */
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';

@@ -1,8 +1,8 @@
 // Goal: tsetcd reads the files real etcd 3.4 writes (a `etcdctl snapshot save` file and a member's
 // member/snap/db) and `tsetcd snapshot status|restore` give what etcd's own tools give; a damaged
 // file is refused with an error naming it and leaves no data dir behind.
-// Method: one real etcd member gets small values, values over a page, 2000 keys, deletes, leases with
-// keys, a compaction and writes after it; its snapshot and member db are then
+// Method: one real etcd member gets small values, values over a page, 2000 keys, deletes, 42 leases
+// (some with keys, one revoked), a compaction and writes after it; its snapshot and member db are then
 //  - read by our bbolt reader: `snapshot status` equals etcdctl's (hash, revision, keys, size);
 //  - fuzzed (truncation, bit flips, zeroed pages, another format): the reader and `snapshot status`
 //    answer or throw BboltError, nothing else;
@@ -94,6 +94,13 @@ before(async () => {
       );
     }
     await c.kv.put({ key: b('leased2'), value: b('x'), lease: lease2.ID });
+    // Many leases, some with keys, one revoked (its keys deleted).
+    const more = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => c.lease.leaseGrant({ TTL: BigInt(600 + i) })),
+    );
+    for (const [i, l] of more.entries())
+      if (i % 3 === 0) await c.kv.put({ key: b(`lk/${i}`), value: b('l'), lease: l.ID });
+    await c.lease.leaseRevoke({ ID: more[0]!.ID });
     for (let i = 0; i < 5; i++) await c.kv.put({ key: b('churn'), value: b(`c${i}`) });
     await c.kv.deleteRange({ key: b('many/00010'), rangeEnd: b('many/00020') });
     await c.kv.deleteRange({ key: b('churn') });
@@ -242,7 +249,7 @@ test('restore of an etcd snapshot: tsetcd and etcd restored from it agree', {
   const [el, tl] = await both((c) => c.lease.leaseLeases({}));
   const ids = (r: typeof el) => r.leases.map((l) => l.ID).sort();
   assert.deepEqual(ids(tl), ids(el));
-  assert.equal(tl.leases.length, 2);
+  assert.equal(tl.leases.length, 2 + 39);
   for (const l of el.leases) {
     const [et, tt] = await both((c) => c.lease.leaseTimeToLive({ ID: l.ID, keys: true }));
     assert.equal(tt.grantedTTL, et.grantedTTL);
@@ -327,3 +334,29 @@ function rootPage(buf: Buffer): number {
   const m = txid(0) >= txid(1) ? 0 : 1;
   return Number(buf.readBigUInt64LE(m * 4096 + 16 + 16));
 }
+
+test('an etcd snapshot with auth enabled is refused (tsetcd has no auth yet)', async () => {
+  const src = await member('etcd', 'auth', join(dir.path, 'auth-src'));
+  for (const args of [
+    ['user', 'add', 'root:secret'],
+    ['auth', 'enable'],
+  ]) {
+    const r = await etcdctl(src.client, args);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const file = join(dir.path, 'auth.db');
+  const saved = await etcdctl(src.client, ['--user', 'root:secret', 'snapshot', 'save', file], {
+    timeoutMs: 60_000,
+  });
+  assert.equal(saved.code, 0, saved.stderr);
+  const data = join(dir.path, 'auth-restored');
+  const r = await tsetcd(['snapshot', 'restore', file, '--data-dir', data]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr.trim().split('\n').at(-1)!,
+    new RegExp(
+      `^Error: ${file}: the snapshot has auth enabled \\(1 users, 1 roles\\); tsetcd cannot restore auth yet`,
+    ),
+  );
+  assert.ok(!existsSync(data));
+});
