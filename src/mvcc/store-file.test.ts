@@ -54,10 +54,10 @@ test('damaged store files are refused or opened, never crash the process', { tim
     const mutate = (what: string, f: (b: Buffer) => Buffer) =>
       cases.push({ what, data: f(Buffer.from(bytes)) });
     for (let i = 0; i < 3; i++) mutate('truncated', (b) => b.subarray(0, rnd(b.length)));
-    for (let p = 0; p < pages; p += Math.max(1, Math.floor(pages / 8))) {
+    for (let p = 0; p < pages; p += Math.max(1, Math.floor(pages / 5))) {
       mutate(`page ${p} zeroed`, (b) => b.fill(0, p * pageSize, (p + 1) * pageSize));
     }
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 5; i++) {
       // The page number, flags and bounds (bytes 8..17 are a txnid and padding lmdb does not read).
       const field = [0, 1, 2, 18, 19, 20, 21, 22, 23][rnd(9)]!;
       mutate('page header flip', (b) => {
@@ -109,7 +109,7 @@ test('damaged store files are refused or opened, never crash the process', { tim
         assert.ok(kind === 'refused', `${c.what}: ${out}`);
     }
     // Zeroed live pages are refused too; zeroed free pages and flips inside values cannot be seen.
-    assert.ok((outcomes.get('refused') ?? 0) >= 10, JSON.stringify([...outcomes]));
+    assert.ok((outcomes.get('refused') ?? 0) >= 8, JSON.stringify([...outcomes]));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -1,10 +1,10 @@
 // Goal: tsetcd reads the files real etcd 3.4 writes (a `etcdctl snapshot save` file and a member's
 // member/snap/db) and `tsetcd snapshot status|restore` give what etcd's own tools give; a damaged
 // file is refused with an error naming it and leaves no data dir behind.
-// Method: one real etcd member gets small values, values over a page, 2000 keys, deletes, 42 leases
+// Method: one real etcd member gets small values, values over a page, 800 keys, deletes, 42 leases
 // (some with keys, one revoked), a compaction and writes after it; its snapshot and member db are then
 //  - read by our bbolt reader: `snapshot status` equals etcdctl's (hash, revision, keys, size);
-//  - fuzzed (truncation, bit flips, zeroed pages, another format): the reader and `snapshot status`
+//  - fuzzed (300 seeded cases: truncation, bit flips, zeroed pages, another format): the reader and `snapshot status`
 //    answer or throw BboltError, nothing else;
 //  - restored by `tsetcd snapshot restore` and by `etcdctl snapshot restore`; tsetcd and etcd started
 //    on the results agree on HashKV, compact revision, every key (revisions, version, lease), an old
@@ -83,7 +83,7 @@ before(async () => {
     for (let i = 0; i < 3; i++) {
       await c.kv.put({ key: b(`big/${i}`), value: Buffer.alloc(10_000 + i * 30_000, 65 + i) });
     }
-    const keys = Array.from({ length: 2000 }, (_, i) => `many/${String(i).padStart(5, '0')}`);
+    const keys = Array.from({ length: 800 }, (_, i) => `many/${String(i).padStart(5, '0')}`);
     for (let i = 0; i < keys.length; i += 50) {
       await Promise.all(
         keys
@@ -137,7 +137,7 @@ test('snapshot status of an etcd file equals etcdctl snapshot status', async () 
   }
   const db = BboltReader.open(snapFile, { dbBytes: readFileSync(snapFile).length - 32 });
   try {
-    assert.ok(etcdSnapshotStatus(db).totalKey > 2000);
+    assert.ok(etcdSnapshotStatus(db).totalKey > 800);
   } finally {
     db.close();
   }
@@ -152,7 +152,7 @@ test('damaged etcd files: the reader answers or throws BboltError, never anythin
   };
   const file = join(dir.path, 'fuzz.db');
   const outcomes = new Map<string, number>();
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 300; i++) {
     const bad = Buffer.from(good);
     let data: Buffer = bad;
     switch (i % 5) {
@@ -198,7 +198,7 @@ test('damaged etcd files: the reader answers or throws BboltError, never anythin
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
   }
   // Most damage must be seen (flips inside values cannot be: bbolt has no checksums over data).
-  assert.ok((outcomes.get('refused') ?? 0) > 300, JSON.stringify([...outcomes]));
+  assert.ok((outcomes.get('refused') ?? 0) > 150, JSON.stringify([...outcomes]));
 });
 
 test('restore of an etcd snapshot: tsetcd and etcd restored from it agree', {
@@ -238,7 +238,7 @@ test('restore of an etcd snapshot: tsetcd and etcd restored from it agree', {
   const all = { key: b('\0'), rangeEnd: b('\0') };
   const [ea, ta] = await both((c) => c.kv.range(all));
   assert.equal(ta.count, ea.count);
-  assert.ok(Number(ea.count) > 1900);
+  assert.ok(Number(ea.count) > 700);
   assert.deepEqual(ta.kvs, ea.kvs);
   const [eo, to] = await both((c) => c.kv.range({ ...all, revision: BigInt(oldRev) }));
   assert.deepEqual(to.kvs, eo.kvs);
