@@ -39,6 +39,9 @@ const P_INVALID = 0xffffffffffffffffn;
 const PAGE_SIZE_MIN = 512;
 const PAGE_SIZE_MAX = 65536;
 const P_OVERFLOW = 0x04;
+/** Bytes per cached read while walking the trees, and how many such chunks are kept (LRU). */
+const READ_CHUNK_BYTES = 1 << 20;
+const READ_CHUNKS_CACHED = 8;
 const F_BIGDATA = 0x01;
 const NODE_BYTES = 8;
 /** Deepest B-tree walked (a real one of 2^40 records is under 10 levels); also stops cycles early. */
@@ -76,9 +79,8 @@ function check(file: string, fd: number, size: number): void {
     throw new StoreFileError(file, what);
   };
   if (size === 0) return;
-  const read = (pos: number, n: number): Buffer => {
-    const b = Buffer.alloc(n);
-    if (pos + n > size) fail(`page at byte ${pos} lies past the end of the file (${size} bytes; truncated?)`);
+  const readDirect = (pos: number, n: number): Buffer => {
+    const b = Buffer.allocUnsafe(n);
     let done = 0;
     while (done < n) {
       const got = readSync(fd, b, done, n - done, pos + done);
@@ -86,6 +88,21 @@ function check(file: string, fd: number, size: number): void {
       done += got;
     }
     return b;
+  };
+  // Pages are read through a few cached 1 MiB chunks: lmdb allocates pages mostly in write order,
+  // so a tree walk finds most children nearby, and one large read beats hundreds of page reads.
+  const chunks = new Map<number, Buffer>();
+  const read = (pos: number, n: number): Buffer => {
+    if (pos + n > size) fail(`page at byte ${pos} lies past the end of the file (${size} bytes; truncated?)`);
+    const start = pos - (pos % READ_CHUNK_BYTES);
+    if (pos + n > start + READ_CHUNK_BYTES) return readDirect(pos, n);
+    let chunk = chunks.get(start);
+    if (chunk === undefined) {
+      if (chunks.size >= READ_CHUNKS_CACHED) chunks.delete(chunks.keys().next().value!);
+      chunk = readDirect(start, Math.min(READ_CHUNK_BYTES, size - start));
+    } else chunks.delete(start);
+    chunks.set(start, chunk); // most recently used last
+    return chunk.subarray(pos - start, pos - start + n);
   };
   if (size < 2 * PAGE_SIZE_MIN) fail(`file of ${size} bytes is too small`);
   const head = read(0, PAGE_HEADER_BYTES + 160);
