@@ -4,8 +4,13 @@
  * scratch copy) when the client goes away.
  */
 import type { SnapshotRequest, SnapshotResponse } from '../proto/etcdserverpb/rpc.js';
-import type { Member } from '../server/index.js';
-import { databaseSnapshot } from '../server/index.js';
+import {
+  CLUSTER_VERSION,
+  databaseSnapshot,
+  etcdSnapshotPaths,
+  type Member,
+  writeEtcdSnapshot,
+} from '../server/index.js';
 import { type StreamCall, toGrpcError } from './grpc-server.js';
 
 export function serveSnapshot(member: Member, call: StreamCall<SnapshotRequest, SnapshotResponse>): void {
@@ -24,7 +29,12 @@ async function pump(member: Member, call: StreamCall<SnapshotRequest, SnapshotRe
   const started = performance.now();
   let bytes = 0;
   const chunks = databaseSnapshot(
-    (dir) => member.withStore((store) => store.backupTo(dir)),
+    // etcd's format (bbolt), so etcd's tools can read what etcdctl saves: see server/etcd-snapshot.ts.
+    async (dir) => {
+      const { copyDir, file } = etcdSnapshotPaths(dir);
+      await member.withStore((store) => store.backupTo(copyDir));
+      return writeEtcdSnapshot(copyDir, file, CLUSTER_VERSION);
+    },
     member.cfg.layout.snapDir,
     (info) => {
       bytes = info.bytes;

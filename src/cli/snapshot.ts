@@ -1,32 +1,57 @@
 /**
  * `tsetcd snapshot restore|status`: the offline side of Maintenance.Snapshot, shaped like etcd 3.5's
- * `etcdutl snapshot restore|status` (etcdctl 3.4's restore and status open bbolt files, so they cannot
- * read tsetcd's lmdb snapshots).
+ * `etcdutl snapshot restore|status` and etcdctl 3.4's `snapshot restore|status`.
  *
- * A snapshot file is the lmdb database followed by the SHA-256 of its bytes (32 bytes), exactly as
- * `etcdctl snapshot save` writes what Maintenance.Snapshot streams. Like etcd, a file whose size is a
- * whole number of 512-byte blocks plus 32 carries the checksum; one copied straight from a data dir
- * does not, and needs --skip-hash-check.
+ * Both read either format, told apart by the first meta page's magic: an etcd bbolt file (what
+ * `etcdctl snapshot save` stores from etcd, and from tsetcd, whose Snapshot RPC streams bbolt; or a
+ * member's `member/snap/db`), or a tsetcd lmdb database (older tsetcd snapshots, a member's
+ * data.mdb). A snapshot file is the database followed by the SHA-256 of its bytes (32 bytes); like
+ * etcd, a file whose size is a whole number of 512-byte blocks plus 32 carries the checksum; one
+ * copied straight from a data dir does not, and needs --skip-hash-check.
  *
  * Restore builds a fresh data dir for a NEW cluster from the bootstrap flags: the database with its
- * keys, revisions and leases as in the snapshot; the old member table, removed ids and identity
+ * keys, revisions, compaction and leases as in the snapshot (a bbolt file's `key` records are
+ * imported byte for byte: they are our encoding); the old member table, removed ids and identity
  * replaced by the members of --initial-cluster (ids and cluster id derived from the peer URLs and the
  * token, as a bootstrap derives them); and a new WAL whose Raft snapshot sits at the database's
  * applied index (term 1, every --initial-cluster member a voter), so the store and the log agree
  * without rewriting the applied index. Every member of the new cluster is restored from the same
- * file with its own --name and --initial-advertise-peer-urls.
+ * file with its own --name and --initial-advertise-peer-urls. It is built in temporary siblings of
+ * the data (and WAL) dir renamed into place at the end: a refused or interrupted restore leaves no
+ * data dir. A snapshot with auth enabled is refused (tsetcd has no auth yet).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { open as openLmdb } from 'lmdb';
-import { MvccStore } from '../mvcc/index.js';
+import {
+  BBOLT_MAGIC,
+  BboltError,
+  BboltReader,
+  etcdAuth,
+  etcdLeases,
+  etcdMeta,
+  etcdSnapshotStatus,
+} from '../bbolt/index.js';
+import { importStore, MvccStore, StoreImportError, validateStoreFile } from '../mvcc/index.js';
 import { crc32c } from '../pkg/index.js';
 import { computeClusterId, computeMemberId } from '../server/ids.js';
 import { dataDirLayout } from '../server/index.js';
-import { Membership } from '../server/membership.js';
+import { MvccLeaseStore } from '../server/lease-store.js';
+import { type MemberRecord, Membership } from '../server/membership.js';
 import { Snapshotter, Wal } from '../wal/index.js';
 import { renderTable } from './ui/table.js';
 
@@ -225,34 +250,161 @@ async function copyVerified(file: string, dest: string | undefined, skipHashChec
   return dbBytes;
 }
 
-/** Builds a new data dir from a snapshot file (see the module comment). */
+/** Which database a snapshot file holds: etcd's bbolt or tsetcd's lmdb (by the meta page's magic). */
+export function snapshotFormat(file: string): 'bbolt' | 'lmdb' {
+  const head = Buffer.alloc(64);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw new SnapshotCommandError(`open ${file}: ${(e as Error).message}`);
+  }
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head.readUInt32LE(16) === BBOLT_MAGIC) return 'bbolt';
+  if (head.readUInt32LE(24) === LMDB_MAGIC) return 'lmdb';
+  throw new SnapshotCommandError(
+    `${file}: invalid database: neither an etcd (bbolt) nor a tsetcd (lmdb) snapshot`,
+  );
+}
+
+const LMDB_MAGIC = 0xbeefc0de;
+
+/** What a bbolt import produced: the leases carried over and the store's applied index and revision. */
+interface BboltRestorePlan {
+  leases: { id: bigint; ttl: number; remainingTtl: number }[];
+  consistentIndex: number;
+  revision: number;
+}
+
+/** The records of a store being built, collected as MvccStore.setAux would write them. */
+class AuxCollector {
+  readonly records = new Map<string, { key: Buffer; value: Buffer }>();
+  auxRecords(): { key: Buffer; value: Buffer }[] {
+    return [];
+  }
+  setAux(key: Buffer, value: Buffer | undefined): void {
+    if (value === undefined) this.records.delete(key.toString('hex'));
+    else this.records.set(key.toString('hex'), { key, value });
+  }
+}
+
+/**
+ * Writes the new cluster's member table and this member's identity into `store` (a store in a write
+ * txn, or an AuxCollector), and the leases carried over.
+ */
+function writeNewCluster(
+  store: Pick<MvccStore, 'auxRecords' | 'setAux'>,
+  c: { members: MemberRecord[]; memberId: bigint; clusterId: bigint },
+  leases: BboltRestorePlan['leases'],
+): void {
+  new Membership(c.members, store).add(c.members[0]!); // persists the whole table
+  store.setAux(
+    Buffer.from('identity'),
+    Buffer.from(JSON.stringify({ memberId: c.memberId.toString(16), clusterId: c.clusterId.toString(16) })),
+  );
+  const table = new MvccLeaseStore(store);
+  for (const l of leases) table.put(l.id, l.ttl, l.remainingTtl);
+}
+
+/**
+ * Builds the store of a bbolt (etcd) snapshot in `storeDir`: every record of the `key` bucket byte
+ * for byte (etcd's revision keys and KeyValues are our encoding), the consistent index and compaction
+ * marks of `meta`; the leases are returned for the caller to write through the lease table. Refuses
+ * a snapshot with auth enabled: tsetcd has no auth yet, and restoring it open would drop protection.
+ */
+async function importBbolt(
+  file: string,
+  dbBytes: number,
+  storeDir: string,
+  log: (line: string) => void,
+  cluster: { members: MemberRecord[]; memberId: bigint; clusterId: bigint },
+): Promise<BboltRestorePlan> {
+  const db = BboltReader.open(file, { dbBytes });
+  try {
+    const meta = etcdMeta(db);
+    const auth = etcdAuth(db);
+    if (auth.enabled) {
+      throw new SnapshotCommandError(
+        `${file}: the snapshot has auth enabled (${auth.users} users, ${auth.roles} roles); tsetcd cannot restore auth yet — disable auth in etcd (etcdctl auth disable) and save again`,
+      );
+    }
+    if (auth.users + auth.roles > 0) {
+      log(
+        JSON.stringify({
+          level: 'warn',
+          msg: 'auth users and roles not restored (auth is disabled in the snapshot)',
+          users: auth.users,
+          roles: auth.roles,
+        }),
+      );
+    }
+    const leases = etcdLeases(db);
+    const aux = new AuxCollector();
+    writeNewCluster(aux, cluster, leases);
+    const keys = db.bucket('key')!;
+    try {
+      const { maxRev } = await importStore(storeDir, {
+        records: keys.entries(),
+        consistentIndex: meta.consistentIndex,
+        scheduledCompactRev: meta.scheduledCompactRev,
+        finishedCompactRev: meta.finishedCompactRev,
+        aux: [...aux.records.values()],
+      });
+      // As MvccStore.open computes them (an empty store is at revision 1).
+      return {
+        leases,
+        consistentIndex: meta.consistentIndex,
+        revision: Math.max(1, maxRev, meta.scheduledCompactRev ?? 0),
+      };
+    } catch (e) {
+      if (e instanceof StoreImportError) throw new SnapshotCommandError(`${file}: bucket key: ${e.message}`);
+      throw e;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Builds a new data dir from a snapshot file (see the module comment): everything is built in
+ * temporary siblings of the data dir (and WAL dir) and renamed into place at the end, so a failed
+ * restore (a damaged file, a full disk, a kill) leaves no data dir a member could start on.
+ */
 export async function restoreSnapshot(
   file: string,
   o: RestoreOptions,
   log: (line: string) => void = () => {},
 ): Promise<void> {
-  layout(file); // a missing file is reported before anything else, as etcd does
+  const { dbBytes } = layout(file); // a missing file is reported before anything else, as etcd does
   if (existsSync(o.dataDir)) throw new SnapshotCommandError(`data-dir ${JSON.stringify(o.dataDir)} exists`);
-  const dirs = dataDirLayout(o.dataDir, o.walDir);
-  const walDir = dirs.walDir;
+  const final = dataDirLayout(o.dataDir, o.walDir);
+  const walDir = final.walDir;
   if (o.walDir && existsSync(walDir))
     throw new SnapshotCommandError(`wal-dir ${JSON.stringify(o.walDir)} exists`);
+  const format = snapshotFormat(file);
   log(
     JSON.stringify({
       level: 'info',
       msg: 'restoring snapshot',
       path: file,
+      format,
       'wal-dir': walDir,
       'data-dir': o.dataDir,
-      'snap-dir': dirs.snapDir,
+      'snap-dir': final.snapDir,
     }),
   );
+  const tmpData = tempSibling(o.dataDir);
+  const tmpWal = o.walDir ? tempSibling(o.walDir) : undefined;
   try {
-    const storeDir = dirs.storeDir;
-    mkdirSync(dirname(dirs.storeFile), { recursive: true });
-    await copyVerified(file, dirs.storeFile, o.skipHashCheck);
-
-    const members = o.initialCluster.map((m) => ({
+    // Built in temporary siblings of the data (and WAL) dir, renamed into place at the end.
+    const tmp = dataDirLayout(tmpData, tmpWal);
+    const storeDir = tmp.storeDir;
+    mkdirSync(join(storeDir, 'db'), { recursive: true });
+    const members: MemberRecord[] = o.initialCluster.map((m) => ({
       id: computeMemberId(m.peerUrls, o.initialClusterToken),
       name: m.name,
       peerUrls: m.peerUrls,
@@ -261,34 +413,46 @@ export async function restoreSnapshot(
     }));
     const memberId = computeMemberId(o.peerUrls, o.initialClusterToken);
     const clusterId = computeClusterId(members.map((m) => m.id));
+    const cluster = { members, memberId, clusterId };
 
-    const store = await MvccStore.open({ dir: storeDir, sync: true });
     let index: number;
     let revision: number;
-    try {
-      // The new log starts where the database's applied index is (at least 1, the first entry).
-      index = Math.max(1, store.consistentIndex);
-      revision = store.rev;
-      // The old cluster's member table, removed ids and identity go; the new cluster's replace them.
-      const drop = store.write(index);
-      for (const prefix of ['member/', 'removed/', 'identity']) {
-        for (const { key } of store.auxRecords(Buffer.from(prefix))) store.setAux(key, undefined);
+    let leaseCount = 0;
+    if (format === 'bbolt') {
+      // Straight into a new store: the key records, and the new cluster's records beside them.
+      await copyVerified(file, undefined, o.skipHashCheck);
+      const plan = await importBbolt(file, dbBytes, storeDir, log, cluster);
+      index = Math.max(1, plan.consistentIndex);
+      revision = plan.revision;
+      leaseCount = plan.leases.length;
+    } else {
+      await copyVerified(file, join(storeDir, 'db', 'data.mdb'), o.skipHashCheck);
+      let store: MvccStore;
+      try {
+        store = await MvccStore.open({ dir: storeDir, sync: true });
+      } catch (e) {
+        throw new SnapshotCommandError(`${file}: ${(e as Error).message}`);
       }
-      drop.end();
-      await store.commit();
-      const fresh = store.write(index);
-      const table = new Membership(members, store);
-      table.add(members[0]!); // persists the whole table
-      store.setAux(
-        Buffer.from('identity'),
-        Buffer.from(JSON.stringify({ memberId: memberId.toString(16), clusterId: clusterId.toString(16) })),
-      );
-      fresh.end();
-      await store.syncAll();
-    } finally {
-      await store.close();
+      try {
+        // The new log starts where the database's applied index is (at least 1, the first entry).
+        index = Math.max(1, store.consistentIndex);
+        revision = store.rev;
+        // The old cluster's member table, removed ids and identity go; the new cluster's replace them.
+        const drop = store.write(index);
+        for (const prefix of ['member/', 'removed/', 'identity']) {
+          for (const { key } of store.auxRecords(Buffer.from(prefix))) store.setAux(key, undefined);
+        }
+        drop.end();
+        await store.commit();
+        const fresh = store.write(index);
+        writeNewCluster(store, cluster, []);
+        fresh.end();
+        await store.syncAll();
+      } finally {
+        await store.close();
+      }
     }
-    rmSync(join(dirname(dirs.storeFile), 'lock.mdb'), { force: true });
+    rmSync(join(storeDir, 'db', 'lock.mdb'), { force: true });
     for (const m of members) {
       log(
         JSON.stringify({
@@ -305,14 +469,16 @@ export async function restoreSnapshot(
       metadata: { index, term: 1, confState: { voters: members.map((m) => m.id), learners: [] } },
       data: new Uint8Array(0),
     };
-    await new Snapshotter(dirs.snapDir).save(snapshot);
-    const wal = await Wal.create(walDir, { memberId, clusterId });
+    await new Snapshotter(tmp.snapDir).save(snapshot);
+    const wal = await Wal.create(tmp.walDir, { memberId, clusterId });
     try {
       await wal.saveSnapshot(snapshot.metadata);
       await wal.save({ term: 1, vote: 0n, commit: index }, []);
     } finally {
       await wal.close();
     }
+    if (tmpWal) renameSync(tmpWal, walDir);
+    renameSync(tmpData, o.dataDir);
     log(
       JSON.stringify({
         level: 'info',
@@ -320,17 +486,26 @@ export async function restoreSnapshot(
         path: file,
         'wal-dir': walDir,
         'data-dir': o.dataDir,
-        'snap-dir': dirs.snapDir,
+        'snap-dir': final.snapDir,
         revision,
         'raft-index': index,
+        leases: leaseCount,
       }),
     );
   } catch (e) {
-    // Unlike etcd, leave no half-built data dir behind: a retry would otherwise be refused.
-    rmSync(o.dataDir, { recursive: true, force: true });
-    if (o.walDir) rmSync(walDir, { recursive: true, force: true });
+    // Unlike etcd, leave nothing behind: a retry would otherwise be refused, or a member start on it.
+    rmSync(tmpData, { recursive: true, force: true });
+    if (tmpWal) rmSync(tmpWal, { recursive: true, force: true });
+    if (e instanceof BboltError) throw new SnapshotCommandError(e.message);
     throw e;
   }
+}
+
+/** A fresh temporary sibling of `dir` (same file system, so the final rename is atomic). */
+function tempSibling(dir: string): string {
+  const parent = dirname(resolve(dir));
+  mkdirSync(parent, { recursive: true });
+  return mkdtempSync(join(parent, `.${basename(resolve(dir))}.restoring-`));
 }
 
 export interface SnapshotStatus {
@@ -344,11 +519,33 @@ export interface SnapshotStatus {
   totalSize: number;
 }
 
-/** Reads a snapshot file's hash, revision, record count and size (without verifying the checksum). */
+/**
+ * Reads a snapshot file's hash, revision, record count and size (without verifying the checksum).
+ * An etcd (bbolt) file gets exactly etcdctl 3.4's numbers; a damaged one is refused.
+ */
 export async function snapshotStatus(file: string): Promise<SnapshotStatus> {
+  const { dbBytes } = layout(file);
+  if (snapshotFormat(file) === 'bbolt') {
+    try {
+      const db = BboltReader.open(file, { dbBytes });
+      try {
+        return etcdSnapshotStatus(db);
+      } finally {
+        db.close();
+      }
+    } catch (e) {
+      if (e instanceof BboltError) throw new SnapshotCommandError(e.message);
+      throw e;
+    }
+  }
   const dir = mkdtempSync(join(tmpdir(), 'tsetcd-snapshot-status-'));
   try {
     const totalSize = await copyVerified(file, join(dir, 'data.mdb'), true);
+    try {
+      validateStoreFile(join(dir, 'data.mdb'));
+    } catch (e) {
+      throw new SnapshotCommandError(`${file}: ${(e as Error).message}`);
+    }
     const env = openLmdb<Buffer, Buffer>({
       path: dir,
       readOnly: true,

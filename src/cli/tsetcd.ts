@@ -2,7 +2,7 @@
  * The `tsetcd` binary: a member started with etcd's flags, `tsetcd bench ...` for the load
  * generator, `tsetcd snapshot restore|status` for database snapshots (cli/snapshot.ts), `tsetcd certs`
  * (cli/certs.ts) and `tsetcd systemd` (cli/systemd.ts) for deployment files, `tsetcd lab kube|lb` for the
- * seeds' load-balancing labs (cli/lab/). Production wiring of the layers lives here.
+ * seeds' load-balancing labs (cli/lab/), `tsetcd migrate follow` to follow a live etcd (cli/migrate.ts). Production wiring of the layers lives here.
  */
 import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
@@ -38,6 +38,11 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'systemd') {
     const { runSystemdCommand } = await import('./systemd.js');
     process.exitCode = runSystemdCommand(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'migrate') {
+    const { runMigrateCommand } = await import('./migrate.js');
+    process.exitCode = await runMigrateCommand(argv.slice(1));
     return;
   }
   if (argv[0] === 'snapshot') {

@@ -3,6 +3,8 @@
  * only from here.
  */
 export { MvccError, type MvccErrorCode } from './errors.js';
+export { openStoreCopy, type StoreCopy } from './export.js';
+export { IMPORT_RECORDS_PER_TXN, importStore, type StoreImport, StoreImportError } from './import.js';
 export {
   type HashKVResult,
   type MvccLogger,
@@ -12,3 +14,4 @@ export {
   type RangeResult,
   type WriteTxn,
 } from './store.js';
+export { StoreFileError, validateStoreFile } from './store-file.js';

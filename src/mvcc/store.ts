@@ -25,6 +25,7 @@ import type { KeyIndex, TreeIndex } from './key-index.js';
 import { decodeKeyValue, encodeKeyValue, makeKeyValue } from './kv-codec.js';
 import { rebuildIndex } from './restore.js';
 import { keyMain, keySub, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
+import { validateStoreFile } from './store-file.js';
 
 /** Pending records that force a flush to lmdb right away instead of at the next event turn. */
 export const FLUSH_RECORDS_MAX = 10_000;
@@ -45,6 +46,27 @@ const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
 /** etcd hashes the bucket name first; so do we, so hashes are comparable in spirit. */
 const KEY_BUCKET_NAME = Buffer.from('key');
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Opens the lmdb environment of a store in `dir` (created if missing), after checking that an
+ * existing `db/data.mdb` is an lmdb file lmdb can map safely (validateStoreFile): lmdb trusts its
+ * file and a foreign or damaged one crashes the process. Throws StoreFileError naming the file.
+ */
+export function openStoreEnv(dir: string, mapSizeBytes?: number): RootDatabase<Buffer, Buffer> {
+  mkdirSync(dir, { recursive: true });
+  validateStoreFile(join(dir, 'db', 'data.mdb'));
+  return open<Buffer, Buffer>({
+    path: join(dir, 'db'),
+    mapSize: mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,
+    maxDbs: 4,
+    keyEncoding: 'binary',
+    encoding: 'binary',
+    compression: false,
+    cache: false,
+    overlappingSync: true,
+    noMemInit: true,
+  });
+}
 
 /** Options of a range read. */
 export interface RangeOptions {
@@ -214,18 +236,7 @@ export class MvccStore {
    * the background (reads already see the scheduled compact revision).
    */
   static async open(opts: MvccStoreOptions): Promise<MvccStore> {
-    mkdirSync(opts.dir, { recursive: true });
-    const env = open<Buffer, Buffer>({
-      path: join(opts.dir, 'db'),
-      mapSize: opts.mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,
-      maxDbs: 4,
-      keyEncoding: 'binary',
-      encoding: 'binary',
-      compression: false,
-      cache: false,
-      overlappingSync: true,
-      noMemInit: true,
-    });
+    const env = openStoreEnv(opts.dir, opts.mapSizeBytes);
     const kv = env.openDB<Buffer, Buffer>({ name: 'key', keyEncoding: 'binary', encoding: 'binary' });
     const meta = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
     const started = performance.now();

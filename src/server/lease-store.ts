@@ -12,7 +12,7 @@ import type { LeasePersistence } from './lessor.js';
 const PREFIX = Buffer.from('lease/');
 
 export class MvccLeaseStore implements LeasePersistence {
-  constructor(private readonly store: MvccStore) {}
+  constructor(private readonly store: Pick<MvccStore, 'auxRecords' | 'setAux'>) {}
 
   load(): { id: bigint; ttl: number; remainingTtl: number }[] {
     return this.store.auxRecords(PREFIX).map(({ key, value }) => ({

@@ -58,7 +58,7 @@ export class Membership {
    */
   constructor(
     initial: { id: bigint; name: string; peerUrls: string[] }[],
-    private readonly store: MvccStore,
+    private readonly store: Pick<MvccStore, 'auxRecords' | 'setAux'>,
   ) {
     const persisted = store.auxRecords(MEMBER_PREFIX);
     this.persistedAll = persisted.length > 0;
@@ -85,6 +85,11 @@ export class Membership {
   /** Members in id order, as MemberList shows them. */
   list(): MemberRecord[] {
     return [...this.members.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Ids removed for good, ascending. */
+  removedIds(): bigint[] {
+    return [...this.removed].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   get(id: bigint): MemberRecord | undefined {

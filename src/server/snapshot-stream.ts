@@ -1,9 +1,9 @@
 /**
  * Maintenance.Snapshot's data: a consistent copy of the member's database streamed in chunks, as
- * etcd 3.4 streams its bbolt file. The copy is lmdb's own (`MvccStore.backupTo`: a read transaction
- * on lmdb's thread, so writes go on meanwhile and the event loop is not blocked), taken after every
- * applied entry is committed to lmdb, into a temporary file under the data dir that is removed when
- * the stream ends. Chunks are 32 KiB (etcd's snapshotSendBufferSize), each carrying the bytes still
+ * etcd 3.4 streams its bbolt file. The caller's `copy` makes the file (api/snapshot-service.ts: lmdb's
+ * own copy, `MvccStore.backupTo`, a read transaction on lmdb's thread so writes go on meanwhile,
+ * rewritten as an etcd bbolt file by server/etcd-snapshot.ts) in a temporary folder under the data
+ * dir that is removed when the stream ends. Chunks are 32 KiB (etcd's snapshotSendBufferSize), each carrying the bytes still
  * to come; after the database comes one more message holding the SHA-256 of the database bytes,
  * which `etcdctl snapshot save` appends to the file and `tsetcd snapshot restore` verifies.
  *

@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { MvccStore } from '../mvcc/index.js';
+import { MvccStore, validateStoreFile } from '../mvcc/index.js';
 import type { Event } from '../proto/mvccpb/kv.js';
 import type { Message } from '../raft/index.js';
 import type { Transport } from '../transport/index.js';
@@ -73,6 +73,16 @@ export class SnapshotTransfer {
       await fh.datasync();
     } finally {
       await fh.close();
+    }
+    try {
+      validateStoreFile(file); // a damaged transfer must not reach lmdb (a SIGSEGV); the leader resends
+    } catch (e) {
+      this.host.logger.error(
+        { err: (e as Error).message, from: m.from.toString(16) },
+        'refused the database of a snapshot',
+      );
+      rmSync(layout.incomingDir, { recursive: true, force: true });
+      return;
     }
     this.incomingDb = file;
     this.host.step(m);
