@@ -2,7 +2,7 @@
 // JSON gateway: per message its fields in declaration order with proto name, JSON name, number,
 // type, repetition, oneof membership and referenced type; per enum its value names. The gateway uses
 // it to translate between grpc-gateway's JSON (etcd 3.4: jsonpb with OrigName) and ts-proto objects.
-// Fields our protos mark as 3.5 are left out, as etcd 3.4's gateway does not know them.
+// Fields our protos mark as 3.5 or 3.6 are left out, as etcd 3.4's gateway does not know them.
 // Run by scripts/gen-proto.sh. Usage: node scripts/gen-json-schema.mjs <descriptor-set.pb> <out.ts>
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fromBinary } from '@bufbuild/protobuf';
@@ -28,7 +28,7 @@ for (const file of set.file) {
     const full = `${prefix}${msg.name}`;
     const fields = [];
     for (const [i, f] of msg.field.entries()) {
-      if (/^\s*3\.5\b/.test(comments.get([...path, 2, i].join(',')) ?? '')) continue;
+      if (/^\s*3\.[56]\b/.test(comments.get([...path, 2, i].join(',')) ?? '')) continue;
       // [proto name, JSON name, number, descriptor type, repeated, oneof member, message/enum type]
       const entry = [f.name, f.jsonName, f.number, f.type, f.label === LABEL_REPEATED ? 1 : 0];
       entry.push(Object.hasOwn(f, 'oneofIndex') && !f.proto3Optional ? 1 : 0);

@@ -134,25 +134,33 @@ export function etcdLeases(db: BboltReader): EtcdLease[] {
   return out;
 }
 
-/** What the auth buckets hold: tsetcd cannot carry auth over yet, so restore must know. */
+/**
+ * The auth buckets: the enabled flag, the auth revision, and users and roles by name with their
+ * authpb.User / authpb.Role encodings (byte for byte what etcd stores).
+ */
 export interface EtcdAuth {
   enabled: boolean;
-  users: number;
-  roles: number;
+  /** 1 when the bucket has none (a fresh etcd's). */
+  revision: bigint;
+  users: { name: Buffer; value: Buffer }[];
+  roles: { name: Buffer; value: Buffer }[];
 }
 
 /** Reads the `auth`, `authUsers` and `authRoles` buckets (all optional). */
 export function etcdAuth(db: BboltReader): EtcdAuth {
-  const enabled = db.bucket('auth')?.get('authEnabled');
-  const count = (name: string): number => {
-    let n = 0;
-    for (const _ of db.bucket(name)?.entries() ?? []) n++;
-    return n;
-  };
+  const bucket = db.bucket('auth');
+  const enabled = bucket?.get('authEnabled');
+  const rev = bucket?.get('authRevision');
+  const entries = (name: string) =>
+    [...(db.bucket(name)?.entries() ?? [])].map(({ key, value }) => ({
+      name: Buffer.from(key),
+      value: Buffer.from(value),
+    }));
   return {
     enabled: enabled !== undefined && enabled.length === 1 && enabled[0] === 1,
-    users: count('authUsers'),
-    roles: count('authRoles'),
+    revision: rev !== undefined && rev.length === 8 ? Buffer.from(rev).readBigUInt64BE(0) : 1n,
+    users: entries('authUsers'),
+    roles: entries('authRoles'),
   };
 }
 
@@ -199,11 +207,14 @@ export interface EtcdBackendSource {
   removedMemberIds: bigint[];
   /** `cluster/clusterVersion`, e.g. "3.4.0". */
   clusterVersion: string;
+  /** The auth state (absent: auth disabled at revision 1, no users or roles, a fresh etcd's). */
+  auth?: EtcdAuth;
 }
 
 /**
  * Writes `src` as etcd 3.4's backend would hold it (the table at the top of this file): the
- * buckets an etcd 3.4 member creates, auth disabled at auth revision 1 (a fresh etcd's), no alarms.
+ * buckets an etcd 3.4 member creates, the auth state given (else auth disabled at auth revision 1,
+ * a fresh etcd's), no alarms.
  * The result is what `etcdctl snapshot status|restore` and an etcd member read.
  */
 export async function writeEtcdBackend(
@@ -250,9 +261,24 @@ export async function writeEtcdBackend(
     file,
     [
       { name: 'alarm', entries: [] },
-      { name: 'auth', entries: [{ key: Buffer.from('authRevision'), value: u64(1) }] },
-      { name: 'authRoles', entries: [] },
-      { name: 'authUsers', entries: [] },
+      {
+        name: 'auth',
+        entries: [
+          // etcd writes the flag once auth was ever enabled or disabled: 1 or 0
+          ...(src.auth
+            ? [{ key: Buffer.from('authEnabled'), value: Buffer.from([src.auth.enabled ? 1 : 0]) }]
+            : []),
+          { key: Buffer.from('authRevision'), value: u64(src.auth?.revision ?? 1n) },
+        ],
+      },
+      {
+        name: 'authRoles',
+        entries: byKey((src.auth?.roles ?? []).map((r) => ({ key: r.name, value: r.value }))),
+      },
+      {
+        name: 'authUsers',
+        entries: byKey((src.auth?.users ?? []).map((u) => ({ key: u.name, value: u.value }))),
+      },
       {
         name: 'cluster',
         entries: [{ key: Buffer.from('clusterVersion'), value: Buffer.from(src.clusterVersion) }],

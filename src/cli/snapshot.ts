@@ -18,7 +18,7 @@
  * without rewriting the applied index. Every member of the new cluster is restored from the same
  * file with its own --name and --initial-advertise-peer-urls. It is built in temporary siblings of
  * the data (and WAL) dir renamed into place at the end: a refused or interrupted restore leaves no
- * data dir. A snapshot with auth enabled is refused (tsetcd has no auth yet).
+ * data dir. Auth (flag, revision, users, roles) comes over as it was.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -313,8 +313,9 @@ function writeNewCluster(
 /**
  * Builds the store of a bbolt (etcd) snapshot in `storeDir`: every record of the `key` bucket byte
  * for byte (etcd's revision keys and KeyValues are our encoding), the consistent index and compaction
- * marks of `meta`; the leases are returned for the caller to write through the lease table. Refuses
- * a snapshot with auth enabled: tsetcd has no auth yet, and restoring it open would drop protection.
+ * marks of `meta`; the leases are returned for the caller to write through the lease table. The
+ * auth state (flag, revision, users and roles) comes over as the auth store keeps it, so a restored
+ * cluster protects what the source protected.
  */
 async function importBbolt(
   file: string,
@@ -327,24 +328,27 @@ async function importBbolt(
   try {
     const meta = etcdMeta(db);
     const auth = etcdAuth(db);
-    if (auth.enabled) {
-      throw new SnapshotCommandError(
-        `${file}: the snapshot has auth enabled (${auth.users} users, ${auth.roles} roles); tsetcd cannot restore auth yet — disable auth in etcd (etcdctl auth disable) and save again`,
-      );
-    }
-    if (auth.users + auth.roles > 0) {
-      log(
-        JSON.stringify({
-          level: 'warn',
-          msg: 'auth users and roles not restored (auth is disabled in the snapshot)',
-          users: auth.users,
-          roles: auth.roles,
-        }),
-      );
-    }
     const leases = etcdLeases(db);
     const aux = new AuxCollector();
     writeNewCluster(aux, cluster, leases);
+    // The auth store's records (src/server/auth/store.ts): the same authpb encodings etcd stores.
+    const rev = Buffer.alloc(8);
+    rev.writeBigUInt64BE(auth.revision);
+    aux.setAux(Buffer.from('auth/enabled'), Buffer.from([auth.enabled ? 1 : 0]));
+    aux.setAux(Buffer.from('auth/revision'), rev);
+    for (const u of auth.users) aux.setAux(Buffer.concat([Buffer.from('authUsers/'), u.name]), u.value);
+    for (const r of auth.roles) aux.setAux(Buffer.concat([Buffer.from('authRoles/'), r.name]), r.value);
+    if (auth.enabled || auth.users.length + auth.roles.length > 0) {
+      log(
+        JSON.stringify({
+          level: 'info',
+          msg: 'restored auth',
+          enabled: auth.enabled,
+          users: auth.users.length,
+          roles: auth.roles.length,
+        }),
+      );
+    }
     const keys = db.bucket('key')!;
     try {
       const { maxRev } = await importStore(storeDir, {

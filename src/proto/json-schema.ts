@@ -104,7 +104,7 @@ export const JSON_MESSAGES: Record<string, JsonField[]> = {
   "etcdserverpb.SnapshotRequest": [],
   "etcdserverpb.SnapshotResponse": [["header","header",1,11,0,0,"etcdserverpb.ResponseHeader"],["remaining_bytes","remainingBytes",2,4,0,0],["blob","blob",3,12,0,0]],
   "etcdserverpb.StatusRequest": [],
-  "etcdserverpb.StatusResponse": [["header","header",1,11,0,0,"etcdserverpb.ResponseHeader"],["version","version",2,9,0,0],["dbSize","dbSize",3,3,0,0],["leader","leader",4,4,0,0],["raftIndex","raftIndex",5,4,0,0],["raftTerm","raftTerm",6,4,0,0],["raftAppliedIndex","raftAppliedIndex",7,4,0,0],["errors","errors",8,9,1,0],["dbSizeInUse","dbSizeInUse",9,3,0,0],["isLearner","isLearner",10,8,0,0],["storageVersion","storageVersion",11,9,0,0],["dbSizeQuota","dbSizeQuota",12,3,0,0],["downgradeInfo","downgradeInfo",13,11,0,0,"etcdserverpb.DowngradeInfo"]],
+  "etcdserverpb.StatusResponse": [["header","header",1,11,0,0,"etcdserverpb.ResponseHeader"],["version","version",2,9,0,0],["dbSize","dbSize",3,3,0,0],["leader","leader",4,4,0,0],["raftIndex","raftIndex",5,4,0,0],["raftTerm","raftTerm",6,4,0,0],["raftAppliedIndex","raftAppliedIndex",7,4,0,0],["errors","errors",8,9,1,0],["dbSizeInUse","dbSizeInUse",9,3,0,0],["isLearner","isLearner",10,8,0,0]],
   "etcdserverpb.TxnRequest": [["compare","compare",1,11,1,0,"etcdserverpb.Compare"],["success","success",2,11,1,0,"etcdserverpb.RequestOp"],["failure","failure",3,11,1,0,"etcdserverpb.RequestOp"]],
   "etcdserverpb.TxnResponse": [["header","header",1,11,0,0,"etcdserverpb.ResponseHeader"],["succeeded","succeeded",2,8,0,0],["responses","responses",3,11,1,0,"etcdserverpb.ResponseOp"]],
   "etcdserverpb.WatchCancelRequest": [["watch_id","watchId",1,3,0,0]],

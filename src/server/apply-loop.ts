@@ -61,6 +61,23 @@ export class ApplyLoop {
     this.listeners.push(listener);
   }
 
+  private readonly restoreListeners: ((rev: number) => void)[] = [];
+
+  /** Subscribes to history gaps (see Member.onRestored). */
+  onRestored(listener: (rev: number) => void): void {
+    this.restoreListeners.push(listener);
+  }
+
+  /**
+   * The store was replaced by one whose history does not reach back to what listeners have seen
+   * (a snapshot compacted past it): they are told the new revision instead of events, and must
+   * read what they can from the store (watchers behind the compaction get etcd's compacted error).
+   */
+  restored(rev: number): void {
+    this.notifiedRevision = rev;
+    for (const l of this.restoreListeners) l(rev);
+  }
+
   /** Events for listeners, published at the end of this turn. */
   publish(events: Event[]): void {
     for (const e of events) this.pendingEvents.push(e);

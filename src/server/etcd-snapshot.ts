@@ -2,7 +2,7 @@
  * The database of Maintenance.Snapshot in etcd's format: a consistent lmdb copy of the store
  * (MvccStore.backupTo) rewritten as the bbolt file etcd 3.4's backend would be for the same state —
  * the `key` records byte for byte (the same encoding), meta (consistent index, compaction marks),
- * leases (granted and checkpointed TTLs), members and removed ids, cluster version, auth disabled.
+ * leases (granted and checkpointed TTLs), members and removed ids, cluster version, auth state.
  *
  * Why always bbolt: `etcdctl snapshot save` is how every etcd backup runbook, operator and tool
  * (etcdctl/etcdutl snapshot status and restore, backup sidecars) takes a backup, and all of them read
@@ -13,7 +13,7 @@
  * snapshots between members stay lmdb copies.
  */
 import { join } from 'node:path';
-import { type EtcdLease, writeEtcdBackend } from '../bbolt/index.js';
+import { type EtcdAuth, type EtcdLease, writeEtcdBackend } from '../bbolt/index.js';
 import { openStoreCopy } from '../mvcc/index.js';
 import { MvccLeaseStore } from './lease-store.js';
 import { Membership } from './membership.js';
@@ -48,6 +48,7 @@ export async function writeEtcdSnapshot(
         members: membership.list(),
         removedMemberIds: membership.removedIds(),
         clusterVersion,
+        auth: authOfStore(aux),
       },
       { sync: false },
     ); // a scratch file: streamed, then deleted
@@ -55,6 +56,24 @@ export async function writeEtcdSnapshot(
   } finally {
     await copy.close();
   }
+}
+
+/**
+ * The auth state as the auth store keeps it (src/server/auth: `auth/enabled`, `auth/revision`,
+ * `authUsers/<name>`, `authRoles/<name>` holding authpb encodings), as etcd's buckets hold it.
+ */
+function authOfStore(aux: { auxRecords(prefix: Buffer): { key: Buffer; value: Buffer }[] }): EtcdAuth {
+  const one = (key: string) => aux.auxRecords(Buffer.from(key)).find((r) => r.key.toString() === key)?.value;
+  const enabled = one('auth/enabled');
+  const revision = one('auth/revision');
+  const named = (prefix: string) =>
+    aux.auxRecords(Buffer.from(prefix)).map((r) => ({ name: r.key.subarray(prefix.length), value: r.value }));
+  return {
+    enabled: enabled !== undefined && enabled.length === 1 && enabled[0] === 1,
+    revision: revision !== undefined && revision.length === 8 ? revision.readBigUInt64BE(0) : 1n,
+    users: named('authUsers/'),
+    roles: named('authRoles/'),
+  };
 }
 
 /** `<dir>/lmdb` for the copy, `<dir>/db` for the bbolt file. */

@@ -214,6 +214,7 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
     reportSnapshot: (to, ok) => driver().reportSnapshot(to, ok),
     notifiedRevision: () => p.applyLoop.notifiedRevision,
     publish: (events) => p.applyLoop.publish(events),
+    restored: (rev) => p.applyLoop.restored(rev),
     afterInstall: () => p.peers.syncPeers(),
   });
   p.peers = new MemberPeers({

@@ -343,6 +343,14 @@ export class Member {
     this.parts.applyLoop.onEvents(listener);
   }
 
+  /**
+   * Subscribes to history gaps: after a snapshot install whose store is compacted past what
+   * `onEvents` listeners have seen, `listener` gets the new revision instead of the lost events.
+   */
+  onRestored(listener: (rev: number) => void): void {
+    this.parts.applyLoop.onRestored(listener);
+  }
+
   /** The newest revision whose events have been published to `onEvents` listeners. */
   get notifiedRevision(): number {
     return this.parts.applyLoop.notifiedRevision;

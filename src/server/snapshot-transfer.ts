@@ -30,6 +30,8 @@ export interface SnapshotTransferHost {
   notifiedRevision(): number;
   /** Events for watchers, published at the end of the turn. */
   publish(events: Event[]): void;
+  /** The new store's history starts after what listeners have seen: they resync from it. */
+  restored(rev: number): void;
   /** The store was replaced: peers from the new member table, the applied index from the store. */
   afterInstall(): void;
 }
@@ -123,10 +125,14 @@ export class SnapshotTransfer {
     if (store.rev > seenRev && store.compactRev <= seenRev) {
       events = store.rangeEvents(seenRev + 1, store.rev, Buffer.from([0]), Buffer.from([0]));
     } else if (store.rev > seenRev) {
+      // etcd's watchable store Restore: every watcher re-reads from the new store; those behind its
+      // compaction get the compacted error (never a silent gap).
       host.logger.warn(
         { 'seen-revision': seenRev, 'compact-revision': store.compactRev },
-        'the snapshot is compacted past what watchers here have seen; they may miss events',
+        'the snapshot is compacted past what watchers here have seen; watchers resync from the store',
       );
+      host.restored(store.rev);
+      return;
     }
     host.publish(events);
   }

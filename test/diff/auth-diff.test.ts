@@ -305,7 +305,18 @@ diffCase(
     );
     await s.rpc('no token removes a member', (c) => c.cluster.memberRemove({ ID: 1 }), { fail: EMPTY_USER });
     await s.rpc('u lists members', (c) => c.cluster.memberList({}, { token: u }), { project: shapeOf });
-    await s.rpc('u status', (c) => c.maintenance.status({}, { token: u }), { project: shapeOf });
+    // (without etcd 3.6's fields, which tsetcd fills and etcd 3.4 leaves out: see kv-diff's statusView)
+    await s.rpc('u status', (c) => c.maintenance.status({}, { token: u }), {
+      project: (v) => {
+        const {
+          storageVersion: _sv,
+          dbSizeQuota: _q,
+          downgradeInfo: _d,
+          ...r
+        } = v as Record<string, unknown>;
+        return shapeOf(r);
+      },
+    });
     await s.rpc('u compacts (etcd 3.4 checks nothing)', (c) => c.kv.compact({ revision: 2 }, { token: u }));
     await s.rpc('root hashes', (c) => c.maintenance.hashKv({}, { token: root }), { project: shapeOf });
     // A permission change: a simple token carries no revision of its own and sees it at once.

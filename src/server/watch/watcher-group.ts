@@ -141,6 +141,14 @@ export class WatcherGroup {
     return true;
   }
 
+  /** Every watcher of the group (a snapshot: safe to delete while iterating the result). */
+  all(): Watcher[] {
+    const out = new Set<Watcher>(this.ranges);
+    for (const set of this.byKey.values()) for (const w of set) out.add(w);
+    for (const set of this.byPrefix.values()) for (const w of set) out.add(w);
+    return [...out];
+  }
+
   has(w: Watcher): boolean {
     if (w.end === undefined) return this.byKey.get(w.key)?.has(w) ?? false;
     if (w.prefix !== undefined) return this.byPrefix.get(w.prefix)?.has(w) ?? false;
