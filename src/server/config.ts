@@ -79,8 +79,13 @@ export interface MemberConfig {
   clock?: Clock;
 }
 
+/**
+ * The etcd release whose API and behaviour tsetcd reproduces, reported where etcd reports its own
+ * version (Status, /version, etcd_server_version): the one the differential tests and etcd's own e2e
+ * suite run against (Debian's etcd 3.4.23). tsetcd's own version is `tsetcd --version`'s first line.
+ */
+export const SERVER_VERSION = '3.4.23';
 /** The cluster's API version clients see (etcd's cluster version is major.minor.0). */
-export const SERVER_VERSION = '3.4.0';
 export const CLUSTER_VERSION = '3.4.0';
 
 /** etcd's default space quota when --quota-backend-bytes is 0: 2 GiB. */

@@ -1217,7 +1217,7 @@ export const COMMANDS: Command[] = [
     },
   ),
   command('version', 'version', 'Prints the version of etcdctl', {}, async (ctx) => {
-    ctx.out.out('etcdctl version: 3.4.0\nAPI version: 3.4\n');
+    ctx.out.out('etcdctl version: 3.4.23\nAPI version: 3.4\n');
   }),
 ];
 
