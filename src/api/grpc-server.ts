@@ -86,6 +86,8 @@ export interface RegisteredMethod {
 export interface GrpcServerOptions {
   /** Largest request message accepted, in bytes (etcd: --max-request-bytes + 512 KiB). */
   maxReceiveMessageBytes: number;
+  /** HTTP/2 streams a client connection may have open at once (etcd --max-concurrent-streams). */
+  maxConcurrentStreams?: number;
   observer?: GrpcObserver;
   /** Answers non-gRPC HTTP/2 requests (e.g. curl --http2-prior-knowledge /health). */
   http?: HttpHandler;
@@ -118,7 +120,7 @@ export class GrpcServer {
     this.http2 = http2.createServer({
       maxSessionMemory: 256,
       settings: {
-        maxConcurrentStreams: 4294967295,
+        maxConcurrentStreams: opts.maxConcurrentStreams ?? 4294967295,
         initialWindowSize: 1 << 22,
         maxFrameSize: 1 << 14,
       },
@@ -169,6 +171,11 @@ export class GrpcServer {
   /** The largest request message accepted, in bytes. */
   get maxReceiveMessageBytes(): number {
     return this.opts.maxReceiveMessageBytes;
+  }
+
+  /** HTTP/2 streams one connection may have open at once. */
+  get maxConcurrentStreams(): number {
+    return this.opts.maxConcurrentStreams ?? 4294967295;
   }
 
   /** @internal Counts a call that arrived another way (the JSON gateway) as gRPC does. */

@@ -18,6 +18,8 @@ export interface ApiServerOptions {
   /** etcd --max-request-bytes; gRPC accepts up to this plus 512 KiB, as etcd does. */
   maxRequestBytes: number;
   maxTxnOps: number;
+  /** etcd --max-concurrent-streams: HTTP/2 streams per client connection (default: 2^32-1). */
+  maxConcurrentStreams?: number;
 }
 
 /** Extra room gRPC allows above --max-request-bytes so that the application check answers first. */
@@ -35,20 +37,21 @@ export class ApiServer {
     const http: HttpHandler = (req) => this.http(req);
     this.grpc = new GrpcServer({
       maxReceiveMessageBytes: opts.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+      maxConcurrentStreams: opts.maxConcurrentStreams,
       http,
       checkRequest: checkRequestWire,
       observer: {
         started: (method: RegisteredMethod) =>
-          m.grpcStarted.labels(method.type, method.service, method.name).inc(),
+          m.grpcStarted.labels(method.name, method.service, method.type).inc(),
         handled: (method: RegisteredMethod, code: Status) => {
           const key = `${method.path} ${code}`;
           let child = handledChildren.get(key);
           if (!child) {
             child = m.grpcHandled.labels(
-              method.type,
-              method.service,
-              method.name,
               statusName[code] ?? String(code),
+              method.name,
+              method.service,
+              method.type,
             );
             handledChildren.set(key, child);
           }
@@ -59,7 +62,7 @@ export class ApiServer {
     this.http = withJsonGateway(this.grpc, httpEndpoints(member));
     registerServices(this.grpc, member, { maxTxnOps: opts.maxTxnOps });
     const handlers = this.grpc.registered();
-    for (const h of handlers) m.grpcStarted.labels(h.type, h.service, h.name);
+    for (const h of handlers) m.grpcStarted.labels(h.name, h.service, h.type);
   }
 
   /**

@@ -37,6 +37,8 @@ export interface ServerConfig {
   autoCompaction: { mode: 'periodic' | 'revision'; retention: string };
   /** Client and peer TLS flags and --cipher-suites (checked and turned into endpoints by cli/tls-setup.ts). */
   tls: { client: TlsFlags; peer: TlsFlags; cipherSuites: string[]; listenPeerUrls: string[] };
+  /** etcd --max-concurrent-streams: HTTP/2 streams one client connection may have open at once. */
+  maxConcurrentStreams: number;
 }
 
 function splitList(s: string): string[] {
@@ -156,6 +158,15 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
   const maxTxnOps = int(flags, 'max-txn-ops');
   if (maxRequestBytes <= 0) throw new FlagError('--max-request-bytes must be positive');
   if (maxTxnOps <= 0) throw new FlagError('--max-txn-ops must be positive');
+  // A Go uint32 flag whose default is spelled "math.MaxUint32" in etcd's help.
+  const streamsText = v('max-concurrent-streams');
+  const maxConcurrentStreams = streamsText === 'math.MaxUint32' ? 2 ** 32 - 1 : Number(streamsText);
+  if (!/^\d+$/.test(streamsText) && streamsText !== 'math.MaxUint32')
+    throw new FlagError(`invalid value "${streamsText}" for flag -max-concurrent-streams: parse error`);
+  if (maxConcurrentStreams > 2 ** 32 - 1)
+    throw new FlagError(
+      `invalid value "${streamsText}" for flag -max-concurrent-streams: value out of range`,
+    );
   const heartbeat = int(flags, 'heartbeat-interval');
   const election = int(flags, 'election-timeout');
   // etcd's own rules and texts for these two.
@@ -221,5 +232,6 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
     listenClient,
     logLevel,
     autoCompaction: { mode, retention },
+    maxConcurrentStreams,
   };
 }

@@ -135,6 +135,7 @@ export async function main(argv: string[]): Promise<void> {
   const api = new ApiServer(member, {
     maxRequestBytes: cfg.member.maxRequestBytes,
     maxTxnOps: cfg.member.maxTxnOps,
+    maxConcurrentStreams: cfg.maxConcurrentStreams,
   });
   const listening: string[] = [];
   try {

@@ -8,6 +8,7 @@ export { IMPORT_RECORDS_PER_TXN, importStore, type StoreImport, StoreImportError
 export {
   type HashKVResult,
   type MvccLogger,
+  type MvccOpCounters,
   MvccStore,
   type MvccStoreOptions,
   type RangeOptions,

@@ -119,6 +119,22 @@ export interface MvccStoreOptions {
   mapSizeBytes?: number;
   /** Where open/compaction progress and failures are logged; default silent. */
   logger?: MvccLogger;
+  /**
+   * Counted into as etcd's mvcc metrics count (etcd_mvcc_{range,put,delete,txn}_total): every range,
+   * put and delete of a txn, and a txn when it held more than one of them. Owned by the caller, so
+   * the counts outlive a store replaced by defragment or a snapshot install.
+   */
+  opCounters?: MvccOpCounters;
+}
+
+/** etcd's mvcc operation counts (see MvccStoreOptions.opCounters). */
+export interface MvccOpCounters {
+  ranges: number;
+  puts: number;
+  deletes: number;
+  txns: number;
+  /** Bytes of keys and values put (etcd_debugging_mvcc_total_put_size_in_bytes). */
+  putBytes: number;
 }
 
 /** A write transaction: one per applied raft entry; see MvccStore.write. */
@@ -224,6 +240,7 @@ export class MvccStore {
     this.batchIntervalMs = opts.batchIntervalMs ?? 0;
     this.onBatchCommitted = opts.onBatchCommitted;
     this.log = opts.logger;
+    this.ops = opts.opCounters;
     this.index = index;
     this.currentRev = rev;
     this.compactMainRev = compactRev;
@@ -278,10 +295,19 @@ export class MvccStore {
     return this.currentRev;
   }
 
-  /** Keys in the index (live, or deleted with history kept): etcd's keys_total gauge. */
+  /**
+   * Live keys (etcd's keys_total gauge: a key counts from the put that starts its generation to
+   * its delete). Counted once on first use, then kept up to date by puts and deletes.
+   */
   get keysTotal(): number {
-    return this.index.size;
+    if (this.liveKeys === undefined) {
+      let n = 0;
+      for (const ki of this.index.values()) if (ki.ver > 0) n++;
+      this.liveKeys = n;
+    }
+    return this.liveKeys;
   }
+  private liveKeys: number | undefined;
 
   /** The compact revision: reads below it fail with ErrCompacted; -1 if never compacted. */
   get compactRev(): number {
@@ -300,8 +326,12 @@ export class MvccStore {
    */
   range(key: Buffer, end: Buffer | undefined, opts?: RangeOptions): RangeResult {
     this.checkUsable();
+    if (this.ops) this.ops.ranges++;
     return this.rangeAt(key, end, opts, this.currentRev);
   }
+
+  /** Where operations are counted (MvccStoreOptions.opCounters), if anywhere. */
+  readonly ops: MvccOpCounters | undefined;
 
   /**
    * Starts a write txn for the raft entry at `consistentIndex` (non-decreasing). Only one txn may
@@ -772,6 +802,7 @@ export class MvccStore {
     const ver = ki.ver + 1;
     txn.mainBig ??= BigInt(main);
     const { kv, bytes } = makeKeyValue(key, created, main, ver, value, lease, txn.mainBig);
+    if (ki.ver === 0 && this.liveKeys !== undefined) this.liveKeys++;
     ki.put(main, sub);
     this.txnAppend(txn, main, revKey(main, sub, false), bytes, kv);
   }
@@ -782,6 +813,7 @@ export class MvccStore {
     const sub = txn.kvs.length;
     const key = Buffer.from(ki.key, 'latin1');
     ki.tombstone(main, sub);
+    if (this.liveKeys !== undefined) this.liveKeys--;
     // Stored as etcd stores it: KeyValue{key} only; the revision is in the lmdb key.
     const bytes = encodeKeyValue(key, 0, 0, 0, EMPTY, 0n);
     const kv: KeyValue = { key, createRevision: 0n, modRevision: 0n, version: 0n, value: EMPTY, lease: 0n };
@@ -933,11 +965,14 @@ class WriteTxnImpl implements WriteTxn {
 
   range(key: Buffer, end: Buffer | undefined, opts?: RangeOptions): RangeResult {
     assert(!this.ended, 'txn already ended');
+    this.ranges++;
     return this.store.rangeAt(key, end, opts, this.rev);
   }
 
   put(key: Buffer, value: Buffer, lease: bigint): void {
     assert(!this.ended, 'txn already ended');
+    this.puts++;
+    this.putBytes += key.length + value.length;
     this.store.txnPut(this, key, value, lease);
   }
 
@@ -947,6 +982,7 @@ class WriteTxnImpl implements WriteTxn {
     wantPrevKvs = true,
   ): { deleted: number; prevKvs: KeyValue[] } {
     assert(!this.ended, 'txn already ended');
+    this.deletes++;
     const { kis, slots } = this.store.liveIn(key, end, this.rev);
     const prevKvs: KeyValue[] = [];
     if (wantPrevKvs) for (let i = 0; i < kis.length; i++) prevKvs.push(this.store.kvAt(kis[i]!, slots[i]!));
@@ -957,6 +993,20 @@ class WriteTxnImpl implements WriteTxn {
   end(): { rev: number; events: Event[] } {
     assert(!this.ended, 'txn already ended');
     this.ended = true;
+    const ops = this.store.ops;
+    if (ops) {
+      ops.ranges += this.ranges;
+      ops.puts += this.puts;
+      ops.deletes += this.deletes;
+      ops.putBytes += this.putBytes;
+      if (this.ranges + this.puts + this.deletes > 1) ops.txns++;
+    }
     return this.store.txnEnd(this);
   }
+
+  // etcd's per-txn operation counts (MvccStoreOptions.opCounters)
+  private ranges = 0;
+  private puts = 0;
+  private deletes = 0;
+  private putBytes = 0;
 }

@@ -64,7 +64,7 @@ export class BackendSlot {
   static openStore(cfg: ResolvedConfig, metrics: ServerMetrics, logger: Logger): Promise<MvccStore> {
     mkdirSync(cfg.layout.storeDir, { recursive: true });
     return MvccStore.open(
-      storeOptions(cfg, (seconds) => metrics.backendCommitSeconds.observe(seconds), logger),
+      storeOptions(cfg, (seconds) => metrics.backendCommitSeconds.observe(seconds), logger, metrics.mvccOps),
     );
   }
 

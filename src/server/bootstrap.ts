@@ -7,7 +7,7 @@
  * /members, for the id `member add` gave it, and checks --initial-cluster against their answer with
  * etcd's words.
  */
-import type { MvccStore, MvccStoreOptions } from '../mvcc/index.js';
+import type { MvccOpCounters, MvccStore, MvccStoreOptions } from '../mvcc/index.js';
 import type { ResolvedConfig } from './config.js';
 import { computeClusterId, computeMemberId } from './ids.js';
 import type { Logger } from './logger.js';
@@ -29,6 +29,7 @@ export function storeOptions(
   cfg: ResolvedConfig,
   onBatchCommitted: (seconds: number) => void,
   logger: Logger,
+  opCounters?: MvccOpCounters,
 ): MvccStoreOptions {
   return {
     dir: cfg.layout.storeDir,
@@ -36,6 +37,7 @@ export function storeOptions(
     batchIntervalMs: cfg.backendBatchIntervalMs,
     onBatchCommitted,
     logger,
+    opCounters,
   };
 }
 

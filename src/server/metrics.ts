@@ -30,6 +30,38 @@ function gaugeOf(
 
 export class ServerMetrics {
   readonly registry = new Registry();
+  /** The store's operation counts (MvccStoreOptions.opCounters): kept here, so they outlive a store swap. */
+  readonly mvccOps = { ranges: 0, puts: 0, deletes: 0, txns: 0, putBytes: 0 };
+  private readonly mvccCounters = (() => {
+    const total = (name: string, help: string, value: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(value());
+        },
+      });
+    for (const [what, key] of [
+      ['range', 'ranges'],
+      ['put', 'puts'],
+      ['delete', 'deletes'],
+      ['txn', 'txns'],
+    ] as const) {
+      const help = `Total number of ${what}s seen by this member.`;
+      total(`etcd_mvcc_${what}_total`, help, () => this.mvccOps[key]);
+      total(`etcd_debugging_mvcc_${what}_total`, help, () => this.mvccOps[key]);
+    }
+    return new Gauge({
+      name: 'etcd_debugging_mvcc_total_put_size_in_bytes',
+      help: 'The total size of put kv pairs seen by this member.',
+      registers: [this.registry],
+      collect: () => {
+        this.mvccCounters.set(this.mvccOps.putBytes);
+      },
+    });
+  })();
   readonly hasLeader = new Gauge({
     name: 'etcd_server_has_leader',
     help: 'Whether or not a leader exists. 1 is existence, 0 is not.',
@@ -109,13 +141,14 @@ export class ServerMetrics {
   readonly grpcStarted = new Counter({
     name: 'grpc_server_started_total',
     help: 'Total number of RPCs started on the server.',
-    labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
+    // etcd's (go-grpc-prometheus) labels come out in alphabetical order
+    labelNames: ['grpc_method', 'grpc_service', 'grpc_type'],
     registers: [this.registry],
   });
   readonly grpcHandled = new Counter({
     name: 'grpc_server_handled_total',
     help: 'Total number of RPCs completed on the server, regardless of success or failure.',
-    labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'],
+    labelNames: ['grpc_code', 'grpc_method', 'grpc_service', 'grpc_type'],
     registers: [this.registry],
   });
 }

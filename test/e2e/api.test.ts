@@ -299,7 +299,7 @@ describe('client API of a single member', () => {
     assert.match(metrics, /^etcd_server_has_leader 1$/m);
     assert.match(
       metrics,
-      /grpc_server_handled_total\{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Put",grpc_code="OK"\} \d+/,
+      /grpc_server_handled_total\{grpc_code="OK",grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"\} \d+/,
     );
     assert.match(metrics, /etcd_disk_backend_commit_duration_seconds_count \d+/);
     const session = http2.connect(base);

@@ -102,8 +102,32 @@ function streamErrorChunk(err: GrpcError): string {
   return JSON.stringify({ error: body });
 }
 
+/**
+ * How many gateway calls run at once. etcd's gateway reaches its gRPC server through one client
+ * connection, so all HTTP clients together get --max-concurrent-streams calls at a time (a watch
+ * holds its slot while open); the rest wait their turn, as they wait in etcd.
+ */
+class CallSlots {
+  private inUse = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly max: number) {}
+  async acquire(): Promise<() => void> {
+    if (this.inUse >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.inUse++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inUse--;
+    };
+  }
+}
+
 /** The handler chain: /v3/ and /v3beta/ paths go to the gateway, the rest to `next`. */
 export function withJsonGateway(grpc: GrpcServer, next: HttpHandler): HttpHandler {
+  const slots = new CallSlots(grpc.maxConcurrentStreams);
   return async (req) => {
     const q = req.url.indexOf('?');
     let path = q < 0 ? req.url : req.url.slice(0, q);
@@ -115,7 +139,34 @@ export function withJsonGateway(grpc: GrpcServer, next: HttpHandler): HttpHandle
     const reg = grpc.lookup(methodPath);
     const types = JSON_METHODS[methodPath];
     if (!reg || !types) return errorResponse(new GrpcError(Status.UNAVAILABLE, 'transport is closing'));
-    return callMethod(grpc, reg, types, req);
+    const release = await slots.acquire();
+    let res: HttpResponse;
+    try {
+      res = await callMethod(grpc, reg, types, req);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const stream = res.stream;
+    if (!stream) {
+      release();
+      return res;
+    }
+    // A streaming call keeps its slot until it ends or its client leaves.
+    return {
+      ...res,
+      stream: {
+        next: async () => {
+          const chunk = await stream.next();
+          if (chunk === undefined) release();
+          return chunk;
+        },
+        cancel: () => {
+          release();
+          stream.cancel();
+        },
+      },
+    };
   };
 }
 
