@@ -14,8 +14,41 @@ export const WAIT_TIMEOUT_MS = 10_000;
 /** Default polling interval of `waitFor`. */
 export const WAIT_INTERVAL_MS = 25;
 
-/** Asks the kernel for a free TCP port on 127.0.0.1 (bind to port 0, read it back, release it). */
-export function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (checked by binding it), never the same one twice in a process. */
+export async function freePort(): Promise<number> {
+  // Outside the kernel's ephemeral range (32768-60999 here), where every outgoing connection takes
+  // its local port: a member restarted on its old port could otherwise find a client socket (or a
+  // port another test was just given) on it (EADDRINUSE). Below 20000, where etcd's e2e suite binds.
+  for (let i = 0; i < FREE_PORT_TRIES; i++) {
+    const port = FREE_PORT_MIN + Math.floor(Math.random() * (FREE_PORT_MAX - FREE_PORT_MIN));
+    if (SEED_PORTS.has(port) || handedOut.has(port)) continue;
+    if (await canBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  return bindAny();
+}
+
+/** The range freePort draws from (see there), and the seed's fixed ports it leaves alone. */
+const FREE_PORT_MIN = 10_000;
+const FREE_PORT_MAX = 20_000;
+const FREE_PORT_TRIES = 50;
+const SEED_PORTS = new Set([12379, 12380, 22379, 22380, 32379, 32380]);
+/** Ports this process handed out already (never twice, even once their first user closed them). */
+const handedOut = new Set<number>();
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+}
+
+/** A port the kernel picks (the fallback). */
+function bindAny(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.unref();
