@@ -233,16 +233,25 @@ const GET_FLAGS: FlagSpecs = {
   },
 };
 
-/** The options of a get from its flags (shared by `get` and txn's get ops). */
-function getOptions(flag: (n: string) => string, args: string[]) {
+/**
+ * A key range from `get`/`del` arguments (key [range_end]) and --prefix / --from-key, refused as
+ * etcdctl refuses it.
+ */
+function keyRangeArgs(cmd: 'get' | 'del', flag: (n: string) => string, args: string[]) {
   if (args.length === 0 || args.length > 2)
-    throw new UsageError('get command needs one argument as key and an optional argument as range_end');
+    throw new UsageError(`${cmd} command needs one argument as key and an optional argument as range_end`);
   const prefix = flag('prefix') === 'true';
   const fromKey = flag('from-key') === 'true';
   if (prefix && fromKey)
     throw new UsageError('`--prefix` and `--from-key` cannot be set at the same time, choose one');
   if (prefix && args.length === 2)
     throw new UsageError('too many arguments, only accept one argument when `--prefix` is set.');
+  return { key: args[0]!, opts: { ...(args.length === 2 ? { rangeEnd: args[1]! } : {}), prefix, fromKey } };
+}
+
+/** The options of a get from its flags (shared by `get` and txn's get ops). */
+function getOptions(flag: (n: string) => string, args: string[]) {
+  const range = keyRangeArgs('get', flag, args);
   const order = flag('order').toUpperCase();
   const sortBy = flag('sort-by').toUpperCase();
   const orders: Record<string, 'ascend' | 'descend' | 'none'> = {
@@ -267,11 +276,9 @@ function getOptions(flag: (n: string) => string, args: string[]) {
   const sortOrder =
     orders[order]! === 'none' && sortBy !== '' && sortBy !== 'KEY' ? 'ascend' : orders[order]!;
   return {
-    key: args[0]!,
+    key: range.key,
     opts: {
-      ...(args.length === 2 ? { rangeEnd: args[1]! } : {}),
-      prefix,
-      fromKey,
+      ...range.opts,
       limit: toInt(flag('limit'), 'limit'),
       revision: toInt(flag('rev'), 'rev'),
       sortOrder,
@@ -341,20 +348,11 @@ const DEL_FLAGS: FlagSpecs = {
 };
 
 function delOptions(flag: (n: string) => string, args: string[]) {
-  if (args.length === 0 || args.length > 2)
-    throw new UsageError('del command needs one argument as key and an optional argument as range_end');
-  const prefix = flag('prefix') === 'true';
-  const fromKey = flag('from-key') === 'true';
-  if (prefix && fromKey)
-    throw new UsageError('`--prefix` and `--from-key` cannot be set at the same time, choose one');
-  if (prefix && args.length === 2)
-    throw new UsageError('too many arguments, only accept one argument when `--prefix` is set.');
+  const range = keyRangeArgs('del', flag, args);
   return {
-    key: args[0]!,
+    key: range.key,
     opts: {
-      ...(args.length === 2 ? { rangeEnd: args[1]! } : {}),
-      prefix,
-      fromKey,
+      ...range.opts,
       prevKv: flag('prev-kv') === 'true',
     },
   };

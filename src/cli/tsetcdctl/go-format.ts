@@ -116,6 +116,9 @@ function jsonName(k: string, ctx: string): string {
   return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/** StatusResponse fields etcd 3.6 added (tsetcd fills them; etcdctl 3.4 does not know them). */
+const STATUS_36_FIELDS = new Set(['storageVersion', 'dbSizeQuota', 'downgradeInfo']);
+
 /** A value already in Go's JSON text (not quoted again). */
 export class Raw {
   constructor(readonly text: string) {}
@@ -137,6 +140,8 @@ export function goJson(v: unknown, ctx = ''): string {
   const parts: string[] = [];
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (isZero(x)) continue;
+    // etcd 3.6's Status fields: etcdctl 3.4's StatusResponse has no such Go fields, so prints none.
+    if (ctx === 'status' && STATUS_36_FIELDS.has(k)) continue;
     const sub = k === 'header' ? '' : k === 'leases' ? 'leases' : ctx === 'leases' ? '' : ctx;
     parts.push(`${JSON.stringify(jsonName(k, ctx))}:${goJson(x, sub)}`);
   }
