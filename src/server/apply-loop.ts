@@ -100,8 +100,6 @@ export class ApplyLoop {
       result = { ok: false, error: toServerError(error) };
     }
     this.appliedIndex = entry.index;
-    this.host.metrics.proposalsCommitted.inc();
-    this.host.metrics.proposalsApplied.inc();
     this.host.proposer().settle(request.header?.ID ?? 0n, result);
   }
 

@@ -5,29 +5,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** A gauge read at scrape time; `inc()` counts locally until a source is attached. */
-function gaugeOf(
-  m: { registry: Registry },
-  name: string,
-  help: string,
-  value: () => number,
-  local: { n: number },
-): { inc(): void } {
-  new Gauge({
-    name,
-    help,
-    registers: [m.registry],
-    collect() {
-      this.set(value());
-    },
-  });
-  return {
-    inc: () => {
-      local.n++;
-    },
-  };
-}
-
 export class ServerMetrics {
   readonly registry = new Registry();
   /** The store's operation counts (MvccStoreOptions.opCounters): kept here, so they outlive a store swap. */
@@ -77,26 +54,6 @@ export class ServerMetrics {
     help: 'The number of leader changes seen.',
     registers: [this.registry],
   });
-  /** Set by registerStateMetrics: the Raft indexes these two gauges show (etcd sets them so). */
-  proposalsCommittedIndex: (() => number) | undefined;
-  proposalsAppliedIndex: (() => number) | undefined;
-  private readonly committedSeen = { n: 0 };
-  private readonly appliedSeen = { n: 0 };
-  // etcd exposes both as gauges holding the committed and applied Raft indexes.
-  readonly proposalsCommitted = gaugeOf(
-    this,
-    'etcd_server_proposals_committed_total',
-    'The total number of consensus proposals committed.',
-    () => this.proposalsCommittedIndex?.() ?? this.committedSeen.n,
-    this.committedSeen,
-  );
-  readonly proposalsApplied = gaugeOf(
-    this,
-    'etcd_server_proposals_applied_total',
-    'The total number of consensus proposals applied.',
-    () => this.proposalsAppliedIndex?.() ?? this.appliedSeen.n,
-    this.appliedSeen,
-  );
   readonly proposalsPending = new Gauge({
     name: 'etcd_server_proposals_pending',
     help: 'The current number of pending proposals to commit.',
@@ -252,9 +209,17 @@ export function registerStateMetrics(m: ServerMetrics, src: MetricsSource): void
     Math.max(0, src.store().compactRev),
   );
   gauge('etcd_debugging_lease_total', 'The number of leases currently held (tsetcd).', () => src.leases());
-  // etcd exposes these two as gauges set to the Raft indexes.
-  m.proposalsCommittedIndex = () => src.raft().commitIndex;
-  m.proposalsAppliedIndex = () => src.raft().appliedIndex;
+  // etcd exposes these two as gauges holding the committed and applied Raft indexes.
+  gauge(
+    'etcd_server_proposals_committed_total',
+    'The total number of consensus proposals committed.',
+    () => src.raft().commitIndex,
+  );
+  gauge(
+    'etcd_server_proposals_applied_total',
+    'The total number of consensus proposals applied.',
+    () => src.raft().appliedIndex,
+  );
   new Counter({
     name: 'etcd_network_peer_sent_bytes_total',
     help: 'The total number of bytes sent to peers.',

@@ -20,13 +20,6 @@ const ROOT = ['--user', 'root:rootpw'];
 /** bcrypt's lowest cost on both sides: the cases check behaviour, not hashing time. */
 const FAST = { flags: ['--bcrypt-cost', '4'] };
 
-/** Creates root (with the root role) and enables auth, through etcdctl. */
-async function enableAuth(s: Session): Promise<void> {
-  await s.ctl('user add root:rootpw --interactive=false');
-  await s.ctl('user grant-role root root');
-  await s.ctl('auth enable');
-}
-
 /** Logs `name` in over gRPC and returns the token (recorded by shape). */
 async function login(s: Session, name: string, password: string): Promise<string> {
   const r = await s.rpc(`${name} logs in`, (c) => c.auth.authenticate({ name, password }), {

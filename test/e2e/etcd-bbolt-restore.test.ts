@@ -16,7 +16,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { BboltError, BboltReader, etcdSnapshotStatus } from '../../src/bbolt/index.js';
-import { launch, type Proc, planMember, stopAll, waitHealthy } from '../helpers/cluster.js';
+import { type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
 import {
   b,
   connect,
@@ -55,21 +55,9 @@ let oldRev = 0;
 
 /** A single member of `kind` on fresh ports over `dataDir` (restored or empty). */
 async function member(kind: 'etcd' | 'tsetcd', name: string, dataDir: string, peer?: string): Promise<Proc> {
-  const client = `127.0.0.1:${await freePort()}`;
-  const peerUrl = peer ?? `http://127.0.0.1:${await freePort()}`;
-  const p = planMember({
-    kind,
-    name,
-    dataDir,
-    client,
-    peer: peerUrl,
-    initialCluster: `${name}=${peerUrl}`,
-    token: 'bbolt-test',
-    extraFlags: [],
-  });
-  procs.push(p);
-  launch(p);
-  await waitHealthy(p);
+  const p = await planSingle(kind, name, dataDir, { token: 'bbolt-test', peer });
+  procs.push(p); // before the wait, so a member that never becomes healthy is still stopped
+  await startAll([p]);
   return p;
 }
 

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { launch, type Proc, planMember, stopAll, waitHealthy } from '../helpers/cluster.js';
+import { type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
 import { b, connect, type EtcdClients, etcdctl, freePort, repoRoot, tempDir } from '../helpers/index.js';
 
 function tsetcd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -45,22 +45,10 @@ test('a tsetcd snapshot is an etcd snapshot: etcdctl status, etcdctl restore, et
     dir.remove();
   });
   const member = async (kind: 'etcd' | 'tsetcd', name: string, dataDir: string, peer?: string) => {
-    const client = `127.0.0.1:${await freePort()}`;
-    const peerUrl = peer ?? `http://127.0.0.1:${await freePort()}`;
-    const p = planMember({
-      kind,
-      name,
-      dataDir,
-      client,
-      peer: peerUrl,
-      initialCluster: `${name}=${peerUrl}`,
-      token: 'bbolt-save',
-      extraFlags: [],
-    });
+    const p = await planSingle(kind, name, dataDir, { token: 'bbolt-save', peer });
     procs.push(p);
-    launch(p);
-    await waitHealthy(p);
-    const c = connect(client);
+    await startAll([p]);
+    const c = connect(p.client);
     clients.push(c);
     return { p, c };
   };

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { launch, type Proc, planMember, stopAll, waitHealthy } from '../helpers/cluster.js';
+import { type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
 import {
   b,
   connect,
@@ -55,22 +55,10 @@ test('migrate a live etcd to tsetcd: snapshot, restore, follow, cut-over', {
     dir.remove();
   });
   const member = async (kind: 'etcd' | 'tsetcd', name: string, dataDir: string, peer?: string) => {
-    const client = `127.0.0.1:${await freePort()}`;
-    const peerUrl = peer ?? `http://127.0.0.1:${await freePort()}`;
-    const p = planMember({
-      kind,
-      name,
-      dataDir,
-      client,
-      peer: peerUrl,
-      initialCluster: `${name}=${peerUrl}`,
-      token: 'migrate',
-      extraFlags: [],
-    });
+    const p = await planSingle(kind, name, dataDir, { token: 'migrate', peer });
     procs.push(p);
-    launch(p);
-    await waitHealthy(p);
-    const c = connect(client);
+    await startAll([p]);
+    const c = connect(p.client);
     clients.push(c);
     return { p, c };
   };

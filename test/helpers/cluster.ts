@@ -178,6 +178,29 @@ export async function startAll(procs: Proc[], timeoutMs = PROC_START_TIMEOUT_MS)
   for (const p of procs) await waitHealthy(p, timeoutMs);
 }
 
+/**
+ * Plans a one-member cluster of `kind` on `dataDir` (free client and peer ports, or the peer URL a
+ * snapshot was restored for); start it with startAll, after registering it for cleanup.
+ */
+export async function planSingle(
+  kind: MemberKind,
+  name: string,
+  dataDir: string,
+  opts: { token: string; peer?: string },
+): Promise<Proc> {
+  const peer = opts.peer ?? `http://127.0.0.1:${await freePort()}`;
+  return planMember({
+    kind,
+    name,
+    dataDir,
+    client: `127.0.0.1:${await freePort()}`,
+    peer,
+    initialCluster: `${name}=${peer}`,
+    token: opts.token,
+    extraFlags: [],
+  });
+}
+
 /** Sends `signal` (default SIGKILL) to the member's process and waits for it to exit. */
 export async function kill(p: Proc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   const c = p.child;

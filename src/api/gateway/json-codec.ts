@@ -73,14 +73,14 @@ function writeMessage(w: Writer, type: string, value: unknown): void {
       }
       if (isPackable(ftype)) {
         const inner = new Writer();
-        for (const item of v) writeScalar(inner, ftype, item, ref, protoName);
+        for (const item of v) writeScalar(inner, ftype, item, ref);
         w.tag(number, 2);
         w.bytes(inner.finish());
       } else {
-        for (const item of v) writeField(w, number, ftype, item, ref, protoName, true);
+        for (const item of v) writeField(w, number, ftype, item, ref, true);
       }
     } else {
-      writeField(w, number, ftype, v, ref, protoName, oneof === 1);
+      writeField(w, number, ftype, v, ref, oneof === 1);
     }
   }
 }
@@ -115,7 +115,6 @@ function writeField(
   ftype: number,
   v: unknown,
   ref: string | undefined,
-  name: string,
   always: boolean,
 ): void {
   if (ftype === T.message) {
@@ -126,40 +125,40 @@ function writeField(
     return;
   }
   const probe = new Writer();
-  const isZero = writeScalar(probe, ftype, v, ref, name);
+  const isZero = writeScalar(probe, ftype, v, ref);
   if (isZero && !always) return;
   w.tag(number, wireTypeOf(ftype));
   w.raw(probe.finish());
 }
 
 /** Writes a scalar's payload (no tag); returns whether it was the type's zero value. */
-function writeScalar(w: Writer, ftype: number, v: unknown, ref: string | undefined, name: string): boolean {
+function writeScalar(w: Writer, ftype: number, v: unknown, ref: string | undefined): boolean {
   switch (ftype) {
     case T.string: {
-      if (typeof v !== 'string') throw typeError(v, 'string', name);
+      if (typeof v !== 'string') throw typeError(v, 'string');
       const b = Buffer.from(v, 'utf8');
       w.bytes(b);
       return b.length === 0;
     }
     case T.bytes: {
-      if (typeof v !== 'string') throw typeError(v, '[]uint8', name);
+      if (typeof v !== 'string') throw typeError(v, '[]uint8');
       const b = decodeBase64(v);
       w.bytes(b);
       return b.length === 0;
     }
     case T.bool: {
-      if (typeof v !== 'boolean') throw typeError(v, 'bool', name);
+      if (typeof v !== 'boolean') throw typeError(v, 'bool');
       w.varint(v ? 1n : 0n);
       return !v;
     }
     case T.enum: {
-      const n = enumNumber(v, ref ?? '', name);
+      const n = enumNumber(v, ref ?? '');
       w.varint(BigInt.asUintN(64, BigInt(n)));
       return n === 0;
     }
     case T.double:
     case T.float: {
-      const n = numberOf(v, ftype === T.double ? 'float64' : 'float32', name);
+      const n = numberOf(v, ftype === T.double ? 'float64' : 'float32');
       const b = Buffer.alloc(ftype === T.double ? 8 : 4);
       if (ftype === T.double) b.writeDoubleLE(n);
       else b.writeFloatLE(n);
@@ -182,7 +181,7 @@ function writeScalar(w: Writer, ftype: number, v: unknown, ref: string | undefin
         ftype === T.sfixed64 ||
         ftype === T.sint32 ||
         ftype === T.sint64;
-      const n = integerOf(v, bits, signed, name);
+      const n = integerOf(v, bits, signed);
       if (ftype === T.fixed64 || ftype === T.sfixed64) {
         const b = Buffer.alloc(8);
         b.writeBigUInt64LE(BigInt.asUintN(64, n));
@@ -205,12 +204,12 @@ function goType(bits: number, signed: boolean): string {
   return `${signed ? 'int' : 'uint'}${bits}`;
 }
 
-function integerOf(v: unknown, bits: number, signed: boolean, name: string): bigint {
+function integerOf(v: unknown, bits: number, signed: boolean): bigint {
   let text: string;
   if (v instanceof JsonNumber) text = v.text;
   else if (typeof v === 'string')
     text = v; // jsonpb strips the quotes of a quoted number
-  else throw typeError(v, goType(bits, signed), name);
+  else throw typeError(v, goType(bits, signed));
   if (!/^-?\d+$/.test(text)) {
     if (v instanceof JsonNumber || /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(text)) {
       throw new JsonDecodeError(
@@ -230,20 +229,20 @@ function integerOf(v: unknown, bits: number, signed: boolean, name: string): big
   return n;
 }
 
-function numberOf(v: unknown, go: string, name: string): number {
+function numberOf(v: unknown, go: string): number {
   if (v instanceof JsonNumber) return Number(v.text);
   if (typeof v === 'string' && v !== '' && !Number.isNaN(Number(v))) return Number(v);
-  throw typeError(v, go, name);
+  throw typeError(v, go);
 }
 
-function enumNumber(v: unknown, ref: string, name: string): number {
+function enumNumber(v: unknown, ref: string): number {
   const values = JSON_ENUMS[ref] ?? {};
   if (v instanceof JsonNumber && /^-?\d+$/.test(v.text)) return Number(v.text);
   if (typeof v === 'string') {
     for (const [num, n] of Object.entries(values)) if (n === v) return Number(num);
     throw new JsonDecodeError(`unknown value ${JSON.stringify(v)} for enum ${goEnumName(ref)}`);
   }
-  throw typeError(v, 'int32', name);
+  throw typeError(v, 'int32');
 }
 
 /** etcdserverpb.RangeRequest.SortOrder → etcdserverpb.RangeRequest_SortOrder (Go's type name). */
@@ -266,7 +265,7 @@ function jsonKind(v: unknown): string {
   }
 }
 
-function typeError(v: unknown, go: string, _name: string): JsonDecodeError {
+function typeError(v: unknown, go: string): JsonDecodeError {
   return new JsonDecodeError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type ${go}`);
 }
 
