@@ -4,25 +4,37 @@
  * the closures are called later, so the order of construction does not matter.
  */
 import type { MvccStore } from '../mvcc/index.js';
-import type { AlarmRequest, AlarmResponse } from '../proto/etcdserverpb/rpc.js';
+import type {
+  AlarmRequest,
+  AlarmResponse,
+  Member as MemberInfo,
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+} from '../proto/etcdserverpb/rpc.js';
 import { etcdError } from '../wire/errors.js';
 import { Applier } from './applier.js';
+import { applyRange, applyTxn, txnIsSerializable } from './apply.js';
 import { ApplyLoop } from './apply-loop.js';
 import { AuthStore, newTokenProvider } from './auth/index.js';
 import { BackendSlot } from './backend-slot.js';
 import type { Identity } from './bootstrap.js';
-import type { ResolvedConfig } from './config.js';
+import { CLUSTER_VERSION, DEFAULT_QUOTA_BYTES, type ResolvedConfig, SERVER_VERSION } from './config.js';
 import { LeasePrimary } from './lease-checkpoint.js';
-import { LeaseService } from './lease-service.js';
+import { LEASE_EXPIRY_CHECK_MS, LeaseService } from './lease-service.js';
 import type { Logger } from './logger.js';
 import { Maintenance } from './maintenance.js';
 import { MemberPeers } from './member-peers.js';
+import type { DriverCallbacks } from './member-start.js';
+import { waitForQuorum } from './member-start.js';
 import { MembershipService } from './membership-service.js';
-import type { ServerMetrics } from './metrics.js';
+import { registerStateMetrics, type ServerMetrics } from './metrics.js';
 import type { PeerHttpClient } from './peer-http.js';
 import { Proposer } from './proposer.js';
 import type { RaftDriver } from './raft-driver.js';
 import { ReadBarrier } from './reads.js';
+import { mapMvccErrors } from './server-errors.js';
 import type { Signal } from './signal.js';
 import { SnapshotTransfer } from './snapshot-transfer.js';
 
@@ -231,4 +243,112 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
     promote: (id) => p.membership.promote(id),
   });
   return p;
+}
+
+/** What the Raft driver calls back into: the apply loop, the snapshot part and the peers. */
+export function driverCallbacks(p: MemberParts, core: MemberCore): DriverCallbacks {
+  return {
+    applyEntry: (e) => p.applyLoop.applyEntry(e),
+    advanceAppliedIndex: (index, term) => p.applyLoop.advanceAppliedIndex(index, term),
+    applyConfChange: (cc, index) => p.applyLoop.applyConfChange(cc, index),
+    installSnapshot: (snap) => p.snapshots.install(snap),
+    prepareSnapshot: () => p.backend.store.syncAll(),
+    send: (msgs) => p.peers.send(msgs),
+    onLeaderChange: (leader) => {
+      core.metrics.hasLeader.set(leader !== 0n ? 1 : 0);
+      core.metrics.isLeader.set(leader === core.memberId ? 1 : 0);
+      if (leader !== 0n) core.metrics.leaderChanges.inc();
+      // A member that stops leading stops keeping lease time; a new leader starts once it applied its
+      // term's first entry (LeasePrimary.onEmptyEntryApplied), as etcd's lessor Promote does.
+      p.leasePrimary.onLeaderChange();
+      core.leaderChanged.notify();
+    },
+    onFatal: (err) => core.fail(err),
+  };
+}
+
+/** Expires timed-out proposals and (on the leader) leases, every LEASE_EXPIRY_CHECK_MS. */
+export function startExpiryTicker(p: MemberParts, core: MemberCore): { clear(): void } {
+  return core.cfg.clock.setInterval(() => {
+    if (core.stopped()) return;
+    p.proposer.expire();
+    p.leases.checkExpiry();
+  }, LEASE_EXPIRY_CHECK_MS);
+}
+
+/** The gauges read at scrape time from the member's state (see metrics.ts). */
+export function registerPartsMetrics(p: MemberParts, core: MemberCore): void {
+  registerStateMetrics(core.metrics, {
+    memberIdHex: core.memberId.toString(16),
+    serverVersion: SERVER_VERSION,
+    clusterVersion: CLUSTER_VERSION,
+    quotaBackendBytes: core.cfg.quotaBackendBytes || DEFAULT_QUOTA_BYTES,
+    isLearner: () => p.backend.membership.get(core.memberId)?.isLearner === true,
+    store: () => p.backend.store,
+    raft: () => ({ commitIndex: core.driver().committedIndex, appliedIndex: p.applyLoop.appliedIndex }),
+    leases: () => p.backend.lessor.size,
+    peers: () =>
+      [...p.peers.stats()].map(([id, st]) => ({
+        id: id.toString(16),
+        sentBytes: st.bytes,
+        connected: st.connected,
+      })),
+  });
+}
+
+/** Starts waiting for a leader and publishing this member (etcd's ReadyNotify; member-start.ts). */
+export function startQuorumWait(p: MemberParts, core: MemberCore): Promise<void> {
+  return waitForQuorum({
+    ...{ cfg: core.cfg, logger: core.logger, memberId: core.memberId, clusterId: core.clusterId },
+    leaderChanged: core.leaderChanged,
+    isStopped: () => core.stopped(),
+    leader: () => core.driver().leader,
+    membership: () => p.backend.membership,
+    failure: () => core.fatal(),
+    refusingClusterId: () => p.peers.refusingClusterId(),
+    connected: (id) => p.peers.stats().get(id)?.connected ?? false,
+    propose: (fields) => p.proposer.propose(fields),
+  });
+}
+
+/** Members as MemberList shows them; this member's own name and client URLs are known first-hand. */
+export function listMembers(p: MemberParts, core: MemberCore): MemberInfo[] {
+  return p.backend.membership.list().map((m) => ({
+    ID: m.id,
+    name: m.id === core.memberId ? core.cfg.name : m.name,
+    peerURLs: m.peerUrls,
+    clientURLs: m.id === core.memberId ? core.cfg.clientUrls : m.clientUrls,
+    isLearner: m.isLearner,
+  }));
+}
+
+/** A Range: linearizable ones wait for the ReadIndex barrier; all wait out a store swap. */
+export async function serveRange(p: MemberParts, r: RangeRequest): Promise<RangeResponse> {
+  if (!r.serializable) await p.reads.wait();
+  if (p.backend.isSwapping) await p.backend.ready();
+  return mapMvccErrors(() => applyRange(p.backend.store, r));
+}
+
+/** A read-only Txn, applied here, unchecked: the API edge checks its permissions. */
+export async function serveReadTxn(p: MemberParts, r: TxnRequest): Promise<TxnResponse> {
+  if (!txnIsSerializable(r)) await p.reads.wait();
+  if (p.backend.isSwapping) await p.backend.ready();
+  return mapMvccErrors(() =>
+    applyTxn(p.backend.store, r, p.applier.hooks, () => p.backend.store.write(p.applyLoop.appliedIndex)),
+  );
+}
+
+/** The "opened backend" log line and the db size gauge, once the store and the driver are open. */
+export function reportOpened(core: MemberCore, store: MvccStore, tookMs: number): void {
+  core.logger.info(
+    {
+      'member-id': core.memberId.toString(16),
+      'cluster-id': core.clusterId.toString(16),
+      'consistent-index': store.consistentIndex,
+      revision: store.rev,
+      'took-ms': Math.round(tookMs),
+    },
+    'opened backend',
+  );
+  core.metrics.dbTotalSize.set(store.dbSize());
 }

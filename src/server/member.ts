@@ -27,29 +27,32 @@ import type {
 import type { Event } from '../proto/mvccpb/kv.js';
 import type { PeerStats } from '../transport/index.js';
 import { etcdError } from '../wire/errors.js';
-import { applyRange, applyTxn, isTxnReadOnly, txnIsSerializable } from './apply.js';
+import { isTxnReadOnly } from './apply.js';
 import { type AuthInfo, type AuthStore, BcryptPool, effectiveBcryptCost } from './auth/index.js';
 import { BackendSlot } from './backend-slot.js';
 import { type Identity, resolveIdentity } from './bootstrap.js';
-import {
-  CLUSTER_VERSION,
-  DEFAULT_QUOTA_BYTES,
-  type MemberConfig,
-  type ResolvedConfig,
-  resolveConfig,
-  SERVER_VERSION,
-} from './config.js';
-import { LEASE_EXPIRY_CHECK_MS } from './lease-service.js';
+import { type MemberConfig, type ResolvedConfig, resolveConfig } from './config.js';
 import type { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
 import type { MemberStatus } from './maintenance.js';
-import { buildParts, type MemberParts } from './member-parts.js';
-import { openDriver, waitForQuorum } from './member-start.js';
+import {
+  buildParts,
+  driverCallbacks,
+  listMembers,
+  type MemberCore,
+  type MemberParts,
+  registerPartsMetrics,
+  reportOpened,
+  serveRange,
+  serveReadTxn,
+  startExpiryTicker,
+  startQuorumWait,
+} from './member-parts.js';
+import { openDriver } from './member-start.js';
 import type { Membership } from './membership.js';
-import { registerStateMetrics, ServerMetrics } from './metrics.js';
+import { ServerMetrics } from './metrics.js';
 import { PeerHttpClient } from './peer-http.js';
 import type { RaftDriver } from './raft-driver.js';
-import { mapMvccErrors } from './server-errors.js';
 import { Signal } from './signal.js';
 
 export class Member {
@@ -67,6 +70,7 @@ export class Member {
   readonly leaderChanged: Signal;
   readonly confChanged: Signal;
   private readonly parts: MemberParts;
+  private readonly core: MemberCore;
   private stopped = false;
   private closed = false;
   private fatal: unknown;
@@ -90,24 +94,22 @@ export class Member {
     this.clusterId = identity.clusterId;
     this.leaderChanged = new Signal(cfg.clock);
     this.confChanged = new Signal(cfg.clock);
-    this.parts = buildParts(
-      {
-        cfg,
-        logger,
-        metrics: this.metrics,
-        identity,
-        memberId: this.memberId,
-        clusterId: this.clusterId,
-        peerHttp,
-        leaderChanged: this.leaderChanged,
-        confChanged: this.confChanged,
-        driver: () => this.driver,
-        stopped: () => this.stopped,
-        fatal: () => this.fatal,
-        fail: (err) => this.fail(err),
-      },
-      store,
-    );
+    this.core = {
+      cfg,
+      logger,
+      metrics: this.metrics,
+      identity,
+      memberId: this.memberId,
+      clusterId: this.clusterId,
+      peerHttp,
+      leaderChanged: this.leaderChanged,
+      confChanged: this.confChanged,
+      driver: () => this.driver,
+      stopped: () => this.stopped,
+      fatal: () => this.fatal,
+      fail: (err) => this.fail(err),
+    };
+    this.parts = buildParts(this.core, store);
   }
 
   /**
@@ -146,67 +148,19 @@ export class Member {
       await store.close();
       throw err;
     }
-    const { applyLoop, peers, backend, proposer, leases } = member.parts;
+    const { peers } = member.parts;
     try {
       if (cfg.listenPeer) await peers.listen(cfg.listenPeer);
-      member.driver = await openDriver(cfg, logger, member, {
-        applyEntry: (e) => applyLoop.applyEntry(e),
-        advanceAppliedIndex: (index, term) => applyLoop.advanceAppliedIndex(index, term),
-        applyConfChange: (cc, index) => applyLoop.applyConfChange(cc, index),
-        installSnapshot: (snap) => member.parts.snapshots.install(snap),
-        prepareSnapshot: () => backend.store.syncAll(),
-        send: (msgs) => peers.send(msgs),
-        onLeaderChange: (leader) => member.onLeaderChange(leader),
-        onFatal: (err) => member.fail(err),
-      });
+      member.driver = await openDriver(cfg, logger, member, driverCallbacks(member.parts, member.core));
     } catch (err) {
       await peers.close();
       await store.close();
       throw err;
     }
-    member.tick = cfg.clock.setInterval(() => {
-      if (member.stopped) return;
-      proposer.expire();
-      leases.checkExpiry();
-    }, LEASE_EXPIRY_CHECK_MS);
-    logger.info(
-      {
-        'member-id': member.memberId.toString(16),
-        'cluster-id': member.clusterId.toString(16),
-        'consistent-index': store.consistentIndex,
-        revision: store.rev,
-        'took-ms': Math.round(cfg.clock.now() - started),
-      },
-      'opened backend',
-    );
-    metrics.dbTotalSize.set(store.dbSize());
-    registerStateMetrics(metrics, {
-      memberIdHex: member.memberId.toString(16),
-      serverVersion: SERVER_VERSION,
-      clusterVersion: CLUSTER_VERSION,
-      quotaBackendBytes: cfg.quotaBackendBytes || DEFAULT_QUOTA_BYTES,
-      isLearner: () => member.isLearner,
-      store: () => member.store,
-      raft: () => ({ commitIndex: member.commitIndex, appliedIndex: applyLoop.appliedIndex }),
-      leases: () => member.lessor.size,
-      peers: () =>
-        [...member.peerStats()].map(([id, st]) => ({
-          id: id.toString(16),
-          sentBytes: st.bytes,
-          connected: st.connected,
-        })),
-    });
-    member.readyPromise = waitForQuorum({
-      ...{ cfg, logger, memberId: member.memberId, clusterId: member.clusterId },
-      leaderChanged: member.leaderChanged,
-      isStopped: () => member.stopped,
-      leader: () => member.driver.leader,
-      membership: () => backend.membership,
-      failure: () => member.fatal,
-      refusingClusterId: () => peers.refusingClusterId(),
-      connected: (id) => peers.stats().get(id)?.connected ?? false,
-      propose: (fields) => proposer.propose(fields),
-    });
+    member.tick = startExpiryTicker(member.parts, member.core);
+    reportOpened(member.core, store, cfg.clock.now() - started);
+    registerPartsMetrics(member.parts, member.core);
+    member.readyPromise = startQuorumWait(member.parts, member.core);
     member.readyPromise.then(
       () => {
         member.isReady = true;
@@ -252,22 +206,13 @@ export class Member {
 
   /** Members of the cluster as MemberList shows them. */
   members(): MemberInfo[] {
-    return this.membership.list().map((m) => ({
-      ID: m.id,
-      // This member's own facts are known first-hand, even before its attributes are published.
-      name: m.id === this.memberId ? this.cfg.name : m.name,
-      peerURLs: m.peerUrls,
-      clientURLs: m.id === this.memberId ? this.cfg.clientUrls : m.clientUrls,
-      isLearner: m.isLearner,
-    }));
+    return listMembers(this.parts, this.core);
   }
 
   // ---- KV ----
 
-  async range(r: RangeRequest): Promise<RangeResponse> {
-    if (!r.serializable) await this.parts.reads.wait();
-    if (this.parts.backend.isSwapping) await this.parts.backend.ready();
-    return mapMvccErrors(() => applyRange(this.store, r));
+  range(r: RangeRequest): Promise<RangeResponse> {
+    return serveRange(this.parts, r);
   }
 
   /** The store, once no swap (defrag, snapshot install) is in progress (see BackendSlot.ready). */
@@ -289,14 +234,9 @@ export class Member {
   }
 
   /** Read-only txns are applied here, unchecked: the API edge checks their permissions. */
-  async txn(r: TxnRequest, ai?: AuthInfo): Promise<TxnResponse> {
-    const { proposer, reads, backend, applier, applyLoop } = this.parts;
-    if (!isTxnReadOnly(r)) return proposer.propose({ txn: r }, ai) as Promise<TxnResponse>;
-    if (!txnIsSerializable(r)) await reads.wait();
-    if (backend.isSwapping) await backend.ready();
-    return mapMvccErrors(() =>
-      applyTxn(backend.store, r, applier.hooks, () => backend.store.write(applyLoop.appliedIndex)),
-    );
+  txn(r: TxnRequest, ai?: AuthInfo): Promise<TxnResponse> {
+    if (isTxnReadOnly(r)) return serveReadTxn(this.parts, r);
+    return this.parts.proposer.propose({ txn: r }, ai) as Promise<TxnResponse>;
   }
 
   async compact(r: CompactionRequest, ai?: AuthInfo): Promise<CompactionResponse> {
@@ -452,15 +392,5 @@ export class Member {
     this.parts.reads.failAll();
     this.leaderChanged.notify();
     this.confChanged.notify();
-  }
-
-  private onLeaderChange(leader: bigint): void {
-    this.metrics.hasLeader.set(leader !== 0n ? 1 : 0);
-    this.metrics.isLeader.set(leader === this.memberId ? 1 : 0);
-    if (leader !== 0n) this.metrics.leaderChanges.inc();
-    // A member that stops leading stops keeping lease time; a new leader starts once it applied its
-    // term's first entry (LeasePrimary.onEmptyEntryApplied), as etcd's lessor Promote does.
-    this.parts.leasePrimary.onLeaderChange();
-    this.leaderChanged.notify();
   }
 }
