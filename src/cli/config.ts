@@ -5,6 +5,7 @@
 import type { ListenAddress } from '../pkg/index.js';
 import type { MemberConfig } from '../server/index.js';
 import type { LogLevel } from '../server/logger.js';
+import type { TlsInfo } from '../tls/index.js';
 import { FlagError, type ParsedFlags, parseDurationMs } from './flags.js';
 
 export interface ListenUrl {
@@ -17,18 +18,8 @@ export interface ListenUrl {
   secure: boolean;
 }
 
-/** One side's TLS flags (etcd's TLSInfo plus --auto-tls / --peer-auto-tls). */
-export interface TlsFlags {
-  certFile: string;
-  keyFile: string;
-  trustedCaFile: string;
-  clientCertAuth: boolean;
-  crlFile: string;
-  allowedCn: string;
-  allowedHostname: string;
-  autoTls: boolean;
-  skipClientSanVerify: boolean;
-}
+/** One side's TLS flags: etcd's TLSInfo as the flags give it, plus --auto-tls / --peer-auto-tls. */
+export type TlsFlags = Omit<TlsInfo, 'cipherSuites' | 'selfCert'> & { autoTls: boolean };
 
 export interface ServerConfig {
   member: MemberConfig;

@@ -18,48 +18,7 @@ import { checkNodes, etcdNodes, parseNodes, renderUnit, SEED_SETTINGS, UnitError
 const ROOT = process.env.TSETCD_ROOT || resolve(fileURLToPath(import.meta.url), '../../../..');
 
 /** Seed 002's etcd.service.template as its heredoc writes it (shell variables still unexpanded). */
-const SEED_TEMPLATE = `[Unit]
-Description=Etcd Server
-After=network.target
-After=network-online.target
-Wants=network-online.target
-Documentation=https://github.com/coreos
-
-[Service]
-Type=notify
-WorkingDirectory=\${ETCD_DATA_DIR}
-ExecStart=/opt/k8s/bin/etcd \\
-  --data-dir=\${ETCD_DATA_DIR} \\
-  --wal-dir=\${ETCD_WAL_DIR} \\
-  --name=##NODE_NAME## \\
-  --cert-file=/etc/etcd/cert/etcd.pem \\
-  --key-file=/etc/etcd/cert/etcd-key.pem \\
-  --trusted-ca-file=/etc/kubernetes/cert/ca.pem \\
-  --peer-cert-file=/etc/etcd/cert/etcd.pem \\
-  --peer-key-file=/etc/etcd/cert/etcd-key.pem \\
-  --peer-trusted-ca-file=/etc/kubernetes/cert/ca.pem \\
-  --peer-client-cert-auth \\
-  --client-cert-auth \\
-  --listen-peer-urls=https://##NODE_IP##:2380 \\
-  --initial-advertise-peer-urls=https://##NODE_IP##:2380 \\
-  --listen-client-urls=https://##NODE_IP##:2379,https://127.0.0.1:2379 \\
-  --advertise-client-urls=https://##NODE_IP##:2379 \\
-  --initial-cluster-token=etcd-cluster-0 \\
-  --initial-cluster=\${ETCD_NODES} \\
-  --initial-cluster-state=new \\
-  --auto-compaction-mode=periodic \\
-  --auto-compaction-retention=1 \\
-  --max-request-bytes=33554432 \\
-  --quota-backend-bytes=6442450944 \\
-  --heartbeat-interval=250 \\
-  --election-timeout=2000
-Restart=on-failure
-RestartSec=5
-LimitNOFILE=65536
-
-[Install]
-WantedBy=multi-user.target
-`;
+const SEED_TEMPLATE = readFileSync(join(ROOT, 'src/cli/testdata/seed002-etcd.service.template'), 'utf8');
 
 const NODES = [
   { name: 'k8s-01', ip: '172.31.39.151' },

@@ -12,7 +12,7 @@
  * await lease.revoke();
  * ```
  */
-import type { ClientDuplexStream } from '@grpc/grpc-js';
+import type { CallOptions, ClientDuplexStream, Metadata } from '@grpc/grpc-js';
 import type { Timer } from '../pkg/index.js';
 import {
   LeaseGrantRequest,
@@ -101,15 +101,7 @@ export class Lease {
     this.conn.metadata().then(
       (md) => {
         if (this.closed || this.isLost) return;
-        const s = this.conn
-          .channel('voters')
-          .makeBidiStreamRequest(
-            LeaseService.leaseKeepAlive.path,
-            LeaseService.leaseKeepAlive.requestSerialize,
-            LeaseService.leaseKeepAlive.responseDeserialize,
-            md,
-            {},
-          );
+        const s = this.keepAliveStream(md, {});
         this.stream = s;
         s.on('data', (r: LeaseKeepAliveResponse) => this.onResponse(r));
         const broken = () => {
@@ -153,19 +145,24 @@ export class Lease {
     s?.cancel();
   }
 
+  /** A LeaseKeepAlive stream on a voter's channel. */
+  private keepAliveStream(md: Metadata, options: CallOptions) {
+    return this.conn
+      .channel('voters')
+      .makeBidiStreamRequest(
+        LeaseService.leaseKeepAlive.path,
+        LeaseService.leaseKeepAlive.requestSerialize,
+        LeaseService.leaseKeepAlive.responseDeserialize,
+        md,
+        options,
+      );
+  }
+
   /** One keep-alive over a unary-looking exchange (the stream's next answer). */
   async keepAliveOnce(): Promise<LeaseKeepAliveResponse> {
     const md = await this.conn.metadata();
     return new Promise((resolve, reject) => {
-      const s = this.conn
-        .channel('voters')
-        .makeBidiStreamRequest(
-          LeaseService.leaseKeepAlive.path,
-          LeaseService.leaseKeepAlive.requestSerialize,
-          LeaseService.leaseKeepAlive.responseDeserialize,
-          md,
-          this.conn.callOptions({ deadlineMs: 5000 }),
-        );
+      const s = this.keepAliveStream(md, this.conn.callOptions({ deadlineMs: 5000 }));
       s.on('data', (r: LeaseKeepAliveResponse) => {
         s.cancel();
         if (r.TTL <= 0n) this.markLost('expired');

@@ -22,7 +22,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { FaultHooks, type LinkEnd } from '../transport/index.js';
-import { nodeWalFs, type WalFile, type WalFs } from '../wal/index.js';
+import { type WalFile, WrappingWalFs } from '../wal/index.js';
 
 /** The environment variable that enables the failpoint server: `host:port` to listen on. */
 export const FAILPOINT_ADDR_ENV = 'TSETCD_FAILPOINT_ADDR';
@@ -36,7 +36,7 @@ function errnoError(code: string, op: string): NodeJS.ErrnoException {
 }
 
 /** The real WAL file system with injectable failures: one failing fdatasync, or a full disk. */
-export class FailingWalFs implements WalFs {
+export class FailingWalFs extends WrappingWalFs {
   /** errno the next datasync fails with (consumed by that datasync). */
   failNextFsync: string | undefined;
   /** While set, every write fails with ENOSPC. */
@@ -44,7 +44,7 @@ export class FailingWalFs implements WalFs {
   /** How many injected failures actually fired. */
   fired = 0;
 
-  private wrap(f: WalFile): WalFile {
+  protected wrap(f: WalFile): WalFile {
     return {
       write: (buf, off, len, pos) => {
         if (this.diskFull) {
@@ -68,16 +68,6 @@ export class FailingWalFs implements WalFs {
       },
     };
   }
-
-  openReadWrite = async (p: string) => this.wrap(await nodeWalFs.openReadWrite(p));
-  create = async (p: string) => this.wrap(await nodeWalFs.create(p));
-  readFile = (p: string) => nodeWalFs.readFile(p);
-  readdir = (p: string) => nodeWalFs.readdir(p);
-  mkdirp = (p: string) => nodeWalFs.mkdirp(p);
-  rename = (a: string, b: string) => nodeWalFs.rename(a, b);
-  unlink = (p: string) => nodeWalFs.unlink(p);
-  fsyncDir = (p: string) => nodeWalFs.fsyncDir(p);
-  exists = (p: string) => nodeWalFs.exists(p);
 }
 
 /** The fault layers a member is built with when failpoints are enabled, and their control server. */

@@ -6,6 +6,7 @@ export { WalError, type WalErrorCode } from './errors.js';
 export { failpoint, setFailpoint } from './failpoint.js';
 export { nodeWalFs, type WalFile, type WalFs } from './fs.js';
 export { type SimFaults, SimFs } from './fs-faulty.js';
+export { WrappingWalFs } from './fs-wrapping.js';
 export { memberSnapDir, memberWalDir } from './paths.js';
 export { RaftLogStorage } from './raft-log-storage.js';
 export { RECORD_BYTES_MAX, type WalMetadata } from './record.js';

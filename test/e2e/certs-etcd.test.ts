@@ -13,7 +13,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { etcdctl } from '../helpers/etcdctl.js';
-import { freePort, onProcessExit, repoRoot, type TempDir, tempDir, waitFor } from '../helpers/util.js';
+import {
+  freePort,
+  killAndWait,
+  onProcessExit,
+  repoRoot,
+  type TempDir,
+  tempDir,
+  waitFor,
+} from '../helpers/util.js';
 
 const CA_CONFIG = JSON.stringify({
   signing: {
@@ -137,16 +145,7 @@ async function waitHealthy(node: EtcdNode): Promise<void> {
 }
 
 async function stopAll(): Promise<void> {
-  await Promise.all(
-    procs.splice(0).map(
-      (p) =>
-        new Promise<void>((res) => {
-          if (p.exitCode !== null || p.signalCode !== null) return res();
-          p.once('exit', () => res());
-          p.kill('SIGKILL');
-        }),
-    ),
-  );
+  await killAndWait(procs.splice(0));
 }
 
 describe('real etcd 3.4 serving TLS with tsetcd certs output', () => {

@@ -12,21 +12,12 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { etcdctl } from '../helpers/etcdctl.js';
 import { commandFor, isHealthy, type MemberKind } from '../helpers/member.js';
-import { freePort, onProcessExit, tempDir, waitFor } from '../helpers/util.js';
+import { freePort, killAndWait, onProcessExit, tempDir, waitFor } from '../helpers/util.js';
 
 const dir = tempDir('tsetcd-config-file-');
 const procs: ChildProcess[] = [];
 after(async () => {
-  await Promise.all(
-    procs.map(
-      (p) =>
-        new Promise<void>((res) => {
-          if (p.exitCode !== null || p.signalCode !== null) return res();
-          p.once('exit', () => res());
-          p.kill('SIGKILL');
-        }),
-    ),
-  );
+  await killAndWait(procs);
   dir.remove();
 });
 

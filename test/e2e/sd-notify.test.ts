@@ -15,7 +15,15 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { etcdctl } from '../helpers/etcdctl.js';
-import { freePort, haveCommand, onProcessExit, repoRoot, tempDir, waitFor } from '../helpers/util.js';
+import {
+  freePort,
+  haveCommand,
+  killAndWait,
+  onProcessExit,
+  repoRoot,
+  tempDir,
+  waitFor,
+} from '../helpers/util.js';
 
 const RECEIVER = `
 import socket, struct, sys
@@ -35,16 +43,7 @@ while True:
 const dir = tempDir('tsetcd-sdnotify-');
 const procs: ChildProcess[] = [];
 after(async () => {
-  await Promise.all(
-    procs.map(
-      (p) =>
-        new Promise<void>((res) => {
-          if (p.exitCode !== null || p.signalCode !== null) return res();
-          p.once('exit', () => res());
-          p.kill('SIGKILL');
-        }),
-    ),
-  );
+  await killAndWait(procs);
   dir.remove();
 });
 

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 /**
  * Small test utilities: free ports, temporary directories that are always removed, polling with a
  * deadline, the repo root, and one process-wide cleanup registry so nothing outlives the test file.
@@ -115,6 +116,20 @@ export function tempDir(prefix = 'tsetcd-test-'): TempDir {
   };
   unregister = onProcessExit(() => rmSync(path, { recursive: true, force: true }));
   return { path, remove };
+}
+
+/** SIGKILLs each child still running (by its pid) and resolves when all have exited. */
+export function killAndWait(procs: readonly ChildProcess[]): Promise<void> {
+  return Promise.all(
+    procs.map(
+      (p) =>
+        new Promise<void>((res) => {
+          if (p.exitCode !== null || p.signalCode !== null) return res();
+          p.once('exit', () => res());
+          p.kill('SIGKILL');
+        }),
+    ),
+  ).then(() => {});
 }
 
 /** Options of `waitFor`. */

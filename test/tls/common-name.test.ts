@@ -12,6 +12,7 @@ import { KVService, RangeResponse } from '../../src/proto/etcdserverpb/rpc.js';
 import { TlsEndpoint } from '../../src/tls/index.js';
 import { b, connect, etcdctl, tempDir } from '../helpers/index.js';
 import { makeCa } from '../helpers/tls-certs.js';
+import { tlsInfo } from './tls-info.js';
 
 test('CallContext.commonName: the verified client certificate CN, natively and through the authority repair', async (t) => {
   const dir = tempDir('tsetcd-cn-');
@@ -37,21 +38,7 @@ test('CallContext.commonName: the verified client certificate CN, natively and t
       }),
   });
   const http = async () => ({ status: 404, headers: {}, body: '' });
-  const endpoint = TlsEndpoint.create(
-    {
-      certFile: server.cert,
-      keyFile: server.key,
-      trustedCaFile: ca.cert,
-      clientCertAuth: true,
-      crlFile: '',
-      allowedCn: '',
-      allowedHostname: '',
-      cipherSuites: [],
-      selfCert: false,
-      skipClientSanVerify: false,
-    },
-    'client',
-  );
+  const endpoint = TlsEndpoint.create(tlsInfo(ca.cert, server), 'client');
   const secure = new ClientListener(grpc, http, endpoint);
   const plain = new ClientListener(grpc, http);
   const sAddr = await secure.listen('127.0.0.1', 0);

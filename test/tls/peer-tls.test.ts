@@ -17,6 +17,7 @@ import { ensureSelfCert, makePeerFetch, TlsEndpoint, type TlsInfo } from '../../
 import { Transport } from '../../src/transport/index.js';
 import { type TempDir, tempDir, waitFor } from '../helpers/index.js';
 import { makeCa, type TestCa } from '../helpers/tls-certs.js';
+import { tlsInfo } from './tls-info.js';
 
 const CLUSTER = 0x77n;
 let dir: TempDir;
@@ -31,19 +32,7 @@ before(() => {
 after(() => dir?.remove());
 
 function info(files: { cert: string; key: string }, extra: Partial<TlsInfo> = {}): TlsInfo {
-  return {
-    certFile: files.cert,
-    keyFile: files.key,
-    trustedCaFile: ca.cert,
-    clientCertAuth: true,
-    crlFile: '',
-    allowedCn: 'etcd-peer',
-    allowedHostname: '',
-    cipherSuites: [],
-    selfCert: false,
-    skipClientSanVerify: false,
-    ...extra,
-  };
+  return tlsInfo(ca.cert, files, { allowedCn: 'etcd-peer', ...extra });
 }
 
 interface Node {

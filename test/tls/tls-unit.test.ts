@@ -18,6 +18,7 @@ import {
 } from '../../src/tls/index.js';
 import { type TempDir, tempDir } from '../helpers/index.js';
 import { makeCa, type TestCa } from '../helpers/tls-certs.js';
+import { tlsInfo } from './tls-info.js';
 
 let dir: TempDir;
 let ca: TestCa;
@@ -71,19 +72,7 @@ test("handshake errors: Go's texts", () => {
 });
 
 function info(files: { cert: string; key: string }, extra: Partial<TlsInfo> = {}): TlsInfo {
-  return {
-    certFile: files.cert,
-    keyFile: files.key,
-    trustedCaFile: ca.cert,
-    clientCertAuth: true,
-    crlFile: '',
-    allowedCn: '',
-    allowedHostname: '',
-    cipherSuites: [],
-    selfCert: false,
-    skipClientSanVerify: false,
-    ...extra,
-  };
+  return tlsInfo(ca.cert, files, extra);
 }
 
 test("endpoint: start-up refusals in etcd's words", () => {
