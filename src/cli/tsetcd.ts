@@ -45,6 +45,11 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await runMigrateCommand(argv.slice(1));
     return;
   }
+  if (argv[0] === 'gateway') {
+    const { runGatewayCommand } = await import('./gateway.js');
+    process.exitCode = await runGatewayCommand(argv.slice(1));
+    return;
+  }
   if (argv[0] === 'snapshot') {
     const { runSnapshotCommand } = await import('./snapshot.js');
     process.exitCode = await runSnapshotCommand(argv.slice(1));
