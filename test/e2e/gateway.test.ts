@@ -64,7 +64,10 @@ describe('tsetcd gateway', () => {
       const got = await etcdctl(ep, ['get', 'foo', '--print-value-only', '--consistency=s']);
       assert.equal(got.stdout, 'bar\n', got.stderr);
     }
-    const warn = gw.out().split('\n').find((l) => l.includes('"msg":"deactivated endpoint"'));
+    const warn = gw
+      .out()
+      .split('\n')
+      .find((l) => l.includes('"msg":"deactivated endpoint"'));
     assert.equal(JSON.parse(warn ?? '{}').address, procs[0]!.client);
   });
 
