@@ -27,9 +27,9 @@
 import { readFileSync } from 'node:fs';
 import {
   type CallOptions,
+  type ChannelCredentials,
   Client,
   type ClientDuplexStream,
-  type ChannelCredentials,
   credentials,
   Metadata,
   type ServiceError,
