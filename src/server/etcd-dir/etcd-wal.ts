@@ -17,7 +17,7 @@
  * (etcd's `wal.Repair` truncates it at start; we read up to it and leave the file alone), anywhere
  * else it is corruption and refused, naming the file and offset.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c } from '../../pkg/index.js';
 import { EtcdDirError } from './errors.js';
@@ -92,13 +92,18 @@ export function etcdWalSegments(walDir: string): Segment[] {
 
 /** Whether the first frame of `file` is an etcd WAL record (a crc record, as etcd starts every segment). */
 export function looksLikeEtcdWal(file: string): boolean {
-  let head: Buffer;
+  const head = Buffer.alloc(64);
+  let fd: number;
   try {
-    head = readFileSync(file).subarray(0, 64);
+    fd = openSync(file, 'r');
   } catch {
     return false;
   }
-  if (head.length < 16) return false;
+  try {
+    if (readSync(fd, head, 0, 64, 0) < 16) return false;
+  } finally {
+    closeSync(fd);
+  }
   const len = head.readBigUInt64LE(0);
   const recBytes = Number(len & 0xffffffffffffffn);
   if (recBytes === 0 || recBytes > 48) return false;
@@ -133,53 +138,110 @@ function decodeSegments(
   for (let f = 0; f < files.length; f++) {
     const file = join(walDir, files[f]!.name);
     const last = f === files.length - 1;
-    let buf: Buffer;
+    let seg: SegmentBytes;
     try {
-      buf = readFileSync(file);
+      seg = new SegmentBytes(file);
     } catch (e) {
       throw new EtcdDirError(file, (e as Error).message);
     }
-    let off = 0;
-    const torn = (at: number, what: string) => {
-      if (last) return { file, offset: at };
-      throw new EtcdDirError(file, `offset ${at}: ${what}`);
-    };
-    while (off < buf.length) {
-      if (off + 8 > buf.length) return torn(off, 'unexpected EOF');
-      const lenField = buf.readBigUInt64LE(off);
-      if (lenField === 0n) break; // preallocated space: the end of this segment
-      const recBytes = Number(lenField & 0x00ffffffffffffffn);
-      const padBytes = (lenField & (1n << 63n)) !== 0n ? Number((lenField >> 56n) & 7n) : 0;
-      if (recBytes >= ETCD_WAL_ENTRY_BYTES_MAX - padBytes)
-        throw new EtcdDirError(file, `offset ${off}: wal: max entry size limit exceeded`);
-      const start = off + 8;
-      if (start + recBytes + padBytes > buf.length) return torn(off, 'unexpected EOF');
-      const frame = buf.subarray(start, start + recBytes + padBytes);
-      let rec: RawRecord;
-      try {
-        const fields = new ProtoFields(frame.subarray(0, recBytes), 'walpb.Record');
-        rec = {
-          type: fields.num(1, 'walpb.Record'),
-          crc: Number(fields.uint(2, 'walpb.Record') & 0xffffffffn),
-          data: fields.bytes(3, 'walpb.Record'),
-          file,
-          offset: off,
-        };
-      } catch (e) {
-        if (last && isTornFrame(frame, start)) return { file, offset: off };
-        throw new EtcdDirError(file, `offset ${off}: ${(e as ProtoError).message}`);
-      }
-      if (rec.type !== CRC) {
-        const next = crc32c(rec.data, crc.value) >>> 0;
-        if (next !== rec.crc) {
-          if (last && isTornFrame(frame, start)) return { file, offset: off };
-          throw new EtcdDirError(file, `offset ${off}: wal: crc mismatch`);
-        }
-        crc.value = next;
-      }
-      visit(rec, crc);
-      off = start + recBytes + padBytes;
+    try {
+      const found = decodeSegment(seg, file, last, crc, visit);
+      if (found) return found;
+    } finally {
+      seg.close();
     }
+  }
+  return undefined;
+}
+
+/**
+ * A segment's bytes, read on demand in growing chunks: etcd preallocates 64 MB segments, and the
+ * decoder stops at the first zero length, so only the written part is read (and held).
+ */
+class SegmentBytes {
+  buf = Buffer.alloc(0);
+  private have = 0;
+  readonly size: number;
+  private readonly fd: number;
+
+  constructor(file: string) {
+    this.fd = openSync(file, 'r');
+    this.size = fstatSync(this.fd).size;
+  }
+
+  /** Makes bytes [0, end) available in `buf` (end at most `size`). */
+  ensure(end: number): void {
+    if (end <= this.have) return;
+    const want = Math.min(this.size, Math.max(end, this.have * 2, SEGMENT_READ_BYTES));
+    if (want > this.buf.length) {
+      const bigger = Buffer.alloc(want);
+      this.buf.copy(bigger, 0, 0, this.have);
+      this.buf = bigger;
+    }
+    while (this.have < want) {
+      const n = readSync(this.fd, this.buf, this.have, want - this.have, this.have);
+      if (n <= 0) throw new Error(`short read at ${this.have} of ${this.size} bytes`);
+      this.have += n;
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** The first read of a segment (and the least each later read grows it by). */
+const SEGMENT_READ_BYTES = 1 << 20;
+
+function decodeSegment(
+  seg: SegmentBytes,
+  file: string,
+  last: boolean,
+  crc: { value: number },
+  visit: (r: RawRecord, crc: { value: number }) => void,
+): { file: string; offset: number } | undefined {
+  let off = 0;
+  const torn = (at: number, what: string) => {
+    if (last) return { file, offset: at };
+    throw new EtcdDirError(file, `offset ${at}: ${what}`);
+  };
+  while (off < seg.size) {
+    if (off + 8 > seg.size) return torn(off, 'unexpected EOF');
+    seg.ensure(off + 8);
+    const lenField = seg.buf.readBigUInt64LE(off);
+    if (lenField === 0n) break; // preallocated space: the end of this segment
+    const recBytes = Number(lenField & 0x00ffffffffffffffn);
+    const padBytes = (lenField & (1n << 63n)) !== 0n ? Number((lenField >> 56n) & 7n) : 0;
+    if (recBytes >= ETCD_WAL_ENTRY_BYTES_MAX - padBytes)
+      throw new EtcdDirError(file, `offset ${off}: wal: max entry size limit exceeded`);
+    const start = off + 8;
+    if (start + recBytes + padBytes > seg.size) return torn(off, 'unexpected EOF');
+    seg.ensure(start + recBytes + padBytes);
+    const frame = seg.buf.subarray(start, start + recBytes + padBytes);
+    let rec: RawRecord;
+    try {
+      const fields = new ProtoFields(frame.subarray(0, recBytes), 'walpb.Record');
+      rec = {
+        type: fields.num(1, 'walpb.Record'),
+        crc: Number(fields.uint(2, 'walpb.Record') & 0xffffffffn),
+        data: fields.bytes(3, 'walpb.Record'),
+        file,
+        offset: off,
+      };
+    } catch (e) {
+      if (last && isTornFrame(frame, start)) return { file, offset: off };
+      throw new EtcdDirError(file, `offset ${off}: ${(e as ProtoError).message}`);
+    }
+    if (rec.type !== CRC) {
+      const next = crc32c(rec.data, crc.value) >>> 0;
+      if (next !== rec.crc) {
+        if (last && isTornFrame(frame, start)) return { file, offset: off };
+        throw new EtcdDirError(file, `offset ${off}: wal: crc mismatch`);
+      }
+      crc.value = next;
+    }
+    visit(rec, crc);
+    off = start + recBytes + padBytes;
   }
   return undefined;
 }
