@@ -122,30 +122,33 @@ export async function importEtcdDataDir(o: EtcdDirImportOptions): Promise<EtcdDi
     'found an etcd data dir (member/snap/db is a bbolt file); importing it into tsetcd (etcd files are kept as they are)',
   );
   const started = Date.now();
+  let result: EtcdDirImportResult;
   try {
-    const result = await build(paths, o.logger);
-    commit(paths);
-    o.logger.info(
-      {
-        'member-id': result.memberId.toString(16),
-        'cluster-id': result.clusterId.toString(16),
-        'consistent-index': result.consistentIndex,
-        revision: result.revision,
-        'entries-to-apply': result.entriesToApply,
-        members: result.members,
-        'etcd-files-kept-in': result.kept,
-        'took-ms': Date.now() - started,
-      },
-      'imported the etcd data dir; tsetcd starts on it (delete the kept etcd files once no longer needed)',
-    );
-    return result;
+    result = await build(paths, o.logger);
   } catch (e) {
+    // Nothing was renamed yet: drop the partial build; etcd's files are as they were.
     rmSync(paths.tmpRoot, { recursive: true, force: true });
     if (paths.tmpWal) rmSync(paths.tmpWal, { recursive: true, force: true });
     if (e instanceof BboltError) throw new EtcdDirError(paths.db, e.message);
     if (e instanceof StoreImportError) throw new EtcdDirError(paths.db, `bucket key: ${e.message}`);
     throw e;
   }
+  // The build is durable and marked complete: a failure from here on is finished at the next start.
+  commit(paths);
+  o.logger.info(
+    {
+      'member-id': result.memberId.toString(16),
+      'cluster-id': result.clusterId.toString(16),
+      'consistent-index': result.consistentIndex,
+      revision: result.revision,
+      'entries-to-apply': result.entriesToApply,
+      members: result.members,
+      'etcd-files-kept-in': result.kept,
+      'took-ms': Date.now() - started,
+    },
+    'imported the etcd data dir; tsetcd starts on it (delete the kept etcd files once no longer needed)',
+  );
+  return result;
 }
 
 interface ImportPaths {
@@ -191,6 +194,12 @@ function backupNames(p: ImportPaths): { member: string; wal?: string } {
 }
 
 async function build(p: ImportPaths, logger: EtcdDirImportOptions['logger']): Promise<EtcdDirImportResult> {
+  if (!existsSync(p.walDir)) {
+    throw new EtcdDirError(
+      p.walDir,
+      'no WAL beside the etcd db: for a bare db file, use `tsetcd snapshot restore <db> --skip-hash-check`',
+    );
+  }
   // 1-2: etcd's raft state, as etcd's NewServer reads it on a restart.
   const marks = etcdValidSnapshotMarks(p.walDir);
   const snap = loadNewestEtcdSnapshot(p.snapDir, marks, (file, why) =>
