@@ -10,7 +10,8 @@
 // users and the member list, and give the same revision to the next write. The same for a dir made by
 // etcdctl's restore of that member's snapshot. Then seeded damage to the WAL (bit flips, truncation)
 // and the db: every case is imported or refused with an EtcdDirError naming a file of the dir, and a
-// refusal changes no file. (A whole stopped 3-member etcd cluster restarted as tsetcd is the long
+// refusal changes no file. A killed etcd whose db lags its WAL (a backend batch interval of 10 min):
+// tsetcd applies the entries etcd had not committed to its db and ends where etcd's replay ends. (A whole stopped 3-member etcd cluster restarted as tsetcd is the long
 // run etcd-data-dir-cluster.faults.test.ts.)
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -371,4 +372,63 @@ test("--wal-dir: the WAL outside the data dir is imported and etcd's kept beside
   } finally {
     c.close();
   }
+});
+
+test('a killed etcd whose db lags its WAL: tsetcd applies the entries etcd had not committed to its db, as etcd does', {
+  timeout: 120_000,
+}, async () => {
+  // The backend commits only every 10 minutes (or 1M writes), so the db keeps what etcd had at start
+  // and the writes live only in the WAL when etcd is killed.
+  const lagging = join(dir.path, 'lagging');
+  const src = await start('etcd', 'lag', lagging, [
+    ...['--backend-batch-interval', '10m', '--backend-batch-limit', '1000000'],
+  ]);
+  const c = connect(src.client);
+  try {
+    const lease = await c.lease.leaseGrant({ TTL: 900n });
+    for (let i = 0; i < 30; i++) {
+      await c.kv.put({ key: b(`l/${i % 6}`), value: b(`v${i}`), lease: i % 5 === 0 ? lease.ID : 0n });
+    }
+    await c.kv.deleteRange({ key: b('l/2') });
+    await c.kv.txn({
+      compare: [{ key: b('l/1'), target: 0, result: 0, version: 5n }],
+      success: [{ requestPut: { key: b('t'), value: b('s') } }],
+      failure: [{ requestPut: { key: b('t'), value: b('f') } }],
+    });
+  } finally {
+    c.close();
+  }
+  await kill(src, 'SIGKILL');
+  const imported = await importEtcdDataDir({
+    dataDir: (() => {
+      const copy = join(dir.path, 'lagging-probe');
+      cpSync(lagging, copy, { recursive: true });
+      return copy;
+    })(),
+    logger: quiet,
+  });
+  assert.ok(
+    imported && imported.entriesToApply >= 30,
+    `entries after the db's index: ${imported?.entriesToApply}`,
+  );
+  const pair = await bothOn(lagging, 'lag');
+  const both = async <T>(f: (x: EtcdClients) => Promise<T>) =>
+    [await f(pair.etcd), await f(pair.tsetcd)] as const;
+  const [eh, th] = await both((x) => x.maintenance.hashKv({ revision: 0n }));
+  assert.ok(Number(eh.header!.revision) > 30);
+  assert.equal(th.header!.revision, eh.header!.revision);
+  assert.equal(th.hash, eh.hash, 'HashKV equal after both replayed the WAL');
+  const all = { key: b('\0'), rangeEnd: b('\0') };
+  const [ea, ta] = await both((x) => x.kv.range(all));
+  assert.deepEqual(ta.kvs, ea.kvs);
+  const [el, tl] = await both((x) => x.lease.leaseLeases({}));
+  assert.deepEqual(
+    tl.leases.map((l) => l.ID),
+    el.leases.map((l) => l.ID),
+  );
+  const [em, tm] = await both((x) => x.cluster.memberList({}));
+  assert.deepEqual(
+    tm.members.map((m) => [m.ID, m.name, m.peerURLs]),
+    em.members.map((m) => [m.ID, m.name, m.peerURLs]),
+  );
 });

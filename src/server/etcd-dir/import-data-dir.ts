@@ -246,9 +246,19 @@ async function build(p: ImportPaths, logger: EtcdDirImportOptions['logger']): Pr
     }
     const tail = wal.entries.filter((e) => e.index > c).map((e) => toTsetcdEntry(e, walFile));
     const termAtC = c === start.index ? start.term : wal.entries[c - start.index - 1]!.term;
-    const members = membership.list();
-    if (members.length === 0 && c > 0)
-      throw new EtcdDirError(p.snapDir, 'no members in the snapshot or the WAL');
+    let table = membership;
+    if (table.list().length === 0) {
+      // etcd had applied nothing to its db (C = 0, no snapshot): its members are all in the log,
+      // which tsetcd replays. The table is seeded with the log's, else tsetcd would fill it from the
+      // flags (replaying the add of a member already present changes nothing).
+      table = new EtcdMembership();
+      for (const e of wal.entries) {
+        if (e.index > commit) break;
+        table.applyEntry(e, walFile);
+      }
+    }
+    const members = table.list();
+    if (members.length === 0) throw new EtcdDirError(p.walDir, 'no members in the snapshot or the WAL');
 
     // The new member dir, beside the old one.
     rmSync(p.tmpRoot, { recursive: true, force: true });
@@ -257,7 +267,7 @@ async function build(p: ImportPaths, logger: EtcdDirImportOptions['logger']): Pr
     mkdirSync(tmp.storeDir, { recursive: true });
     const imported = await importEtcdBackend(db, tmp.storeDir, {
       members,
-      removed: [...membership.removed],
+      removed: [...table.removed],
       memberId: wal.memberId,
       clusterId: wal.clusterId,
     });
