@@ -24,8 +24,10 @@
  * --max-txn-ops). If etcd compacts past tsetcd's revision before follow starts, the history is gone:
  * take a new snapshot and restore again.
  */
+import { readFileSync } from 'node:fs';
 import {
   type CallOptions,
+  type ChannelCredentials,
   Client,
   type ClientDuplexStream,
   credentials,
@@ -33,6 +35,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import {
+  AuthService,
   KVService,
   LeaseService,
   type RequestOp,
@@ -53,9 +56,24 @@ export const SYNC_POLL_MS = 500;
 /** Deadline of each unary call. */
 export const CALL_DEADLINE_MS = 10_000;
 
+/** How follow reaches one side: TLS files (etcdctl's --cacert/--cert/--key) and a user. */
+export interface EndpointSecurity {
+  /** https:// given, or any TLS file: connect with TLS. */
+  tls: boolean;
+  /** CA bundle to verify the server with (default: the system's roots). */
+  cacert?: string;
+  /** Client certificate and key, for a server with --client-cert-auth. */
+  cert?: string;
+  key?: string;
+  /** "name:password": authenticate and send the token (a server with auth enabled). */
+  user?: string;
+}
+
 interface FollowOptions {
   from: string;
   to: string;
+  fromSecurity: EndpointSecurity;
+  toSecurity: EndpointSecurity;
   untilSynced: boolean;
   syncTimeoutMs: number;
   maxTxnOps: number;
@@ -81,19 +99,32 @@ export async function runMigrateCommand(
 }
 
 const USAGE = `Usage:
-  tsetcd migrate follow --from <etcd host:port> --to <tsetcd host:port> [--until-synced]
+  tsetcd migrate follow --from <etcd URL> --to <tsetcd URL> [--until-synced]
                         [--sync-timeout-ms N] [--max-txn-ops N]
+                        [--cacert F] [--cert F] [--key F] [--user name:password]
+                        [--from-cacert F] [--from-cert F] [--from-key F] [--from-user name:password]
+                        [--to-cacert F] [--to-cert F] [--to-key F] [--to-user name:password]
 Applies every etcd revision after tsetcd's current one to tsetcd, keeping revisions (see docs/MIGRATE.md).
+A URL is host:port, http://host:port or https://host:port (TLS); --cacert/--cert/--key/--user apply to
+both sides, --from-* and --to-* to one (and win over the shared ones).
 `;
+
+const SECURITY_FLAGS = ['cacert', 'cert', 'key', 'user'] as const;
 
 function parseFollow(args: string[]): FollowOptions {
   const o: FollowOptions = {
     from: '',
     to: '',
+    fromSecurity: { tls: false },
+    toSecurity: { tls: false },
     untilSynced: false,
     syncTimeoutMs: 60_000,
     maxTxnOps: TXN_OPS_MAX_DEFAULT,
   };
+  const shared: Partial<Record<(typeof SECURITY_FLAGS)[number], string>> = {};
+  const sides = { from: { ...shared }, to: { ...shared } };
+  let fromUrl = '';
+  let toUrl = '';
   for (let i = 0; i < args.length; i++) {
     const [name, inline] = args[i]!.replace(/^--?/, '').split(/=(.*)/s) as [string, string | undefined];
     const value = () => {
@@ -101,27 +132,75 @@ function parseFollow(args: string[]): FollowOptions {
       if (v === undefined) throw new MigrateError(`flag needs an argument: --${name}`);
       return v;
     };
-    if (name === 'from') o.from = stripScheme(value());
-    else if (name === 'to') o.to = stripScheme(value());
+    const side = /^(from|to)-(cacert|cert|key|user)$/.exec(name);
+    if (name === 'from') fromUrl = value();
+    else if (name === 'to') toUrl = value();
     else if (name === 'until-synced') o.untilSynced = true;
     else if (name === 'sync-timeout-ms') o.syncTimeoutMs = Number(value());
     else if (name === 'max-txn-ops') o.maxTxnOps = Number(value());
+    else if ((SECURITY_FLAGS as readonly string[]).includes(name))
+      shared[name as (typeof SECURITY_FLAGS)[number]] = value();
+    else if (side) sides[side[1] as 'from' | 'to'][side[2] as (typeof SECURITY_FLAGS)[number]] = value();
     else throw new MigrateError(`unknown flag: ${args[i]}`);
   }
-  if (!o.from || !o.to) throw new MigrateError('--from and --to are required');
+  if (!fromUrl || !toUrl) throw new MigrateError('--from and --to are required');
+  const resolve = (url: string, own: Partial<Record<(typeof SECURITY_FLAGS)[number], string>>) => {
+    const sec: EndpointSecurity = { tls: url.startsWith('https://'), ...shared, ...own };
+    if (sec.cacert || sec.cert || sec.key) sec.tls = true;
+    if (!!sec.cert !== !!sec.key) throw new MigrateError(`${url}: --cert and --key go together`);
+    return { endpoint: stripScheme(url), sec };
+  };
+  const f = resolve(fromUrl, sides.from);
+  const t = resolve(toUrl, sides.to);
+  o.from = f.endpoint;
+  o.fromSecurity = f.sec;
+  o.to = t.endpoint;
+  o.toSecurity = t.sec;
   return o;
 }
 
 function stripScheme(u: string): string {
-  if (u.startsWith('https://')) throw new MigrateError('TLS endpoints are not supported by migrate yet');
-  return u.replace(/^http:\/\//, '').replace(/\/+$/, '');
+  return u.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+}
+
+/** gRPC channel credentials for one side (TLS files read once, at start). */
+function channelCredentials(endpoint: string, s: EndpointSecurity): ChannelCredentials {
+  if (!s.tls) return credentials.createInsecure();
+  const read = (f: string | undefined) => {
+    if (f === undefined) return null;
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new MigrateError(`${endpoint}: ${(e as Error).message}`);
+    }
+  };
+  return credentials.createSsl(read(s.cacert), read(s.key), read(s.cert));
 }
 
 /** A minimal unary client over the generated service definitions. */
 class Rpc {
   readonly raw: Client;
-  constructor(readonly endpoint: string) {
-    this.raw = new Client(endpoint, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+  /** Metadata of every call: the auth token once `login` got one. */
+  readonly metadata = new Metadata();
+  constructor(
+    readonly endpoint: string,
+    private readonly security: EndpointSecurity,
+  ) {
+    this.raw = new Client(endpoint, channelCredentials(endpoint, security), {
+      'grpc.max_receive_message_length': -1,
+    });
+  }
+
+  /** With --user: authenticates (etcd's Authenticate) and sends the token from then on. */
+  async login(): Promise<void> {
+    if (!this.security.user) return;
+    const colon = this.security.user.indexOf(':');
+    if (colon < 0) throw new MigrateError(`${this.endpoint}: --user wants name:password`);
+    const r = await this.call(AuthService.authenticate, {
+      name: this.security.user.slice(0, colon),
+      password: this.security.user.slice(colon + 1),
+    });
+    this.metadata.set('token', r.token);
   }
 
   call<Req, Res>(
@@ -135,7 +214,7 @@ class Rpc {
         def.requestSerialize,
         def.responseDeserialize,
         req,
-        new Metadata(),
+        this.metadata,
         opts,
         (err: ServiceError | null, res?: Res) =>
           err
@@ -167,9 +246,11 @@ class Rpc {
 
 /** See the module comment. Resolves when synced (with --until-synced) or never. */
 async function follow(o: FollowOptions, log: (line: string) => void): Promise<void> {
-  const etcd = new Rpc(o.from);
-  const ts = new Rpc(o.to);
+  const etcd = new Rpc(o.from, o.fromSecurity);
+  const ts = new Rpc(o.to, o.toSecurity);
   try {
+    await etcd.login();
+    await ts.login();
     let applied = await ts.revision();
     const etcdRev = await etcd.revision();
     if (etcdRev < applied)
@@ -342,7 +423,7 @@ function openWatch(rpc: Rpc, startRevision: number) {
     WatchService.watch.path,
     WatchService.watch.requestSerialize,
     WatchService.watch.responseDeserialize,
-    new Metadata(),
+    rpc.metadata,
     {},
   );
   const queue: WatchResponse[] = [];

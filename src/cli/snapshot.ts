@@ -37,20 +37,11 @@ import { open as openFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { open as openLmdb } from 'lmdb';
-import {
-  BBOLT_MAGIC,
-  BboltError,
-  BboltReader,
-  etcdAuth,
-  etcdLeases,
-  etcdMeta,
-  etcdSnapshotStatus,
-} from '../bbolt/index.js';
-import { importStore, MvccStore, StoreImportError, validateStoreFile } from '../mvcc/index.js';
+import { BBOLT_MAGIC, BboltError, BboltReader, etcdSnapshotStatus } from '../bbolt/index.js';
+import { MvccStore, StoreImportError, validateStoreFile } from '../mvcc/index.js';
 import { crc32c } from '../pkg/index.js';
 import { computeClusterId, computeMemberId } from '../server/ids.js';
-import { dataDirLayout } from '../server/index.js';
-import { MvccLeaseStore } from '../server/lease-store.js';
+import { dataDirLayout, importEtcdBackend } from '../server/index.js';
 import { type MemberRecord, Membership } from '../server/membership.js';
 import { Snapshotter, Wal } from '../wal/index.js';
 import { renderTable } from './ui/table.js';
@@ -273,49 +264,24 @@ export function snapshotFormat(file: string): 'bbolt' | 'lmdb' {
 
 const LMDB_MAGIC = 0xbeefc0de;
 
-/** What a bbolt import produced: the leases carried over and the store's applied index and revision. */
-interface BboltRestorePlan {
-  leases: { id: bigint; ttl: number; remainingTtl: number }[];
-  consistentIndex: number;
-  revision: number;
-}
-
-/** The records of a store being built, collected as MvccStore.setAux would write them. */
-class AuxCollector {
-  readonly records = new Map<string, { key: Buffer; value: Buffer }>();
-  auxRecords(): { key: Buffer; value: Buffer }[] {
-    return [];
-  }
-  setAux(key: Buffer, value: Buffer | undefined): void {
-    if (value === undefined) this.records.delete(key.toString('hex'));
-    else this.records.set(key.toString('hex'), { key, value });
-  }
-}
-
 /**
- * Writes the new cluster's member table and this member's identity into `store` (a store in a write
- * txn, or an AuxCollector), and the leases carried over.
+ * Writes the new cluster's member table and this member's identity into `store` (a store in a
+ * write txn), replacing the snapshot's.
  */
 function writeNewCluster(
   store: Pick<MvccStore, 'auxRecords' | 'setAux'>,
   c: { members: MemberRecord[]; memberId: bigint; clusterId: bigint },
-  leases: BboltRestorePlan['leases'],
 ): void {
   new Membership(c.members, store).add(c.members[0]!); // persists the whole table
   store.setAux(
     Buffer.from('identity'),
     Buffer.from(JSON.stringify({ memberId: c.memberId.toString(16), clusterId: c.clusterId.toString(16) })),
   );
-  const table = new MvccLeaseStore(store);
-  for (const l of leases) table.put(l.id, l.ttl, l.remainingTtl);
 }
 
 /**
- * Builds the store of a bbolt (etcd) snapshot in `storeDir`: every record of the `key` bucket byte
- * for byte (etcd's revision keys and KeyValues are our encoding), the consistent index and compaction
- * marks of `meta`; the leases are returned for the caller to write through the lease table. The
- * auth state (flag, revision, users and roles) comes over as the auth store keeps it, so a restored
- * cluster protects what the source protected.
+ * Builds the store of a bbolt (etcd) snapshot in `storeDir` (server/etcd-dir's importEtcdBackend:
+ * keys byte for byte, compaction, leases, auth, alarms) with the new cluster's members and identity.
  */
 async function importBbolt(
   file: string,
@@ -323,51 +289,17 @@ async function importBbolt(
   storeDir: string,
   log: (line: string) => void,
   cluster: { members: MemberRecord[]; memberId: bigint; clusterId: bigint },
-): Promise<BboltRestorePlan> {
+): Promise<{ leases: number; consistentIndex: number; revision: number }> {
   const db = BboltReader.open(file, { dbBytes });
   try {
-    const meta = etcdMeta(db);
-    const auth = etcdAuth(db);
-    const leases = etcdLeases(db);
-    const aux = new AuxCollector();
-    writeNewCluster(aux, cluster, leases);
-    // The auth store's records (src/server/auth/store.ts): the same authpb encodings etcd stores.
-    const rev = Buffer.alloc(8);
-    rev.writeBigUInt64BE(auth.revision);
-    aux.setAux(Buffer.from('auth/enabled'), Buffer.from([auth.enabled ? 1 : 0]));
-    aux.setAux(Buffer.from('auth/revision'), rev);
-    for (const u of auth.users) aux.setAux(Buffer.concat([Buffer.from('authUsers/'), u.name]), u.value);
-    for (const r of auth.roles) aux.setAux(Buffer.concat([Buffer.from('authRoles/'), r.name]), r.value);
-    if (auth.enabled || auth.users.length + auth.roles.length > 0) {
-      log(
-        JSON.stringify({
-          level: 'info',
-          msg: 'restored auth',
-          enabled: auth.enabled,
-          users: auth.users.length,
-          roles: auth.roles.length,
-        }),
-      );
+    const r = await importEtcdBackend(db, storeDir, { ...cluster, removed: [] });
+    if (r.auth.enabled || r.auth.users + r.auth.roles > 0) {
+      log(JSON.stringify({ level: 'info', msg: 'restored auth', ...r.auth }));
     }
-    const keys = db.bucket('key')!;
-    try {
-      const { maxRev } = await importStore(storeDir, {
-        records: keys.entries(),
-        consistentIndex: meta.consistentIndex,
-        scheduledCompactRev: meta.scheduledCompactRev,
-        finishedCompactRev: meta.finishedCompactRev,
-        aux: [...aux.records.values()],
-      });
-      // As MvccStore.open computes them (an empty store is at revision 1).
-      return {
-        leases,
-        consistentIndex: meta.consistentIndex,
-        revision: Math.max(1, maxRev, meta.scheduledCompactRev ?? 0),
-      };
-    } catch (e) {
-      if (e instanceof StoreImportError) throw new SnapshotCommandError(`${file}: bucket key: ${e.message}`);
-      throw e;
-    }
+    return { leases: r.leases, consistentIndex: r.consistentIndex, revision: r.revision };
+  } catch (e) {
+    if (e instanceof StoreImportError) throw new SnapshotCommandError(`${file}: bucket key: ${e.message}`);
+    throw e;
   } finally {
     db.close();
   }
@@ -428,7 +360,7 @@ export async function restoreSnapshot(
       const plan = await importBbolt(file, dbBytes, storeDir, log, cluster);
       index = Math.max(1, plan.consistentIndex);
       revision = plan.revision;
-      leaseCount = plan.leases.length;
+      leaseCount = plan.leases;
     } else {
       await copyVerified(file, join(storeDir, 'db', 'data.mdb'), o.skipHashCheck);
       let store: MvccStore;
@@ -449,7 +381,7 @@ export async function restoreSnapshot(
         drop.end();
         await store.commit();
         const fresh = store.write(index);
-        writeNewCluster(store, cluster, []);
+        writeNewCluster(store, cluster);
         fresh.end();
         await store.syncAll();
       } finally {

@@ -8,7 +8,7 @@ import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
 import { startAutoCompactor } from '../server/compactor.js';
 import { FAILPOINT_ADDR_ENV, faultControlFromEnv } from '../server/fault-control.js';
-import { CLUSTER_VERSION, Member, SERVER_VERSION } from '../server/index.js';
+import { CLUSTER_VERSION, importEtcdDataDir, Member, SERVER_VERSION } from '../server/index.js';
 import { createLogger } from '../server/logger.js';
 import { makePeerFetch, TlsConfigError } from '../tls/index.js';
 import { buildConfig } from './config.js';
@@ -129,6 +129,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     // Opens without waiting for a quorum: a member restarted before the others waits for them, as
     // etcd does, serving /health (unhealthy) and serializable reads meanwhile.
+    await importEtcdDataDir({ dataDir: cfg.member.dataDir, walDir: cfg.member.walDir, logger }); // etcd 3.4's dir
     member = await Member.open(memberCfg, logger);
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'failed to start the member');

@@ -16,7 +16,7 @@
  */
 import { createServer } from 'node:net';
 import { ApiServer } from '../api/server.js';
-import { Member, type MemberConfig } from '../server/index.js';
+import { importEtcdDataDir, Member, type MemberConfig } from '../server/index.js';
 import { createLogger, type LogLevel, silentLogger } from '../server/logger.js';
 
 /** Options of `startMember`; anything of MemberConfig not given takes etcd's default. */
@@ -82,6 +82,7 @@ export async function startMember(config: EmbedConfig): Promise<EmbeddedMember> 
     ...config,
   };
   const logger = config.logLevel ? createLogger(config.logLevel, name) : silentLogger;
+  await importEtcdDataDir({ dataDir: cfg.dataDir, walDir: cfg.walDir, logger }); // an etcd 3.4 data dir
   const member = await Member.start(cfg, logger);
   const api = new ApiServer(member, { maxRequestBytes: cfg.maxRequestBytes, maxTxnOps: cfg.maxTxnOps });
   try {

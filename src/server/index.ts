@@ -16,6 +16,7 @@ export {
   SERVER_VERSION,
 } from './config.js';
 export { type DataDirLayout, dataDirLayout } from './data-dir.js';
+export { EtcdDirError, importEtcdBackend, importEtcdDataDir } from './etcd-dir/index.js';
 export { etcdSnapshotPaths, writeEtcdSnapshot } from './etcd-snapshot.js';
 export type { Logger, LogLevel } from './logger.js';
 export { KV_OVERHEAD_BYTES, type MemberStatus, quotaCost } from './maintenance.js';
