@@ -21,9 +21,9 @@ import { type Database, open, type RootDatabase, type Transaction } from 'lmdb';
 import { assert, crc32c } from '../pkg/index.js';
 import { type Event, Event_EventType, type KeyValue } from '../proto/mvccpb/kv.js';
 import { errClosed, errCompacted, errFutureRev } from './errors.js';
-import type { KeyIndex, TreeIndex } from './key-index.js';
+import { type IndexFlush, PersistedIndex } from './index-store.js';
+import type { KeyIndex } from './key-index.js';
 import { decodeKeyValue, encodeKeyValue, makeKeyValue } from './kv-codec.js';
-import { rebuildIndex } from './restore.js';
 import { keyMain, keySub, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
 import { validateStoreFile } from './store-file.js';
 
@@ -58,7 +58,7 @@ export function openStoreEnv(dir: string, mapSizeBytes?: number): RootDatabase<B
   return open<Buffer, Buffer>({
     path: join(dir, 'db'),
     mapSize: mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,
-    maxDbs: 4,
+    maxDbs: 8,
     keyEncoding: 'binary',
     encoding: 'binary',
     compression: false,
@@ -205,7 +205,9 @@ export class MvccStore {
   /** Callers of committedLazily() waiting for the next batch to be handed to lmdb. */
   private flushWaiters: (() => void)[] = [];
   private readonly log: MvccLogger | undefined;
-  private readonly index: TreeIndex;
+  private readonly index: PersistedIndex;
+  /** Revision keys to delete from lmdb with the next batch (compaction), with the index trims. */
+  private pendingDeletes: Buffer[] = [];
   private currentRev: number;
   private compactMainRev: number;
   private ci: number;
@@ -230,7 +232,7 @@ export class MvccStore {
   private constructor(
     be: Backend,
     opts: MvccStoreOptions,
-    index: TreeIndex,
+    index: PersistedIndex,
     rev: number,
     compactRev: number,
     ci: number,
@@ -242,6 +244,7 @@ export class MvccStore {
     this.log = opts.logger;
     this.ops = opts.opCounters;
     this.index = index;
+    this.liveKeys = index.liveKeysAtOpen;
     this.currentRev = rev;
     this.compactMainRev = compactRev;
     this.ci = ci;
@@ -258,7 +261,11 @@ export class MvccStore {
     const meta = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
     const started = performance.now();
 
-    const { index, maxMain, records } = rebuildIndex(env);
+    // The key index is persisted with the records (index-store.ts): nothing to rebuild, unless
+    // the store predates it. The current revision is the last stored record's.
+    const { index, built, records } = PersistedIndex.open(env);
+    let maxMain = 0;
+    for (const k of kv.getKeys({ reverse: true, limit: 1 })) maxMain = keyMain(k as Buffer);
 
     const readMeta = (k: Buffer): number | undefined => {
       const b = meta.getBinary(k);
@@ -274,8 +281,8 @@ export class MvccStore {
     const store = new MvccStore({ env, kv, meta }, opts, index, rev, compactRev, ci);
     store.log?.info(
       {
+        indexBuilt: built,
         records,
-        keys: index.size,
         rev,
         compactRev,
         consistentIndex: ci,
@@ -300,14 +307,18 @@ export class MvccStore {
    * its delete). Counted once on first use, then kept up to date by puts and deletes.
    */
   get keysTotal(): number {
-    if (this.liveKeys === undefined) {
-      let n = 0;
-      for (const ki of this.index.values()) if (ki.ver > 0) n++;
-      this.liveKeys = n;
-    }
     return this.liveKeys;
   }
-  private liveKeys: number | undefined;
+  /** Live keys; persisted with every batch (index-store.ts). */
+  private liveKeys: number;
+
+  /**
+   * Key index entries held in memory: those changed since their lmdb batch committed, plus keys
+   * longer than lmdb's longest key (index-store.ts). The rest of the index lives in lmdb.
+   */
+  get indexEntriesInMemory(): number {
+    return this.index.memSize;
+  }
 
   /** The compact revision: reads below it fail with ErrCompacted; -1 if never compacted. */
   get compactRev(): number {
@@ -448,35 +459,41 @@ export class MvccStore {
     return done;
   }
 
+  /**
+   * Walks the key index in key order, COMPACT_KEYS_PER_STEP keys per event-loop turn. Each trimmed
+   * index entry and the deletion of the revisions it dropped go to lmdb in the same batch, so a
+   * crash never leaves records the index no longer names (the resumed compaction could not find
+   * them) nor an index naming deleted records.
+   */
   private async runCompaction(rev: number): Promise<void> {
     const started = performance.now();
-    const kis = this.index.values();
     const removed: number[] = [];
     let deleted = 0;
-    let more = true;
-    while (more) {
-      for (let n = 0; n < COMPACT_KEYS_PER_STEP; n++) {
-        const r = kis.next();
-        if (r.done === true) {
-          more = false;
-          break;
-        }
-        const ki = r.value;
+    let after: string | undefined;
+    for (;;) {
+      const chunk = this.index.keysAfter(after, COMPACT_KEYS_PER_STEP);
+      for (const ki of chunk) {
         ki.compact(rev, removed);
-        if (ki.isEmpty()) this.index.remove(ki);
-      }
-      if (removed.length >= COMPACT_DELETES_PER_BATCH * 2) {
+        if (removed.length === 0) continue;
+        this.index.adopt(ki);
+        for (let j = 0; j < removed.length; j += 2) {
+          const tagged = removed[j + 1]!;
+          this.pendingDeletes.push(revKey(removed[j]!, tagged < 0 ? -tagged - 1 : tagged, tagged < 0));
+        }
         deleted += removed.length / 2;
-        await this.deleteRevisions(removed);
         removed.length = 0;
-      } else if (more) {
+      }
+      const more = chunk.length === COMPACT_KEYS_PER_STEP;
+      if (more) after = chunk[chunk.length - 1]!.key;
+      if (this.pendingDeletes.length >= COMPACT_DELETES_PER_BATCH || !more) {
+        this.flush();
+        await this.lastBatch;
+        if (this.fatal !== undefined) throw this.fatal;
+      } else {
         await yieldTurn();
       }
       if (this.closed) throw errClosed(); // resumed on the next open
-    }
-    if (removed.length > 0) {
-      deleted += removed.length / 2;
-      await this.deleteRevisions(removed);
+      if (!more) break;
     }
     this.pendingMeta.push([META_FINISHED_COMPACT, u64(rev)]);
     this.flush();
@@ -487,27 +504,6 @@ export class MvccStore {
       { rev, deleted, ms: Math.round(performance.now() - started) },
       'mvcc: finished compaction',
     );
-  }
-
-  /** Deletes (main, taggedSub) pairs from lmdb in one batch, after every pending write. */
-  private async deleteRevisions(pairs: number[]): Promise<void> {
-    this.flush(); // records still pending must reach lmdb before their deletion
-    const keys: Buffer[] = new Array(pairs.length / 2);
-    for (let j = 0; j < pairs.length; j += 2) {
-      const tagged = pairs[j + 1]!;
-      keys[j / 2] = revKey(pairs[j]!, tagged < 0 ? -tagged - 1 : tagged, tagged < 0);
-    }
-    const kvDb = this.be.kv;
-    const p = this.be.env.batch(() => {
-      for (const k of keys) kvDb.remove(k);
-    });
-    // lmdb commits batches in order, so the newest batch stands for all before it.
-    this.lastBatch = p.then(
-      () => undefined,
-      (err: unknown) => this.fail(err),
-    );
-    await this.lastBatch;
-    if (this.fatal !== undefined) throw this.fatal;
   }
 
   /** CRC-32C over every stored revision up to the current one; see hashKV for the rules. */
@@ -557,13 +553,14 @@ export class MvccStore {
       const keep = new Set<string>();
       let keepAny = false;
       if (compactRevision > 0) {
-        for (const ki of this.index.values()) {
+        // lmdb's index in this snapshot describes exactly its records (same batches).
+        this.index.forEachIn(txn, (ki) => {
           const slot = ki.findAt(target);
-          if (slot < 0) continue;
+          if (slot < 0) return;
           keepAny = true;
           const main = ki.revs[slot]!;
           if (main <= compactRevision) keep.add(`${main}:${ki.revs[slot + 1]}`);
-        }
+        });
       }
       let h = crc32c(KEY_BUCKET_NAME, 0);
       const end = revKey(target + 1, 0, false);
@@ -797,23 +794,24 @@ export class MvccStore {
     assert(key.length > 0, 'empty key');
     const main = txn.beginRev + 1;
     const sub = txn.kvs.length;
-    const ki = this.index.getOrCreate(key.toString('latin1'));
+    const ki = this.index.mutable(key.toString('latin1'));
     const created = ki.ver === 0 ? main : ki.createdMain;
     const ver = ki.ver + 1;
     txn.mainBig ??= BigInt(main);
     const { kv, bytes } = makeKeyValue(key, created, main, ver, value, lease, txn.mainBig);
-    if (ki.ver === 0 && this.liveKeys !== undefined) this.liveKeys++;
+    if (ki.ver === 0) this.liveKeys++;
     ki.put(main, sub);
     this.txnAppend(txn, main, revKey(main, sub, false), bytes, kv);
   }
 
   /** A delete of a live key inside `txn`. */
-  txnDelete(txn: WriteTxnImpl, ki: KeyIndex): void {
+  txnDelete(txn: WriteTxnImpl, found: KeyIndex): void {
     const main = txn.beginRev + 1;
     const sub = txn.kvs.length;
+    const ki = this.index.adopt(found);
     const key = Buffer.from(ki.key, 'latin1');
     ki.tombstone(main, sub);
-    if (this.liveKeys !== undefined) this.liveKeys--;
+    this.liveKeys--;
     // Stored as etcd stores it: KeyValue{key} only; the revision is in the lmdb key.
     const bytes = encodeKeyValue(key, 0, 0, 0, EMPTY, 0n);
     const kv: KeyValue = { key, createRevision: 0n, modRevision: 0n, version: 0n, value: EMPTY, lease: 0n };
@@ -855,7 +853,7 @@ export class MvccStore {
       return;
     }
     if (this.flushScheduled) return;
-    if (this.pendingKeys.length === 0 && !this.ciDirty) return;
+    if (this.pendingKeys.length === 0 && !this.ciDirty && !this.index.hasDirty()) return;
     this.flushScheduled = true;
     const run = (): void => {
       this.flushScheduled = false;
@@ -876,13 +874,25 @@ export class MvccStore {
   /** Hands every pending record and meta value to lmdb as one atomic batch. */
   private flush(): void {
     if (this.fatal !== undefined) return;
-    if (this.pendingKeys.length === 0 && !this.ciDirty && this.pendingMeta.length === 0) return;
+    if (
+      this.pendingKeys.length === 0 &&
+      !this.ciDirty &&
+      this.pendingMeta.length === 0 &&
+      this.pendingDeletes.length === 0 &&
+      !this.index.hasDirty()
+    ) {
+      return;
+    }
     const keys = this.pendingKeys;
     const vals = this.pendingVals;
     const meta = this.pendingMeta;
+    const deletes = this.pendingDeletes;
     this.pendingKeys = [];
     this.pendingVals = [];
     this.pendingMeta = [];
+    this.pendingDeletes = [];
+    // The index entries of these records (and of the compaction deletes) ride in the same batch.
+    const ix = this.index.takeDirty(this.liveKeys);
     this.ciDirty = false;
     const ciBytes = u64(this.ci);
     const upTo = this.currentRev;
@@ -891,6 +901,11 @@ export class MvccStore {
     const started = this.onBatchCommitted ? performance.now() : 0;
     const p = this.be.env.batch(() => {
       for (let i = 0; i < keys.length; i++) kvDb.put(keys[i]!, vals[i]!);
+      for (const k of deletes) kvDb.remove(k);
+      for (const [db, k, v] of ix.writes) {
+        if (v === undefined) db.remove(k);
+        else db.put(k, v);
+      }
       metaDb.put(META_CONSISTENT_INDEX, ciBytes);
       for (const [k, v] of meta) {
         if (v === undefined) metaDb.remove(k);
@@ -900,15 +915,17 @@ export class MvccStore {
     this.lastBatch = p.then(
       () => {
         this.onBatchCommitted?.((performance.now() - started) / 1000);
-        this.afterCommit(upTo);
+        this.afterCommit(upTo, ix);
       },
       (err: unknown) => this.fail(err),
     );
   }
 
-  private afterCommit(upTo: number): void {
-    // lmdb now holds every revision <= upTo: renew the read snapshot, then drop the overlay.
+  private afterCommit(upTo: number, ix: IndexFlush): void {
+    // lmdb now holds every revision <= upTo: renew the read snapshot, then drop the overlay and
+    // the index entries lmdb now has.
     this.be.env.resetReadTxn();
+    this.index.committed(ix);
     this.dbSizeCached = undefined;
     for (const main of this.overlay.keys()) {
       if (main > upTo) break;
