@@ -12,8 +12,8 @@
  *            -> batch committed               overlay entries up to that revision dropped
  *            -> commit()                      awaits the batch, then lmdb's fsync (group commit)
  *
- * Reads resolve revisions through the in-memory key index and fetch values from the overlay or
- * lmdb. Everything runs on the event loop; lmdb-js commits and fsyncs on its own writer thread.
+ * Reads resolve revisions through the key index (persisted in lmdb with a small in-memory layer,
+ * index-store.ts) and fetch values from the overlay or lmdb. Everything runs on the event loop; lmdb-js commits and fsyncs on its own writer thread.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -251,8 +251,8 @@ export class MvccStore {
   }
 
   /**
-   * Opens (or creates) the store in `opts.dir` and rebuilds the key index from the stored
-   * revisions. If a compaction was scheduled but not finished before a crash, it is restarted in
+   * Opens (or creates) the store in `opts.dir`. The key index is persisted (index-store.ts), so
+   * nothing is rebuilt, except once for a store written without it. If a compaction was scheduled but not finished before a crash, it is restarted in
    * the background (reads already see the scheduled compact revision).
    */
   static async open(opts: MvccStoreOptions): Promise<MvccStore> {
