@@ -13,7 +13,7 @@
 // Usage: node scripts/bench-memory.mjs [--keys 100000[,1000000,...]] [--restore-keys N]
 //        [--no-cluster] [--no-restore] [--json out.json] [--svg out.svg]
 // (run `npm run build` first; needs etcd and etcdctl 3.4 on the PATH; `npm run bench:memory`).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
