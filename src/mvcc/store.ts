@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { type Database, open, type RootDatabase, type Transaction } from 'lmdb';
 import { assert, crc32c } from '../pkg/index.js';
 import { type Event, Event_EventType, type KeyValue } from '../proto/mvccpb/kv.js';
+import { EncodedRange, getInTxn } from './encoded-range.js';
 import { errClosed, errCompacted, errFutureRev } from './errors.js';
 import { type IndexFlush, PersistedIndex } from './index-store.js';
 import type { KeyIndex } from './key-index.js';
@@ -695,6 +696,7 @@ export class MvccStore {
     this.releaseFlushWaiters();
     await this.lastBatch;
     this.closed = true;
+    for (const r of [...this.encodedRanges]) r.release();
     await this.compactChain;
     await this.lastBatch;
     await this.be.env.close();
@@ -741,6 +743,92 @@ export class MvccStore {
     });
     return { kvs, count, rev: viewRev };
   }
+
+  /**
+   * Reads keys [key, end) at `rev` (0 = current) as encoded RangeResponse `kvs` fields handed out
+   * piece by piece (encoded-range.ts): the whole range, for responses too large to build in
+   * memory. `end` empty or [0] = every key >= key. Throws MvccError as range(). The caller must
+   * release() the result; close() releases every open one. Not counted in `opCounters` (the
+   * caller counts the range it answers).
+   */
+  encodedRange(key: Buffer, end: Buffer, rev = 0): EncodedRange {
+    this.checkUsable();
+    const viewRev = this.currentRev;
+    if (rev > viewRev) throw errFutureRev();
+    if (rev <= 0) rev = viewRev;
+    if (rev < this.compactMainRev) throw errCompacted();
+    const kstr = key.toString('latin1');
+    const endStr = isOpenEnd(end) ? undefined : end.toString('latin1');
+    // Everything not in the overlay is in lmdb as of a read transaction started now.
+    this.be.env.resetReadTxn();
+    const txn = this.be.env.useReadTransaction();
+    let revs = new Float64Array(1024);
+    let sizes = new Uint32Array(512);
+    const early = new Map<number, Buffer>();
+    let count = 0;
+    try {
+      if (endStr === undefined || endStr > kstr) {
+        this.index.visit(kstr, endStr, (ki) => {
+          const slot = ki.findAt(rev);
+          if (slot < 0) return true;
+          const main = ki.revs[slot]!;
+          const sub = ki.revs[slot + 1]!;
+          if (count === sizes.length) {
+            const r2 = new Float64Array(revs.length * 2);
+            r2.set(revs);
+            revs = r2;
+            const s2 = new Uint32Array(sizes.length * 2);
+            s2.set(sizes);
+            sizes = s2;
+          }
+          let size: number;
+          const o = this.overlay.get(main);
+          if (o !== undefined) {
+            const kv = o[sub];
+            assert(kv !== undefined, 'overlay lacks a sub revision the index names');
+            const bytes = encodeKeyValue(
+              kv.key,
+              Number(kv.createRevision),
+              Number(kv.modRevision),
+              Number(kv.version),
+              kv.value,
+              kv.lease,
+            );
+            early.set(count, bytes);
+            size = bytes.length;
+          } else {
+            writeRevKey(this.scratchKey, main, sub);
+            const buf = getInTxn(this.be.kv, this.scratchKey, txn);
+            assert(buf !== undefined, `key index names revision ${main}_${sub} missing from lmdb`);
+            size = buf.length;
+          }
+          revs[count * 2] = main;
+          revs[count * 2 + 1] = sub;
+          sizes[count] = size;
+          count++;
+          return true;
+        });
+      }
+    } catch (err) {
+      txn.done();
+      throw err;
+    }
+    const r = new EncodedRange({
+      rev: viewRev,
+      revs,
+      sizes,
+      count,
+      early,
+      db: this.be.kv,
+      txn,
+      onRelease: (x) => this.encodedRanges.delete(x),
+    });
+    this.encodedRanges.add(r);
+    return r;
+  }
+
+  /** EncodedRanges not yet released (close() releases them). */
+  private readonly encodedRanges = new Set<EncodedRange>();
 
   /**
    * The KeyValue stored at revision slot `slot` of `ki`. `knownKey` (the key's bytes, when the

@@ -49,6 +49,7 @@ import type { Membership } from './membership.js';
 import { registerStateMetrics, ServerMetrics } from './metrics.js';
 import { PeerHttpClient } from './peer-http.js';
 import type { RaftDriver } from './raft-driver.js';
+import { rangeStreamed, type StreamedRangeResponse } from './range-stream.js';
 import { mapMvccErrors } from './server-errors.js';
 import { Signal } from './signal.js';
 
@@ -268,6 +269,13 @@ export class Member {
     if (!r.serializable) await this.parts.reads.wait();
     if (this.parts.backend.isSwapping) await this.parts.backend.ready();
     return mapMvccErrors(() => applyRange(this.store, r));
+  }
+
+  /** range(), but a big plain range comes back as its bytes, piece by piece (range-stream.ts). */
+  async rangeStreamed(r: RangeRequest): Promise<RangeResponse | StreamedRangeResponse> {
+    if (!r.serializable) await this.parts.reads.wait();
+    if (this.parts.backend.isSwapping) await this.parts.backend.ready();
+    return mapMvccErrors(() => rangeStreamed(this.store, r) ?? applyRange(this.store, r));
   }
 
   /** The store, once no swap (defrag, snapshot install) is in progress (see BackendSlot.ready). */
