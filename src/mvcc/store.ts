@@ -49,14 +49,21 @@ const KEY_BUCKET_NAME = Buffer.from('key');
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Opens the lmdb environment of a store in `dir` (created if missing), after checking that an
+ * Opens the lmdb environment of a store in `dir` (created if missing; `noSync`: commits are not
+ * fsynced, for a bulk import that fsyncs the file once at the end), after checking that an
  * existing `db/data.mdb` is an lmdb file lmdb can map safely (validateStoreFile): lmdb trusts its
  * file and a foreign or damaged one crashes the process. Throws StoreFileError naming the file.
  */
-export function openStoreEnv(dir: string, mapSizeBytes?: number): RootDatabase<Buffer, Buffer> {
+export function openStoreEnv(
+  dir: string,
+  mapSizeBytes?: number,
+  opts: { noSync?: boolean } = {},
+): RootDatabase<Buffer, Buffer> {
   mkdirSync(dir, { recursive: true });
   validateStoreFile(join(dir, 'db', 'data.mdb'));
   return open<Buffer, Buffer>({
+    // noSync: no fsync per commit; the caller fsyncs the file itself once done (bulk imports).
+    noSync: opts.noSync === true,
     path: join(dir, 'db'),
     mapSize: mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,
     maxDbs: 8,
@@ -64,7 +71,7 @@ export function openStoreEnv(dir: string, mapSizeBytes?: number): RootDatabase<B
     encoding: 'binary',
     compression: false,
     cache: false,
-    overlappingSync: true,
+    overlappingSync: opts.noSync !== true,
     noMemInit: true,
   });
 }
