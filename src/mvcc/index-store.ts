@@ -176,6 +176,12 @@ export class PersistedIndex {
     }
   }
 
+  /** The lmdb name of `db`, one of the two handles whose writes takeDirty returns. */
+  dbName(db: Database<Buffer, Buffer>): 'index' | 'index-aux' {
+    assert(db === this.db || db === this.aux, 'not a key index database');
+    return db === this.db ? 'index' : 'index-aux';
+  }
+
   /** Entries held in memory (dirty and long keys); for tests and metrics. */
   get memSize(): number {
     return this.mem.size;

@@ -36,6 +36,13 @@ export const COMPACT_KEYS_PER_STEP = 5_000;
 export const COMPACT_DELETES_PER_BATCH = 5_000;
 /** Revisions hashed per step of hash()/hashKV() before yielding to the event loop. */
 export const HASH_RECORDS_PER_STEP = 10_000;
+/**
+ * Most bytes of lmdb writes a live copy (copyLive) records while it is made; past this the copy is
+ * abandoned and the caller falls back to copying with writes stopped.
+ */
+export const LIVE_COPY_RECORDED_BYTES_MAX = 256 * 1024 * 1024;
+/** Records a live copy rewrites per event-loop turn (copyLive). */
+export const REWRITE_RECORDS_PER_STEP = 2_000;
 /** Default lmdb map size: the most bytes the database file may grow to (virtual, not allocated). */
 export const MAP_SIZE_BYTES_DEFAULT = 8 * 1024 * 1024 * 1024;
 
@@ -407,6 +414,134 @@ export class MvccStore {
     await this.be.env.backup(dir, compact);
     return join(dir, 'data.mdb');
   }
+
+  /**
+   * A compacted copy of the database (for defragmenting) made while writes go on: one lmdb read
+   * snapshot rewritten record by record into full pages (rewriteTo), in steps on the event loop;
+   * every lmdb batch flushed from the start of the copy is also recorded. The
+   * caller calls `finish()` once no write txn is open and none will be until the copy has replaced
+   * the store: it commits what is pending, replays the recorded batches into the copy in order (a
+   * batch the copy already holds is written again with the same bytes, which changes nothing:
+   * batches flushed before recording began were committed before the copy started) and resolves
+   * with the copy's path (`<dir>/data.mdb`), or with undefined when more than
+   * LIVE_COPY_RECORDED_BYTES_MAX bytes were written meanwhile (then copy with writes stopped).
+   * `catchUp()`, while writes still go on, replays what was recorded so far and fsyncs the copy,
+   * leaving finish() only the tail. `abort()` stops recording. One live copy at a time.
+   */
+  async copyLive(
+    dir: string,
+  ): Promise<{ catchUp(): Promise<void>; finish(): Promise<string | undefined>; abort(): void }> {
+    this.checkUsable();
+    assert(this.recording === undefined, 'one live copy at a time');
+    const rec: LiveCopyRecording = { ops: [], bytes: 0, overflow: false };
+    this.recording = rec;
+    try {
+      await this.commit(); // batches flushed before recording began are in lmdb before the copy starts
+      mkdirSync(dir, { recursive: true });
+      await this.rewriteTo(dir);
+    } catch (err) {
+      this.recording = undefined;
+      throw err;
+    }
+    const abort = (): void => {
+      if (this.recording === rec) this.recording = undefined;
+    };
+    // Writes the batches recorded so far into the copy (in order) and fsyncs it.
+    const replay = async (): Promise<void> => {
+      const ops = rec.ops;
+      rec.ops = [];
+      rec.bytes = 0;
+      const env = open<Buffer, Buffer>({ path: dir, maxDbs: 8, keyEncoding: 'binary', encoding: 'binary' });
+      try {
+        const dbs = new Map<string, Database<Buffer, Buffer>>();
+        for (const name of ['key', 'meta', 'index', 'index-aux']) {
+          dbs.set(name, env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }));
+        }
+        await env.transaction(() => {
+          for (const [name, k, v] of ops) {
+            const db = dbs.get(name)!;
+            if (v === undefined) db.remove(k);
+            else db.put(k, v);
+          }
+        });
+        await env.flushed;
+      } finally {
+        await env.close();
+      }
+    };
+    // While writes go on: most of the catching up (and the fsync of the whole copy) happens here,
+    // so that finish() has only the tail left.
+    const catchUp = async (): Promise<void> => {
+      if (rec.overflow || this.recording !== rec) return;
+      await replay();
+    };
+    const finish = async (): Promise<string | undefined> => {
+      assert(this.openTxn === undefined, 'finish a live copy with a write txn open');
+      try {
+        await this.commit();
+      } finally {
+        abort();
+      }
+      if (rec.overflow) return undefined;
+      await replay();
+      return join(dir, 'data.mdb');
+    };
+    return { catchUp, finish, abort };
+  }
+
+  /**
+   * Writes every record of one lmdb read snapshot into a new environment at `dir`, in key order
+   * with lmdb's append mode, so its pages are full (lmdb's own compacting copy only drops free
+   * pages: leaves half emptied by deletes stay half empty; etcd's defragment rewrites every key
+   * the same way). REWRITE_RECORDS_PER_STEP records per event-loop turn; not fsynced (copyLive's
+   * finish() syncs the file).
+   */
+  private async rewriteTo(dir: string): Promise<void> {
+    this.be.env.resetReadTxn();
+    const txn = this.be.env.useReadTransaction();
+    const target = open<Buffer, Buffer>({
+      path: dir,
+      maxDbs: 8,
+      keyEncoding: 'binary',
+      encoding: 'binary',
+      compression: false,
+      cache: false,
+      noSync: true,
+      overlappingSync: false,
+    });
+    try {
+      for (const name of ['key', 'meta', 'index', 'index-aux']) {
+        const src = this.be.env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
+        const dst = target.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
+        let start: Buffer | undefined;
+        for (;;) {
+          const chunk: [Buffer, Buffer][] = [];
+          for (const { key, value } of src.getRange({
+            start,
+            transaction: txn,
+            limit: REWRITE_RECORDS_PER_STEP,
+          })) {
+            chunk.push([Buffer.from(key as Buffer), Buffer.from(value as Buffer)]);
+          }
+          if (chunk.length > 0) {
+            target.transactionSync(() => {
+              for (const [k, v] of chunk) dst.putSync(k, v, { append: true });
+            });
+          }
+          if (chunk.length < REWRITE_RECORDS_PER_STEP) break;
+          start = Buffer.concat([chunk[chunk.length - 1]![0], Buffer.from([0])]);
+          await yieldTurn();
+          this.checkUsable();
+        }
+      }
+    } finally {
+      txn.done();
+      await target.close();
+    }
+  }
+
+  /** Set while copyLive records lmdb batches. */
+  private recording: LiveCopyRecording | undefined;
 
   /** Resolves once everything ended so far is in lmdb and fsynced, whatever the `sync` option. */
   async syncAll(): Promise<void> {
@@ -994,6 +1129,25 @@ export class MvccStore {
     const kvDb = this.be.kv;
     const metaDb = this.be.meta;
     const started = this.onBatchCommitted ? performance.now() : 0;
+    const rec = this.recording;
+    if (rec !== undefined && !rec.overflow) {
+      // The same writes in the same order as the batch below, for copyLive's replay.
+      const ops = rec.ops;
+      const from = ops.length;
+      for (let i = 0; i < keys.length; i++) ops.push(['key', keys[i]!, vals[i]!]);
+      for (const k of deletes) ops.push(['key', k, undefined]);
+      for (const [db, k, v] of ix.writes) ops.push([this.index.dbName(db), k, v]);
+      ops.push(['meta', META_CONSISTENT_INDEX, ciBytes]);
+      for (const [k, v] of meta) ops.push(['meta', k, v]);
+      for (let i = from; i < ops.length; i++) {
+        const [, k, v] = ops[i]!;
+        rec.bytes += k.length + (v?.length ?? 0);
+      }
+      if (rec.bytes > LIVE_COPY_RECORDED_BYTES_MAX) {
+        rec.overflow = true;
+        rec.ops = [];
+      }
+    }
     const p = this.be.env.batch(() => {
       for (let i = 0; i < keys.length; i++) kvDb.put(keys[i]!, vals[i]!);
       for (const k of deletes) kvDb.remove(k);
@@ -1032,6 +1186,13 @@ export class MvccStore {
     this.fatal = err instanceof Error ? err : new Error(String(err));
     this.log?.error({ err: this.fatal }, 'mvcc: lmdb write failed; store is unusable');
   }
+}
+
+/** What copyLive records: lmdb writes by database name (value undefined = remove), in order. */
+interface LiveCopyRecording {
+  ops: [string, Buffer, Buffer | undefined][];
+  bytes: number;
+  overflow: boolean;
 }
 
 function toEvent(kv: KeyValue, main: number): Event {
