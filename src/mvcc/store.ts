@@ -15,7 +15,7 @@
  * Reads resolve revisions through the key index (persisted in lmdb with a small in-memory layer,
  * index-store.ts) and fetch values from the overlay or lmdb. Everything runs on the event loop; lmdb-js commits and fsyncs on its own writer thread.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase, type Transaction } from 'lmdb';
 import { assert, crc32c } from '../pkg/index.js';
@@ -464,9 +464,16 @@ export class MvccStore {
             else db.put(k, v);
           }
         });
-        await env.flushed;
       } finally {
         await env.close();
+      }
+      // The rewrite was not synced (noSync) and the replay may have written nothing: sync the
+      // whole file ourselves before anyone swaps it in.
+      const fd = openSync(join(dir, 'data.mdb'), 'r+');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
       }
     };
     // While writes go on: most of the catching up (and the fsync of the whole copy) happens here,
