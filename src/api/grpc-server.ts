@@ -46,6 +46,29 @@ export interface CallContext {
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res> | Res;
 
 /**
+ * A unary response whose serialized bytes the handler produces piece by piece (a big Range, see
+ * src/server/range-stream.ts), sent with HTTP/2 backpressure instead of serialized at once. A
+ * handler may return one only when its call context has `preEncodedOk` (gRPC calls; not the JSON
+ * gateway, which calls handlers in-process).
+ */
+export interface PreEncodedMessage {
+  readonly preEncoded: true;
+  /** Total bytes of the serialized message. */
+  readonly bytes: number;
+  /** The next piece, undefined after the last; may throw (the call then ends with INTERNAL). */
+  next(): Buffer | undefined;
+  /** Frees what the message holds; called once it is sent or abandoned (idempotent). */
+  release(): void;
+}
+
+/** grpc-go's default largest message a server sends (MaxSendMsgSize: math.MaxInt32). */
+export const SEND_MESSAGE_BYTES_MAX = 2 ** 31 - 1;
+
+function isPreEncoded(m: unknown): m is PreEncodedMessage {
+  return typeof m === 'object' && m !== null && (m as { preEncoded?: unknown }).preEncoded === true;
+}
+
+/**
  * A streaming call. Reading: `onMessage` for each request, `onHalfClose` when the client ends its side.
  * Writing: `write` returns false when the transport buffer is full (wait for `onDrain` before more).
  * `end(error?)` sends the status; after it, writes are ignored.
@@ -411,6 +434,8 @@ class ServerCall implements StreamCall<unknown, unknown> {
   private sentHeaders = false;
   /** Request messages decoded so far. */
   private received = 0;
+  /** Unary handlers may answer with a PreEncodedMessage. */
+  readonly preEncodedOk = true;
 
   constructor(
     private readonly server: GrpcServer,
@@ -524,6 +549,10 @@ class ServerCall implements StreamCall<unknown, unknown> {
   }
 
   private sendUnary(response: unknown): void {
+    if (isPreEncoded(response)) {
+      this.sendPreEncoded(response);
+      return;
+    }
     if (this.done || this.stream.destroyed) return;
     let bytes: Buffer;
     try {
@@ -547,6 +576,67 @@ class ServerCall implements StreamCall<unknown, unknown> {
     });
     stream.end(bytes);
     this.server.reportHandled(this.reg, Status.OK);
+  }
+
+  /** Sends `m` piece by piece, waiting for 'drain' whenever the stream's buffer is full. */
+  private sendPreEncoded(m: PreEncodedMessage): void {
+    if (this.done || this.stream.destroyed) {
+      m.release();
+      return;
+    }
+    const total = m.bytes;
+    if (total > SEND_MESSAGE_BYTES_MAX) {
+      m.release();
+      this.finish(
+        new GrpcError(
+          Status.RESOURCE_EXHAUSTED,
+          `grpc: trying to send message larger than max (${total} vs. ${SEND_MESSAGE_BYTES_MAX})`,
+        ),
+      );
+      return;
+    }
+    this.sentHeaders = true;
+    this.done = true;
+    this.cleanup();
+    const stream = this.stream;
+    stream.once('close', () => m.release());
+    stream.respond(GRPC_HEADERS_OK, { waitForTrailers: true });
+    stream.once('wantTrailers', () => {
+      try {
+        stream.sendTrailers({ 'grpc-status': '0' });
+        releaseStream(stream);
+      } catch {
+        // stream reset meanwhile
+      }
+    });
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(total, 1);
+    stream.write(prefix);
+    const pump = (): void => {
+      try {
+        for (;;) {
+          if (stream.destroyed) return;
+          const piece = m.next();
+          if (piece === undefined) {
+            m.release();
+            stream.end();
+            this.server.reportHandled(this.reg, Status.OK);
+            return;
+          }
+          if (!stream.write(piece)) {
+            stream.once('drain', pump);
+            return;
+          }
+        }
+      } catch {
+        // The message cannot be finished (the store closed under it): reset the stream; the
+        // client sees the call fail instead of a truncated message.
+        m.release();
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        this.server.reportHandled(this.reg, Status.INTERNAL);
+      }
+    };
+    pump();
   }
 
   /** Ends the call with `error` (or OK). Idempotent. */

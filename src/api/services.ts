@@ -39,6 +39,7 @@ import {
   type MoveLeaderResponse,
   type PutRequest,
   type RangeRequest,
+  type RangeResponse,
   type ResponseHeader,
   type SnapshotRequest,
   type SnapshotResponse,
@@ -51,7 +52,14 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthService,
 } from '../proto/grpc/health/v1/health.js';
-import { CLUSTER_VERSION, isTxnReadOnly, type Member, quotaCost, SERVER_VERSION } from '../server/index.js';
+import {
+  CLUSTER_VERSION,
+  isTxnReadOnly,
+  type Member,
+  quotaCost,
+  SERVER_VERSION,
+  StreamedRangeResponse,
+} from '../server/index.js';
 import { etcdError } from '../wire/errors.js';
 import { GrpcError, Status } from '../wire/status.js';
 import {
@@ -180,12 +188,26 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         checkRange(r);
         if (!r.serializable) refuseOnLearner(member);
         const ai = await authInfoOf(member, ctx);
-        const resp = await serialized(
-          member,
-          ai,
-          (who) => member.auth.checkRange(who, r.key, r.rangeEnd),
-          () => member.range(r),
-        );
+        // A gRPC call (not the JSON gateway) can take a big range's bytes piece by piece.
+        const piecewise = (ctx as { preEncodedOk?: boolean }).preEncodedOk === true;
+        let streamed: StreamedRangeResponse | undefined;
+        let resp: RangeResponse | StreamedRangeResponse;
+        try {
+          resp = await serialized(
+            member,
+            ai,
+            (who) => member.auth.checkRange(who, r.key, r.rangeEnd),
+            async () => {
+              if (!piecewise) return member.range(r);
+              const out = await member.rangeStreamed(r);
+              if (out instanceof StreamedRangeResponse) streamed = out;
+              return out;
+            },
+          );
+        } catch (err) {
+          streamed?.release();
+          throw err;
+        }
         fillHeader(member, resp.header);
         return resp;
       },

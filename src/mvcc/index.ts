@@ -2,6 +2,7 @@
  * mvcc: the revisioned key-value store under etcd's KV API (see README.md). Other layers import
  * only from here.
  */
+export { ENCODED_RANGE_CHUNK_BYTES, EncodedRange } from './encoded-range.js';
 export { MvccError, type MvccErrorCode } from './errors.js';
 export { openStoreCopy, type StoreCopy } from './export.js';
 export { IMPORT_RECORDS_PER_TXN, importStore, type StoreImport, StoreImportError } from './import.js';

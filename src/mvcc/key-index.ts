@@ -25,14 +25,22 @@ const EMPTY_REVS: number[] = [];
 
 /** One key's revision history; see the file comment for the encoding. */
 export class KeyIndex {
-  /** The key as a latin1 string (one char per byte). */
-  readonly key: string;
+  /**
+   * The key as a latin1 string (one char per byte). Set once: at construction, or by the persisted
+   * index right after decoding (the decoder does not see the key).
+   */
+  key: string;
   /** Flat (main, taggedSub) pairs; tombstones have taggedSub = -(sub + 1). */
   revs: number[] = EMPTY_REVS;
   /** Create revision of the current generation; 0 when the key is deleted (no open generation). */
   createdMain = 0;
   /** Version (puts so far) of the current generation; 0 when the key is deleted. */
   ver = 0;
+  /**
+   * For the persisted index (index-store.ts): the number of the flush that will carry this entry's
+   * latest change to lmdb; 0 while it is unchanged since its last flush.
+   */
+  dirtySeq = 0;
 
   constructor(key: string) {
     this.key = key;
@@ -228,4 +236,73 @@ export class TreeIndex {
     assert(this.tree.size === this.byKey.size, 'map and tree sizes differ');
     for (const [k, ki] of this.byKey) assert(this.tree.get(k) === ki, 'map and tree disagree');
   }
+}
+
+/**
+ * Encodes a KeyIndex for the persisted index (index-store.ts): unsigned LEB128 varints
+ *
+ *   createdMain, ver, pairs, then per revision: main - previous main (the first from 0),
+ *   sub * 2 + (1 if tombstone)
+ *
+ * About 8 bytes for a key with one revision at a 7-digit revision.
+ */
+export function encodeKeyIndex(ki: KeyIndex): Buffer {
+  const revs = ki.revs;
+  const out = Buffer.allocUnsafe(8 * 3 + (revs.length >>> 1) * 16);
+  let p = 0;
+  const put = (v: number): void => {
+    assert(Number.isSafeInteger(v) && v >= 0, 'key index varint must be a non-negative safe integer');
+    while (v >= 0x80) {
+      out[p++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    out[p++] = v;
+  };
+  put(ki.createdMain);
+  put(ki.ver);
+  put(revs.length >>> 1);
+  let prev = 0;
+  for (let i = 0; i < revs.length; i += 2) {
+    const main = revs[i]!;
+    const tagged = revs[i + 1]!;
+    put(main - prev);
+    put(tagged < 0 ? (-tagged - 1) * 2 + 1 : tagged * 2);
+    prev = main;
+  }
+  return out.subarray(0, p);
+}
+
+/**
+ * Decodes `bytes[start, end)` written by encodeKeyIndex into a fresh KeyIndex for `key`. Asserts
+ * the encoding is whole (a damaged record is a programmer or storage error, never user input).
+ */
+export function decodeKeyIndex(key: string, bytes: Uint8Array, start = 0, end = bytes.length): KeyIndex {
+  let p = start;
+  const get = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      assert(p < end, 'key index record truncated');
+      const b = bytes[p++]!;
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) return v;
+      mul *= 0x80;
+      assert(mul <= 2 ** 56, 'key index varint too long');
+    }
+  };
+  const ki = new KeyIndex(key);
+  ki.createdMain = get();
+  ki.ver = get();
+  const pairs = get();
+  const revs: number[] = new Array(pairs * 2);
+  let main = 0;
+  for (let i = 0; i < pairs; i++) {
+    main += get();
+    const s = get();
+    revs[i * 2] = main;
+    revs[i * 2 + 1] = s % 2 === 1 ? -((s - 1) / 2) - 1 : s / 2;
+  }
+  assert(p === end, 'key index record has trailing bytes');
+  if (pairs > 0) ki.revs = revs;
+  return ki;
 }

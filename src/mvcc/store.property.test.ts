@@ -5,7 +5,8 @@
 // future and compacted revisions with limits and countOnly, compactions valid and invalid,
 // rangeEvents, commit, close+reopen) run against MvccStore in a fresh temp dir and against the
 // model (a full copy of the key space per revision); every result is compared. The key set mixes
-// bytes >= 0x80 and prefixes so byte order and range ends matter. Seeded by fast-check: a failure
+// bytes >= 0x80 and prefixes so byte order and range ends matter, and keys longer than lmdb's
+// longest key (the persisted key index keeps those apart). Seeded by fast-check: a failure
 // prints the seed and the shrunk command list.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +17,20 @@ import fc from 'fast-check';
 import { Event_EventType, type KeyValue } from '../proto/mvccpb/kv.js';
 import { MvccError, MvccStore, type RangeResult } from './index.js';
 
-const KEYS = ['a', 'ab', 'b', 'b\xff', '\x80', 'c', 'cc'].map((k) => Buffer.from(k, 'latin1'));
+// The last three are around the persisted index's longest lmdb key (INDEX_KEY_BYTES_MAX = 1900):
+// one at it, two past it (kept by hash, pinned in memory), all sharing the same prefix.
+const KEYS = [
+  'a',
+  'ab',
+  'b',
+  'b\xff',
+  '\x80',
+  'c',
+  'cc',
+  'm'.repeat(1900),
+  `${'m'.repeat(1900)}a`,
+  'm'.repeat(2500),
+].map((k) => Buffer.from(k, 'latin1'));
 const ENDS: (Buffer | undefined)[] = [undefined, undefined, Buffer.from([0]), Buffer.alloc(0), ...KEYS];
 
 interface MKV {

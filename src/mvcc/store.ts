@@ -12,18 +12,19 @@
  *            -> batch committed               overlay entries up to that revision dropped
  *            -> commit()                      awaits the batch, then lmdb's fsync (group commit)
  *
- * Reads resolve revisions through the in-memory key index and fetch values from the overlay or
- * lmdb. Everything runs on the event loop; lmdb-js commits and fsyncs on its own writer thread.
+ * Reads resolve revisions through the key index (persisted in lmdb with a small in-memory layer,
+ * index-store.ts) and fetch values from the overlay or lmdb. Everything runs on the event loop; lmdb-js commits and fsyncs on its own writer thread.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase, type Transaction } from 'lmdb';
 import { assert, crc32c } from '../pkg/index.js';
 import { type Event, Event_EventType, type KeyValue } from '../proto/mvccpb/kv.js';
+import { EncodedRange, getInTxn } from './encoded-range.js';
 import { errClosed, errCompacted, errFutureRev } from './errors.js';
-import type { KeyIndex, TreeIndex } from './key-index.js';
+import { type IndexFlush, PersistedIndex } from './index-store.js';
+import type { KeyIndex } from './key-index.js';
 import { decodeKeyValue, encodeKeyValue, makeKeyValue } from './kv-codec.js';
-import { rebuildIndex } from './restore.js';
 import { keyMain, keySub, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
 import { validateStoreFile } from './store-file.js';
 
@@ -35,6 +36,13 @@ export const COMPACT_KEYS_PER_STEP = 5_000;
 export const COMPACT_DELETES_PER_BATCH = 5_000;
 /** Revisions hashed per step of hash()/hashKV() before yielding to the event loop. */
 export const HASH_RECORDS_PER_STEP = 10_000;
+/**
+ * Most bytes of lmdb writes a live copy (copyLive) records while it is made; past this the copy is
+ * abandoned and the caller falls back to copying with writes stopped.
+ */
+export const LIVE_COPY_RECORDED_BYTES_MAX = 256 * 1024 * 1024;
+/** Records a live copy rewrites per event-loop turn (copyLive). */
+export const REWRITE_RECORDS_PER_STEP = 2_000;
 /** Default lmdb map size: the most bytes the database file may grow to (virtual, not allocated). */
 export const MAP_SIZE_BYTES_DEFAULT = 8 * 1024 * 1024 * 1024;
 
@@ -48,22 +56,29 @@ const KEY_BUCKET_NAME = Buffer.from('key');
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Opens the lmdb environment of a store in `dir` (created if missing), after checking that an
+ * Opens the lmdb environment of a store in `dir` (created if missing; `noSync`: commits are not
+ * fsynced, for a bulk import that fsyncs the file once at the end), after checking that an
  * existing `db/data.mdb` is an lmdb file lmdb can map safely (validateStoreFile): lmdb trusts its
  * file and a foreign or damaged one crashes the process. Throws StoreFileError naming the file.
  */
-export function openStoreEnv(dir: string, mapSizeBytes?: number): RootDatabase<Buffer, Buffer> {
+export function openStoreEnv(
+  dir: string,
+  mapSizeBytes?: number,
+  opts: { noSync?: boolean } = {},
+): RootDatabase<Buffer, Buffer> {
   mkdirSync(dir, { recursive: true });
   validateStoreFile(join(dir, 'db', 'data.mdb'));
   return open<Buffer, Buffer>({
+    // noSync: no fsync per commit; the caller fsyncs the file itself once done (bulk imports).
+    noSync: opts.noSync === true,
     path: join(dir, 'db'),
     mapSize: mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,
-    maxDbs: 4,
+    maxDbs: 8,
     keyEncoding: 'binary',
     encoding: 'binary',
     compression: false,
     cache: false,
-    overlappingSync: true,
+    overlappingSync: opts.noSync !== true,
     noMemInit: true,
   });
 }
@@ -205,7 +220,9 @@ export class MvccStore {
   /** Callers of committedLazily() waiting for the next batch to be handed to lmdb. */
   private flushWaiters: (() => void)[] = [];
   private readonly log: MvccLogger | undefined;
-  private readonly index: TreeIndex;
+  private readonly index: PersistedIndex;
+  /** Revision keys to delete from lmdb with the next batch (compaction), with the index trims. */
+  private pendingDeletes: Buffer[] = [];
   private currentRev: number;
   private compactMainRev: number;
   private ci: number;
@@ -230,7 +247,7 @@ export class MvccStore {
   private constructor(
     be: Backend,
     opts: MvccStoreOptions,
-    index: TreeIndex,
+    index: PersistedIndex,
     rev: number,
     compactRev: number,
     ci: number,
@@ -242,14 +259,15 @@ export class MvccStore {
     this.log = opts.logger;
     this.ops = opts.opCounters;
     this.index = index;
+    this.liveKeys = index.liveKeysAtOpen;
     this.currentRev = rev;
     this.compactMainRev = compactRev;
     this.ci = ci;
   }
 
   /**
-   * Opens (or creates) the store in `opts.dir` and rebuilds the key index from the stored
-   * revisions. If a compaction was scheduled but not finished before a crash, it is restarted in
+   * Opens (or creates) the store in `opts.dir`. The key index is persisted (index-store.ts), so
+   * nothing is rebuilt, except once for a store written without it. If a compaction was scheduled but not finished before a crash, it is restarted in
    * the background (reads already see the scheduled compact revision).
    */
   static async open(opts: MvccStoreOptions): Promise<MvccStore> {
@@ -258,7 +276,11 @@ export class MvccStore {
     const meta = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
     const started = performance.now();
 
-    const { index, maxMain, records } = rebuildIndex(env);
+    // The key index is persisted with the records (index-store.ts): nothing to rebuild, unless
+    // the store predates it. The current revision is the last stored record's.
+    const { index, built, records } = PersistedIndex.open(env);
+    let maxMain = 0;
+    for (const k of kv.getKeys({ reverse: true, limit: 1 })) maxMain = keyMain(k as Buffer);
 
     const readMeta = (k: Buffer): number | undefined => {
       const b = meta.getBinary(k);
@@ -274,8 +296,8 @@ export class MvccStore {
     const store = new MvccStore({ env, kv, meta }, opts, index, rev, compactRev, ci);
     store.log?.info(
       {
+        indexBuilt: built,
         records,
-        keys: index.size,
         rev,
         compactRev,
         consistentIndex: ci,
@@ -300,14 +322,18 @@ export class MvccStore {
    * its delete). Counted once on first use, then kept up to date by puts and deletes.
    */
   get keysTotal(): number {
-    if (this.liveKeys === undefined) {
-      let n = 0;
-      for (const ki of this.index.values()) if (ki.ver > 0) n++;
-      this.liveKeys = n;
-    }
     return this.liveKeys;
   }
-  private liveKeys: number | undefined;
+  /** Live keys; persisted with every batch (index-store.ts). */
+  private liveKeys: number;
+
+  /**
+   * Key index entries held in memory: those changed since their lmdb batch committed, plus keys
+   * longer than lmdb's longest key (index-store.ts). The rest of the index lives in lmdb.
+   */
+  get indexEntriesInMemory(): number {
+    return this.index.memSize;
+  }
 
   /** The compact revision: reads below it fail with ErrCompacted; -1 if never compacted. */
   get compactRev(): number {
@@ -389,6 +415,141 @@ export class MvccStore {
     return join(dir, 'data.mdb');
   }
 
+  /**
+   * A compacted copy of the database (for defragmenting) made while writes go on: one lmdb read
+   * snapshot rewritten record by record into full pages (rewriteTo), in steps on the event loop;
+   * every lmdb batch flushed from the start of the copy is also recorded. The
+   * caller calls `finish()` once no write txn is open and none will be until the copy has replaced
+   * the store: it commits what is pending, replays the recorded batches into the copy in order (a
+   * batch the copy already holds is written again with the same bytes, which changes nothing:
+   * batches flushed before recording began were committed before the copy started) and resolves
+   * with the copy's path (`<dir>/data.mdb`), or with undefined when more than
+   * LIVE_COPY_RECORDED_BYTES_MAX bytes were written meanwhile (then copy with writes stopped).
+   * `catchUp()`, while writes still go on, replays what was recorded so far and fsyncs the copy,
+   * leaving finish() only the tail. `abort()` stops recording. One live copy at a time.
+   */
+  async copyLive(
+    dir: string,
+  ): Promise<{ catchUp(): Promise<void>; finish(): Promise<string | undefined>; abort(): void }> {
+    this.checkUsable();
+    assert(this.recording === undefined, 'one live copy at a time');
+    const rec: LiveCopyRecording = { ops: [], bytes: 0, overflow: false };
+    this.recording = rec;
+    try {
+      await this.commit(); // batches flushed before recording began are in lmdb before the copy starts
+      mkdirSync(dir, { recursive: true });
+      await this.rewriteTo(dir);
+    } catch (err) {
+      this.recording = undefined;
+      throw err;
+    }
+    const abort = (): void => {
+      if (this.recording === rec) this.recording = undefined;
+    };
+    // Writes the batches recorded so far into the copy (in order) and fsyncs it.
+    const replay = async (): Promise<void> => {
+      const ops = rec.ops;
+      rec.ops = [];
+      rec.bytes = 0;
+      const env = open<Buffer, Buffer>({ path: dir, maxDbs: 8, keyEncoding: 'binary', encoding: 'binary' });
+      try {
+        const dbs = new Map<string, Database<Buffer, Buffer>>();
+        for (const name of ['key', 'meta', 'index', 'index-aux']) {
+          dbs.set(name, env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }));
+        }
+        await env.transaction(() => {
+          for (const [name, k, v] of ops) {
+            const db = dbs.get(name)!;
+            if (v === undefined) db.remove(k);
+            else db.put(k, v);
+          }
+        });
+      } finally {
+        await env.close();
+      }
+      // The rewrite was not synced (noSync) and the replay may have written nothing: sync the
+      // whole file ourselves before anyone swaps it in.
+      const fd = openSync(join(dir, 'data.mdb'), 'r+');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    };
+    // While writes go on: most of the catching up (and the fsync of the whole copy) happens here,
+    // so that finish() has only the tail left.
+    const catchUp = async (): Promise<void> => {
+      if (rec.overflow || this.recording !== rec) return;
+      await replay();
+    };
+    const finish = async (): Promise<string | undefined> => {
+      assert(this.openTxn === undefined, 'finish a live copy with a write txn open');
+      try {
+        await this.commit();
+      } finally {
+        abort();
+      }
+      if (rec.overflow) return undefined;
+      await replay();
+      return join(dir, 'data.mdb');
+    };
+    return { catchUp, finish, abort };
+  }
+
+  /**
+   * Writes every record of one lmdb read snapshot into a new environment at `dir`, in key order
+   * with lmdb's append mode, so its pages are full (lmdb's own compacting copy only drops free
+   * pages: leaves half emptied by deletes stay half empty; etcd's defragment rewrites every key
+   * the same way). REWRITE_RECORDS_PER_STEP records per event-loop turn; not fsynced (copyLive's
+   * finish() syncs the file).
+   */
+  private async rewriteTo(dir: string): Promise<void> {
+    this.be.env.resetReadTxn();
+    const txn = this.be.env.useReadTransaction();
+    const target = open<Buffer, Buffer>({
+      path: dir,
+      maxDbs: 8,
+      keyEncoding: 'binary',
+      encoding: 'binary',
+      compression: false,
+      cache: false,
+      noSync: true,
+      overlappingSync: false,
+    });
+    try {
+      for (const name of ['key', 'meta', 'index', 'index-aux']) {
+        const src = this.be.env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
+        const dst = target.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
+        let start: Buffer | undefined;
+        for (;;) {
+          const chunk: [Buffer, Buffer][] = [];
+          for (const { key, value } of src.getRange({
+            start,
+            transaction: txn,
+            limit: REWRITE_RECORDS_PER_STEP,
+          })) {
+            chunk.push([Buffer.from(key as Buffer), Buffer.from(value as Buffer)]);
+          }
+          if (chunk.length > 0) {
+            target.transactionSync(() => {
+              for (const [k, v] of chunk) dst.putSync(k, v, { append: true });
+            });
+          }
+          if (chunk.length < REWRITE_RECORDS_PER_STEP) break;
+          start = Buffer.concat([chunk[chunk.length - 1]![0], Buffer.from([0])]);
+          await yieldTurn();
+          this.checkUsable();
+        }
+      }
+    } finally {
+      txn.done();
+      await target.close();
+    }
+  }
+
+  /** Set while copyLive records lmdb batches. */
+  private recording: LiveCopyRecording | undefined;
+
   /** Resolves once everything ended so far is in lmdb and fsynced, whatever the `sync` option. */
   async syncAll(): Promise<void> {
     await this.commit();
@@ -448,35 +609,41 @@ export class MvccStore {
     return done;
   }
 
+  /**
+   * Walks the key index in key order, COMPACT_KEYS_PER_STEP keys per event-loop turn. Each trimmed
+   * index entry and the deletion of the revisions it dropped go to lmdb in the same batch, so a
+   * crash never leaves records the index no longer names (the resumed compaction could not find
+   * them) nor an index naming deleted records.
+   */
   private async runCompaction(rev: number): Promise<void> {
     const started = performance.now();
-    const kis = this.index.values();
     const removed: number[] = [];
     let deleted = 0;
-    let more = true;
-    while (more) {
-      for (let n = 0; n < COMPACT_KEYS_PER_STEP; n++) {
-        const r = kis.next();
-        if (r.done === true) {
-          more = false;
-          break;
-        }
-        const ki = r.value;
+    let after: string | undefined;
+    for (;;) {
+      const chunk = this.index.keysAfter(after, COMPACT_KEYS_PER_STEP);
+      for (const ki of chunk) {
         ki.compact(rev, removed);
-        if (ki.isEmpty()) this.index.remove(ki);
-      }
-      if (removed.length >= COMPACT_DELETES_PER_BATCH * 2) {
+        if (removed.length === 0) continue;
+        this.index.adopt(ki);
+        for (let j = 0; j < removed.length; j += 2) {
+          const tagged = removed[j + 1]!;
+          this.pendingDeletes.push(revKey(removed[j]!, tagged < 0 ? -tagged - 1 : tagged, tagged < 0));
+        }
         deleted += removed.length / 2;
-        await this.deleteRevisions(removed);
         removed.length = 0;
-      } else if (more) {
+      }
+      const more = chunk.length === COMPACT_KEYS_PER_STEP;
+      if (more) after = chunk[chunk.length - 1]!.key;
+      if (this.pendingDeletes.length >= COMPACT_DELETES_PER_BATCH || !more) {
+        this.flush();
+        await this.lastBatch;
+        if (this.fatal !== undefined) throw this.fatal;
+      } else {
         await yieldTurn();
       }
       if (this.closed) throw errClosed(); // resumed on the next open
-    }
-    if (removed.length > 0) {
-      deleted += removed.length / 2;
-      await this.deleteRevisions(removed);
+      if (!more) break;
     }
     this.pendingMeta.push([META_FINISHED_COMPACT, u64(rev)]);
     this.flush();
@@ -487,27 +654,6 @@ export class MvccStore {
       { rev, deleted, ms: Math.round(performance.now() - started) },
       'mvcc: finished compaction',
     );
-  }
-
-  /** Deletes (main, taggedSub) pairs from lmdb in one batch, after every pending write. */
-  private async deleteRevisions(pairs: number[]): Promise<void> {
-    this.flush(); // records still pending must reach lmdb before their deletion
-    const keys: Buffer[] = new Array(pairs.length / 2);
-    for (let j = 0; j < pairs.length; j += 2) {
-      const tagged = pairs[j + 1]!;
-      keys[j / 2] = revKey(pairs[j]!, tagged < 0 ? -tagged - 1 : tagged, tagged < 0);
-    }
-    const kvDb = this.be.kv;
-    const p = this.be.env.batch(() => {
-      for (const k of keys) kvDb.remove(k);
-    });
-    // lmdb commits batches in order, so the newest batch stands for all before it.
-    this.lastBatch = p.then(
-      () => undefined,
-      (err: unknown) => this.fail(err),
-    );
-    await this.lastBatch;
-    if (this.fatal !== undefined) throw this.fatal;
   }
 
   /** CRC-32C over every stored revision up to the current one; see hashKV for the rules. */
@@ -557,13 +703,14 @@ export class MvccStore {
       const keep = new Set<string>();
       let keepAny = false;
       if (compactRevision > 0) {
-        for (const ki of this.index.values()) {
+        // lmdb's index in this snapshot describes exactly its records (same batches).
+        this.index.forEachIn(txn, (ki) => {
           const slot = ki.findAt(target);
-          if (slot < 0) continue;
+          if (slot < 0) return;
           keepAny = true;
           const main = ki.revs[slot]!;
           if (main <= compactRevision) keep.add(`${main}:${ki.revs[slot + 1]}`);
-        }
+        });
       }
       let h = crc32c(KEY_BUCKET_NAME, 0);
       const end = revKey(target + 1, 0, false);
@@ -698,6 +845,7 @@ export class MvccStore {
     this.releaseFlushWaiters();
     await this.lastBatch;
     this.closed = true;
+    for (const r of [...this.encodedRanges]) r.release();
     await this.compactChain;
     await this.lastBatch;
     await this.be.env.close();
@@ -744,6 +892,92 @@ export class MvccStore {
     });
     return { kvs, count, rev: viewRev };
   }
+
+  /**
+   * Reads keys [key, end) at `rev` (0 = current) as encoded RangeResponse `kvs` fields handed out
+   * piece by piece (encoded-range.ts): the whole range, for responses too large to build in
+   * memory. `end` empty or [0] = every key >= key. Throws MvccError as range(). The caller must
+   * release() the result; close() releases every open one. Not counted in `opCounters` (the
+   * caller counts the range it answers).
+   */
+  encodedRange(key: Buffer, end: Buffer, rev = 0): EncodedRange {
+    this.checkUsable();
+    const viewRev = this.currentRev;
+    if (rev > viewRev) throw errFutureRev();
+    if (rev <= 0) rev = viewRev;
+    if (rev < this.compactMainRev) throw errCompacted();
+    const kstr = key.toString('latin1');
+    const endStr = isOpenEnd(end) ? undefined : end.toString('latin1');
+    // Everything not in the overlay is in lmdb as of a read transaction started now.
+    this.be.env.resetReadTxn();
+    const txn = this.be.env.useReadTransaction();
+    let revs = new Float64Array(1024);
+    let sizes = new Uint32Array(512);
+    const early = new Map<number, Buffer>();
+    let count = 0;
+    try {
+      if (endStr === undefined || endStr > kstr) {
+        this.index.visit(kstr, endStr, (ki) => {
+          const slot = ki.findAt(rev);
+          if (slot < 0) return true;
+          const main = ki.revs[slot]!;
+          const sub = ki.revs[slot + 1]!;
+          if (count === sizes.length) {
+            const r2 = new Float64Array(revs.length * 2);
+            r2.set(revs);
+            revs = r2;
+            const s2 = new Uint32Array(sizes.length * 2);
+            s2.set(sizes);
+            sizes = s2;
+          }
+          let size: number;
+          const o = this.overlay.get(main);
+          if (o !== undefined) {
+            const kv = o[sub];
+            assert(kv !== undefined, 'overlay lacks a sub revision the index names');
+            const bytes = encodeKeyValue(
+              kv.key,
+              Number(kv.createRevision),
+              Number(kv.modRevision),
+              Number(kv.version),
+              kv.value,
+              kv.lease,
+            );
+            early.set(count, bytes);
+            size = bytes.length;
+          } else {
+            writeRevKey(this.scratchKey, main, sub);
+            const buf = getInTxn(this.be.kv, this.scratchKey, txn);
+            assert(buf !== undefined, `key index names revision ${main}_${sub} missing from lmdb`);
+            size = buf.length;
+          }
+          revs[count * 2] = main;
+          revs[count * 2 + 1] = sub;
+          sizes[count] = size;
+          count++;
+          return true;
+        });
+      }
+    } catch (err) {
+      txn.done();
+      throw err;
+    }
+    const r = new EncodedRange({
+      rev: viewRev,
+      revs,
+      sizes,
+      count,
+      early,
+      db: this.be.kv,
+      txn,
+      onRelease: (x) => this.encodedRanges.delete(x),
+    });
+    this.encodedRanges.add(r);
+    return r;
+  }
+
+  /** EncodedRanges not yet released (close() releases them). */
+  private readonly encodedRanges = new Set<EncodedRange>();
 
   /**
    * The KeyValue stored at revision slot `slot` of `ki`. `knownKey` (the key's bytes, when the
@@ -797,23 +1031,24 @@ export class MvccStore {
     assert(key.length > 0, 'empty key');
     const main = txn.beginRev + 1;
     const sub = txn.kvs.length;
-    const ki = this.index.getOrCreate(key.toString('latin1'));
+    const ki = this.index.mutable(key.toString('latin1'));
     const created = ki.ver === 0 ? main : ki.createdMain;
     const ver = ki.ver + 1;
     txn.mainBig ??= BigInt(main);
     const { kv, bytes } = makeKeyValue(key, created, main, ver, value, lease, txn.mainBig);
-    if (ki.ver === 0 && this.liveKeys !== undefined) this.liveKeys++;
+    if (ki.ver === 0) this.liveKeys++;
     ki.put(main, sub);
     this.txnAppend(txn, main, revKey(main, sub, false), bytes, kv);
   }
 
   /** A delete of a live key inside `txn`. */
-  txnDelete(txn: WriteTxnImpl, ki: KeyIndex): void {
+  txnDelete(txn: WriteTxnImpl, found: KeyIndex): void {
     const main = txn.beginRev + 1;
     const sub = txn.kvs.length;
+    const ki = this.index.adopt(found);
     const key = Buffer.from(ki.key, 'latin1');
     ki.tombstone(main, sub);
-    if (this.liveKeys !== undefined) this.liveKeys--;
+    this.liveKeys--;
     // Stored as etcd stores it: KeyValue{key} only; the revision is in the lmdb key.
     const bytes = encodeKeyValue(key, 0, 0, 0, EMPTY, 0n);
     const kv: KeyValue = { key, createRevision: 0n, modRevision: 0n, version: 0n, value: EMPTY, lease: 0n };
@@ -855,7 +1090,7 @@ export class MvccStore {
       return;
     }
     if (this.flushScheduled) return;
-    if (this.pendingKeys.length === 0 && !this.ciDirty) return;
+    if (this.pendingKeys.length === 0 && !this.ciDirty && !this.index.hasDirty()) return;
     this.flushScheduled = true;
     const run = (): void => {
       this.flushScheduled = false;
@@ -876,21 +1111,57 @@ export class MvccStore {
   /** Hands every pending record and meta value to lmdb as one atomic batch. */
   private flush(): void {
     if (this.fatal !== undefined) return;
-    if (this.pendingKeys.length === 0 && !this.ciDirty && this.pendingMeta.length === 0) return;
+    if (
+      this.pendingKeys.length === 0 &&
+      !this.ciDirty &&
+      this.pendingMeta.length === 0 &&
+      this.pendingDeletes.length === 0 &&
+      !this.index.hasDirty()
+    ) {
+      return;
+    }
     const keys = this.pendingKeys;
     const vals = this.pendingVals;
     const meta = this.pendingMeta;
+    const deletes = this.pendingDeletes;
     this.pendingKeys = [];
     this.pendingVals = [];
     this.pendingMeta = [];
+    this.pendingDeletes = [];
+    // The index entries of these records (and of the compaction deletes) ride in the same batch.
+    const ix = this.index.takeDirty(this.liveKeys);
     this.ciDirty = false;
     const ciBytes = u64(this.ci);
     const upTo = this.currentRev;
     const kvDb = this.be.kv;
     const metaDb = this.be.meta;
     const started = this.onBatchCommitted ? performance.now() : 0;
+    const rec = this.recording;
+    if (rec !== undefined && !rec.overflow) {
+      // The same writes in the same order as the batch below, for copyLive's replay.
+      const ops = rec.ops;
+      const from = ops.length;
+      for (let i = 0; i < keys.length; i++) ops.push(['key', keys[i]!, vals[i]!]);
+      for (const k of deletes) ops.push(['key', k, undefined]);
+      for (const [db, k, v] of ix.writes) ops.push([this.index.dbName(db), k, v]);
+      ops.push(['meta', META_CONSISTENT_INDEX, ciBytes]);
+      for (const [k, v] of meta) ops.push(['meta', k, v]);
+      for (let i = from; i < ops.length; i++) {
+        const [, k, v] = ops[i]!;
+        rec.bytes += k.length + (v?.length ?? 0);
+      }
+      if (rec.bytes > LIVE_COPY_RECORDED_BYTES_MAX) {
+        rec.overflow = true;
+        rec.ops = [];
+      }
+    }
     const p = this.be.env.batch(() => {
       for (let i = 0; i < keys.length; i++) kvDb.put(keys[i]!, vals[i]!);
+      for (const k of deletes) kvDb.remove(k);
+      for (const [db, k, v] of ix.writes) {
+        if (v === undefined) db.remove(k);
+        else db.put(k, v);
+      }
       metaDb.put(META_CONSISTENT_INDEX, ciBytes);
       for (const [k, v] of meta) {
         if (v === undefined) metaDb.remove(k);
@@ -900,15 +1171,17 @@ export class MvccStore {
     this.lastBatch = p.then(
       () => {
         this.onBatchCommitted?.((performance.now() - started) / 1000);
-        this.afterCommit(upTo);
+        this.afterCommit(upTo, ix);
       },
       (err: unknown) => this.fail(err),
     );
   }
 
-  private afterCommit(upTo: number): void {
-    // lmdb now holds every revision <= upTo: renew the read snapshot, then drop the overlay.
+  private afterCommit(upTo: number, ix: IndexFlush): void {
+    // lmdb now holds every revision <= upTo: renew the read snapshot, then drop the overlay and
+    // the index entries lmdb now has.
     this.be.env.resetReadTxn();
+    this.index.committed(ix);
     this.dbSizeCached = undefined;
     for (const main of this.overlay.keys()) {
       if (main > upTo) break;
@@ -920,6 +1193,13 @@ export class MvccStore {
     this.fatal = err instanceof Error ? err : new Error(String(err));
     this.log?.error({ err: this.fatal }, 'mvcc: lmdb write failed; store is unusable');
   }
+}
+
+/** What copyLive records: lmdb writes by database name (value undefined = remove), in order. */
+interface LiveCopyRecording {
+  ops: [string, Buffer, Buffer | undefined][];
+  bytes: number;
+  overflow: boolean;
 }
 
 function toEvent(kv: KeyValue, main: number): Event {

@@ -23,5 +23,6 @@ export { KV_OVERHEAD_BYTES, type MemberStatus, quotaCost } from './maintenance.j
 export { Member } from './member.js';
 export { registerWatchMetrics } from './metrics.js';
 export { MAX_GAP_BETWEEN_APPLY_AND_COMMIT } from './proposer.js';
+export { RANGE_STREAM_KEYS_MIN, StreamedRangeResponse } from './range-stream.js';
 export { databaseSnapshot } from './snapshot-stream.js';
 export { WatchHub, type WatchHubOptions } from './watch/index.js';

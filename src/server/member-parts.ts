@@ -33,6 +33,7 @@ import { registerStateMetrics, type ServerMetrics } from './metrics.js';
 import type { PeerHttpClient } from './peer-http.js';
 import { Proposer } from './proposer.js';
 import type { RaftDriver } from './raft-driver.js';
+import { rangeStreamed, type StreamedRangeResponse } from './range-stream.js';
 import { ReadBarrier } from './reads.js';
 import { mapMvccErrors } from './server-errors.js';
 import type { Signal } from './signal.js';
@@ -324,15 +325,28 @@ export function listMembers(p: MemberParts, core: MemberCore): MemberInfo[] {
 
 /** A Range: linearizable ones wait for the ReadIndex barrier; all wait out a store swap. */
 export async function serveRange(p: MemberParts, r: RangeRequest): Promise<RangeResponse> {
-  if (!r.serializable) await p.reads.wait();
-  if (p.backend.isSwapping) await p.backend.ready();
+  await readReady(p, r.serializable);
   return mapMvccErrors(() => applyRange(p.backend.store, r));
+}
+
+/** serveRange, but a big plain range comes back as its bytes, piece by piece (range-stream.ts). */
+export async function serveRangeStreamed(
+  p: MemberParts,
+  r: RangeRequest,
+): Promise<RangeResponse | StreamedRangeResponse> {
+  await readReady(p, r.serializable);
+  return mapMvccErrors(() => rangeStreamed(p.backend.store, r) ?? applyRange(p.backend.store, r));
+}
+
+/** Linearizable reads wait for the ReadIndex barrier; every read waits out a store swap. */
+async function readReady(p: MemberParts, serializable: boolean): Promise<void> {
+  if (!serializable) await p.reads.wait();
+  if (p.backend.isSwapping) await p.backend.ready();
 }
 
 /** A read-only Txn, applied here, unchecked: the API edge checks its permissions. */
 export async function serveReadTxn(p: MemberParts, r: TxnRequest): Promise<TxnResponse> {
-  if (!txnIsSerializable(r)) await p.reads.wait();
-  if (p.backend.isSwapping) await p.backend.ready();
+  await readReady(p, txnIsSerializable(r));
   return mapMvccErrors(() =>
     applyTxn(p.backend.store, r, p.applier.hooks, () => p.backend.store.write(p.applyLoop.appliedIndex)),
   );

@@ -44,6 +44,7 @@ import {
   registerPartsMetrics,
   reportOpened,
   serveRange,
+  serveRangeStreamed,
   serveReadTxn,
   startExpiryTicker,
   startQuorumWait,
@@ -53,6 +54,7 @@ import type { Membership } from './membership.js';
 import { ServerMetrics } from './metrics.js';
 import { PeerHttpClient } from './peer-http.js';
 import type { RaftDriver } from './raft-driver.js';
+import type { StreamedRangeResponse } from './range-stream.js';
 import { Signal } from './signal.js';
 
 export class Member {
@@ -213,6 +215,11 @@ export class Member {
 
   range(r: RangeRequest): Promise<RangeResponse> {
     return serveRange(this.parts, r);
+  }
+
+  /** range(), but a big plain range comes back as its bytes, piece by piece (range-stream.ts). */
+  rangeStreamed(r: RangeRequest): Promise<RangeResponse | StreamedRangeResponse> {
+    return serveRangeStreamed(this.parts, r);
   }
 
   /** The store, once no swap (defrag, snapshot install) is in progress (see BackendSlot.ready). */
