@@ -277,11 +277,6 @@ export class Member {
     return this.parts.reads.waitApplied(index, this.cfg.requestTimeoutMs);
   }
 
-  /** Waits for every compaction started so far (tests, shutdown). */
-  compactionsSettled(): Promise<void> {
-    return this.parts.backend.compactionsSettled();
-  }
-
   /**
    * Subscribes to committed changes: `listener` gets every event, in revision order, once the write
    * that made it is durable (so a watcher never sees a change a crash could take back).
@@ -383,7 +378,7 @@ export class Member {
     if (proposer.hasUnacked) applyLoop.flush();
     await backend.commitsSettled();
     await backend.store.commit().catch(() => {});
-    await this.compactionsSettled();
+    await backend.compactionsSettled();
     proposer.failAll(false);
     await this.bcrypt.close();
     await backend.store.close();
