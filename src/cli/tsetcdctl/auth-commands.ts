@@ -6,7 +6,7 @@
  * stdin) or, with --interactive=false, fmt.Scanf("%s") of stdin.
  */
 import type { Client } from '../../client/index.js';
-import { fromGrpc, isEtcdError } from '../../client/index.js';
+import { fromGrpc, isEtcdError, prefixEnd } from '../../client/index.js';
 import { Permission_Type } from '../../proto/authpb/auth.js';
 import {
   AuthRoleAddResponse,
@@ -48,18 +48,6 @@ function needArgs(ctx: Ctx, n: number, text: string): void {
   if (ctx.args.length !== n) throw new UsageError(text);
 }
 
-/** clientv3.GetPrefixRangeEnd: the key with its last byte below 0xff incremented, "\0" if none. */
-function prefixRangeEnd(key: Buffer): Buffer {
-  const end = Buffer.from(key);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i] = end[i]! + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
-
 /** printer_simple.go's RoleGet. */
 function roleGetSimple(ctx: Ctx, role: string, r: AuthRoleGetResponse): void {
   const line = (key: Buffer, end: Buffer): string => {
@@ -67,7 +55,7 @@ function roleGetSimple(ctx: Ctx, role: string, r: AuthRoleGetResponse): void {
     let s = end.equals(Buffer.from([0]))
       ? `\t[${key.toString('latin1')}, <open ended>`
       : `\t[${key.toString('latin1')}, ${end.toString('latin1')})`;
-    if (prefixRangeEnd(key).equals(end)) s += ` (prefix ${key.toString('latin1')})`;
+    if (prefixEnd(key).equals(end)) s += ` (prefix ${key.toString('latin1')})`;
     return `${s}\n`;
   };
   ctx.out.out(`Role ${role}\nKV Read:\n`);
@@ -131,7 +119,7 @@ export function permRange(args: string[], prefix: boolean, fromKey: boolean): [B
   if (args.length === 1) {
     if (prefix) {
       if (fromKey) throw new UsageError('--from-key and --prefix flags are mutually exclusive');
-      return [k, prefixRangeEnd(k)];
+      return [k, prefixEnd(k)];
     }
     return [k, fromKey ? Buffer.from([0]) : Buffer.alloc(0)];
   }

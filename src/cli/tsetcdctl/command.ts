@@ -23,6 +23,8 @@ export interface Ctx {
   client(): Promise<Client>;
   /** A client on one endpoint only (endpoint status/health/hashkv, defrag, move-leader). */
   clientFor(endpoint: string): Client;
+  /** A new client on all the endpoints (its own connection); the caller closes it. */
+  newClient(): Client;
   /** All of standard input (piped txn, put's value). */
   stdin(): string;
   /** One line of standard input without its newline; undefined at the end of input. */

@@ -157,6 +157,7 @@ export async function run(argv: string[], out: Out = stdio()): Promise<number> {
       }
       return client;
     },
+    newClient: () => new Client(options()),
     clientFor: (endpoint) => {
       const c = new Client({ ...options(), endpoints: [endpoint], discoverySrv: undefined });
       return c;

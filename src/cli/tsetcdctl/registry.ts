@@ -3,14 +3,22 @@
  * command path matching the leading positional words, as cobra does.
  */
 import { AUTH_COMMANDS } from './auth-commands.js';
+import { CHECK_COMMANDS } from './check-commands.js';
 import type { Command } from './command.js';
 import { CORE_COMMANDS } from './commands.js';
 import { type FlagSpecs, GLOBAL_FLAGS, parseArgs } from './flags.js';
 import { GROUPS, type Group } from './help.js';
+import { MIRROR_COMMAND } from './mirror-command.js';
 import { SNAPSHOT_COMMANDS } from './snapshot-commands.js';
 
 /** All commands. */
-export const COMMANDS: Command[] = [...CORE_COMMANDS, ...AUTH_COMMANDS, ...SNAPSHOT_COMMANDS];
+export const COMMANDS: Command[] = [
+  ...CORE_COMMANDS,
+  ...AUTH_COMMANDS,
+  ...SNAPSHOT_COMMANDS,
+  ...CHECK_COMMANDS,
+  MIRROR_COMMAND,
+];
 
 const ALL_FLAGS: FlagSpecs = Object.assign(
   { help: { kind: 'bool', short: 'h', help: 'help' } } as FlagSpecs,
