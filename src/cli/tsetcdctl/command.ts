@@ -27,7 +27,7 @@ export interface Ctx {
   newClient(): Client;
   /** All of standard input (piped txn, put's value). */
   stdin(): string;
-  /** One line of standard input without its newline; undefined at the end of input. */
+  /** One line of standard input with its newline (none on an unterminated last line); undefined at the end. */
   readLine(): string | undefined;
   /** Whether stdout is a terminal (progress bars are drawn only there). */
   isTty: boolean;

@@ -3,7 +3,6 @@
  * and prints with etcdctl's printers in the chosen format.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, renameSync } from 'node:fs';
 import { type Client, type CmpOp, cmp, fromGrpc, isEtcdError, Lease, op } from '../../client/index.js';
 import {
   AlarmResponse,
@@ -19,7 +18,6 @@ import {
   type ResponseHeader,
   TxnResponse,
 } from '../../proto/etcdserverpb/rpc.js';
-import { Event_EventType, type KeyValue } from '../../proto/mvccpb/kv.js';
 import {
   type Command,
   type Ctx,
@@ -351,25 +349,61 @@ function parseOpWords(words: string[]): RequestOp {
   return op.delete(d.key, d.opts);
 }
 
-/** Splits stdin into the three blank-line-terminated sections; a missing terminator is "EOF". */
+/** Raw lines of a string (each with its "\n", the last maybe without); undefined at the end. */
+export function stringLines(input: string): () => string | undefined {
+  let pos = 0;
+  return () => {
+    if (pos >= input.length) return undefined;
+    const nl = input.indexOf('\n', pos);
+    const end = nl < 0 ? input.length : nl + 1;
+    const line = input.slice(pos, end);
+    pos = end;
+    return line;
+  };
+}
+
+/** Lines one at a time as bufio's ReadString('\n') gives them: a line without "\n" is "EOF". */
+function lineReader(source: () => string | undefined): () => string {
+  return () => {
+    const raw = source();
+    if (raw === undefined || !raw.endsWith('\n')) throw new InvalidInput('EOF');
+    return raw.slice(0, -1);
+  };
+}
+
+/**
+ * etcdctl's txn input: compares, success ops and failure ops, each section ended by a blank line,
+ * every line parsed as it is read (so the first bad line, or EOF, stops it); `prompt` prints
+ * etcdctl's interactive prompts before each section.
+ */
+export function readTxn(
+  source: () => string | undefined,
+  prompt: (s: string) => void = () => {},
+): { compares: Compare[]; success: RequestOp[]; failure: RequestOp[] } {
+  const next = lineReader(source);
+  const section = <T>(parse: (l: string) => T): T[] => {
+    const out: T[] = [];
+    for (let l = next().trim(); l !== ''; l = next().trim()) out.push(parse(l));
+    return out;
+  };
+  prompt('compares:');
+  const compares = section(parseCompare);
+  prompt('success requests (get, put, del):');
+  const success = section(parseOp);
+  prompt('failure requests (get, put, del):');
+  const failure = section(parseOp);
+  return { compares, success, failure };
+}
+
+/** Splits stdin into the three blank-line-terminated sections (lines unparsed); a missing terminator is "EOF". */
 export function txnSections(input: string): [string[], string[], string[]] {
-  const lines = input.split('\n');
-  const sections: string[][] = [];
-  let cur: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const isLast = i === lines.length - 1;
-    if (isLast) {
-      // text after the last newline has no terminator: ReadString hits EOF
-      throw new InvalidInput('EOF');
-    }
-    const l = lines[i]!.trim();
-    if (l === '') {
-      sections.push(cur);
-      cur = [];
-      if (sections.length === 3) break;
-    } else cur.push(l);
-  }
-  return [sections[0]!, sections[1]!, sections[2]!];
+  const next = lineReader(stringLines(input));
+  const section = (): string[] => {
+    const out: string[] = [];
+    for (let l = next().trim(); l !== ''; l = next().trim()) out.push(l);
+    return out;
+  };
+  return [section(), section(), section()];
 }
 
 // ---- helpers for cluster-wide commands ----------------------------------------------------------
@@ -491,29 +525,23 @@ export const CORE_COMMANDS: Command[] = [
     },
     async (ctx) => {
       if (ctx.args.length > 0) throw new UsageError('txn command does not accept argument');
-      let sections: [string[], string[], string[]];
+      const interactive = ctx.flag('interactive') === 'true';
+      let t: ReturnType<typeof readTxn>;
       try {
-        sections = txnSections(ctx.stdin());
+        t = readTxn(ctx.readLine, (p) => {
+          if (interactive) ctx.out.out(`${p}\n`);
+        });
       } catch (e) {
         throw wrapInvalid(e);
       }
-      let compares: Compare[];
-      let success: RequestOp[];
-      let failure: RequestOp[];
-      try {
-        compares = sections[0].map(parseCompare);
-        success = sections[1].map(parseOp);
-        failure = sections[2].map(parseOp);
-      } catch (e) {
-        throw wrapInvalid(e);
-      }
+      const { compares, success, failure } = t;
       const c = await ctx.client();
-      const t = c.kv
+      const txn = c.kv
         .txn()
         .if(...compares)
         .onSuccess(...success)
         .onFailure(...failure);
-      printTxn(ctx, await t.commit());
+      printTxn(ctx, await txn.commit());
     },
   ),
   command(
@@ -1009,59 +1037,6 @@ export const CORE_COMMANDS: Command[] = [
         });
       } finally {
         c.close();
-      }
-    },
-  ),
-  command(
-    'watch',
-    'watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]',
-    'Watches events stream on keys or prefixes',
-    {
-      prefix: { kind: 'bool', default: 'false', help: 'Watch on a prefix if prefix is set' },
-      rev: { kind: 'int', default: '0', help: 'Revision to start watching' },
-      'prev-kv': {
-        kind: 'bool',
-        default: 'false',
-        help: 'get the previous key-value pair before the event happens',
-      },
-      interactive: { kind: 'bool', short: 'i', default: 'false', help: 'Interactive mode' },
-    },
-    async (ctx) => {
-      if (ctx.args.length === 0)
-        throw new UsageError('watch in non-interactive mode requires at least one argument');
-      const [key, rangeEnd] = ctx.args;
-      const c = await ctx.client();
-      const w = c.watch(key!, {
-        ...(rangeEnd !== undefined ? { rangeEnd } : {}),
-        prefix: ctx.flag('prefix') === 'true',
-        startRevision: toInt(ctx.flag('rev'), 'rev'),
-        prevKv: ctx.flag('prev-kv') === 'true',
-      });
-      process.once('SIGINT', () => w.cancel());
-      for await (const b of w) {
-        if (ctx.format === 'json') {
-          printJson(ctx.out, {
-            Header: new Raw(jsonOf(b.header ?? {})),
-            Events: new Raw(b.events.length === 0 ? 'null' : `[${b.events.map((e) => jsonOf(e)).join(',')}]`),
-            CompactRevision: new Raw('0'),
-            Canceled: new Raw('false'),
-            Created: new Raw('false'),
-          });
-          continue;
-        }
-        if (ctx.format === 'fields') fieldsHeader(ctx.out, b.header);
-        for (const e of b.events) {
-          const type = e.type === Event_EventType.DELETE ? 'DELETE' : 'PUT';
-          if (ctx.format === 'fields') {
-            ctx.out.out(`"Type" : ${type}\n`);
-            if (e.prevKv) fieldsKV(ctx.out, 'Prev', e.prevKv);
-            fieldsKV(ctx.out, '', e.kv!);
-          } else {
-            ctx.out.out(`${type}\n`);
-            if (e.prevKv) printKV(ctx.out, ctx.hex, false, e.prevKv);
-            printKV(ctx.out, ctx.hex, false, e.kv as KeyValue);
-          }
-        }
       }
     },
   ),

@@ -10,6 +10,7 @@ import { type FlagSpecs, GLOBAL_FLAGS, parseArgs } from './flags.js';
 import { GROUPS, type Group } from './help.js';
 import { MIRROR_COMMAND } from './mirror-command.js';
 import { SNAPSHOT_COMMANDS } from './snapshot-commands.js';
+import { WATCH_COMMAND } from './watch-command.js';
 
 /** All commands. */
 export const COMMANDS: Command[] = [
@@ -18,6 +19,7 @@ export const COMMANDS: Command[] = [
   ...SNAPSHOT_COMMANDS,
   ...CHECK_COMMANDS,
   MIRROR_COMMAND,
+  WATCH_COMMAND,
 ];
 
 const ALL_FLAGS: FlagSpecs = Object.assign(

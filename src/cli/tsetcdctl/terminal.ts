@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { readSync } from 'node:fs';
 
 /**
- * One line of standard input without its newline, read a byte at a time so nothing past the line is
- * consumed; undefined at the end of input.
+ * One line of standard input with its newline (none on a last unterminated line), read a byte at a
+ * time so nothing past the line is consumed; undefined at the end of input.
  */
 export function readLine(): string | undefined {
   const bytes: number[] = [];
@@ -23,8 +23,8 @@ export function readLine(): string | undefined {
       n = 0;
     }
     if (n === 0) return bytes.length === 0 ? undefined : Buffer.from(bytes).toString();
-    if (b[0] === 0x0a) return Buffer.from(bytes).toString();
     bytes.push(b[0]!);
+    if (b[0] === 0x0a) return Buffer.from(bytes).toString();
   }
 }
 
@@ -46,4 +46,42 @@ export function askPassword(
     spawnSync('/bin/stty', ['echo'], { stdio: 'inherit', argv0: 'stty' });
     write('\n');
   }
+}
+
+/**
+ * Raw lines of standard input read asynchronously (for commands that read while other work runs,
+ * as `watch -i`): each with its newline, a last unterminated one without; undefined at the end.
+ */
+export function stdinLines(stream: NodeJS.ReadableStream = process.stdin): () => Promise<string | undefined> {
+  let buf = '';
+  let ended = false;
+  let wake: (() => void) | undefined;
+  stream.setEncoding('utf8');
+  stream.on('data', (c: string) => {
+    buf += c;
+    wake?.();
+  });
+  stream.on('end', () => {
+    ended = true;
+    wake?.();
+  });
+  return async () => {
+    for (;;) {
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        const line = buf.slice(0, nl + 1);
+        buf = buf.slice(nl + 1);
+        return line;
+      }
+      if (ended) {
+        const rest = buf;
+        buf = '';
+        return rest === '' ? undefined : rest;
+      }
+      await new Promise<void>((r) => {
+        wake = r;
+      });
+      wake = undefined;
+    }
+  };
 }
