@@ -5,7 +5,7 @@
  * ones through `tsetcd snapshot`'s code (src/cli/snapshot.ts, loaded only when used); restore builds
  * a tsetcd data dir.
  */
-import { createWriteStream, renameSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, renameSync } from 'node:fs';
 import { ProgressBar } from '../ui/index.js';
 import { type Command, command, display, ExitCodeError } from './command.js';
 import { type FlagSpecs, UsageError } from './flags.js';
@@ -126,6 +126,14 @@ The items in the lists are hash, revision, total keys, total size.
     RESTORE_FLAGS,
     async (ctx) => {
       if (ctx.args.length !== 1) throw new UsageError('snapshot restore requires exactly one argument');
+      // etcdctl's restore opens the file first: its error names open(2), not stat(2)
+      try {
+        closeSync(openSync(ctx.args[0]!, 'r'));
+      } catch (e) {
+        const why =
+          (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message;
+        throw new ExitCodeError(1, `open ${ctx.args[0]}: ${why}`);
+      }
       const { restoreSnapshot, restoreOptions } = await import('../snapshot.js');
       // every flag with etcdctl's default: --initial-cluster stays default=... whatever --name says
       const flags = new Map(Object.keys(RESTORE_FLAGS).map((n) => [n, ctx.flag(n)] as [string, string]));
@@ -136,7 +144,12 @@ The items in the lists are hash, revision, total keys, total size.
           return offlineError(e);
         }
       })();
-      await restoreSnapshot(ctx.args[0]!, o, (m) => ctx.out.err(`${m}\n`)).catch(offlineError);
+      // the restore's log lines, as zap's: level, then the time, then the rest
+      const log = (m: string) =>
+        ctx.out.err(
+          `${m.replace(/^\{"level":"(\w+)",/, `{"level":"$1","ts":"${new Date().toISOString()}",`)}\n`,
+        );
+      await restoreSnapshot(ctx.args[0]!, o, log).catch(offlineError);
     },
   ),
 ];
