@@ -12,27 +12,21 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { datascaleLoad, perfLoad, perfVerdict } from '../../src/cli/tsetcdctl/check-commands.js';
 import { makeMirror } from '../../src/cli/tsetcdctl/mirror-command.js';
 import { Client } from '../../src/client/index.js';
 import { repoRoot, waitFor } from '../helpers/index.js';
-import { haveEtcdctl, type Side, Twins } from './ctl-twins.js';
+import { haveEtcdctl, type Side, useTwins } from './ctl-twins.js';
 
 const skip = !haveEtcdctl && 'etcdctl 3.4 not installed';
 
-let twins: Twins;
-before(async () => {
-  if (haveEtcdctl) twins = await Twins.start();
-});
-after(async () => {
-  await twins?.cleanup();
-});
+const twins = useTwins();
 
 test('user, role and auth: prompts, formats, --user (a sample; the full list is ctl-golden-more)', {
   skip,
 }, async () => {
-  const s = twins.step.bind(twins);
+  const s = twins().step.bind(twins);
   await s('role add r1');
   await s('role grant-permission r1 readwrite /a/ --prefix');
   await s('role grant-permission r1 write z --from-key -w json');
@@ -49,16 +43,16 @@ test('user, role and auth: prompts, formats, --user (a sample; the full list is 
 });
 
 test('snapshot save, status and restore (a sample)', { skip }, async () => {
-  const s = twins.step.bind(twins);
+  const s = twins().step.bind(twins);
   await s('snapshot save {dir}/s.db');
   await s('snapshot status {dir}/s.db -w table', { same: true });
   await s('snapshot restore {dir}/s.db --data-dir {dir}/r1');
   await s('snapshot restore {dir}/missing.db --data-dir {dir}/r2');
-  assert.ok(existsSync(join(twins.sub.dir, 'r1')));
+  assert.ok(existsSync(join(twins().sub.dir, 'r1')));
 });
 
 test('txn -i and watch refusals (a sample)', { skip }, async () => {
-  const s = twins.step.bind(twins);
+  const s = twins().step.bind(twins);
   await s('txn -i', 'value("t") = "1"\n\nput t2 x\n\nget t\n\n');
   await s('watch foo --');
   await s('watch -i', 'watch\nfoo\nwatch a b --prefix\n');
@@ -93,7 +87,7 @@ test('watch -- cmd runs the command per event with ETCD_WATCH_* as etcdctl', { s
     'echo "rev=$ETCD_WATCH_REVISION type=$ETCD_WATCH_EVENT_TYPE key=$ETCD_WATCH_KEY value=$ETCD_WATCH_VALUE"';
   // the events are written first and watched from their revision: no race with the watch's start
   const revs: bigint[] = [];
-  for (const x of [twins.ref, twins.sub]) {
+  for (const x of [twins().ref, twins().sub]) {
     const c = new Client({ endpoints: [x.member.endpoint] });
     revs.push((await c.kv.put('wx', 'a"b')).header!.revision);
     await c.kv.delete('wx');
@@ -110,7 +104,7 @@ test('watch -- cmd runs the command per event with ETCD_WATCH_* as etcdctl', { s
     '-c',
     script,
   ];
-  const runs = [background(twins.ref, 'etcdctl', args(0)), background(twins.sub, 'tsetcdctl', args(1))];
+  const runs = [background(twins().ref, 'etcdctl', args(0)), background(twins().sub, 'tsetcdctl', args(1))];
   try {
     await waitFor(() => runs.every((r) => r.output().includes('type="DELETE"')), {
       timeoutMs: 20_000,
@@ -131,12 +125,12 @@ test('watch -- cmd runs the command per event with ETCD_WATCH_* as etcdctl', { s
 });
 
 test('check perf/datascale refusals, and their loads for a short run', { skip }, async () => {
-  const s = twins.step.bind(twins);
+  const s = twins().step.bind(twins);
   await s('check perf --load huge');
   await s('check datascale --load huge');
   await s('put /etcdctl-check-perf/x 1');
   await s('check perf');
-  const c = new Client({ endpoints: [twins.sub.member.endpoint] });
+  const c = new Client({ endpoints: [twins().sub.member.endpoint] });
   try {
     // 1 s at 40 writes/s: about 40 puts, and the verdict's lines in etcdctl's words
     const st = await perfLoad([c], { limit: 40, clients: 4, durationS: 1 }, '/short-perf/');
@@ -161,11 +155,11 @@ test('check perf/datascale refusals, and their loads for a short run', { skip },
 });
 
 test('make-mirror: refusals as etcdctl; base copy, then revisions as transactions', { skip }, async () => {
-  const s = twins.step.bind(twins);
+  const s = twins().step.bind(twins);
   await s('make-mirror');
   await s('make-mirror --dest-prefix a --no-dest-prefix 127.0.0.1:1');
-  const src = new Client({ endpoints: [twins.ref.member.endpoint] });
-  const dst = new Client({ endpoints: [twins.sub.member.endpoint] });
+  const src = new Client({ endpoints: [twins().ref.member.endpoint] });
+  const dst = new Client({ endpoints: [twins().sub.member.endpoint] });
   const stop = new AbortController();
   const counts: number[] = [];
   try {

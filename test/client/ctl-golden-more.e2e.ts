@@ -8,22 +8,16 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { haveEtcdctl, Twins } from './ctl-twins.js';
+import { test } from 'node:test';
+import { haveEtcdctl, useTwins } from './ctl-twins.js';
 
 const FORMATS = ['simple', 'json', 'fields', 'table'];
 const skip = !haveEtcdctl && 'etcdctl 3.4 not installed';
 
-let twins: Twins;
-before(async () => {
-  if (haveEtcdctl) twins = await Twins.start();
-});
-after(async () => {
-  await twins?.cleanup();
-});
+const twins = useTwins();
 
 test('user, role and auth commands in every format, with prompts and --user', { skip }, async () => {
-  const s = twins.step.bind(twins);
+  const s = twins().step.bind(twins);
   await s('role add r1');
   await s('role add r1');
   await s('role add r2 -w json');
@@ -87,7 +81,7 @@ test('user, role and auth commands in every format, with prompts and --user', { 
 });
 
 test('snapshot save, status and restore', { skip }, async () => {
-  const s = twins.step.bind(twins);
+  const s = twins().step.bind(twins);
   await s('put snap-key v');
   await s('snapshot save {dir}/s.db');
   await s('snapshot save');
@@ -102,11 +96,11 @@ test('snapshot save, status and restore', { skip }, async () => {
   );
   await s('snapshot restore {dir}/missing.db --data-dir {dir}/r4');
   // tsetcdctl built a tsetcd data dir from the bbolt snapshot
-  assert.ok(existsSync(join(twins.sub.dir, 'r1')));
+  assert.ok(existsSync(join(twins().sub.dir, 'r1')));
 });
 
 test('txn -i prompts and the watch refusals', { skip }, async () => {
-  const s = twins.step.bind(twins);
+  const s = twins().step.bind(twins);
   await s('put t 1');
   await s('txn -i', 'value("t") = "1"\n\nput t2 x\n\nget t\n\n');
   await s('txn --interactive -w json', 'value("t") = "2"\n\nput t2 x\n\nget t\n\n');

@@ -6,19 +6,13 @@
  * that side's cluster id, member id, raft term, URLs, lease ids and timings (`took`, remaining TTL).
  * Read-only commands whose answer depends on lease ids (hashkv) run both tools against one member.
  */
-import { after, before, test } from 'node:test';
-import { haveEtcdctl, Twins } from './ctl-twins.js';
+import { test } from 'node:test';
+import { haveEtcdctl, useTwins } from './ctl-twins.js';
 
-let twins: Twins;
-before(async () => {
-  if (haveEtcdctl) twins = await Twins.start();
-});
-after(async () => {
-  await twins?.cleanup();
-});
+const twins = useTwins();
 
 const step = (line: string | string[], input?: string, same = false) =>
-  twins.step(line, { ...(input !== undefined ? { input } : {}), same });
+  twins().step(line, { ...(input !== undefined ? { input } : {}), same });
 
 const FORMATS = ['simple', 'json', 'fields', 'table'];
 

@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import {
   etcdctl,
@@ -162,4 +163,19 @@ export class Twins {
     assert.equal(t.code, r.code, `exit code of: ${what}`);
     return { ref: r, sub: t };
   }
+}
+
+/**
+ * Starts the twins before the file's tests (when etcdctl is installed) and cleans them up after;
+ * returns a getter for them.
+ */
+export function useTwins(): () => Twins {
+  let twins: Twins | undefined;
+  before(async () => {
+    if (haveEtcdctl) twins = await Twins.start();
+  });
+  after(async () => {
+    await twins?.cleanup();
+  });
+  return () => twins!;
 }

@@ -147,6 +147,20 @@ function permFlags(verb: 'grant' | 'revoke'): FlagSpecs {
   };
 }
 
+/** `user grant-role` / `user revoke-role`: a user name and a role name, then one call. */
+function userRoleCommand(
+  verb: string,
+  short: string,
+  usage: string,
+  call: (c: { ctx: Ctx; auth: Client['auth'] }, user: string, role: string) => Promise<void>,
+): Command {
+  return command(`user ${verb}`, `user ${verb} <user name> <role name>`, short, {}, async (ctx) => {
+    needArgs(ctx, 2, usage);
+    const [user, role] = ctx.args as [string, string];
+    await call({ ctx, auth: (await ctx.client()).auth }, user, role);
+  });
+}
+
 /** auth enable: adds the root role and grants it to root when the server asks for it, as etcdctl. */
 async function authEnable(c: Client): Promise<void> {
   for (;;) {
@@ -266,29 +280,29 @@ export const AUTH_COMMANDS: Command[] = [
       showHeaderResponse(ctx, r, AuthUserChangePasswordResponse, 'Password updated');
     },
   ),
-  command(
-    'user grant-role',
-    'user grant-role <user name> <role name>',
+  userRoleCommand(
+    'grant-role',
     'Grants a role to a user',
-    {},
-    async (ctx) => {
-      needArgs(ctx, 2, 'user grant command requires user name and role name as its argument');
-      const [user, role] = ctx.args as [string, string];
-      const r = await (await ctx.client()).auth.userGrantRole(user, role);
-      showHeaderResponse(ctx, r, AuthUserGrantRoleResponse, `Role ${role} is granted to user ${user}`);
-    },
+    'user grant command requires user name and role name as its argument',
+    async (c, user, role) =>
+      showHeaderResponse(
+        c.ctx,
+        await c.auth.userGrantRole(user, role),
+        AuthUserGrantRoleResponse,
+        `Role ${role} is granted to user ${user}`,
+      ),
   ),
-  command(
-    'user revoke-role',
-    'user revoke-role <user name> <role name>',
+  userRoleCommand(
+    'revoke-role',
     'Revokes a role from a user',
-    {},
-    async (ctx) => {
-      needArgs(ctx, 2, 'user revoke-role requires user name and role name as its argument');
-      const [user, role] = ctx.args as [string, string];
-      const r = await (await ctx.client()).auth.userRevokeRole(user, role);
-      showHeaderResponse(ctx, r, AuthUserRevokeRoleResponse, `Role ${role} is revoked from user ${user}`);
-    },
+    'user revoke-role requires user name and role name as its argument',
+    async (c, user, role) =>
+      showHeaderResponse(
+        c.ctx,
+        await c.auth.userRevokeRole(user, role),
+        AuthUserRevokeRoleResponse,
+        `Role ${role} is revoked from user ${user}`,
+      ),
   ),
   command('role add', 'role add <role name>', 'Adds a new role', {}, async (ctx) => {
     needArgs(ctx, 1, 'role add command requires role name as its argument');

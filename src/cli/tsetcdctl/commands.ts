@@ -432,6 +432,20 @@ function memberRows(r: MemberListResponse): string[][] {
   ]);
 }
 
+/** A member change's printers: "Member <id> <what> cluster <cluster id>" in the simple format. */
+function showMemberChange<T extends { header?: ResponseHeader | undefined }>(
+  ctx: Ctx,
+  r: T,
+  id: bigint,
+  what: string,
+  type?: Encoder<T>,
+): void {
+  display(ctx, {
+    ...headerPrinters(ctx, r, type),
+    simple: () => ctx.out.out(`Member ${spaceHex(id)} ${what} cluster ${spaceHex(r.header!.clusterId)}\n`),
+  });
+}
+
 /** Printers of a response that etcdctl's fields printer shows as its header only. */
 function headerPrinters<T extends { header?: ResponseHeader | undefined }>(
   ctx: Ctx,
@@ -746,11 +760,7 @@ export const CORE_COMMANDS: Command[] = [
       if (ctx.args.length !== 1) throw new UsageError('member ID is not provided');
       const id = parseHexId(ctx.args[0]!);
       const r = await (await ctx.client()).cluster.remove(id);
-      display(ctx, {
-        ...headerPrinters(ctx, r, MemberRemoveResponse),
-        simple: () =>
-          ctx.out.out(`Member ${spaceHex(id)} removed from cluster ${spaceHex(r.header!.clusterId)}\n`),
-      });
+      showMemberChange(ctx, r, id, 'removed from', MemberRemoveResponse);
     },
   ),
   command(
@@ -765,11 +775,7 @@ export const CORE_COMMANDS: Command[] = [
       if (ctx.flag('peer-urls') === '') throw new UsageError('member peer urls not provided');
       const id = parseHexId(ctx.args[0]!);
       const r = await (await ctx.client()).cluster.update(id, ctx.flag('peer-urls').split(','));
-      display(ctx, {
-        ...headerPrinters(ctx, r),
-        simple: () =>
-          ctx.out.out(`Member ${spaceHex(id)} updated in cluster ${spaceHex(r.header!.clusterId)}\n`),
-      });
+      showMemberChange(ctx, r, id, 'updated in');
     },
   ),
   command(
@@ -781,11 +787,7 @@ export const CORE_COMMANDS: Command[] = [
       if (ctx.args.length !== 1) throw new UsageError('member ID is not provided');
       const id = parseHexId(ctx.args[0]!);
       const r = await (await ctx.client()).cluster.promote(id);
-      display(ctx, {
-        ...headerPrinters(ctx, r),
-        simple: () =>
-          ctx.out.out(`Member ${spaceHex(id)} promoted in cluster ${spaceHex(r.header!.clusterId)}\n`),
-      });
+      showMemberChange(ctx, r, id, 'promoted in');
     },
   ),
   command(
