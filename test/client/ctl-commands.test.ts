@@ -9,15 +9,14 @@
  * and checked against the servers' contents.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { datascaleLoad, perfLoad, perfVerdict } from '../../src/cli/tsetcdctl/check-commands.js';
 import { makeMirror } from '../../src/cli/tsetcdctl/mirror-command.js';
 import { Client } from '../../src/client/index.js';
-import { repoRoot, waitFor } from '../helpers/index.js';
-import { haveEtcdctl, type Side, useTwins } from './ctl-twins.js';
+import { waitFor } from '../helpers/index.js';
+import { background, haveEtcdctl, useTwins } from './ctl-twins.js';
 
 const skip = !haveEtcdctl && 'etcdctl 3.4 not installed';
 
@@ -26,7 +25,7 @@ const twins = useTwins();
 test('user, role and auth: prompts, formats, --user (a sample; the full list is ctl-golden-more)', {
   skip,
 }, async () => {
-  const s = twins().step.bind(twins);
+  const s = twins().step.bind(twins());
   await s('role add r1');
   await s('role grant-permission r1 readwrite /a/ --prefix');
   await s('role grant-permission r1 write z --from-key -w json');
@@ -43,7 +42,7 @@ test('user, role and auth: prompts, formats, --user (a sample; the full list is 
 });
 
 test('snapshot save, status and restore (a sample)', { skip }, async () => {
-  const s = twins().step.bind(twins);
+  const s = twins().step.bind(twins());
   await s('snapshot save {dir}/s.db');
   await s('snapshot status {dir}/s.db -w table', { same: true });
   await s('snapshot restore {dir}/s.db --data-dir {dir}/r1');
@@ -52,35 +51,11 @@ test('snapshot save, status and restore (a sample)', { skip }, async () => {
 });
 
 test('txn -i and watch refusals (a sample)', { skip }, async () => {
-  const s = twins().step.bind(twins);
+  const s = twins().step.bind(twins());
   await s('txn -i', 'value("t") = "1"\n\nput t2 x\n\nget t\n\n');
   await s('watch foo --');
   await s('watch -i', 'watch\nfoo\nwatch a b --prefix\n');
 });
-
-/** Starts a long-running command on one side and collects its output. */
-function background(side: Side, tool: 'etcdctl' | 'tsetcdctl', args: string[]) {
-  const [cmd, pre] =
-    tool === 'etcdctl' ? ['etcdctl', []] : [process.execPath, [join(repoRoot(), 'bin', 'tsetcdctl.js')]];
-  const child: ChildProcess = spawn(cmd, [...pre, '--endpoints', side.member.endpoint, ...args], {
-    env: { ...process.env, ETCDCTL_API: '3' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr!.on('data', (c: Buffer) => {
-    if (!c.toString().startsWith('{"level"')) out += c.toString();
-  });
-  return {
-    output: () => out,
-    stop: () =>
-      new Promise<void>((res) =>
-        child.exitCode !== null ? res() : child.once('exit', () => res()) && child.kill('SIGKILL'),
-      ),
-  };
-}
 
 test('watch -- cmd runs the command per event with ETCD_WATCH_* as etcdctl', { skip }, async () => {
   const script =
@@ -125,7 +100,7 @@ test('watch -- cmd runs the command per event with ETCD_WATCH_* as etcdctl', { s
 });
 
 test('check perf/datascale refusals, and their loads for a short run', { skip }, async () => {
-  const s = twins().step.bind(twins);
+  const s = twins().step.bind(twins());
   await s('check perf --load huge');
   await s('check datascale --load huge');
   await s('put /etcdctl-check-perf/x 1');
@@ -155,7 +130,7 @@ test('check perf/datascale refusals, and their loads for a short run', { skip },
 });
 
 test('make-mirror: refusals as etcdctl; base copy, then revisions as transactions', { skip }, async () => {
-  const s = twins().step.bind(twins);
+  const s = twins().step.bind(twins());
   await s('make-mirror');
   await s('make-mirror --dest-prefix a --no-dest-prefix 127.0.0.1:1');
   const src = new Client({ endpoints: [twins().ref.member.endpoint] });

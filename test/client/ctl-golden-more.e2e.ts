@@ -1,7 +1,7 @@
 /**
  * Goal: the tsetcdctl commands beyond the key-value core print what etcdctl 3.4 prints, in full: auth,
  * user and role in every format (password prompts, --user, every error), snapshot save/status/
- * restore, txn -i and the watch refusals. Method: the golden twins of ctl-twins.ts (etcdctl against
+ * restore, txn -i, the watch refusals and make-mirror's 30 s count. Method: the golden twins of ctl-twins.ts (etcdctl against
  * one fresh tsetcd, tsetcdctl against another, outputs compared after normalizing ids). About two
  * minutes; `npm run test:client` runs it, `npm test` runs the bounded ctl-commands.test.ts.
  */
@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { haveEtcdctl, useTwins } from './ctl-twins.js';
+import { waitFor } from '../helpers/index.js';
+import { background, haveEtcdctl, useTwins } from './ctl-twins.js';
 
 const FORMATS = ['simple', 'json', 'fields', 'table'];
 const skip = !haveEtcdctl && 'etcdctl 3.4 not installed';
@@ -17,7 +18,7 @@ const skip = !haveEtcdctl && 'etcdctl 3.4 not installed';
 const twins = useTwins();
 
 test('user, role and auth commands in every format, with prompts and --user', { skip }, async () => {
-  const s = twins().step.bind(twins);
+  const s = twins().step.bind(twins());
   await s('role add r1');
   await s('role add r1');
   await s('role add r2 -w json');
@@ -81,7 +82,7 @@ test('user, role and auth commands in every format, with prompts and --user', { 
 });
 
 test('snapshot save, status and restore', { skip }, async () => {
-  const s = twins().step.bind(twins);
+  const s = twins().step.bind(twins());
   await s('put snap-key v');
   await s('snapshot save {dir}/s.db');
   await s('snapshot save');
@@ -100,7 +101,7 @@ test('snapshot save, status and restore', { skip }, async () => {
 });
 
 test('txn -i prompts and the watch refusals', { skip }, async () => {
-  const s = twins().step.bind(twins);
+  const s = twins().step.bind(twins());
   await s('put t 1');
   await s('txn -i', 'value("t") = "1"\n\nput t2 x\n\nget t\n\n');
   await s('txn --interactive -w json', 'value("t") = "2"\n\nput t2 x\n\nget t\n\n');
@@ -120,4 +121,33 @@ test('txn -i prompts and the watch refusals', { skip }, async () => {
   assert.ok(r.ref.code === 0 && rev !== undefined);
   await s(`compaction ${rev}`);
   await s('watch --rev 1 t');
+});
+
+test('make-mirror prints its count every 30 s as etcdctl', { skip }, async () => {
+  const s = twins().step.bind(twins());
+  for (const k of ['a', 'b', 'c']) await s(`put /mm/${k} ${k}`);
+  // each tool mirrors /mm/ into /mm2/ of its own server, both at once
+  const args = (x: { member: { endpoint: string } }) => [
+    'make-mirror',
+    '--prefix',
+    '/mm/',
+    '--dest-prefix',
+    '/mm2/',
+    x.member.endpoint,
+  ];
+  const runs = [
+    background(twins().ref, 'etcdctl', args(twins().ref)),
+    background(twins().sub, 'tsetcdctl', args(twins().sub)),
+  ];
+  try {
+    await waitFor(() => runs.every((r) => r.output() !== ''), {
+      timeoutMs: 45_000,
+      what: 'both counts printed',
+    });
+    assert.equal(runs[1]!.output(), runs[0]!.output());
+    assert.equal(runs[1]!.output(), '3\n');
+  } finally {
+    for (const r of runs) await r.stop();
+  }
+  await s('get /mm2/ --prefix');
 });

@@ -8,6 +8,7 @@
  * (`same`).
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { Client } from '../../src/client/index.js';
@@ -163,6 +164,33 @@ export class Twins {
     assert.equal(t.code, r.code, `exit code of: ${what}`);
     return { ref: r, sub: t };
   }
+}
+
+/**
+ * Starts a long-running command (watch, make-mirror) of one tool on one side and collects its output
+ * (stdout, then stderr without JSON log lines); `stop()` kills it by its pid and waits for the exit.
+ */
+export function background(side: Side, tool: 'etcdctl' | 'tsetcdctl', args: string[]) {
+  const [cmd, pre] =
+    tool === 'etcdctl' ? ['etcdctl', []] : [process.execPath, [join(repoRoot(), 'bin', 'tsetcdctl.js')]];
+  const child: ChildProcess = spawn(cmd, [...pre, '--endpoints', side.member.endpoint, ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    if (!c.toString().startsWith('{"level"')) out += c.toString();
+  });
+  return {
+    output: () => out,
+    stop: () =>
+      new Promise<void>((res) =>
+        child.exitCode !== null ? res() : child.once('exit', () => res()) && child.kill('SIGKILL'),
+      ),
+  };
 }
 
 /**
