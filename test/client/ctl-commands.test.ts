@@ -19,11 +19,14 @@ import { waitFor } from '../helpers/index.js';
 import { background, haveEtcdctl, useTwins } from './ctl-twins.js';
 
 const skip = !haveEtcdctl && 'etcdctl 3.4 not installed';
+/** Each test's bound (a broken load or mirror must fail, not hang). */
+const timeout = 90_000;
 
 const twins = useTwins();
 
 test('user, role and auth: prompts, formats, --user (a sample; the full list is ctl-golden-more)', {
   skip,
+  timeout,
 }, async () => {
   const s = twins().step.bind(twins());
   await s('role add r1');
@@ -41,7 +44,7 @@ test('user, role and auth: prompts, formats, --user (a sample; the full list is 
   await s('auth disable --user root:rootpw');
 });
 
-test('snapshot save, status and restore (a sample)', { skip }, async () => {
+test('snapshot save, status and restore (a sample)', { skip, timeout }, async () => {
   const s = twins().step.bind(twins());
   await s('snapshot save {dir}/s.db');
   await s('snapshot status {dir}/s.db -w table', { same: true });
@@ -50,14 +53,14 @@ test('snapshot save, status and restore (a sample)', { skip }, async () => {
   assert.ok(existsSync(join(twins().sub.dir, 'r1')));
 });
 
-test('txn -i and watch refusals (a sample)', { skip }, async () => {
+test('txn -i and watch refusals (a sample)', { skip, timeout }, async () => {
   const s = twins().step.bind(twins());
   await s('txn -i', 'value("t") = "1"\n\nput t2 x\n\nget t\n\n');
   await s('watch foo --');
   await s('watch -i', 'watch\nfoo\nwatch a b --prefix\n');
 });
 
-test('watch -- cmd runs the command per event with ETCD_WATCH_* as etcdctl', { skip }, async () => {
+test('watch -- cmd runs the command per event with ETCD_WATCH_* as etcdctl', { skip, timeout }, async () => {
   const script =
     'echo "rev=$ETCD_WATCH_REVISION type=$ETCD_WATCH_EVENT_TYPE key=$ETCD_WATCH_KEY value=$ETCD_WATCH_VALUE"';
   // the events are written first and watched from their revision: no race with the watch's start
@@ -99,7 +102,7 @@ test('watch -- cmd runs the command per event with ETCD_WATCH_* as etcdctl', { s
   }
 });
 
-test('check perf/datascale refusals, and their loads for a short run', { skip }, async () => {
+test('check perf/datascale refusals, and their loads for a short run', { skip, timeout }, async () => {
   const s = twins().step.bind(twins());
   await s('check perf --load huge');
   await s('check datascale --load huge');
@@ -129,7 +132,10 @@ test('check perf/datascale refusals, and their loads for a short run', { skip },
   }
 });
 
-test('make-mirror: refusals as etcdctl; base copy, then revisions as transactions', { skip }, async () => {
+test('make-mirror: refusals as etcdctl; base copy, then revisions as transactions', {
+  skip,
+  timeout,
+}, async () => {
   const s = twins().step.bind(twins());
   await s('make-mirror');
   await s('make-mirror --dest-prefix a --no-dest-prefix 127.0.0.1:1');

@@ -154,7 +154,8 @@ export async function perfLoad(
   const next = (): Promise<(() => Promise<unknown>) | undefined> => {
     const mine = gate.then(async () => {
       const at = t0 + sent * intervalMs;
-      if (at > endMs) return undefined;
+      // rate.Limiter.Wait with the run's deadline: no slot after it, nor once it has passed
+      if (at > endMs || performance.now() > endMs) return undefined;
       const wait = at - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       onTick?.((performance.now() - t0) / 1000);
