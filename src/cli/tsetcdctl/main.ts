@@ -1,7 +1,9 @@
 /**
  * tsetcdctl: etcdctl 3.4's commands and flags on tsetcd/client, with etcdctl's output byte for byte
  * (ids and timings aside). Errors print "Error: <text>" on stderr with etcdctl's exit codes:
- * 1 (a call failed), 3 (bad input), 4 (unsupported output format), 128 (bad arguments).
+ * 1 (a call failed), 2 (authentication at dial failed), 3 (bad input), 4 (unsupported output
+ * format), 5 (a snapshot save or watch interrupted), 128 (bad arguments). `--help`, `help <command>`
+ * and a group without a known subcommand print etcdctl's help (help.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Client, type ClientOptions, fromGrpc, isEtcdError } from '../../client/index.js';
