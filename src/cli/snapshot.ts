@@ -135,7 +135,7 @@ export interface RestoreOptions {
 }
 
 /** etcdutl's defaults: name "default", data dir "<name>.etcd", token "etcd-cluster", localhost:2380. */
-function restoreOptions(flags: Map<string, string>): RestoreOptions {
+export function restoreOptions(flags: Map<string, string>): RestoreOptions {
   const name = flags.get('name') ?? 'default';
   const peerUrls = splitList(flags.get('initial-advertise-peer-urls') ?? 'http://localhost:2380');
   const clusterText = flags.get('initial-cluster') ?? `${name}=${peerUrls.join(`,${name}=`)}`;

@@ -20,6 +20,12 @@ import { setupTls, type TlsSetup } from './tls-setup.js';
 export const TSETCD_VERSION = '0.1.0';
 
 export async function main(argv: string[]): Promise<void> {
+  // `tsetcd snapshot restore --help` and the like print the subcommand's usage
+  if (
+    ['snapshot', 'migrate', 'lab'].includes(argv[0] ?? '') &&
+    argv.some((a) => a === '--help' || a === '-h')
+  )
+    argv = [argv[0]!, '--help'];
   if (argv[0] === 'bench') {
     const { runBench } = await import('./bench/index.js');
     process.exitCode = await runBench(argv.slice(1));

@@ -6,134 +6,13 @@
  * that side's cluster id, member id, raft term, URLs, lease ids and timings (`took`, remaining TTL).
  * Read-only commands whose answer depends on lease ids (hashkv) run both tools against one member.
  */
-import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { Client } from '../../src/client/index.js';
-import {
-  etcdctl,
-  haveCommand,
-  idMap,
-  type Member,
-  normalizeText,
-  repoRoot,
-  startMember,
-} from '../helpers/index.js';
+import { test } from 'node:test';
+import { haveEtcdctl, useTwins } from './ctl-twins.js';
 
-interface Run {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
+const twins = useTwins();
 
-function tsetcdctl(endpoint: string, args: string[], input = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(repoRoot(), 'bin', 'tsetcdctl.js'), '--endpoints', endpoint, ...args],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env },
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, code: code ?? -1 });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
-}
-
-interface Side {
-  member: Member;
-  ids: Map<bigint, string>;
-  leases: string[];
-}
-
-let ref: Side;
-let subSide: Side;
-const haveEtcdctl = haveCommand('etcdctl');
-
-async function side(): Promise<Side> {
-  const member = await startMember('tsetcd', {});
-  const c = new Client({ endpoints: [member.endpoint] });
-  const s = await c.maintenance.status();
-  c.close();
-  return { member, ids: new Map(idMap(s.header!.clusterId, s.header!.memberId)), leases: [] };
-}
-
-before(async () => {
-  if (!haveEtcdctl) return;
-  [ref, subSide] = await Promise.all([side(), side()]);
-});
-after(async () => {
-  await ref?.member.cleanup();
-  await subSide?.member.cleanup();
-});
-
-function norm(s: Side, text: string): string {
-  let out = normalizeText(text, s.ids)
-    .replaceAll(s.member.peerURL, '<peer_url>')
-    .replaceAll(s.member.clientURL, '<client_url>')
-    .replaceAll(s.member.endpoint, '<endpoint>');
-  for (const [i, id] of s.leases.entries()) {
-    out = out.replaceAll(id, `<lease${i}>`).replaceAll(BigInt(`0x${id}`).toString(), `<lease${i}>`);
-  }
-  return (
-    out
-      .replace(/took = [0-9.]+[µmn]?s/g, 'took = <took>')
-      .replace(/"took":"[0-9.]+[µmn]?s"/g, '"took":"<took>"')
-      .replace(/"Took" : [0-9.]+[µmn]?s/g, '"Took" : <took>')
-      .replace(/\| [0-9.]+[µmn]?s +\|/g, '| <took> |')
-      // a lease's remaining TTL is a timing too
-      .replace(/remaining\(\d+s\)/g, 'remaining(<ttl>s)')
-      .replace(/"ttl":\d+/g, '"ttl":<ttl>')
-      .replace(/"TTL" : \d+/g, '"TTL" : <ttl>')
-      // the health table's column widths follow the timing's length
-      .replace(/^[\s\S]*\| +TOOK +\|[\s\S]*$/, (t) => t.replace(/-+/g, '-').replace(/ +/g, ' '))
-  );
-}
-
-/** Runs one step on both sides and compares; `{lease0}` in args becomes that side's first lease id. */
-async function step(line: string | string[], input?: string, same = false): Promise<void> {
-  const args = typeof line === 'string' ? line.split(' ') : line;
-  const sub = same ? ref : subSide;
-  const subst = (s: Side) =>
-    args.map((a) => a.replace(/\{lease(\d)\}/g, (_m, i: string) => s.leases[Number(i)] ?? 'none'));
-  const r = await etcdctl(ref.member.endpoint, subst(ref), { input: input ?? '' });
-  const t = await tsetcdctl(sub.member.endpoint, subst(sub), input);
-  for (const [s, out] of (same
-    ? []
-    : [
-        [ref, r],
-        [sub, t],
-      ]) as [Side, Run][]) {
-    const m =
-      /lease ([0-9a-f]{16}) granted/.exec(out.stdout) ??
-      /"ID":(\d+),"TTL"/.exec(out.stdout) ??
-      /"ID" : (\d+)\n/.exec(out.stdout);
-    if (m && args[0] === 'lease' && args[1] === 'grant') {
-      const hex = m[1]!.length === 16 ? m[1]! : BigInt(m[1]!).toString(16).padStart(16, '0');
-      s.leases.push(hex);
-    }
-  }
-  const what = `${args.join(' ')}${input ? ` <<< ${JSON.stringify(input)}` : ''}`;
-  assert.equal(norm(sub, t.stdout), norm(ref, r.stdout), `stdout of: ${what}`);
-  assert.equal(norm(sub, t.stderr), norm(ref, r.stderr), `stderr of: ${what}`);
-  assert.equal(t.code, r.code, `exit code of: ${what}`);
-}
+const step = (line: string | string[], input?: string, same = false) =>
+  twins().step(line, { ...(input !== undefined ? { input } : {}), same });
 
 const FORMATS = ['simple', 'json', 'fields', 'table'];
 

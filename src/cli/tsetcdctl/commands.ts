@@ -3,7 +3,6 @@
  * and prints with etcdctl's printers in the chosen format.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, renameSync } from 'node:fs';
 import { type Client, type CmpOp, cmp, fromGrpc, isEtcdError, Lease, op } from '../../client/index.js';
 import {
   AlarmResponse,
@@ -19,142 +18,73 @@ import {
   type ResponseHeader,
   TxnResponse,
 } from '../../proto/etcdserverpb/rpc.js';
-import { Event_EventType, type KeyValue } from '../../proto/mvccpb/kv.js';
-import { errorText as clientErrorText } from './errors.js';
-import { type FlagSpecs, flagHelp, GLOBAL_FLAGS, parseArgs, UsageError } from './flags.js';
-import { goDuration, goQuote, humanizeBytes } from './go-format.js';
 import {
-  type Format,
-  fieldsHeader,
-  fieldsKV,
-  flatHeader,
-  type Out,
-  printJson,
-  printKV,
-  Raw,
-  table,
-  UnsupportedFormat,
-} from './output.js';
-
-/** What a command gets to run with. */
-export interface Ctx {
-  out: Out;
-  format: Format;
-  hex: boolean;
-  /** Positional arguments after the command words. */
-  args: string[];
-  flag(name: string): string;
-  has(name: string): boolean;
-  client(): Promise<Client>;
-  /** A client on one endpoint only (endpoint status/health/hashkv, defrag, move-leader). */
-  clientFor(endpoint: string): Client;
-  stdin(): string;
-}
-
-export interface Command {
-  path: string;
-  usage: string;
-  short: string;
-  flags: FlagSpecs;
-  run(ctx: Ctx): Promise<void>;
-  help(all: FlagSpecs): string;
-}
-
-function command(
-  path: string,
-  usage: string,
-  short: string,
-  flags: FlagSpecs,
-  run: (ctx: Ctx) => Promise<void>,
-): Command {
-  return {
-    path,
-    usage,
-    short,
-    flags,
-    run,
-    help: () =>
-      `NAME:\n\t${path} - ${short}\n\nUSAGE:\n\ttsetcdctl ${usage}\n\n` +
-      (Object.keys(flags).length > 0 ? `OPTIONS:\n${flagHelp(flags)}\n\n` : '') +
-      `GLOBAL OPTIONS:\n${flagHelp(GLOBAL_FLAGS)}\n`,
-  };
-}
-
-const toInt = (s: string, what: string): bigint => {
-  if (!/^-?\d+$/.test(s)) throw new UsageError(`bad ${what} ${JSON.stringify(s)}`);
-  return BigInt(s);
-};
-const hexId = (id: bigint, width = 16): string => BigInt.asUintN(64, id).toString(16).padStart(width, '0');
-const spaceHex = (id: bigint): string => BigInt.asUintN(64, id).toString(16).padStart(16, ' ');
-
-function encodeOut(ctx: Ctx, bytes: Uint8Array): void {
-  ctx.out.out(Buffer.from(bytes));
-}
+  type Command,
+  type Ctx,
+  command,
+  display,
+  type Encoder,
+  ExitCodeError,
+  hexId,
+  InvalidInput,
+  jsonOf,
+  type Printers,
+  parseHexId,
+  parseLeaseHex,
+  rpcPrinters,
+  spaceHex,
+  toInt,
+  Wrapped,
+  wrapInvalid,
+} from './command.js';
+import { errorText as clientErrorText } from './errors.js';
+import { type FlagSpecs, parseArgs, UsageError } from './flags.js';
+import { goDuration, goQuote, humanizeBytes } from './go-format.js';
+import { fieldsHeader, fieldsKV, flatHeader, printJson, printKV, Raw, table } from './output.js';
 
 // ---- KV printers --------------------------------------------------------------------------------
 
 function printGet(ctx: Ctx, r: RangeResponse, valueOnly = false): void {
-  switch (ctx.format) {
-    case 'simple':
+  display(ctx, {
+    ...rpcPrinters(ctx, r, RangeResponse),
+    simple: () => {
       for (const kv of r.kvs) printKV(ctx.out, ctx.hex, valueOnly, kv);
-      return;
-    case 'json':
-      printJson(ctx.out, r);
-      return;
-    case 'fields':
+    },
+    fields: () => {
       fieldsHeader(ctx.out, r.header);
       for (const kv of r.kvs) fieldsKV(ctx.out, '', kv);
       ctx.out.out(`"More" : ${r.more}\n"Count" : ${r.count}\n`);
-      return;
-    case 'protobuf':
-      encodeOut(ctx, RangeResponse.encode(r).finish());
-      return;
-    default:
-      throw new UnsupportedFormat(ctx.format);
-  }
+    },
+  });
 }
 
 function printPut(ctx: Ctx, r: PutResponse): void {
-  switch (ctx.format) {
-    case 'simple':
+  display(ctx, {
+    ...rpcPrinters(ctx, r, PutResponse),
+    simple: () => {
       ctx.out.out('OK\n');
       if (r.prevKv) printKV(ctx.out, ctx.hex, false, r.prevKv);
-      return;
-    case 'json':
-      printJson(ctx.out, r);
-      return;
-    case 'fields':
+    },
+    fields: () => {
       fieldsHeader(ctx.out, r.header);
       if (r.prevKv) fieldsKV(ctx.out, 'Prev', r.prevKv);
-      return;
-    case 'protobuf':
-      encodeOut(ctx, PutResponse.encode(r).finish());
-      return;
-    default:
-      throw new UnsupportedFormat(ctx.format);
-  }
+    },
+  });
 }
 
 function printDel(ctx: Ctx, r: DeleteRangeResponse): void {
-  switch (ctx.format) {
-    case 'simple':
+  display(ctx, {
+    ...rpcPrinters(ctx, r, DeleteRangeResponse),
+    simple: () => {
       ctx.out.out(`${r.deleted}\n`);
       for (const kv of r.prevKvs) printKV(ctx.out, ctx.hex, false, kv);
-      return;
-    case 'json':
-      printJson(ctx.out, r);
-      return;
-    case 'fields':
+    },
+    fields: () => {
       fieldsHeader(ctx.out, r.header);
       ctx.out.out(`"Deleted" : ${r.deleted}\n`);
       for (const kv of r.prevKvs) fieldsKV(ctx.out, 'Prev', kv);
-      return;
-    case 'protobuf':
-      encodeOut(ctx, DeleteRangeResponse.encode(r).finish());
-      return;
-    default:
-      throw new UnsupportedFormat(ctx.format);
-  }
+    },
+  });
 }
 
 function txnJson(r: TxnResponse): unknown {
@@ -174,41 +104,30 @@ function txnJson(r: TxnResponse): unknown {
   return { header: r.header, succeeded: r.succeeded, responses };
 }
 
-function jsonOf(v: unknown): string {
-  const chunks: string[] = [];
-  printJson({ out: (s) => chunks.push(s.toString()), err: () => {} }, v);
-  return chunks.join('').trimEnd();
+/** The responses of a txn, each with the printer of its kind (simple and fields). */
+function printTxnResponses(ctx: Ctx, r: TxnResponse, sep: string): void {
+  for (const x of r.responses) {
+    ctx.out.out(sep);
+    if (x.responseDeleteRange) printDel(ctx, x.responseDeleteRange);
+    else if (x.responsePut) printPut(ctx, x.responsePut);
+    else if (x.responseRange) printGet(ctx, x.responseRange);
+  }
 }
 
 function printTxn(ctx: Ctx, r: TxnResponse): void {
-  switch (ctx.format) {
-    case 'simple':
+  display(ctx, {
+    protobuf: () => ctx.out.out(Buffer.from(TxnResponse.encode(r).finish())),
+    json: () => printJson(ctx.out, txnJson(r)),
+    simple: () => {
       ctx.out.out(r.succeeded ? 'SUCCESS\n' : 'FAILURE\n');
-      for (const x of r.responses) {
-        ctx.out.out('\n');
-        if (x.responseDeleteRange) printDel(ctx, x.responseDeleteRange);
-        else if (x.responsePut) printPut(ctx, x.responsePut);
-        else if (x.responseRange) printGet(ctx, x.responseRange);
-      }
-      return;
-    case 'json':
-      printJson(ctx.out, txnJson(r));
-      return;
-    case 'fields':
+      printTxnResponses(ctx, r, '\n');
+    },
+    fields: () => {
       fieldsHeader(ctx.out, r.header);
       ctx.out.out(`"Succeeded" : ${r.succeeded}\n`);
-      for (const x of r.responses) {
-        if (x.responseDeleteRange) printDel(ctx, x.responseDeleteRange);
-        else if (x.responsePut) printPut(ctx, x.responsePut);
-        else if (x.responseRange) printGet(ctx, x.responseRange);
-      }
-      return;
-    case 'protobuf':
-      encodeOut(ctx, TxnResponse.encode(r).finish());
-      return;
-    default:
-      throw new UnsupportedFormat(ctx.format);
-  }
+      printTxnResponses(ctx, r, '');
+    },
+  });
 }
 
 // ---- get / put / del ----------------------------------------------------------------------------
@@ -299,14 +218,6 @@ const PUT_FLAGS: FlagSpecs = {
   'ignore-value': { kind: 'bool', default: 'false', help: 'updates the key using its current value' },
   'ignore-lease': { kind: 'bool', default: 'false', help: 'updates the key using its current lease' },
 };
-
-function parseLeaseHex(s: string): bigint {
-  if (!/^[0-9a-fA-F]+$/.test(s))
-    throw new UsageError(
-      `bad lease ID (strconv.ParseInt: parsing ${JSON.stringify(s)}: invalid syntax), expecting ID in Hex`,
-    );
-  return BigInt.asIntN(64, BigInt(`0x${s}`));
-}
 
 function putOptions(flag: (n: string) => string, args: string[], stdin?: () => string) {
   const ignoreValue = flag('ignore-value') === 'true';
@@ -408,9 +319,6 @@ export function parseCompare(line: string): Compare {
   }
 }
 
-/** Bad standard input: exit code 3 (ExitInvalidInput). */
-export class InvalidInput extends Error {}
-
 /** One op line of a txn: get/put/del with their flags (etcdctl's parseRequestUnion). */
 export function parseOp(line: string): RequestOp {
   const words = argify(line);
@@ -441,25 +349,61 @@ function parseOpWords(words: string[]): RequestOp {
   return op.delete(d.key, d.opts);
 }
 
-/** Splits stdin into the three blank-line-terminated sections; a missing terminator is "EOF". */
+/** Raw lines of a string (each with its "\n", the last maybe without); undefined at the end. */
+export function stringLines(input: string): () => string | undefined {
+  let pos = 0;
+  return () => {
+    if (pos >= input.length) return undefined;
+    const nl = input.indexOf('\n', pos);
+    const end = nl < 0 ? input.length : nl + 1;
+    const line = input.slice(pos, end);
+    pos = end;
+    return line;
+  };
+}
+
+/** Lines one at a time as bufio's ReadString('\n') gives them: a line without "\n" is "EOF". */
+function lineReader(source: () => string | undefined): () => string {
+  return () => {
+    const raw = source();
+    if (raw === undefined || !raw.endsWith('\n')) throw new InvalidInput('EOF');
+    return raw.slice(0, -1);
+  };
+}
+
+/**
+ * etcdctl's txn input: compares, success ops and failure ops, each section ended by a blank line,
+ * every line parsed as it is read (so the first bad line, or EOF, stops it); `prompt` prints
+ * etcdctl's interactive prompts before each section.
+ */
+export function readTxn(
+  source: () => string | undefined,
+  prompt: (s: string) => void = () => {},
+): { compares: Compare[]; success: RequestOp[]; failure: RequestOp[] } {
+  const next = lineReader(source);
+  const section = <T>(parse: (l: string) => T): T[] => {
+    const out: T[] = [];
+    for (let l = next().trim(); l !== ''; l = next().trim()) out.push(parse(l));
+    return out;
+  };
+  prompt('compares:');
+  const compares = section(parseCompare);
+  prompt('success requests (get, put, del):');
+  const success = section(parseOp);
+  prompt('failure requests (get, put, del):');
+  const failure = section(parseOp);
+  return { compares, success, failure };
+}
+
+/** Splits stdin into the three blank-line-terminated sections (lines unparsed); a missing terminator is "EOF". */
 export function txnSections(input: string): [string[], string[], string[]] {
-  const lines = input.split('\n');
-  const sections: string[][] = [];
-  let cur: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const isLast = i === lines.length - 1;
-    if (isLast) {
-      // text after the last newline has no terminator: ReadString hits EOF
-      throw new InvalidInput('EOF');
-    }
-    const l = lines[i]!.trim();
-    if (l === '') {
-      sections.push(cur);
-      cur = [];
-      if (sections.length === 3) break;
-    } else cur.push(l);
-  }
-  return [sections[0]!, sections[1]!, sections[2]!];
+  const next = lineReader(stringLines(input));
+  const section = (): string[] => {
+    const out: string[] = [];
+    for (let l = next().trim(); l !== ''; l = next().trim()) out.push(l);
+    return out;
+  };
+  return [section(), section(), section()];
 }
 
 // ---- helpers for cluster-wide commands ----------------------------------------------------------
@@ -488,23 +432,27 @@ function memberRows(r: MemberListResponse): string[][] {
   ]);
 }
 
-function printHeaderOnly(ctx: Ctx, h: ResponseHeader | undefined, r: object, enc?: Uint8Array): void {
-  switch (ctx.format) {
-    case 'json':
-      printJson(ctx.out, r);
-      return;
-    case 'fields':
-      fieldsHeader(ctx.out, h);
-      return;
-    case 'protobuf':
-      if (enc) {
-        encodeOut(ctx, enc);
-        return;
-      }
-      throw new UnsupportedFormat(ctx.format);
-    default:
-      throw new UnsupportedFormat(ctx.format);
-  }
+/** A member change's printers: "Member <id> <what> cluster <cluster id>" in the simple format. */
+function showMemberChange<T extends { header?: ResponseHeader | undefined }>(
+  ctx: Ctx,
+  r: T,
+  id: bigint,
+  what: string,
+  type?: Encoder<T>,
+): void {
+  display(ctx, {
+    ...headerPrinters(ctx, r, type),
+    simple: () => ctx.out.out(`Member ${spaceHex(id)} ${what} cluster ${spaceHex(r.header!.clusterId)}\n`),
+  });
+}
+
+/** Printers of a response that etcdctl's fields printer shows as its header only. */
+function headerPrinters<T extends { header?: ResponseHeader | undefined }>(
+  ctx: Ctx,
+  r: T,
+  type?: Encoder<T>,
+): Printers {
+  return { ...rpcPrinters(ctx, r, type), fields: () => fieldsHeader(ctx.out, r.header) };
 }
 
 function alarmName(a: AlarmType): string {
@@ -513,7 +461,39 @@ function alarmName(a: AlarmType): string {
 
 // ---- the command table --------------------------------------------------------------------------
 
-export const COMMANDS: Command[] = [
+/** cobra's Long of the commands that have one (printed under DESCRIPTION by --help). */
+const DESCRIPTIONS: Record<string, string> = {
+  put: `
+Puts the given key into the store.
+
+When <value> begins with '-', <value> is interpreted as a flag.
+Insert '--' for workaround:
+
+$ put <key> -- <value>
+$ put -- <key> <value>
+
+If <value> isn't given as a command line argument and '--ignore-value' is not specified,
+this command tries to read the value from standard input.
+
+If <lease> isn't given as a command line argument and '--ignore-lease' is not specified,
+this command tries to read the value from standard input.
+
+For example,
+$ cat file | put <key>
+will store the content of the file to <key>.
+`,
+  'endpoint status': `When --write-out is set to simple, this command prints out comma-separated status lists for each endpoint.
+The items in the lists are endpoint, ID, version, db size, is leader, is learner, raft term, raft index, raft applied index, errors.
+`,
+  'member list': `When --write-out is set to simple, this command prints out comma-separated member lists for each endpoint.
+The items in the lists are ID, Status, Name, Peer Addrs, Client Addrs, Is Learner.
+`,
+  'member promote': `Promotes a non-voting learner member to a voting one in the cluster.
+`,
+};
+
+/** etcdctl's key-value, lease, member, endpoint, maintenance, lock and election commands. */
+export const CORE_COMMANDS: Command[] = [
   command(
     'get',
     'get [options] <key> [range_end]',
@@ -559,29 +539,23 @@ export const COMMANDS: Command[] = [
     },
     async (ctx) => {
       if (ctx.args.length > 0) throw new UsageError('txn command does not accept argument');
-      let sections: [string[], string[], string[]];
+      const interactive = ctx.flag('interactive') === 'true';
+      let t: ReturnType<typeof readTxn>;
       try {
-        sections = txnSections(ctx.stdin());
+        t = readTxn(ctx.readLine, (p) => {
+          if (interactive) ctx.out.out(`${p}\n`);
+        });
       } catch (e) {
         throw wrapInvalid(e);
       }
-      let compares: Compare[];
-      let success: RequestOp[];
-      let failure: RequestOp[];
-      try {
-        compares = sections[0].map(parseCompare);
-        success = sections[1].map(parseOp);
-        failure = sections[2].map(parseOp);
-      } catch (e) {
-        throw wrapInvalid(e);
-      }
+      const { compares, success, failure } = t;
       const c = await ctx.client();
-      const t = c.kv
+      const txn = c.kv
         .txn()
         .if(...compares)
         .onSuccess(...success)
         .onFailure(...failure);
-      printTxn(ctx, await t.commit());
+      printTxn(ctx, await txn.commit());
     },
   ),
   command(
@@ -608,13 +582,14 @@ export const COMMANDS: Command[] = [
     const r = await (await ctx.client()).lease.grantRaw(ttl).catch((e) => {
       throw new Wrapped('failed to grant lease', e);
     });
-    if (ctx.format === 'simple') ctx.out.out(`lease ${hexId(r.ID)} granted with TTL(${r.TTL}s)\n`);
-    else if (ctx.format === 'json')
-      printJson(ctx.out, { ...flatHeader(r.header), ID: r.ID, TTL: r.TTL, Error: new Raw('""') });
-    else if (ctx.format === 'fields') {
-      fieldsHeader(ctx.out, r.header);
-      ctx.out.out(`"ID" : ${r.ID}\n"TTL" : ${r.TTL}\n`);
-    } else throw new UnsupportedFormat(ctx.format);
+    display(ctx, {
+      simple: () => ctx.out.out(`lease ${hexId(r.ID)} granted with TTL(${r.TTL}s)\n`),
+      json: () => printJson(ctx.out, { ...flatHeader(r.header), ID: r.ID, TTL: r.TTL, Error: new Raw('""') }),
+      fields: () => {
+        fieldsHeader(ctx.out, r.header);
+        ctx.out.out(`"ID" : ${r.ID}\n"TTL" : ${r.TTL}\n`);
+      },
+    });
   }),
   command('lease revoke', 'lease revoke <leaseID>', 'Revokes leases', {}, async (ctx) => {
     if (ctx.args.length !== 1) throw new UsageError('lease revoke command needs 1 argument');
@@ -622,8 +597,7 @@ export const COMMANDS: Command[] = [
     const r = await (await ctx.client()).lease.revoke(id).catch((e) => {
       throw new Wrapped('failed to revoke lease', e);
     });
-    if (ctx.format === 'simple') ctx.out.out(`lease ${hexId(id)} revoked\n`);
-    else printHeaderOnly(ctx, r.header, r);
+    display(ctx, { ...headerPrinters(ctx, r), simple: () => ctx.out.out(`lease ${hexId(id)} revoked\n`) });
   }),
   command(
     'lease timetolive',
@@ -635,44 +609,53 @@ export const COMMANDS: Command[] = [
       const id = parseLeaseHex(ctx.args[0]!);
       const keys = ctx.flag('keys') === 'true';
       const r = await (await ctx.client()).lease.timeToLive(id, { keys });
-      if (ctx.format === 'simple') {
-        if (r.grantedTTL === 0n && r.TTL === -1n) {
-          ctx.out.out(`lease ${hexId(r.ID)} already expired\n`);
-          return;
-        }
-        let txt = `lease ${hexId(r.ID)} granted with TTL(${r.grantedTTL}s), remaining(${r.TTL}s)`;
-        if (keys) txt += `, attached keys([${r.keys.map((k) => k.toString()).join(' ')}])`;
-        ctx.out.out(`${txt}\n`);
-      } else if (ctx.format === 'json') {
-        const keysJson =
-          r.keys.length === 0
-            ? 'null'
-            : `[${r.keys.map((k) => JSON.stringify(k.toString('base64'))).join(',')}]`;
-        // clientv3's LeaseTimeToLiveResponse embeds *pb.ResponseHeader: its fields come first, flat.
-        const h = jsonOf(flatHeader(r.header));
-        ctx.out.out(
-          `${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"id":${r.ID},"ttl":${r.TTL},"granted-ttl":${r.grantedTTL},"keys":${keysJson}}\n`,
-        );
-      } else if (ctx.format === 'fields') {
-        fieldsHeader(ctx.out, r.header);
-        ctx.out.out(`"ID" : ${r.ID}\n"TTL" : ${r.TTL}\n"GrantedTTL" : ${r.grantedTTL}\n`);
-        for (const k of r.keys) ctx.out.out(`"Key" : ${goQuote(k)}\n`);
-      } else throw new UnsupportedFormat(ctx.format);
+      display(ctx, {
+        simple: () => {
+          if (r.grantedTTL === 0n && r.TTL === -1n) {
+            ctx.out.out(`lease ${hexId(r.ID)} already expired\n`);
+            return;
+          }
+          let txt = `lease ${hexId(r.ID)} granted with TTL(${r.grantedTTL}s), remaining(${r.TTL}s)`;
+          if (keys) txt += `, attached keys([${r.keys.map((k) => k.toString()).join(' ')}])`;
+          ctx.out.out(`${txt}\n`);
+        },
+        json: () => {
+          const keysJson =
+            r.keys.length === 0
+              ? 'null'
+              : `[${r.keys.map((k) => JSON.stringify(k.toString('base64'))).join(',')}]`;
+          // clientv3's LeaseTimeToLiveResponse embeds *pb.ResponseHeader: its fields come first, flat.
+          const h = jsonOf(flatHeader(r.header));
+          ctx.out.out(
+            `${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"id":${r.ID},"ttl":${r.TTL},"granted-ttl":${r.grantedTTL},"keys":${keysJson}}\n`,
+          );
+        },
+        fields: () => {
+          fieldsHeader(ctx.out, r.header);
+          ctx.out.out(`"ID" : ${r.ID}\n"TTL" : ${r.TTL}\n"GrantedTTL" : ${r.grantedTTL}\n`);
+          for (const k of r.keys) ctx.out.out(`"Key" : ${goQuote(k)}\n`);
+        },
+      });
     },
   ),
   command('lease list', 'lease list', 'List all active leases', {}, async (ctx) => {
     const r = await (await ctx.client()).lease.list();
-    if (ctx.format === 'simple') {
-      ctx.out.out(`found ${r.leases.length} leases\n`);
-      for (const l of r.leases) ctx.out.out(`${hexId(l.ID)}\n`);
-    } else if (ctx.format === 'json') {
-      const leases = r.leases.length === 0 ? 'null' : `[${r.leases.map((l) => `{"id":${l.ID}}`).join(',')}]`;
-      const h = jsonOf(flatHeader(r.header));
-      ctx.out.out(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"leases":${leases}}\n`);
-    } else if (ctx.format === 'fields') {
-      fieldsHeader(ctx.out, r.header);
-      for (const l of r.leases) ctx.out.out(`"ID" : ${l.ID}\n`);
-    } else throw new UnsupportedFormat(ctx.format);
+    display(ctx, {
+      simple: () => {
+        ctx.out.out(`found ${r.leases.length} leases\n`);
+        for (const l of r.leases) ctx.out.out(`${hexId(l.ID)}\n`);
+      },
+      json: () => {
+        const leases =
+          r.leases.length === 0 ? 'null' : `[${r.leases.map((l) => `{"id":${l.ID}}`).join(',')}]`;
+        const h = jsonOf(flatHeader(r.header));
+        ctx.out.out(`${h.slice(0, -1)}${h.length > 2 ? ',' : ''}"leases":${leases}}\n`);
+      },
+      fields: () => {
+        fieldsHeader(ctx.out, r.header);
+        for (const l of r.leases) ctx.out.out(`"ID" : ${l.ID}\n`);
+      },
+    });
   }),
   command(
     'lease keep-alive',
@@ -690,12 +673,14 @@ export const COMMANDS: Command[] = [
       const id = parseLeaseHex(ctx.args[0]!);
       const c = await ctx.client();
       const print = (ttl: bigint, h: ResponseHeader | undefined) => {
-        if (ctx.format === 'simple') ctx.out.out(`lease ${hexId(id)} keepalived with TTL(${ttl})\n`);
-        else if (ctx.format === 'json') printJson(ctx.out, { ...flatHeader(h), ID: id, TTL: ttl });
-        else if (ctx.format === 'fields') {
-          fieldsHeader(ctx.out, h);
-          ctx.out.out(`"ID" : ${id}\n"TTL" : ${ttl}\n`);
-        } else throw new UnsupportedFormat(ctx.format);
+        display(ctx, {
+          simple: () => ctx.out.out(`lease ${hexId(id)} keepalived with TTL(${ttl})\n`),
+          json: () => printJson(ctx.out, { ...flatHeader(h), ID: id, TTL: ttl }),
+          fields: () => {
+            fieldsHeader(ctx.out, h);
+            ctx.out.out(`"ID" : ${id}\n"TTL" : ${ttl}\n`);
+          },
+        });
       };
       const lease = new Lease(c.conn, id, 1n, false);
       lease.close();
@@ -715,20 +700,14 @@ export const COMMANDS: Command[] = [
   ),
   command('member list', 'member list', 'Lists all members in the cluster', {}, async (ctx) => {
     const r = await (await ctx.client()).cluster.list();
-    switch (ctx.format) {
-      case 'simple':
+    display(ctx, {
+      ...rpcPrinters(ctx, r, MemberListResponse),
+      simple: () => {
         for (const row of memberRows(r)) ctx.out.out(`${row.join(', ')}\n`);
-        return;
-      case 'table':
-        return table(
-          ctx.out,
-          ['ID', 'Status', 'Name', 'Peer Addrs', 'Client Addrs', 'Is Learner'],
-          memberRows(r),
-        );
-      case 'json':
-        printJson(ctx.out, r);
-        return;
-      case 'fields':
+      },
+      table: () =>
+        table(ctx.out, ['ID', 'Status', 'Name', 'Peer Addrs', 'Client Addrs', 'Is Learner'], memberRows(r)),
+      fields: () => {
         fieldsHeader(ctx.out, r.header);
         for (const m of r.members) {
           ctx.out.out(`"ID" : ${m.ID}\n"Name" : ${goQuote(m.name)}\n`);
@@ -736,11 +715,8 @@ export const COMMANDS: Command[] = [
           for (const u of m.clientURLs) ctx.out.out(`"ClientURL" : ${goQuote(u)}\n`);
           ctx.out.out(`"IsLearner" : ${m.isLearner}\n\n`);
         }
-        return;
-      case 'protobuf':
-        encodeOut(ctx, MemberListResponse.encode(r).finish());
-        return;
-    }
+      },
+    });
   }),
   command(
     'member add',
@@ -758,7 +734,11 @@ export const COMMANDS: Command[] = [
       const c = await ctx.client();
       const r = await c.cluster.add(urls, { learner: ctx.flag('learner') === 'true' });
       const id = r.member!.ID;
-      if (ctx.format === 'simple') {
+      if (ctx.format !== 'simple') {
+        display(ctx, headerPrinters(ctx, r, MemberAddResponse));
+        return;
+      }
+      {
         ctx.out.out(`Member ${spaceHex(id)} added to cluster ${spaceHex(r.header!.clusterId)}\n`);
         const list = await c.cluster.list();
         const conf = list.members.flatMap((m) =>
@@ -768,8 +748,7 @@ export const COMMANDS: Command[] = [
           `\nETCD_NAME=${goQuote(name)}\nETCD_INITIAL_CLUSTER=${goQuote(conf.join(','))}\n` +
             `ETCD_INITIAL_ADVERTISE_PEER_URLS=${goQuote(urls.join(','))}\nETCD_INITIAL_CLUSTER_STATE="existing"\n`,
         );
-      } else if (ctx.format === 'protobuf') encodeOut(ctx, MemberAddResponse.encode(r).finish());
-      else printHeaderOnly(ctx, r.header, r);
+      }
     },
   ),
   command(
@@ -781,10 +760,7 @@ export const COMMANDS: Command[] = [
       if (ctx.args.length !== 1) throw new UsageError('member ID is not provided');
       const id = parseHexId(ctx.args[0]!);
       const r = await (await ctx.client()).cluster.remove(id);
-      if (ctx.format === 'simple')
-        ctx.out.out(`Member ${spaceHex(id)} removed from cluster ${spaceHex(r.header!.clusterId)}\n`);
-      else if (ctx.format === 'protobuf') encodeOut(ctx, MemberRemoveResponse.encode(r).finish());
-      else printHeaderOnly(ctx, r.header, r);
+      showMemberChange(ctx, r, id, 'removed from', MemberRemoveResponse);
     },
   ),
   command(
@@ -799,9 +775,7 @@ export const COMMANDS: Command[] = [
       if (ctx.flag('peer-urls') === '') throw new UsageError('member peer urls not provided');
       const id = parseHexId(ctx.args[0]!);
       const r = await (await ctx.client()).cluster.update(id, ctx.flag('peer-urls').split(','));
-      if (ctx.format === 'simple')
-        ctx.out.out(`Member ${spaceHex(id)} updated in cluster ${spaceHex(r.header!.clusterId)}\n`);
-      else printHeaderOnly(ctx, r.header, r);
+      showMemberChange(ctx, r, id, 'updated in');
     },
   ),
   command(
@@ -813,9 +787,7 @@ export const COMMANDS: Command[] = [
       if (ctx.args.length !== 1) throw new UsageError('member ID is not provided');
       const id = parseHexId(ctx.args[0]!);
       const r = await (await ctx.client()).cluster.promote(id);
-      if (ctx.format === 'simple')
-        ctx.out.out(`Member ${spaceHex(id)} promoted in cluster ${spaceHex(r.header!.clusterId)}\n`);
-      else printHeaderOnly(ctx, r.header, r);
+      showMemberChange(ctx, r, id, 'promoted in');
     },
   ),
   command(
@@ -841,15 +813,15 @@ export const COMMANDS: Command[] = [
           return { ep, health: error === '', took, error };
         }),
       );
-      switch (ctx.format) {
-        case 'simple':
+      display(ctx, {
+        simple: () => {
           for (const h of results) {
             if (h.error === '')
               ctx.out.err(`${h.ep} is healthy: successfully committed proposal: took = ${h.took}\n`);
             else ctx.out.err(`${h.ep} is unhealthy: failed to commit proposal: ${h.error}\n`);
           }
-          break;
-        case 'json':
+        },
+        json: () => {
           ctx.out.out(
             `[${results
               .map(
@@ -858,23 +830,21 @@ export const COMMANDS: Command[] = [
               )
               .join(',')}]\n`,
           );
-          break;
-        case 'table':
+        },
+        table: () => {
           table(
             ctx.out,
             ['endpoint', 'health', 'took', 'error'],
             results.map((h) => [h.ep, String(h.health), h.took, h.error]),
           );
-          break;
-        case 'fields':
+        },
+        fields: () => {
           for (const h of results)
             ctx.out.out(
               `"Endpoint" : ${goQuote(h.ep)}\n"Health" : ${h.health}\n"Took" : ${h.took}\n"Error" : ${h.error}\n\n`,
             );
-          break;
-        default:
-          throw new UnsupportedFormat(ctx.format);
-      }
+        },
+      });
       if (results.some((h) => !h.health)) throw new ExitCodeError(1, 'unhealthy cluster');
     },
   ),
@@ -922,19 +892,19 @@ export const COMMANDS: Command[] = [
         'raft applied index',
         'errors',
       ];
-      switch (ctx.format) {
-        case 'simple':
+      display(ctx, {
+        simple: () => {
           for (const row of rows) ctx.out.out(`${row.join(', ')}\n`);
-          break;
-        case 'table':
+        },
+        table: () => {
           table(ctx.out, hdr, rows);
-          break;
-        case 'json':
+        },
+        json: () => {
           ctx.out.out(
-            `[${list.map(({ ep, r }) => `{"Endpoint":${JSON.stringify(ep)},"Status":${jsonOfStatus(r)}}`).join(',')}]\n`,
+            `[${list.map(({ ep, r }) => `{"Endpoint":${JSON.stringify(ep)},"Status":${jsonOf(r, 'status')}}`).join(',')}]\n`,
           );
-          break;
-        case 'fields':
+        },
+        fields: () => {
           for (const { ep, r } of list) {
             fieldsHeader(ctx.out, r.header);
             ctx.out.out(
@@ -943,10 +913,8 @@ export const COMMANDS: Command[] = [
                 `"Errors" : [${r.errors.join(' ')}]\n"Endpoint" : ${goQuote(ep)}\n\n`,
             );
           }
-          break;
-        default:
-          throw new UnsupportedFormat(ctx.format);
-      }
+        },
+      });
       if (failed) throw new ExitCodeError(1, '');
     },
   ),
@@ -973,31 +941,29 @@ export const COMMANDS: Command[] = [
           c.close();
         }
       }
-      switch (ctx.format) {
-        case 'simple':
+      display(ctx, {
+        simple: () => {
           for (const { ep, r } of list) ctx.out.out(`${ep}, ${r.hash}\n`);
-          break;
-        case 'table':
+        },
+        table: () => {
           table(
             ctx.out,
             ['endpoint', 'hash'],
             list.map(({ ep, r }) => [ep, String(r.hash)]),
           );
-          break;
-        case 'json':
+        },
+        json: () => {
           ctx.out.out(
             `[${list.map(({ ep, r }) => `{"Endpoint":${JSON.stringify(ep)},"HashKV":${jsonOf(r)}}`).join(',')}]\n`,
           );
-          break;
-        case 'fields':
+        },
+        fields: () => {
           for (const { ep, r } of list) {
             fieldsHeader(ctx.out, r.header);
             ctx.out.out(`"Endpoint" : ${goQuote(ep)}\n"Hash" : ${r.hash}\n\n`);
           }
-          break;
-        default:
-          throw new UnsupportedFormat(ctx.format);
-      }
+        },
+      });
       if (failed) throw new ExitCodeError(1, '');
     },
   ),
@@ -1011,8 +977,18 @@ export const COMMANDS: Command[] = [
     'defrag',
     'defrag',
     'Defragments the storage of the etcd members with given endpoints',
-    CLUSTER_FLAG,
+    {
+      ...CLUSTER_FLAG,
+      'data-dir': {
+        kind: 'string',
+        default: '',
+        help: 'Optional. If present, defragments a data directory not in use by etcd.',
+      },
+    },
     async (ctx) => {
+      if (ctx.flag('data-dir') !== '')
+        // etcdctl defragments a bbolt file offline; a tsetcd data dir holds lmdb, not handled yet
+        throw new ExitCodeError(1, 'tsetcdctl: defrag --data-dir is not implemented yet');
       let failed = false;
       for (const ep of await endpointsOf(ctx)) {
         const c = ctx.clientFor(ep);
@@ -1056,94 +1032,13 @@ export const COMMANDS: Command[] = [
       const c = ctx.clientFor(leaderEp);
       try {
         const r = await c.maintenance.moveLeader(target);
-        if (ctx.format === 'simple')
-          ctx.out.out(`Leadership transferred from ${hexId(leaderId, 0)} to ${hexId(target, 0)}\n`);
-        else printHeaderOnly(ctx, r.header, r);
+        display(ctx, {
+          ...headerPrinters(ctx, r),
+          simple: () =>
+            ctx.out.out(`Leadership transferred from ${hexId(leaderId, 0)} to ${hexId(target, 0)}\n`),
+        });
       } finally {
         c.close();
-      }
-    },
-  ),
-  command(
-    'snapshot save',
-    'snapshot save <filename>',
-    'Stores an etcd node backend snapshot to a given file',
-    {},
-    async (ctx) => {
-      if (ctx.args.length !== 1) throw new UsageError('snapshot save expects one argument');
-      const eps = ctx.flag('endpoints').split(',');
-      if (eps.length !== 1)
-        throw new UsageError(
-          `snapshot must be requested to one selected node, not multiple [${eps.join(' ')}]`,
-        );
-      const path = ctx.args[0]!;
-      const part = `${path}.part`;
-      const c = await ctx.client();
-      const file = createWriteStream(part);
-      for await (const chunk of c.maintenance.snapshot({ deadlineMs: 24 * 3600_000 })) {
-        if (!file.write(chunk.blob)) await new Promise<void>((r) => file.once('drain', () => r()));
-      }
-      await new Promise<void>((res, rej) => file.end((e?: Error | null) => (e ? rej(e) : res())));
-      renameSync(part, path);
-      ctx.out.out(`Snapshot saved at ${path}\n`);
-    },
-  ),
-  command(
-    'watch',
-    'watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]',
-    'Watches events stream on keys or prefixes',
-    {
-      prefix: { kind: 'bool', default: 'false', help: 'Watch on a prefix if prefix is set' },
-      rev: { kind: 'int', default: '0', help: 'Revision to start watching' },
-      'prev-kv': {
-        kind: 'bool',
-        default: 'false',
-        help: 'get the previous key-value pair before the event happens',
-      },
-      'progress-notify': {
-        kind: 'bool',
-        default: 'false',
-        help: 'get periodic watch progress notification from server',
-      },
-      interactive: { kind: 'bool', short: 'i', default: 'false', help: 'Interactive mode' },
-    },
-    async (ctx) => {
-      if (ctx.args.length === 0)
-        throw new UsageError('watch in non-interactive mode requires at least one argument');
-      const [key, rangeEnd] = ctx.args;
-      const c = await ctx.client();
-      const w = c.watch(key!, {
-        ...(rangeEnd !== undefined ? { rangeEnd } : {}),
-        prefix: ctx.flag('prefix') === 'true',
-        startRevision: toInt(ctx.flag('rev'), 'rev'),
-        prevKv: ctx.flag('prev-kv') === 'true',
-        progressNotify: ctx.flag('progress-notify') === 'true',
-      });
-      process.once('SIGINT', () => w.cancel());
-      for await (const b of w) {
-        if (ctx.format === 'json') {
-          printJson(ctx.out, {
-            Header: new Raw(jsonOf(b.header ?? {})),
-            Events: new Raw(b.events.length === 0 ? 'null' : `[${b.events.map((e) => jsonOf(e)).join(',')}]`),
-            CompactRevision: new Raw('0'),
-            Canceled: new Raw('false'),
-            Created: new Raw('false'),
-          });
-          continue;
-        }
-        if (ctx.format === 'fields') fieldsHeader(ctx.out, b.header);
-        for (const e of b.events) {
-          const type = e.type === Event_EventType.DELETE ? 'DELETE' : 'PUT';
-          if (ctx.format === 'fields') {
-            ctx.out.out(`"Type" : ${type}\n`);
-            if (e.prevKv) fieldsKV(ctx.out, 'Prev', e.prevKv);
-            fieldsKV(ctx.out, '', e.kv!);
-          } else {
-            ctx.out.out(`${type}\n`);
-            if (e.prevKv) printKV(ctx.out, ctx.hex, false, e.prevKv);
-            printKV(ctx.out, ctx.hex, false, e.kv as KeyValue);
-          }
-        }
       }
     },
   ),
@@ -1217,96 +1112,18 @@ export const COMMANDS: Command[] = [
   command('version', 'version', 'Prints the version of etcdctl', {}, async (ctx) => {
     ctx.out.out('etcdctl version: 3.4.23\nAPI version: 3.4\n');
   }),
-];
+].map((c) => (DESCRIPTIONS[c.path] !== undefined ? { ...c, long: DESCRIPTIONS[c.path]! } : c));
 
 function printAlarms(ctx: Ctx, r: AlarmResponse): void {
-  switch (ctx.format) {
-    case 'simple':
+  display(ctx, {
+    simple: () => {
       for (const a of r.alarms) ctx.out.out(`memberID:${a.memberID} alarm:${alarmName(a.alarm)} \n`);
-      return;
-    case 'json':
-      printJson(ctx.out, r);
-      return;
-    case 'fields':
+    },
+    ...rpcPrinters(ctx, r, AlarmResponse),
+    fields: () => {
       fieldsHeader(ctx.out, r.header);
       for (const a of r.alarms)
         ctx.out.out(`"MemberID" : ${a.memberID}\n"AlarmType" : ${alarmName(a.alarm)}\n\n`);
-      return;
-    case 'protobuf':
-      encodeOut(ctx, AlarmResponse.encode(r).finish());
-      return;
-    default:
-      throw new UnsupportedFormat(ctx.format);
-  }
-}
-
-function jsonOfStatus(r: object): string {
-  const chunks: string[] = [];
-  printJson({ out: (s) => chunks.push(s.toString()), err: () => {} }, r, 'status');
-  return chunks.join('').trimEnd();
-}
-
-function parseHexId(s: string): bigint {
-  if (!/^[0-9a-fA-F]+$/.test(s))
-    throw new UsageError(
-      `bad member ID arg (strconv.ParseUint: parsing ${JSON.stringify(s)}: invalid syntax), expecting ID in Hex`,
-    );
-  return BigInt(`0x${s}`);
-}
-
-/** An error printed as "Error: <prefix> (<cause>)" (etcdctl's fmt.Errorf wrapping). */
-export class Wrapped extends Error {
-  constructor(
-    prefix: string,
-    readonly inner: unknown,
-  ) {
-    super(prefix);
-  }
-}
-
-/** Exit with this code after printing "Error: <message>" (nothing when the message is empty). */
-export class ExitCodeError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function wrapInvalid(e: unknown): Error {
-  if (e instanceof UsageError) return new ExitCodeError(3, e.message);
-  if (e instanceof InvalidInput) return new ExitCodeError(3, e.message);
-  return e as Error;
-}
-
-/** The longest command path matching the leading words of argv (flags skipped). */
-export function findCommand(argv: string[]): Command | undefined {
-  // Positional words under the union of every flag (their kinds agree), so flag values are skipped.
-  let words: string[];
-  try {
-    words = parseArgs(argv, ALL_FLAGS).args.slice(0, 2);
-  } catch {
-    words = argv.filter((a) => !a.startsWith('-')).slice(0, 2);
-  }
-  return (
-    COMMANDS.find((c) => words.length >= 2 && c.path === `${words[0]} ${words[1]}`) ??
-    COMMANDS.find((c) => c.path === words[0])
-  );
-}
-
-const ALL_FLAGS: FlagSpecs = Object.assign(
-  { help: { kind: 'bool', short: 'h', help: 'help' } } as FlagSpecs,
-  GLOBAL_FLAGS,
-  ...COMMANDS.map((c) => c.flags),
-);
-
-/** Top-level help listing every command. */
-export function rootHelp(): string {
-  const w = Math.max(...COMMANDS.map((c) => c.path.length));
-  return (
-    `NAME:\n\ttsetcdctl - A simple command line client for tsetcd (etcdctl 3.4's commands and flags).\n\n` +
-    `USAGE:\n\ttsetcdctl [flags]\n\nCOMMANDS:\n${COMMANDS.map((c) => `\t${c.path.padEnd(w)}\t${c.short}`).join('\n')}\n\n` +
-    `OPTIONS:\n${flagHelp(GLOBAL_FLAGS)}\n`
-  );
+    },
+  });
 }

@@ -6,7 +6,7 @@
 
 /** One flag: its kind and default. */
 export interface FlagSpec {
-  kind: 'string' | 'bool' | 'int' | 'duration';
+  kind: 'string' | 'strings' | 'bool' | 'int' | 'duration';
   default?: string;
   short?: string;
   help: string;
@@ -16,7 +16,7 @@ export type FlagSpecs = Record<string, FlagSpec>;
 
 /** etcdctl 3.4's global flags (the ones tsetcdctl implements, plus --lb-policy of its own). */
 export const GLOBAL_FLAGS: FlagSpecs = {
-  endpoints: { kind: 'string', default: '127.0.0.1:2379', help: 'gRPC endpoints' },
+  endpoints: { kind: 'strings', default: '127.0.0.1:2379', help: 'gRPC endpoints' },
   'dial-timeout': { kind: 'duration', default: '2s', help: 'dial timeout for client connections' },
   'command-timeout': {
     kind: 'duration',
@@ -32,7 +32,7 @@ export const GLOBAL_FLAGS: FlagSpecs = {
   },
   cert: { kind: 'string', default: '', help: 'identify secure client using this TLS certificate file' },
   key: { kind: 'string', default: '', help: 'identify secure client using this TLS key file' },
-  insecure_transport: {
+  'insecure-transport': {
     kind: 'bool',
     default: 'true',
     help: 'disable transport security for client connections',
@@ -40,7 +40,7 @@ export const GLOBAL_FLAGS: FlagSpecs = {
   'insecure-skip-tls-verify': {
     kind: 'bool',
     default: 'false',
-    help: 'skip server certificate verification',
+    help: 'skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)',
   },
   'insecure-discovery': {
     kind: 'bool',
@@ -147,14 +147,4 @@ export function flagValue(
     if (e !== undefined) return e;
   }
   return specs[name]?.default ?? '';
-}
-
-/** Renders a flag table as cobra prints it in --help. */
-export function flagHelp(specs: FlagSpecs): string {
-  const rows = Object.entries(specs).map(([name, s]) => {
-    const left = `${s.short ? `-${s.short}, ` : '    '}--${name}${s.kind === 'bool' ? '' : `=${s.default ?? ''}`}`;
-    return [left, s.help] as const;
-  });
-  const w = Math.max(...rows.map(([l]) => l.length));
-  return rows.map(([l, h]) => `      ${l.padEnd(w)}\t\t${h}`).join('\n');
 }

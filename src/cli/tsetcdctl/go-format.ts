@@ -106,6 +106,7 @@ const KEEP = new Set([
   'raftAppliedIndex',
   'dbSizeInUse',
   'targetID',
+  'permType',
 ]);
 
 function jsonName(k: string, ctx: string): string {

@@ -30,6 +30,8 @@ export interface ProgressOptions {
   stream?: ProgressStream;
   /** `off` draws nothing at all, not even the final line. Default `auto`. */
   mode?: 'auto' | 'off';
+  /** What is counted, shown in the rate (`req/s`); default `req`. */
+  unit?: string;
   /** Clock in milliseconds; default performance.now. Injected by tests. */
   now?: () => number;
 }
@@ -83,7 +85,7 @@ export class ProgressBar {
     const rate = elapsedSec > 0 ? done / elapsedSec : 0;
     const eta = rate > 0 ? formatEta((total - done) / rate) : '--';
     const pct = `${String(Math.floor((done / total) * 100)).padStart(3)}%`;
-    const tail = ` ${done}/${total} ${pct} ${Math.round(rate)} req/s ETA ${eta}`;
+    const tail = ` ${done}/${total} ${pct} ${Math.round(rate)} ${this.opts.unit ?? 'req'}/s ETA ${eta}`;
     const columns = this.stream.columns ?? 80;
     const barWidth = Math.max(10, Math.min(40, columns - this.opts.label.length - tail.length - 4));
     const filled = Math.round((done / total) * barWidth);
