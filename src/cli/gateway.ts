@@ -19,7 +19,7 @@ import { parseDurationMs } from '../pkg/index.js';
 import { type ProxyRemote, TcpProxy } from '../pkg/tcp-proxy.js';
 import { createLogger } from '../server/logger.js';
 import { sdNotifierFromEnv } from './sd-notify.js';
-import { type FlagSpecs, flagHelp, parseArgs, UsageError } from './tsetcdctl/flags.js';
+import { type FlagSpecs, parseArgs, UsageError } from './tsetcdctl/flags.js';
 
 const FLAGS: FlagSpecs = {
   'listen-addr': { kind: 'string', default: '127.0.0.1:23790', help: 'listen address' },
@@ -44,13 +44,35 @@ const FLAGS: FlagSpecs = {
   help: { kind: 'bool', default: 'false', short: 'h', help: 'help for start' },
 };
 
+/** pflag's type names as cobra's usage prints them (--endpoints is a string slice in etcd). */
+const TYPE_NAMES: Record<string, string> = { endpoints: 'strings', 'retry-delay': 'duration' };
+
+/** Flag lines as cobra's default usage template prints them (pflag's FlagUsages). */
+function cobraFlagLines(specs: FlagSpecs): string {
+  const rows = Object.keys(specs)
+    .sort()
+    .map((name) => {
+      const s = specs[name]!;
+      const type = s.kind === 'bool' ? '' : ` ${TYPE_NAMES[name] ?? 'string'}`;
+      const left = `  ${s.short ? `-${s.short}, ` : '    '}--${name}${type}`;
+      let dflt = '';
+      if (name === 'endpoints') dflt = ` (default [${s.default}])`;
+      else if (s.kind === 'duration' || (s.kind === 'bool' && s.default === 'true'))
+        dflt = ` (default ${s.default})`;
+      else if (s.kind === 'string' && s.default !== '') dflt = ` (default "${s.default}")`;
+      return [left, `${s.help}${dflt}`] as const;
+    });
+  const width = Math.max(...rows.map(([l]) => l.length));
+  return rows.map(([l, h]) => `${l.padEnd(width)}   ${h}`).join('\n');
+}
+
 const USAGE = `start the gateway
 
 Usage:
   tsetcd gateway start [flags]
 
 Flags:
-${flagHelp(FLAGS)}
+${cobraFlagLines(FLAGS)}
 `;
 
 const GATEWAY_USAGE = `gateway related command
@@ -60,6 +82,9 @@ Usage:
 
 Available Commands:
   start       start the gateway
+
+Flags:
+  -h, --help   help for gateway
 
 Use "tsetcd gateway [command] --help" for more information about a command.
 `;

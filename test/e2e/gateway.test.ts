@@ -83,4 +83,16 @@ describe('tsetcd gateway', () => {
       assert.equal(theirs.stdout, text, 'etcd 3.4 says it this way');
     }
   });
+
+  it('prints etcd`s help for gateway and gateway start', async (t) => {
+    if (!haveCommand('etcd')) return t.skip('etcd 3.4 not installed');
+    for (const args of [
+      ['gateway', '--help'],
+      ['gateway', 'start', '--help'],
+    ]) {
+      const ours = await tsetcdCli(args);
+      const theirs = await runCommand('etcd', args);
+      assert.equal(ours.stdout.replaceAll('tsetcd', 'etcd'), theirs.stdout + theirs.stderr);
+    }
+  });
 });
