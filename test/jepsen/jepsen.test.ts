@@ -55,6 +55,7 @@ test('network faults, with compaction during the run: no violations', { timeout:
     gapMs: [500, 1500],
     holdMs: [1000, 3000],
     compactEveryMs: 2000,
+    minCompactions: 3,
   });
   assertClean(r, ['network']);
   assert.ok(r.summary.compactions >= 3, `too few compactions: ${r.summary.compactions}`);

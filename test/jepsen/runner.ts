@@ -30,6 +30,12 @@ export interface RunOptions {
    * compaction must end with etcd's compacted error; the truth then comes from a recorder watcher.
    */
   compactEveryMs?: number;
+  /**
+   * Keep running past `durationMs` (for at most another `durationMs`) until this many compactions
+   * succeeded: on a loaded machine faults make many attempts fail, and a bounded run must still
+   * compact during faults rather than count on a rate.
+   */
+  minCompactions?: number;
   /** Two faults at once, from different groups (see Nemesis). */
   combineFaults?: boolean;
   /** Clients running multi-key list-append transactions (default 2; 0 = none). */
@@ -235,6 +241,14 @@ async function runCompactor(
   }
 }
 
+/** Resolves after `durationMs`, or later while fewer than `minCompactions` compactions succeeded. */
+async function runLongEnough(o: RunOptions, compactions: () => number): Promise<void> {
+  await new Promise((r) => setTimeout(r, o.durationMs));
+  const cap = Date.now() + o.durationMs;
+  while (compactions() < (o.minCompactions ?? 0) && Date.now() < cap)
+    await new Promise((r) => setTimeout(r, 250));
+}
+
 export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const log = o.log ?? (() => {});
   const rng = seededRng(o.seed);
@@ -337,7 +351,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     }, 10_000);
     try {
       // The tasks only finish after `stop`: finishing earlier means one failed (e.g. no recovery).
-      await Promise.race([new Promise((r) => setTimeout(r, o.durationMs)), Promise.all(tasks)]);
+      await Promise.race([runLongEnough(o, () => compactions.length), Promise.all(tasks)]);
       stop = true;
       await Promise.all(tasks);
     } catch (e) {
