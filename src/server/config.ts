@@ -73,6 +73,10 @@ export interface MemberConfig {
   snapshotCatchUpEntries?: number;
   /** etcd --experimental-enable-lease-checkpoint; on unless false (etcd's default is off). */
   leaseCheckpoint?: boolean;
+  /** etcd --experimental-initial-corrupt-check: compare HashKV with the peers before serving (corrupt-check.ts). */
+  initialCorruptCheck?: boolean;
+  /** etcd --experimental-corrupt-check-time in ms: the leader's periodic HashKV check; 0/absent = off. */
+  corruptCheckTimeMs?: number;
   /** How often the leader checkpoints remaining lease TTLs (default 5 minutes, etcd's); tests use less. */
   leaseCheckpointIntervalMs?: number;
   /** Time and timers for the member's parts (deadlines, lease expiry, waits); default: the real clock. */

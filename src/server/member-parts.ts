@@ -4,7 +4,12 @@
  * the closures are called later, so the order of construction does not matter.
  */
 import type { MvccStore } from '../mvcc/index.js';
-import type { AlarmRequest, AlarmResponse } from '../proto/etcdserverpb/rpc.js';
+import {
+  type AlarmRequest,
+  AlarmRequest_AlarmAction,
+  type AlarmResponse,
+  AlarmType,
+} from '../proto/etcdserverpb/rpc.js';
 import { etcdError } from '../wire/errors.js';
 import { Applier } from './applier.js';
 import { ApplyLoop } from './apply-loop.js';
@@ -12,6 +17,7 @@ import { AuthStore, newTokenProvider } from './auth/index.js';
 import { BackendSlot } from './backend-slot.js';
 import type { Identity } from './bootstrap.js';
 import type { ResolvedConfig } from './config.js';
+import { CorruptChecker, makePeerGet, serveHashKv } from './corrupt-check.js';
 import { LeasePrimary } from './lease-checkpoint.js';
 import { LeaseService } from './lease-service.js';
 import type { Logger } from './logger.js';
@@ -62,6 +68,8 @@ export interface MemberParts {
   maintenance: Maintenance;
   snapshots: SnapshotTransfer;
   peers: MemberPeers;
+  /** etcd's corruption checks: the initial HashKV comparison and the leader's periodic pass. */
+  corruption: CorruptChecker;
 }
 
 /** Builds the parts of a member over `store`. */
@@ -229,6 +237,32 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
     snapshots: p.snapshots,
     leasePrimary: p.leasePrimary,
     promote: (id) => p.membership.promote(id),
+    serveAlso: (server) => serveHashKv(server, { ...corruptHost, logger }),
+  });
+  const corruptHost = {
+    clusterId: core.clusterId,
+    hashByRev: (rev: number) => p.backend.withStore((s) => s.hashKV(rev)),
+  };
+  p.corruption = new CorruptChecker({
+    ...corruptHost,
+    cfg,
+    logger,
+    memberId,
+    members: () => p.backend.membership.list(),
+    isLeader,
+    stopped,
+    readBarrier: () => p.reads.wait(),
+    raiseCorruptAlarm: () =>
+      alarm({ action: AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: AlarmType.CORRUPT }),
+    peerGet: makePeerGet(async (url, body, timeoutMs) => {
+      const res = await (cfg.peerFetch ?? fetch)(url, {
+        method: 'GET',
+        body,
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return { status: res.status, text: await res.text() };
+    }),
   });
   return p;
 }

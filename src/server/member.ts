@@ -39,6 +39,7 @@ import {
   resolveConfig,
   SERVER_VERSION,
 } from './config.js';
+import { walInitialized } from './corrupt-check.js';
 import { LEASE_EXPIRY_CHECK_MS } from './lease-service.js';
 import type { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
@@ -148,6 +149,7 @@ export class Member {
     }
     const { applyLoop, peers, backend, proposer, leases } = member.parts;
     try {
+      await member.parts.corruption.start(walInitialized(cfg.layout.walDir)); // etcd: before serving peers
       if (cfg.listenPeer) await peers.listen(cfg.listenPeer);
       member.driver = await openDriver(cfg, logger, member, {
         applyEntry: (e) => applyLoop.applyEntry(e),
