@@ -97,8 +97,10 @@ export function serveHashKv(
       });
       res.end(`${text}\n`);
     };
+    // etcd's mux routes the exact path only; anything below it is Go's 404.
+    if (new URL(req.url ?? '/', 'http://x').pathname !== HASHKV_PEER_PATH)
+      return httpError(404, '404 page not found');
     if (req.method !== 'GET') return httpError(405, 'Method Not Allowed', { allow: 'GET' });
-    if (new URL(req.url ?? '/', 'http://x').pathname !== HASHKV_PEER_PATH) return httpError(400, 'bad path');
     const chunks: Buffer[] = [];
     let bytes = 0;
     req.on('data', (c: Buffer) => {

@@ -241,7 +241,12 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
   });
   const corruptHost = {
     clusterId: core.clusterId,
-    hashByRev: (rev: number) => p.backend.withStore((s) => s.hashKV(rev)),
+    // etcd's HashByRev answers its current revision, whatever revision it hashed at.
+    hashByRev: (rev: number) =>
+      p.backend.withStore(async (s) => {
+        const h = await s.hashKV(rev);
+        return { ...h, revision: rev === 0 ? h.revision : s.rev };
+      }),
   };
   p.corruption = new CorruptChecker({
     ...corruptHost,
