@@ -25,6 +25,7 @@ import type { KeyIndex, TreeIndex } from './key-index.js';
 import { decodeKeyValue, encodeKeyValue, makeKeyValue } from './kv-codec.js';
 import { rebuildIndex } from './restore.js';
 import { keyMain, keySub, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
+import type { StoreFaults } from './store-faults.js';
 import { validateStoreFile } from './store-file.js';
 
 /** Pending records that force a flush to lmdb right away instead of at the next event turn. */
@@ -125,6 +126,8 @@ export interface MvccStoreOptions {
    * the counts outlive a store replaced by defragment or a snapshot install.
    */
   opCounters?: MvccOpCounters;
+  /** Test-only disk faults around each lmdb batch (store-faults.ts); absent in production. */
+  faults?: StoreFaults;
 }
 
 /** etcd's mvcc operation counts (see MvccStoreOptions.opCounters). */
@@ -223,6 +226,7 @@ export class MvccStore {
   private compactionsRunning = 0;
   private closed = false;
   private fatal: Error | undefined;
+  private readonly faults: StoreFaults | undefined;
   /** dbSize() between commits; see there. */
   private dbSizeCached: number | undefined;
   private readonly scratchKey = Buffer.alloc(17);
@@ -241,6 +245,7 @@ export class MvccStore {
     this.onBatchCommitted = opts.onBatchCommitted;
     this.log = opts.logger;
     this.ops = opts.opCounters;
+    this.faults = opts.faults;
     this.index = index;
     this.currentRev = rev;
     this.compactMainRev = compactRev;
@@ -498,7 +503,7 @@ export class MvccStore {
       keys[j / 2] = revKey(pairs[j]!, tagged < 0 ? -tagged - 1 : tagged, tagged < 0);
     }
     const kvDb = this.be.kv;
-    const p = this.be.env.batch(() => {
+    const p = this.batch(() => {
       for (const k of keys) kvDb.remove(k);
     });
     // lmdb commits batches in order, so the newest batch stands for all before it.
@@ -889,7 +894,7 @@ export class MvccStore {
     const kvDb = this.be.kv;
     const metaDb = this.be.meta;
     const started = this.onBatchCommitted ? performance.now() : 0;
-    const p = this.be.env.batch(() => {
+    const p = this.batch(() => {
       for (let i = 0; i < keys.length; i++) kvDb.put(keys[i]!, vals[i]!);
       metaDb.put(META_CONSISTENT_INDEX, ciBytes);
       for (const [k, v] of meta) {
@@ -905,6 +910,22 @@ export class MvccStore {
       (err: unknown) => this.fail(err),
     );
   }
+
+  /**
+   * One lmdb batch; with test faults (opts.faults) it goes through their hooks, each batch after the
+   * one before it so that delays never reorder batches (store-faults.ts).
+   */
+  private batch(fn: () => void): Promise<unknown> {
+    const faults = this.faults;
+    if (faults === undefined) return this.be.env.batch(fn);
+    const p = this.faultChain
+      .then(() => faults.beforeBatch())
+      .then(() => this.be.env.batch(fn))
+      .then(() => faults.afterBatch());
+    this.faultChain = p.catch(() => {});
+    return p;
+  }
+  private faultChain: Promise<unknown> = Promise.resolve();
 
   private afterCommit(upTo: number): void {
     // lmdb now holds every revision <= upTo: renew the read snapshot, then drop the overlay.
