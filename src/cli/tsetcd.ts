@@ -118,6 +118,7 @@ export async function main(argv: string[]): Promise<void> {
         ...failpoints.memberOverrides,
         transportFaults: failpoints.transportFaults,
         walFs: failpoints.walFs,
+        storeFaults: failpoints.storeFaults,
       }
     : baseCfg;
   let member: Member;

@@ -96,8 +96,10 @@ export class FailingWalFs implements WalFs {
 export interface FaultControl {
   transportFaults: FaultHooks;
   walFs: FailingWalFs;
-  /** Member configuration overrides: the test-only tuning variables, and the store's fault hooks. */
-  memberOverrides: { snapshotCatchUpEntries?: number; storeFaults: InjectedStoreFaults };
+  /** The store's (lmdb) disk faults (MemberConfig.storeFaults). */
+  storeFaults: InjectedStoreFaults;
+  /** Member configuration overrides from the test-only tuning variables. */
+  memberOverrides: { snapshotCatchUpEntries?: number };
   /** Starts the HTTP control server; resolves once it listens. */
   listen(): Promise<void>;
   close(): Promise<void>;
@@ -129,7 +131,7 @@ export function faultControlFromEnv(env: NodeJS.ProcessEnv): FaultControl | unde
   const walFs = new FailingWalFs();
   let server: Server | undefined;
   const storeFaults = new InjectedStoreFaults();
-  const memberOverrides: FaultControl['memberOverrides'] = { storeFaults };
+  const memberOverrides: FaultControl['memberOverrides'] = {};
   const catchUp = env[FAILPOINT_CATCHUP_ENV];
   if (catchUp !== undefined && catchUp !== '') {
     if (!/^\d+$/.test(catchUp)) throw new Error(`${FAILPOINT_CATCHUP_ENV} must be a number, got ${catchUp}`);
@@ -194,6 +196,7 @@ export function faultControlFromEnv(env: NodeJS.ProcessEnv): FaultControl | unde
   return {
     transportFaults,
     walFs,
+    storeFaults,
     memberOverrides,
     listen: () =>
       new Promise((resolve, reject) => {
