@@ -90,12 +90,12 @@ test('the endpoints drive FaultHooks and the WAL file system', async (t) => {
 
   // Slow disk: the WAL's fdatasync and the store's batches both wait; out-of-range delays refused.
   assert.equal((await post('/slow-disk', { fsyncDelayMs: 60_000 })).status, 400);
-  await post('/slow-disk', { fsyncDelayMs: 40 });
+  await post('/slow-disk', { fsyncDelayMs: 200 });
   const w = await fp.walFs.create(join(dir, 'w2'));
   const t0 = performance.now();
   await w.datasync();
   await sf.beforeBatch();
-  assert.ok(performance.now() - t0 >= 40, 'two delays of at least 20 ms each');
+  assert.ok(performance.now() - t0 >= 39, 'two delays of at least 0.1 x 200 ms each');
   await w.close();
   await post('/slow-disk', { fsyncDelayMs: 0 });
   const after = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as Record<string, number>;

@@ -16,7 +16,7 @@
  * - `/store`     the same two for the lmdb store (store-fault-hooks.ts): the next batch's fsync
  *                fails, or every batch fails with ENOSPC
  * - `/slow-disk` `{"fsyncDelayMs": 200}` every WAL fdatasync and store batch takes that much longer
- *                (+-50%); 0 clears it
+ *                (0.1-1.9x each); 0 clears it
  * - `GET /status` `{"walFaultsFired": n, "storeFaultsFired": n, "slowFsyncs": n}`
  * Also test-only tuning, read from the environment only when failpoints are enabled:
  * `TSETCD_FAILPOINT_SNAPSHOT_CATCHUP_ENTRIES=n` keeps only n entries after a snapshot (etcd 3.4 has

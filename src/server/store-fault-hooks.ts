@@ -16,12 +16,13 @@ function errnoError(code: string, op: string): NodeJS.ErrnoException {
 export const FSYNC_DELAY_MS_MAX = 5000;
 
 /**
- * An fsync delay of `ms` with a deterministic spread of +-50% (disks are not uniformly slow, and
- * varying delays are what could reorder batches that are not kept in order).
+ * The `n`th fsync delay around `ms`: a deterministic spread from 0.1 to 1.9 times `ms` (a slow disk
+ * is not uniformly slow, and widely varying delays are what could reorder batches that are not kept
+ * in order: a slow WAL paces the store's batches about `ms` apart).
  */
 export function jitteredDelayMs(ms: number, n: number): number {
   if (ms <= 0) return 0;
-  return Math.round(ms * (0.5 + ((n * 7919) % 101) / 100));
+  return Math.round(ms * (0.1 + ((n * 7919) % 181) / 100));
 }
 
 /** StoreFaults whose behaviour the failpoint server sets. */

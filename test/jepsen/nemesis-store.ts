@@ -7,7 +7,7 @@
  *                       after the hold, it replays the WAL from the store's consistent index.
  * - `store-disk-full`   every lmdb batch fails with ENOSPC until healed; then restarted, as above.
  * - `slow-disk`         every WAL fdatasync and lmdb batch of one member (the leader half of the
- *                       time) takes 100-300 ms longer (+-50% each) for the hold: the member degrades
+ *                       time) takes 100-300 ms longer (0.1-1.9x each) for the hold: the member degrades
  *                       (slow commits, etcd's "slow fdatasync") but must neither lose nor reorder
  *                       anything, and nothing is restarted.
  */
