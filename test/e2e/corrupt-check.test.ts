@@ -10,7 +10,8 @@
 // must pass the initial check; the corrupted restart must exit with the error; restarted without the
 // initial check it runs, and the leader's next periodic pass must raise CORRUPT. Compared: the exit,
 // the error text, the log messages (etcd with --logger zap), `etcdctl alarm list`, and the code and
-// text of a put, a txn and a lease grant under the alarm. The etcd half is skipped when Go is missing.
+// text of a put, a txn and a lease grant under the alarm. The etcd half is skipped when Go or etcd's
+// Go sources (golang-etcd-server-dev) are missing.
 // Checked to fail without the feature: with the initial check skipped in CorruptChecker.start() the
 // test fails (no "passed" line, and the corrupted member runs); with the applier's CORRUPT check
 // removed the put succeeds.
@@ -67,7 +68,7 @@ export function corruptTsetcdStore(dataDir: string): number {
 
 /** The corrupt-bbolt tool (etcd's corruptHash), built once with Go in GOPATH mode; undefined without Go. */
 function corruptBboltTool(): string | undefined {
-  if (!haveCommand('go')) return undefined;
+  if (!haveCommand('go') || !existsSync('/usr/share/gocode/src/go.etcd.io/bbolt')) return undefined;
   const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tsetcd-etcd-e2e');
   const bin = join(dir, 'corrupt-bbolt');
   if (existsSync(bin)) return bin;
