@@ -75,6 +75,8 @@ export class Member {
   private readyPromise: Promise<void> | undefined;
   /** Whether the member has had a leader and published itself (etcd's ReadyNotify fired). */
   private isReady = false;
+  /** Called once when the log or the store fails (the CLI then exits, as etcd's zap Fatal does). */
+  onFailed: ((err: unknown) => void) | undefined;
 
   private constructor(
     cfg: ResolvedConfig,
@@ -454,6 +456,7 @@ export class Member {
     this.parts.reads.failAll();
     this.leaderChanged.notify();
     this.confChanged.notify();
+    this.onFailed?.(err);
   }
 
   private onLeaderChange(leader: bigint): void {

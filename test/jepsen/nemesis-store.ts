@@ -3,8 +3,8 @@
  * (src/server/fault-control.ts `/store`, `/slow-disk`), registered in nemesis.ts's `disk` group:
  *
  * - `store-fsync-fail`  the next lmdb batch's fsync fails with EIO: the store is unusable, the member
- *                       stops acknowledging (etcd's backend panics on a failed commit); restarted
- *                       after the hold, it replays the WAL from the store's consistent index.
+ *                       acknowledges nothing more and exits (etcd: "failed to commit tx" is fatal);
+ *                       restarted after the hold, it replays the WAL from the store's consistent index.
  * - `store-disk-full`   every lmdb batch fails with ENOSPC until healed; then restarted, as above.
  * - `slow-disk`         every WAL fdatasync and lmdb batch of one member (the leader half of the
  *                       time) takes 100-300 ms longer (0.1-1.9x each) for the hold: the member degrades
@@ -60,11 +60,13 @@ export async function injectStoreFault(
   let fired = 0;
   while (!stopped() && now() < end && fired === 0) {
     await sleep(100);
-    fired = (await status()).storeFaultsFired - before;
+    // A member whose store failed exits (as etcd does): then the fault fired.
+    fired = c.alive(m) ? (await status()).storeFaultsFired - before : 1;
   }
+  const exited = !c.alive(m);
   await hold();
-  // A member whose store failed stops serving (by design); an operator restarts it.
+  // A member whose store failed exits; a supervisor (here the nemesis) restarts it.
   await c.kill(m);
   c.restart(m);
-  return `${kind === 'store-fsync-fail' ? 'lmdb fsync EIO' : 'ENOSPC on lmdb batches'} on ${m.name}: ${fired > 0 ? 'fired' : 'did not fire'}; restarted`;
+  return `${kind === 'store-fsync-fail' ? 'lmdb fsync EIO' : 'ENOSPC on lmdb batches'} on ${m.name}: ${fired > 0 ? 'fired' : 'did not fire'}${exited ? ', the member exited' : ''}; restarted`;
 }

@@ -232,13 +232,16 @@ export class Nemesis {
         const end = now() + holdMs;
         while (!stopped() && now() < end && fired === 0) {
           await sleep(100);
-          fired = (
-            (await c.failpoint(m, '/status').catch(() => ({ walFaultsFired: 0 }))) as {
-              walFaultsFired: number;
-            }
-          ).walFaultsFired;
+          // A member whose disk failed exits, as etcd does: then the fault fired.
+          fired = !c.alive(m)
+            ? 1
+            : (
+                (await c.failpoint(m, '/status').catch(() => ({ walFaultsFired: 0 }))) as {
+                  walFaultsFired: number;
+                }
+              ).walFaultsFired;
         }
-        // A member whose disk failed stops serving (by design); an operator restarts it.
+        // A member whose disk failed exits (as etcd does); a supervisor (here the nemesis) restarts it.
         await hold(Math.max(0, end - now()), stopped);
         await c.kill(m);
         c.restart(m);
