@@ -22,7 +22,12 @@ export const FSYNC_DELAY_MS_MAX = 5000;
  */
 export function jitteredDelayMs(ms: number, n: number): number {
   if (ms <= 0) return 0;
-  return Math.round(ms * (0.1 + ((n * 7919) % 181) / 100));
+  // murmur3's finalizer over n, so that consecutive delays are unrelated (not a steady ramp).
+  let h = (n + 1) | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h = (h ^ (h >>> 16)) >>> 0;
+  return Math.round(ms * (0.1 + (h % 181) / 100));
 }
 
 /** StoreFaults whose behaviour the failpoint server sets. */
