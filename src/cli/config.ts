@@ -210,6 +210,8 @@ export function buildConfig(flags: ParsedFlags): ServerConfig {
       walDir: v('wal-dir'),
       watchProgressNotifyIntervalMs: parseDurationMs(v('experimental-watch-progress-notify-interval')),
       leaseCheckpoint: v('experimental-enable-lease-checkpoint') === 'true',
+      initialCorruptCheck: v('experimental-initial-corrupt-check') === 'true',
+      corruptCheckTimeMs: parseDurationMs(v('experimental-corrupt-check-time')),
       listenPeer: listenPeers[0] ? listenAddress(listenPeers[0]) : undefined,
       listenPeerAlso: listenPeers.slice(1).map(listenAddress),
       initialClusterState: state,

@@ -129,6 +129,7 @@ export async function main(argv: string[]): Promise<void> {
         ...failpoints.memberOverrides,
         transportFaults: failpoints.transportFaults,
         walFs: failpoints.walFs,
+        storeFaults: failpoints.storeFaults,
       }
     : baseCfg;
   let member: Member;
@@ -144,6 +145,9 @@ export async function main(argv: string[]): Promise<void> {
     await failpoints?.close(); // else its server keeps a member-less process alive
     return;
   }
+  // etcd exits when its WAL or backend cannot write (zap Fatal: "failed to save Raft hard state and
+  // entries", "failed to commit tx"); so does tsetcd, and a supervisor restarts it.
+  member.onFailed = () => setImmediate(() => process.exit(1));
   const api = new ApiServer(member, {
     maxRequestBytes: cfg.member.maxRequestBytes,
     maxTxnOps: cfg.member.maxTxnOps,

@@ -16,4 +16,5 @@ export {
   type RangeResult,
   type WriteTxn,
 } from './store.js';
+export type { StoreFaults } from './store-faults.js';
 export { StoreFileError, validateStoreFile } from './store-file.js';

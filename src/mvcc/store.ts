@@ -26,6 +26,7 @@ import { type IndexFlush, PersistedIndex } from './index-store.js';
 import type { KeyIndex } from './key-index.js';
 import { decodeKeyValue, encodeKeyValue, makeKeyValue } from './kv-codec.js';
 import { keyMain, keySub, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
+import type { StoreFaults } from './store-faults.js';
 import { validateStoreFile } from './store-file.js';
 
 /** Pending records that force a flush to lmdb right away instead of at the next event turn. */
@@ -140,6 +141,8 @@ export interface MvccStoreOptions {
    * the counts outlive a store replaced by defragment or a snapshot install.
    */
   opCounters?: MvccOpCounters;
+  /** Test-only disk faults around each lmdb batch (store-faults.ts); absent in production. */
+  faults?: StoreFaults;
 }
 
 /** etcd's mvcc operation counts (see MvccStoreOptions.opCounters). */
@@ -240,6 +243,7 @@ export class MvccStore {
   private compactionsRunning = 0;
   private closed = false;
   private fatal: Error | undefined;
+  private readonly faults: StoreFaults | undefined;
   /** dbSize() between commits; see there. */
   private dbSizeCached: number | undefined;
   private readonly scratchKey = Buffer.alloc(17);
@@ -258,6 +262,7 @@ export class MvccStore {
     this.onBatchCommitted = opts.onBatchCommitted;
     this.log = opts.logger;
     this.ops = opts.opCounters;
+    this.faults = opts.faults;
     this.index = index;
     this.liveKeys = index.liveKeysAtOpen;
     this.currentRev = rev;
@@ -1155,7 +1160,7 @@ export class MvccStore {
         rec.ops = [];
       }
     }
-    const p = this.be.env.batch(() => {
+    const p = this.batch(() => {
       for (let i = 0; i < keys.length; i++) kvDb.put(keys[i]!, vals[i]!);
       for (const k of deletes) kvDb.remove(k);
       for (const [db, k, v] of ix.writes) {
@@ -1176,6 +1181,22 @@ export class MvccStore {
       (err: unknown) => this.fail(err),
     );
   }
+
+  /**
+   * One lmdb batch; with test faults (opts.faults) it goes through their hooks, each batch after the
+   * one before it so that delays never reorder batches (store-faults.ts).
+   */
+  private batch(fn: () => void): Promise<unknown> {
+    const faults = this.faults;
+    if (faults === undefined) return this.be.env.batch(fn);
+    const p = this.faultChain
+      .then(() => faults.beforeBatch())
+      .then(() => this.be.env.batch(fn))
+      .then(() => faults.afterBatch());
+    this.faultChain = p.catch(() => {});
+    return p;
+  }
+  private faultChain: Promise<unknown> = Promise.resolve();
 
   private afterCommit(upTo: number, ix: IndexFlush): void {
     // lmdb now holds every revision <= upTo: renew the read snapshot, then drop the overlay and

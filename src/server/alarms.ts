@@ -2,7 +2,8 @@
  * Alarms, as etcd's alarm store: (member id, alarm type) pairs raised and cleared through the log,
  * so every member agrees; persisted as MVCC auxiliary records in the entry's write txn. While a
  * NOSPACE alarm is active, writes that add data are refused ("database space exceeded") until an
- * operator compacts, defragments and disarms it.
+ * operator compacts, defragments and disarms it. While CORRUPT is active (corrupt-check.ts), writes,
+ * compactions and lease grants/revokes are refused ("corrupt cluster") until it is disarmed.
  */
 import type { MvccStore } from '../mvcc/index.js';
 import { type AlarmMember, AlarmType } from '../proto/etcdserverpb/rpc.js';
@@ -36,6 +37,11 @@ export class Alarms {
 
   get noSpace(): boolean {
     return this.active.some((a) => a.alarm === AlarmType.NOSPACE);
+  }
+
+  /** CORRUPT is active: writes, compactions and lease grants/revokes are refused (etcd's applierV3Corrupt). */
+  get corrupt(): boolean {
+    return this.active.some((a) => a.alarm === AlarmType.CORRUPT);
   }
 
   /** Raises an alarm (inside the entry's write txn); returns it, or undefined if it was already active. */

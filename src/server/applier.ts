@@ -71,6 +71,11 @@ export class Applier {
   /** Applies `req` at raft index `index`; returns the response or throws etcd's error. */
   apply(req: InternalRaftRequest, index: number): unknown {
     const { host } = this;
+    // etcd's applierV3Corrupt wraps every other applier: with CORRUPT active these fail first.
+    if (host.alarms().corrupt && refusedWhenCorrupt(req)) {
+      this.beginWrite(index).end();
+      throw etcdError('corrupt');
+    }
     // etcd's auth applier: the request's user (from the entry header) must still be allowed, at the
     // auth revision the request was checked at; then the auth requests themselves.
     try {
@@ -195,4 +200,17 @@ export function txnPuts(t: TxnRequest): boolean {
     if (op.requestTxn && txnPuts(op.requestTxn)) return true;
   }
   return false;
+}
+
+/** What etcd 3.4's applierV3Corrupt refuses: every KV write, compaction, lease grant and revoke. */
+export function refusedWhenCorrupt(req: InternalRaftRequest): boolean {
+  return (
+    req.range !== undefined ||
+    req.put !== undefined ||
+    req.deleteRange !== undefined ||
+    req.txn !== undefined ||
+    req.compaction !== undefined ||
+    req.leaseGrant !== undefined ||
+    req.leaseRevoke !== undefined
+  );
 }

@@ -38,6 +38,7 @@ export function storeOptions(
     onBatchCommitted,
     logger,
     opCounters,
+    faults: cfg.storeFaults,
   };
 }
 

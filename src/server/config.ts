@@ -2,6 +2,8 @@
  * The member's configuration: what etcd's flags give (`MemberConfig`), and the same with every
  * default resolved once (`ResolvedConfig`), so no part of the member spells a default again.
  */
+
+import type { StoreFaults } from '../mvcc/index.js';
 import { type Clock, RealClock } from '../pkg/clock.js';
 import type { ListenAddress } from '../pkg/index.js';
 import type { FaultHooks, PeerTls } from '../transport/index.js';
@@ -73,6 +75,12 @@ export interface MemberConfig {
   snapshotCatchUpEntries?: number;
   /** etcd --experimental-enable-lease-checkpoint; on unless false (etcd's default is off). */
   leaseCheckpoint?: boolean;
+  /** Test-only disk faults of the store (fault-control.ts); absent in production. */
+  storeFaults?: StoreFaults;
+  /** etcd --experimental-initial-corrupt-check: compare HashKV with the peers before serving (corrupt-check.ts). */
+  initialCorruptCheck?: boolean;
+  /** etcd --experimental-corrupt-check-time in ms: the leader's periodic HashKV check; 0/absent = off. */
+  corruptCheckTimeMs?: number;
   /** How often the leader checkpoints remaining lease TTLs (default 5 minutes, etcd's); tests use less. */
   leaseCheckpointIntervalMs?: number;
   /** Time and timers for the member's parts (deadlines, lease expiry, waits); default: the real clock. */

@@ -76,4 +76,28 @@ test('the endpoints drive FaultHooks and the WAL file system', async (t) => {
     walFaultsFired: number;
   };
   assert.equal(status.walFaultsFired, 2);
+
+  // Store (lmdb): one failing fsync after a batch, ENOSPC before every batch until cleared.
+  const sf = fp.storeFaults;
+  await post('/store', { failFsync: 'EIO' });
+  await sf.beforeBatch();
+  await assert.rejects(sf.afterBatch(), (e: NodeJS.ErrnoException) => e.code === 'EIO');
+  await sf.afterBatch(); // consumed
+  await post('/store', { diskFull: true });
+  await assert.rejects(sf.beforeBatch(), (e: NodeJS.ErrnoException) => e.code === 'ENOSPC');
+  await post('/reset', {});
+  await sf.beforeBatch();
+
+  // Slow disk: the WAL's fdatasync and the store's batches both wait; out-of-range delays refused.
+  assert.equal((await post('/slow-disk', { fsyncDelayMs: 60_000 })).status, 400);
+  await post('/slow-disk', { fsyncDelayMs: 200 });
+  const w = await fp.walFs.create(join(dir, 'w2'));
+  const t0 = performance.now();
+  await w.datasync();
+  await sf.beforeBatch();
+  assert.ok(performance.now() - t0 >= 39, 'two delays of at least 0.1 x 200 ms each');
+  await w.close();
+  await post('/slow-disk', { fsyncDelayMs: 0 });
+  const after = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as Record<string, number>;
+  assert.deepEqual([after.storeFaultsFired, after.slowFsyncs], [2, 2]);
 });

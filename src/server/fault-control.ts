@@ -13,7 +13,11 @@
  * - `/heal`      partitions and blocked links removed; `/reset` also drop/delay rules
  * - `/wal`       `{"failFsync": "EIO"}` the next WAL/snapshot fdatasync fails with that errno;
  *                `{"diskFull": true}` every write fails with ENOSPC until `{"diskFull": false}`
- * - `GET /status` `{"walFaultsFired": n}`
+ * - `/store`     the same two for the lmdb store (store-fault-hooks.ts): the next batch's fsync
+ *                fails, or every batch fails with ENOSPC
+ * - `/slow-disk` `{"fsyncDelayMs": 200}` every WAL fdatasync and store batch takes that much longer
+ *                (0.1-1.9x each); 0 clears it
+ * - `GET /status` `{"walFaultsFired": n, "storeFaultsFired": n, "slowFsyncs": n}`
  * Also test-only tuning, read from the environment only when failpoints are enabled:
  * `TSETCD_FAILPOINT_SNAPSHOT_CATCHUP_ENTRIES=n` keeps only n entries after a snapshot (etcd 3.4 has
  * no flag for it), so a follower that was down for a while must catch up by snapshot.
@@ -23,6 +27,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { FaultHooks, type LinkEnd } from '../transport/index.js';
 import { type WalFile, WrappingWalFs } from '../wal/index.js';
+import { FSYNC_DELAY_MS_MAX, InjectedStoreFaults, jitteredDelayMs } from './store-fault-hooks.js';
 
 /** The environment variable that enables the failpoint server: `host:port` to listen on. */
 export const FAILPOINT_ADDR_ENV = 'TSETCD_FAILPOINT_ADDR';
@@ -43,6 +48,10 @@ export class FailingWalFs extends WrappingWalFs {
   diskFull = false;
   /** How many injected failures actually fired. */
   fired = 0;
+  /** Added to every datasync, ms (a slow disk); 0 = none. */
+  fsyncDelayMs = 0;
+  /** How many datasyncs were slowed down. */
+  delayed = 0;
 
   protected wrap(f: WalFile): WalFile {
     return {
@@ -64,7 +73,10 @@ export class FailingWalFs extends WrappingWalFs {
           this.fired++;
           return Promise.reject(errnoError(code, 'fdatasync'));
         }
-        return f.datasync();
+        const ms = jitteredDelayMs(this.fsyncDelayMs, this.delayed);
+        if (ms === 0) return f.datasync();
+        this.delayed++;
+        return new Promise<void>((r) => setTimeout(r, ms)).then(() => f.datasync());
       },
     };
   }
@@ -74,6 +86,8 @@ export class FailingWalFs extends WrappingWalFs {
 export interface FaultControl {
   transportFaults: FaultHooks;
   walFs: FailingWalFs;
+  /** The store's (lmdb) disk faults (MemberConfig.storeFaults). */
+  storeFaults: InjectedStoreFaults;
   /** Member configuration overrides from the test-only tuning variables. */
   memberOverrides: { snapshotCatchUpEntries?: number };
   /** Starts the HTTP control server; resolves once it listens. */
@@ -106,6 +120,7 @@ export function faultControlFromEnv(env: NodeJS.ProcessEnv): FaultControl | unde
   const transportFaults = new FaultHooks();
   const walFs = new FailingWalFs();
   let server: Server | undefined;
+  const storeFaults = new InjectedStoreFaults();
   const memberOverrides: FaultControl['memberOverrides'] = {};
   const catchUp = env[FAILPOINT_CATCHUP_ENV];
   if (catchUp !== undefined && catchUp !== '') {
@@ -134,14 +149,35 @@ export function faultControlFromEnv(env: NodeJS.ProcessEnv): FaultControl | unde
         transportFaults.reset();
         walFs.failNextFsync = undefined;
         walFs.diskFull = false;
+        walFs.fsyncDelayMs = 0;
+        storeFaults.reset();
         return {};
       case '/wal':
         if (b.failFsync !== undefined)
           walFs.failNextFsync = b.failFsync === null ? undefined : String(b.failFsync);
         if (b.diskFull !== undefined) walFs.diskFull = b.diskFull === true;
         return {};
+      case '/store':
+        if (b.failFsync !== undefined)
+          storeFaults.failNextFsync = b.failFsync === null ? undefined : String(b.failFsync);
+        if (b.diskFull !== undefined) storeFaults.diskFull = b.diskFull === true;
+        return {};
+      case '/slow-disk': {
+        const ms = Number(b.fsyncDelayMs ?? 0);
+        if (!Number.isInteger(ms) || ms < 0 || ms > FSYNC_DELAY_MS_MAX)
+          throw new Error(
+            `fsyncDelayMs must be an integer in [0, ${FSYNC_DELAY_MS_MAX}], got ${b.fsyncDelayMs}`,
+          );
+        walFs.fsyncDelayMs = ms;
+        storeFaults.fsyncDelayMs = ms;
+        return {};
+      }
       case '/status':
-        return { walFaultsFired: walFs.fired };
+        return {
+          walFaultsFired: walFs.fired,
+          storeFaultsFired: storeFaults.fired,
+          slowFsyncs: walFs.delayed + storeFaults.delayed,
+        };
       default:
         throw new Error(`unknown failpoint endpoint ${path}`);
     }
@@ -150,6 +186,7 @@ export function faultControlFromEnv(env: NodeJS.ProcessEnv): FaultControl | unde
   return {
     transportFaults,
     walFs,
+    storeFaults,
     memberOverrides,
     listen: () =>
       new Promise((resolve, reject) => {

@@ -4,14 +4,16 @@
  * the closures are called later, so the order of construction does not matter.
  */
 import type { MvccStore } from '../mvcc/index.js';
-import type {
-  AlarmRequest,
-  AlarmResponse,
-  Member as MemberInfo,
-  RangeRequest,
-  RangeResponse,
-  TxnRequest,
-  TxnResponse,
+import {
+  type AlarmRequest,
+  AlarmRequest_AlarmAction,
+  type AlarmResponse,
+  AlarmType,
+  type Member as MemberInfo,
+  type RangeRequest,
+  type RangeResponse,
+  type TxnRequest,
+  type TxnResponse,
 } from '../proto/etcdserverpb/rpc.js';
 import { etcdError } from '../wire/errors.js';
 import { Applier } from './applier.js';
@@ -21,6 +23,7 @@ import { AuthStore, newTokenProvider } from './auth/index.js';
 import { BackendSlot } from './backend-slot.js';
 import type { Identity } from './bootstrap.js';
 import { CLUSTER_VERSION, DEFAULT_QUOTA_BYTES, type ResolvedConfig, SERVER_VERSION } from './config.js';
+import { CorruptChecker, makePeerGet, serveHashKv } from './corrupt-check.js';
 import { LeasePrimary } from './lease-checkpoint.js';
 import { LEASE_EXPIRY_CHECK_MS, LeaseService } from './lease-service.js';
 import type { Logger } from './logger.js';
@@ -75,6 +78,8 @@ export interface MemberParts {
   maintenance: Maintenance;
   snapshots: SnapshotTransfer;
   peers: MemberPeers;
+  /** etcd's corruption checks: the initial HashKV comparison and the leader's periodic pass. */
+  corruption: CorruptChecker;
 }
 
 /** Builds the parts of a member over `store`. */
@@ -242,6 +247,37 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
     snapshots: p.snapshots,
     leasePrimary: p.leasePrimary,
     promote: (id) => p.membership.promote(id),
+    serveAlso: (server) => serveHashKv(server, { ...corruptHost, logger }),
+  });
+  const corruptHost = {
+    clusterId: core.clusterId,
+    // etcd's HashByRev answers its current revision, whatever revision it hashed at.
+    hashByRev: (rev: number) =>
+      p.backend.withStore(async (s) => {
+        const h = await s.hashKV(rev);
+        return { ...h, revision: rev === 0 ? h.revision : s.rev };
+      }),
+  };
+  p.corruption = new CorruptChecker({
+    ...corruptHost,
+    cfg,
+    logger,
+    memberId,
+    members: () => p.backend.membership.list(),
+    isLeader,
+    stopped,
+    readBarrier: () => p.reads.wait(),
+    raiseCorruptAlarm: () =>
+      alarm({ action: AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: AlarmType.CORRUPT }),
+    peerGet: makePeerGet(async (url, body, timeoutMs) => {
+      const res = await (cfg.peerFetch ?? fetch)(url, {
+        method: 'GET',
+        body,
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return { status: res.status, text: await res.text() };
+    }),
   });
   return p;
 }

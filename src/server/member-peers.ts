@@ -29,6 +29,8 @@ export interface MemberPeersHost {
   snapshots: SnapshotTransfer;
   leasePrimary: LeasePrimary;
   promote(id: bigint): Promise<void>;
+  /** More endpoints of other parts on the peer port (etcd's /members/hashkv, corrupt-check.ts). */
+  serveAlso?(server: PeerServer): void;
 }
 
 export class MemberPeers {
@@ -69,6 +71,7 @@ export class MemberPeers {
       leaseTimeToLive: (id) => host.leasePrimary.timeToLive(id),
       promote: (id) => host.promote(id),
     });
+    host.serveAlso?.(t.server);
   }
 
   /** Links to every member of the table but this one (after start and after a snapshot install). */

@@ -32,6 +32,7 @@ import { type AuthInfo, type AuthStore, BcryptPool, effectiveBcryptCost } from '
 import { BackendSlot } from './backend-slot.js';
 import { type Identity, resolveIdentity } from './bootstrap.js';
 import { type MemberConfig, type ResolvedConfig, resolveConfig } from './config.js';
+import { walInitialized } from './corrupt-check.js';
 import type { Lessor } from './lessor.js';
 import type { Logger } from './logger.js';
 import type { MemberStatus } from './maintenance.js';
@@ -80,6 +81,8 @@ export class Member {
   private readyPromise: Promise<void> | undefined;
   /** Whether the member has had a leader and published itself (etcd's ReadyNotify fired). */
   private isReady = false;
+  /** Called once when the log or the store fails (the CLI then exits, as etcd's zap Fatal does). */
+  onFailed: ((err: unknown) => void) | undefined;
 
   private constructor(
     cfg: ResolvedConfig,
@@ -152,6 +155,7 @@ export class Member {
     }
     const { peers } = member.parts;
     try {
+      await member.parts.corruption.start(walInitialized(cfg.layout.walDir)); // etcd: before serving peers
       if (cfg.listenPeer) await peers.listen(cfg.listenPeer);
       member.driver = await openDriver(cfg, logger, member, driverCallbacks(member.parts, member.core));
     } catch (err) {
@@ -394,5 +398,6 @@ export class Member {
     this.parts.reads.failAll();
     this.leaderChanged.notify();
     this.confChanged.notify();
+    this.onFailed?.(err);
   }
 }

@@ -3,7 +3,15 @@
  * follower keeps the received database until Raft asks to install the snapshot, then stamps its own
  * identity into it and swaps it in (the backend slot), and tells watchers about the revisions they
  * have not seen.
+ *
+ * On the wire the database is followed by its SHA-256 (32 bytes), as etcd's snapshot files end with
+ * one. Before Raft hears of the snapshot the follower checks, in this order: the stream ended where
+ * announced (the transport), the trailer is there and matches what arrived, and the file is an lmdb
+ * file lmdb can map (validateStoreFile). A failed check removes what arrived, logs "refused the
+ * database of a snapshot" naming the check, and fails the transfer (SnapshotReceiveError), so the
+ * leader reports the snapshot as failed and sends it again; the member's own store is never touched.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -36,6 +44,20 @@ export interface SnapshotTransferHost {
   afterInstall(): void;
 }
 
+/** Bytes of the SHA-256 that follows the database on the wire. */
+export const SNAPSHOT_DIGEST_BYTES = 32;
+
+/** A received snapshot database failed a check; `check` names which. */
+export class SnapshotReceiveError extends Error {
+  override name = 'SnapshotReceiveError';
+  constructor(
+    readonly check: 'stream' | 'digest' | 'store-file',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class SnapshotTransfer {
   /** The database file of a snapshot received and not yet installed. */
   private incomingDb: string | undefined;
@@ -53,7 +75,7 @@ export class SnapshotTransfer {
         { to: m.to.toString(16), index: m.snapshot?.metadata.index, bytes: size },
         'sending a database snapshot',
       );
-      t.sendSnapshot(m, streamThenRemove(file, dir), size);
+      t.sendSnapshot(m, streamThenRemove(file, dir), size + SNAPSHOT_DIGEST_BYTES);
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       logger.warn({ to: m.to.toString(16), err: String(err) }, 'could not prepare a snapshot');
@@ -61,30 +83,37 @@ export class SnapshotTransfer {
     }
   }
 
-  /** The database of a MsgSnap arrived: keep it for the install, then hand the message to Raft. */
+  /**
+   * The database of a MsgSnap arrived: check it (see the file comment), keep it for the install,
+   * then hand the message to Raft. Throws SnapshotReceiveError (after removing what arrived) when a
+   * check fails, and never hands such a snapshot to Raft.
+   */
   async receive(m: Message, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void> {
     const { layout } = this.host.cfg;
     rmSync(layout.incomingDir, { recursive: true, force: true });
+    this.incomingDb = undefined;
     // In a store layout (<dir>/db/data.mdb), so install can open it to stamp our identity.
     mkdirSync(dirname(layout.incomingFile), { recursive: true });
     const file = layout.incomingFile;
-    const fh = await open(file, 'w');
+    const from = m.from.toString(16);
     try {
-      if (data instanceof Uint8Array) await fh.write(data);
-      else for await (const chunk of data) await fh.write(chunk);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      validateStoreFile(file); // a damaged transfer must not reach lmdb (a SIGSEGV); the leader resends
+      await receiveVerified(file, data, from);
+      try {
+        validateStoreFile(file); // a damaged database must not reach lmdb (a SIGSEGV)
+      } catch (e) {
+        throw new SnapshotReceiveError('store-file', (e as Error).message);
+      }
     } catch (e) {
+      const err =
+        e instanceof SnapshotReceiveError
+          ? e
+          : new SnapshotReceiveError('stream', `snapshot database from ${from}: ${(e as Error).message}`);
       this.host.logger.error(
-        { err: (e as Error).message, from: m.from.toString(16) },
+        { err: err.message, check: err.check, from, index: m.snapshot?.metadata.index },
         'refused the database of a snapshot',
       );
       rmSync(layout.incomingDir, { recursive: true, force: true });
-      return;
+      throw err;
     }
     this.incomingDb = file;
     this.host.step(m);
@@ -138,16 +167,65 @@ export class SnapshotTransfer {
   }
 }
 
-/** Streams a file in chunks, then removes its folder (the outgoing snapshot copy). */
+/**
+ * Writes a received snapshot stream to `file` without its last SNAPSHOT_DIGEST_BYTES, which must be
+ * the SHA-256 of everything before them; fsyncs the file. Throws SnapshotReceiveError ('digest')
+ * when the trailer is missing or does not match; errors of the stream itself pass through.
+ */
+export async function receiveVerified(
+  file: string,
+  data: AsyncIterable<Uint8Array> | Uint8Array,
+  from: string,
+): Promise<void> {
+  const fh = await open(file, 'w');
+  const sha = createHash('sha256');
+  let tail: Buffer = Buffer.alloc(0);
+  let total = 0;
+  try {
+    const take = async (chunk: Uint8Array) => {
+      total += chunk.byteLength;
+      const all = tail.length === 0 ? Buffer.from(chunk) : Buffer.concat([tail, chunk]);
+      const keep = Math.min(SNAPSHOT_DIGEST_BYTES, all.length);
+      const body = all.subarray(0, all.length - keep);
+      tail = Buffer.from(all.subarray(all.length - keep));
+      if (body.length > 0) {
+        sha.update(body);
+        await fh.write(body);
+      }
+    };
+    if (data instanceof Uint8Array) await take(data);
+    else for await (const chunk of data) await take(chunk);
+    if (total < SNAPSHOT_DIGEST_BYTES)
+      throw new SnapshotReceiveError(
+        'digest',
+        `snapshot database from ${from}: ${total} bytes, shorter than its ${SNAPSHOT_DIGEST_BYTES}-byte SHA-256 trailer`,
+      );
+    const got = sha.digest();
+    if (!got.equals(tail))
+      throw new SnapshotReceiveError(
+        'digest',
+        `snapshot database from ${from}: SHA-256 ${got.toString('hex')} of the ${total - SNAPSHOT_DIGEST_BYTES} bytes received does not match the sender's ${tail.toString('hex')} (damaged in transfer)`,
+      );
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Streams a file in chunks and then its SHA-256, then removes its folder (the outgoing snapshot copy). */
 async function* streamThenRemove(file: string, dir: string): AsyncIterable<Uint8Array> {
   const fh = await open(file, 'r');
   try {
+    const sha = createHash('sha256');
     const buf = Buffer.allocUnsafe(1 << 20);
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
-      yield Buffer.from(buf.subarray(0, bytesRead));
+      const chunk = Buffer.from(buf.subarray(0, bytesRead));
+      sha.update(chunk);
+      yield chunk;
     }
+    yield sha.digest();
   } finally {
     await fh.close();
     rmSync(dir, { recursive: true, force: true });

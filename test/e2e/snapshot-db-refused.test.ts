@@ -1,11 +1,13 @@
 // Goal: a database received with a leader's snapshot that is not a usable lmdb file (here an etcd
-// bbolt file, then garbage) is refused before Raft or lmdb see it: the member logs the refusal and
-// keeps running (the leader resends), instead of accepting the snapshot and dying when it opens it.
+// bbolt file, then garbage), or that arrives damaged (its SHA-256 trailer does not match) or cut
+// short, is refused before Raft or lmdb see it: the member logs the refusal naming the failed check
+// and keeps running (the leader resends), instead of accepting the snapshot and dying when it opens it.
 // Method: a tsetcd member m1 of a two-member cluster whose other member m2 is played by this test
 // through our own peer transport (m2's id, the cluster's id, m2's peer URL); m2 sends m1 a MsgSnap
 // at a higher term carrying a bad database. Checked to fail without the check in receiveSnapshot:
 // m1 then installs the snapshot, fails to open the database and exits.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SeededRng } from '../../src/pkg/index.js';
@@ -61,7 +63,17 @@ test('a bad database in a leader snapshot is refused and the member keeps runnin
   const bbolt = Buffer.alloc(4 * 4096);
   bbolt.writeUInt32LE(0xed0cdaed, 16);
   const garbage = Buffer.alloc(64 * 1024, 0x5a);
-  for (const [i, data] of [bbolt, garbage].entries()) {
+  // As the sender streams it: the database, then its SHA-256.
+  const sealed = (db: Buffer) => Buffer.concat([db, createHash('sha256').update(db).digest()]);
+  const damaged = sealed(garbage);
+  damaged[100]! ^= 1;
+  const cases: { data: Buffer; announced: number }[] = [
+    { data: sealed(bbolt), announced: bbolt.length + 32 },
+    { data: sealed(garbage), announced: garbage.length + 32 },
+    { data: damaged, announced: damaged.length },
+    { data: sealed(garbage).subarray(0, 4096), announced: garbage.length + 32 }, // the stream ends early
+  ];
+  for (const [i, { data, announced }] of cases.entries()) {
     const m = newMessage({
       type: MessageType.Snap,
       from: id2,
@@ -77,7 +89,7 @@ test('a bad database in a leader snapshot is refused and the member keeps runnin
       (async function* () {
         yield data;
       })(),
-      data.byteLength,
+      announced,
     );
     await waitFor(() => (p.log.match(/refused the database of a snapshot/g) ?? []).length >= i + 1, {
       what: `refusal ${i + 1} in m1's log\n${p.log.slice(-3000)}`,
@@ -86,6 +98,11 @@ test('a bad database in a leader snapshot is refused and the member keeps runnin
   }
   assert.match(p.log, /is not a usable lmdb database: it is a bbolt file/);
   assert.match(p.log, /is not a usable lmdb database: bad magic in meta page 0/);
+  assert.match(p.log, /does not match the sender's .*\(damaged in transfer\)/);
+  assert.match(
+    p.log,
+    /"check":"stream".*refused the database of a snapshot|refused the database of a snapshot.*"check":"stream"/,
+  );
   assert.equal(p.child?.exitCode, null, `m1 is still running\n${p.log.slice(-3000)}`);
   assert.equal(p.child?.signalCode, null);
 });

@@ -14,20 +14,22 @@
  *            talks to both), `one-way-leader` (the leader's outgoing messages lost, incoming kept),
  *            `flaky-links` (every link drops 20% of messages and delays the rest by 20-60 ms).
  * - disk:    `fsync-fail` (the member's next WAL fdatasync fails with EIO: it must stop, then the
- *            nemesis restarts it), `disk-full` (WAL writes fail with ENOSPC; restarted after).
+ *            nemesis restarts it), `disk-full` (WAL writes fail with ENOSPC; restarted after);
+ *            the store's (lmdb) `store-fsync-fail`, `store-disk-full` and `slow-disk` (nemesis-store.ts).
  * Clock jumps are not injected: the server measures lease TTLs, request deadlines and Raft ticks
  * with the monotonic clock (performance.now); Date.now only seeds request ids and member ids.
  */
 import { connect } from '../helpers/index.js';
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { FaultRecord } from './history.js';
+import { injectStoreFault, STORE_FAULTS } from './nemesis-store.js';
 import type { Rng } from './rng.js';
 import { now } from './workload.js';
 
 export const FAULT_GROUPS: Record<string, string[]> = {
   process: ['kill', 'kill-leader', 'kill-majority', 'kill-all', 'pause', 'pause-leader'],
   network: ['partition-minority', 'partition-leader', 'bridge', 'one-way-leader', 'flaky-links'],
-  disk: ['fsync-fail', 'disk-full'],
+  disk: ['fsync-fail', 'disk-full', ...STORE_FAULTS],
 };
 export const ALL_FAULTS = Object.values(FAULT_GROUPS).flat();
 
@@ -230,19 +232,24 @@ export class Nemesis {
         const end = now() + holdMs;
         while (!stopped() && now() < end && fired === 0) {
           await sleep(100);
-          fired = (
-            (await c.failpoint(m, '/status').catch(() => ({ walFaultsFired: 0 }))) as {
-              walFaultsFired: number;
-            }
-          ).walFaultsFired;
+          // A member whose disk failed exits, as etcd does: then the fault fired.
+          fired = !c.alive(m)
+            ? 1
+            : (
+                (await c.failpoint(m, '/status').catch(() => ({ walFaultsFired: 0 }))) as {
+                  walFaultsFired: number;
+                }
+              ).walFaultsFired;
         }
-        // A member whose disk failed stops serving (by design); an operator restarts it.
+        // A member whose disk failed exits (as etcd does); a supervisor (here the nemesis) restarts it.
         await hold(Math.max(0, end - now()), stopped);
         await c.kill(m);
         c.restart(m);
         return `${kind === 'fsync-fail' ? 'fdatasync EIO' : 'ENOSPC on write'} on ${m.name}: ${fired > 0 ? 'fired' : 'did not fire'}; restarted`;
       }
       default:
+        if (STORE_FAULTS.includes(kind))
+          return injectStoreFault(kind, c, this.o.rng, () => this.leader(), holdMs, stopped);
         throw new Error(`unknown fault ${kind}`);
     }
   }
