@@ -40,6 +40,8 @@ export interface GoLoadOptions {
   consistency?: 'l' | 's';
   rangeKey?: string;
   seed?: number;
+  /** Per-request deadline in seconds (default 30). */
+  timeoutSec?: number;
 }
 
 /** The generator's JSON result (see `result` in main.go). */
@@ -120,6 +122,7 @@ export function goGenArgs(o: GoLoadOptions): string[] {
   opt('--consistency', o.consistency);
   opt('--range-key', o.rangeKey);
   opt('--seed', o.seed);
+  if (o.timeoutSec !== undefined) a.push('--timeout', `${o.timeoutSec}s`);
   return a;
 }
 
