@@ -66,6 +66,19 @@ export class FailingWalFs implements WalFs {
         }
         return f.datasync();
       },
+      ...(f.datasyncNow
+        ? {
+            datasyncNow: () => {
+              const code = this.failNextFsync;
+              if (code !== undefined) {
+                this.failNextFsync = undefined;
+                this.fired++;
+                throw errnoError(code, 'fdatasync');
+              }
+              f.datasyncNow!();
+            },
+          }
+        : {}),
     };
   }
 
