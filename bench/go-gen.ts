@@ -58,6 +58,9 @@ export interface GoLoadResult {
   p50Ms: number;
   p90Ms: number;
   p99Ms: number;
+  p999Ms: number;
+  /** Requests that took 500 ms or more (a ReadIndex answered only after its retry shows here). */
+  slowOver500Ms: number;
   maxMs: number;
   meanMs: number;
   /** The generator's own user+system CPU per request, microseconds. */

@@ -196,7 +196,7 @@ try {
         }
         per[kind].push({ ...r, serverCpuUsPerReq: (cpuSec * 1e6) / (r.requests + row.warmup) });
         process.stderr.write(
-          `   ${kind.padEnd(6)} round ${round + 1}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, server CPU ${per[kind].at(-1).serverCpuUsPerReq.toFixed(0)} µs/req\n`,
+          `   ${kind.padEnd(6)} round ${round + 1}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms${r.p999Ms === undefined ? '' : `, p99.9 ${r.p999Ms.toFixed(2)} ms, max ${r.maxMs.toFixed(0)} ms, ${r.slowOver500Ms} took >= 500 ms`}, server CPU ${per[kind].at(-1).serverCpuUsPerReq.toFixed(0)} µs/req\n`,
         );
       }
     }
@@ -210,6 +210,7 @@ try {
         p99Ms: median(rs.map((r) => r.p99Ms)),
         serverCpuUsPerReq: median(rs.map((r) => r.serverCpuUsPerReq)),
         genCpuUsPerReq: median(rs.map((r) => r.clientCpuUsPerReq)),
+        slowOver500Ms: rs.reduce((s, r) => s + (r.slowOver500Ms ?? 0), 0),
         rounds: rs,
       };
     };
@@ -221,12 +222,12 @@ try {
   const lines = [
     `${gen} generator (${gen === 'go' ? 'Go clientv3, bench/go/etcdload' : 'tsetcd bench'}), ${members} member(s) each, 256 B values, ${rounds} round(s) per row; p99 and CPU are medians over rounds`,
     '',
-    '| workload | etcd req/s | tsetcd req/s | ratio | etcd p99 ms | tsetcd p99 ms | p99 ratio (etcd/tsetcd) | etcd server CPU µs/req | tsetcd server CPU µs/req | CPU ratio (etcd/tsetcd) | generator CPU µs/req |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| workload | etcd req/s | tsetcd req/s | ratio | etcd p99 ms | tsetcd p99 ms | p99 ratio (etcd/tsetcd) | etcd server CPU µs/req | tsetcd server CPU µs/req | CPU ratio (etcd/tsetcd) | generator CPU µs/req | requests >= 500 ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const { row, etcd: e, tsetcd: t } of results) {
     lines.push(
-      `| ${row.label} | ${fmt(e.rps)} | ${fmt(t.rps)} | **${(t.rps / e.rps).toFixed(2)}x** | ${e.p99Ms.toFixed(2)} | ${t.p99Ms.toFixed(2)} | ${(e.p99Ms / t.p99Ms).toFixed(2)}x | ${e.serverCpuUsPerReq.toFixed(0)} | ${t.serverCpuUsPerReq.toFixed(0)} | **${(e.serverCpuUsPerReq / t.serverCpuUsPerReq).toFixed(2)}x** | ${e.genCpuUsPerReq.toFixed(0)} / ${t.genCpuUsPerReq.toFixed(0)} |`,
+      `| ${row.label} | ${fmt(e.rps)} | ${fmt(t.rps)} | **${(t.rps / e.rps).toFixed(2)}x** | ${e.p99Ms.toFixed(2)} | ${t.p99Ms.toFixed(2)} | ${(e.p99Ms / t.p99Ms).toFixed(2)}x | ${e.serverCpuUsPerReq.toFixed(0)} | ${t.serverCpuUsPerReq.toFixed(0)} | **${(e.serverCpuUsPerReq / t.serverCpuUsPerReq).toFixed(2)}x** | ${e.genCpuUsPerReq.toFixed(0)} / ${t.genCpuUsPerReq.toFixed(0)} | ${gen === 'go' ? `${e.slowOver500Ms} / ${t.slowOver500Ms}` : '-'} |`,
     );
   }
   lines.push(
