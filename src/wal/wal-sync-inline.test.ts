@@ -12,7 +12,7 @@ import { SeededRng } from '../pkg/rng.js';
 import type { Entry } from '../raft/types.js';
 import { WalError } from './errors.js';
 import { SimFs } from './fs-faulty.js';
-import { Wal, type WalOptions } from './wal.js';
+import { SYNC_INLINE_STREAK, Wal, type WalOptions } from './wal.js';
 
 const META = { memberId: 7n, clusterId: 9n };
 const DIR = '/d/member/wal';
@@ -29,29 +29,35 @@ function inlineFs(seed: number): SimFs {
   return fs;
 }
 
-test('one-entry saves take the inline fdatasync; bigger batches the thread pool', async () => {
+test('one-entry saves take the inline fdatasync after a streak of them; bigger batches the thread pool', async () => {
   const fs = inlineFs(1);
   const wal = await Wal.create(DIR, META, { fs, segmentBytes: 64 * 1024, syncInlineEntriesMax: 1 });
   // fdatasyncs through the thread pool (the WAL's, and the next segment's preparation's)
   const pooled = () => fs.counts.datasync - fs.counts.datasyncNow;
+  const warm = SYNC_INLINE_STREAK - 1;
   for (let i = 1; i <= 10; i++) await wal.save({ term: 1, vote: 1n, commit: i - 1 }, [ent(i, 1)]);
-  assert.equal(fs.counts.datasyncNow, 10);
+  assert.equal(fs.counts.datasyncNow, 10 - warm);
   // a hard-state-only save (a vote) is a batch of zero entries: inline too
   await wal.save({ term: 2, vote: 1n, commit: 10 }, []);
-  assert.equal(fs.counts.datasyncNow, 11);
-  // three entries in one save: through the pool
+  assert.equal(fs.counts.datasyncNow, 11 - warm);
+  // three entries in one save: through the pool, and the streak starts again
   let p0 = pooled();
   await wal.save(undefined, [ent(11, 2), ent(12, 2), ent(13, 2)]);
-  assert.equal(fs.counts.datasyncNow, 11);
+  assert.equal(fs.counts.datasyncNow, 11 - warm);
   assert.ok(pooled() > p0);
+  for (let i = 14; i < 14 + warm; i++) await wal.save(undefined, [ent(i, 2)]);
+  assert.equal(fs.counts.datasyncNow, 11 - warm, 'not inline until the streak is long enough again');
+  await wal.save(undefined, [ent(14 + warm, 2)]);
+  assert.equal(fs.counts.datasyncNow, 12 - warm);
   // two saves queued in one turn form one batch of two entries: through the pool
   p0 = pooled();
-  await Promise.all([wal.save(undefined, [ent(14, 2)]), wal.save(undefined, [ent(15, 2)])]);
-  assert.equal(fs.counts.datasyncNow, 11);
+  const next = 15 + warm;
+  await Promise.all([wal.save(undefined, [ent(next, 2)]), wal.save(undefined, [ent(next + 1, 2)])]);
+  assert.equal(fs.counts.datasyncNow, 12 - warm);
   assert.ok(pooled() > p0);
   await wal.close();
   const r = await Wal.open(DIR, { fs });
-  assert.equal(r.entries.length, 15);
+  assert.equal(r.entries.length, next + 1);
   await r.wal.close();
 });
 
@@ -69,6 +75,7 @@ test('EIO on the inline fdatasync: the save rejects, the WAL is failed, acknowle
   const wal = await Wal.create(DIR, META, opts);
   for (let i = 1; i <= 5; i++) await wal.save({ term: 1, vote: 1n, commit: i - 1 }, [ent(i, 1)]);
   const inlineBefore = fs.counts.datasyncNow;
+  assert.ok(inlineBefore > 0);
   fs.faults.failFsync = () => 'EIO';
   await assert.rejects(
     wal.save(undefined, [ent(6, 1)]),

@@ -40,6 +40,11 @@ export const MAX_WALS_DEFAULT = 5;
  * the inline path on (src/server/raft-driver.ts).
  */
 export const SYNC_INLINE_ENTRIES_MAX_DEFAULT = 0;
+/**
+ * The inline fdatasync is taken only after this many small batches in a row (this one included):
+ * sustained low load, not a lull inside a busy stream where the event loop has requests to take in.
+ */
+export const SYNC_INLINE_STREAK = 4;
 /** Zero-fill chunk used when preallocating a segment. */
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 
@@ -86,7 +91,8 @@ export interface WalOptions {
    * hand-off and its wake-ups cost more CPU than the sync itself (issue 15). The ordering is the
    * same: the batch's saves resolve only after the fdatasync returned. The trade-off: the event
    * loop does nothing else for the fsync's duration, so only small batches (a lightly loaded
-   * member, where there is nothing else to do) take this path. Default 0: never.
+   * member, where there is nothing else to do) take this path, and only after SYNC_INLINE_STREAK
+   * of them in a row. Default 0: never.
    */
   syncInlineEntriesMax?: number;
 }
@@ -205,6 +211,8 @@ async function zeroFill(file: WalFile, from: number, to: number): Promise<void> 
 export class Wal {
   private readonly queue: QueueItem[] = [];
   private flushing: Promise<void> | undefined;
+  /** Small batches written in a row (see SYNC_INLINE_STREAK). */
+  private smallBatchStreak = 0;
   private failure: WalError | undefined;
   private closed = false;
   /** The next segment's file, being preallocated in the background (etcd's filePipeline). */
@@ -706,7 +714,9 @@ export class Wal {
         });
       }
       failpoint('walAfterWrite');
-      await this.sync(path, entries <= this.opts.syncInlineEntriesMax && this.queue.length === 0);
+      const small = entries <= this.opts.syncInlineEntriesMax && this.queue.length === 0;
+      this.smallBatchStreak = small ? this.smallBatchStreak + 1 : 0;
+      await this.sync(path, small && this.smallBatchStreak >= SYNC_INLINE_STREAK);
       failpoint('walAfterSync');
       this.offset += enc.bytes.length;
       this.crc = enc.crc;
