@@ -135,7 +135,8 @@ export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
  * fdatasync on the event loop instead of through the thread pool (WalOptions.syncInlineEntriesMax):
  * a lightly loaded member (one client, or a follower appending one entry) has nothing else to do
  * meanwhile, and the hand-off cost it more CPU than the sync (issue 15: put at 1 client, single
- * member, about 700 -> 600 µs of server CPU). Larger batches mean other requests are arriving;
+ * member, about 730 -> 610 µs of server CPU). The WAL takes that path only after
+ * SYNC_INLINE_STREAK such batches in a row; larger batches mean other requests are arriving, and
  * they keep the fsync off the event loop so it can take them in meanwhile.
  */
 export const WAL_SYNC_INLINE_ENTRIES_MAX = 1;
