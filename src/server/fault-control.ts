@@ -78,6 +78,19 @@ export class FailingWalFs extends WrappingWalFs {
         this.delayed++;
         return new Promise<void>((r) => setTimeout(r, ms)).then(() => f.datasync());
       },
+      ...(f.datasyncNow
+        ? {
+            datasyncNow: () => {
+              const code = this.failNextFsync;
+              if (code !== undefined) {
+                this.failNextFsync = undefined;
+                this.fired++;
+                throw errnoError(code, 'fdatasync');
+              }
+              f.datasyncNow!();
+            },
+          }
+        : {}),
     };
   }
 }

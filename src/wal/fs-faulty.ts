@@ -16,6 +16,9 @@
  * - `failFsync(path)`: when it returns an errno string, datasync rejects with it and, as Linux
  *   may after a failed writeback, the dirty data is dropped from the durable image.
  * - `syncDelay()`: awaited inside datasync, so tests can hold an fsync in flight.
+ *
+ * `inlineSync`: files opened while it is true also offer `datasyncNow` (the synchronous fdatasync
+ * the WAL uses for small batches); it honours `failFsync` but not `syncDelay`.
  */
 import type { Rng } from '../pkg/rng.js';
 import type { WalFile, WalFs } from './fs.js';
@@ -140,7 +143,9 @@ function parent(path: string): string {
 export class SimFs implements WalFs {
   readonly faults: SimFaults = {};
   /** Counts of operations performed, for assertions (e.g. fsyncs per save). */
-  readonly counts = { write: 0, datasync: 0, fsyncDir: 0 };
+  readonly counts = { write: 0, datasync: 0, datasyncNow: 0, fsyncDir: 0 };
+  /** Files opened from now on offer `datasyncNow` (see the header). */
+  inlineSync = false;
   private readonly files = new Map<string, SimData>();
   private readonly dirs = new Set<string>(['/']);
   /** Incremented by crash(): handles from an earlier epoch belong to a dead process. */
@@ -188,6 +193,17 @@ export class SimFs implements WalFs {
       if (epoch !== this.epoch) throw errno('EBADF', `${op} after crash`, path);
       if (![...this.files.values()].includes(data)) throw errno('ENOENT', `${op} on unlinked file`, path);
     };
+    const syncNow = (op: string): void => {
+      alive(op);
+      this.counts.datasync++;
+      const code = this.faults.failFsync?.(path);
+      if (code) {
+        // Linux may mark dirty pages clean after failed writeback: the data is gone from disk.
+        data.revert();
+        throw errno(code, 'fdatasync', path);
+      }
+      data.sync();
+    };
     return {
       write: async (buf, offset, length, position) => {
         await Promise.resolve();
@@ -218,16 +234,16 @@ export class SimFs implements WalFs {
       },
       datasync: async () => {
         await (this.faults.syncDelay?.() ?? new Promise<void>((r) => setImmediate(r)));
-        alive('datasync');
-        this.counts.datasync++;
-        const code = this.faults.failFsync?.(path);
-        if (code) {
-          // Linux may mark dirty pages clean after failed writeback: the data is gone from disk.
-          data.revert();
-          throw errno(code, 'fdatasync', path);
-        }
-        data.sync();
+        syncNow('datasync');
       },
+      ...(this.inlineSync
+        ? {
+            datasyncNow: () => {
+              this.counts.datasyncNow++;
+              syncNow('datasyncNow');
+            },
+          }
+        : {}),
       truncate: async (length) => {
         await Promise.resolve();
         alive('truncate');

@@ -6,7 +6,7 @@
  * Paths are absolute or relative to the process cwd; directories use '/' as in POSIX.
  */
 
-import { writeSync } from 'node:fs';
+import { fdatasyncSync, writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 
 /** An open file. Positions and lengths are in bytes. */
@@ -26,6 +26,11 @@ export interface WalFile {
   writeNow?(buf: Uint8Array, offset: number, length: number, position: number): number;
   /** fdatasync(2): the written data (and the size, when it changed) are durable on resolve. */
   datasync(): Promise<void>;
+  /**
+   * Optional synchronous fdatasync(2) on the calling thread, for small batches at low load (see
+   * WalOptions.syncInlineEntriesMax). Same contract as `datasync`, but throws instead of rejecting.
+   */
+  datasyncNow?(): void;
   /** ftruncate(2): shrinks, or extends with zeros. */
   truncate(length: number): Promise<void>;
   /** Current size in bytes. */
@@ -68,6 +73,9 @@ class NodeWalFile implements WalFile {
   }
   datasync(): Promise<void> {
     return this.fh.datasync();
+  }
+  datasyncNow(): void {
+    fdatasyncSync(this.fh.fd);
   }
   truncate(length: number): Promise<void> {
     return this.fh.truncate(length);

@@ -35,6 +35,16 @@ export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
 export const SLOW_FSYNC_SECONDS_DEFAULT = 1;
 /** etcd's default --max-wals: released segments beyond this many files are deleted. */
 export const MAX_WALS_DEFAULT = 5;
+/**
+ * Default of `syncInlineEntriesMax`: 0, every fdatasync goes to the thread pool. The member turns
+ * the inline path on (src/server/raft-driver.ts).
+ */
+export const SYNC_INLINE_ENTRIES_MAX_DEFAULT = 0;
+/**
+ * The inline fdatasync is taken only after this many small batches in a row (this one included):
+ * sustained low load, not a lull inside a busy stream where the event loop has requests to take in.
+ */
+export const SYNC_INLINE_STREAK = 4;
 /** Zero-fill chunk used when preallocating a segment. */
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 
@@ -74,6 +84,17 @@ export interface WalOptions {
   maxWals?: number;
   /** Monotonic clock in milliseconds, for fsync timing. Default performance.now. */
   now?: () => number;
+  /**
+   * A batch of at most this many entries, with no other save queued behind it, is made durable
+   * with a synchronous fdatasync on the calling (event-loop) thread when the file offers one
+   * (`WalFile.datasyncNow`), instead of a round trip through the thread pool: at low load that
+   * hand-off and its wake-ups cost more CPU than the sync itself (issue 15). The ordering is the
+   * same: the batch's saves resolve only after the fdatasync returned. The trade-off: the event
+   * loop does nothing else for the fsync's duration, so only small batches (a lightly loaded
+   * member, where there is nothing else to do) take this path, and only after SYNC_INLINE_STREAK
+   * of them in a row. Default 0: never.
+   */
+  syncInlineEntriesMax?: number;
 }
 
 interface ResolvedOptions {
@@ -85,6 +106,7 @@ interface ResolvedOptions {
   slowFsyncSeconds: number;
   maxWals: number;
   now: () => number;
+  syncInlineEntriesMax: number;
 }
 
 function resolveOptions(o: WalOptions): ResolvedOptions {
@@ -97,6 +119,7 @@ function resolveOptions(o: WalOptions): ResolvedOptions {
     slowFsyncSeconds: o.slowFsyncSeconds ?? SLOW_FSYNC_SECONDS_DEFAULT,
     maxWals: o.maxWals ?? MAX_WALS_DEFAULT,
     now: o.now ?? (() => performance.now()),
+    syncInlineEntriesMax: o.syncInlineEntriesMax ?? SYNC_INLINE_ENTRIES_MAX_DEFAULT,
   };
   if (!Number.isSafeInteger(r.segmentBytes) || r.segmentBytes < 4096) {
     throw new RangeError(`wal: segmentBytes ${r.segmentBytes} must be an integer >= 4096`);
@@ -188,6 +211,8 @@ async function zeroFill(file: WalFile, from: number, to: number): Promise<void> 
 export class Wal {
   private readonly queue: QueueItem[] = [];
   private flushing: Promise<void> | undefined;
+  /** Small batches written in a row (see SYNC_INLINE_STREAK). */
+  private smallBatchStreak = 0;
   private failure: WalError | undefined;
   private closed = false;
   /** The next segment's file, being preallocated in the background (etcd's filePipeline). */
@@ -660,7 +685,9 @@ export class Wal {
     let hs: HardState | undefined;
     let snap: SnapshotMetadata | undefined;
     let lastIndex = this.lastIndex;
+    let entries = 0;
     for (const it of batch) {
+      entries += it.entries.length;
       for (const e of it.entries) records.push({ type: RecordType.Entry, entry: e });
       if (it.entries.length > 0) lastIndex = it.entries[it.entries.length - 1]!.index;
       if (it.snapshot) {
@@ -687,7 +714,9 @@ export class Wal {
         });
       }
       failpoint('walAfterWrite');
-      await this.sync(path);
+      const small = entries <= this.opts.syncInlineEntriesMax && this.queue.length === 0;
+      this.smallBatchStreak = small ? this.smallBatchStreak + 1 : 0;
+      await this.sync(path, small && this.smallBatchStreak >= SYNC_INLINE_STREAK);
       failpoint('walAfterSync');
       this.offset += enc.bytes.length;
       this.crc = enc.crc;
@@ -698,10 +727,12 @@ export class Wal {
     for (const it of batch) it.resolve();
   }
 
-  private async sync(path: string): Promise<void> {
+  /** fdatasync of the active segment; `inline`: on this thread when the file offers it. */
+  private async sync(path: string, inline = false): Promise<void> {
     const t0 = this.opts.now();
     try {
-      await this.file.datasync();
+      if (inline && this.file.datasyncNow) this.file.datasyncNow();
+      else await this.file.datasync();
     } catch (e) {
       throw new WalError(
         'fsync-failed',

@@ -1,10 +1,13 @@
 /**
  * Indicative benchmark (not a test): put and range at 1 and 100 concurrent requests through
- * tsetcd/client and the etcd3 npm client against the same 3-member tsetcd cluster in the same run;
- * requests per second, p50/p99 latency, and this process's CPU per request (user+system, which is
- * the client's cost: the members are other processes). `npm run bench:client [-- seconds]`.
+ * tsetcd/client, the etcd3 npm client and Go's clientv3 (bench/go/etcdload, when Go and etcd's
+ * sources are installed) against the same 3-member tsetcd cluster in the same run; requests per
+ * second, p50/p99 latency, and the client's CPU per request (user+system: this process's for the
+ * two Node clients, the Go generator's own for clientv3; the members are other processes).
+ * `npm run bench:client [-- seconds]`.
  */
 import { Etcd3 } from 'etcd3';
+import { goGenAvailable, runGoGen } from '../../bench/go-gen.js';
 import { Client } from '../../src/client/index.js';
 import { startCluster } from './cluster.js';
 
@@ -51,7 +54,38 @@ async function measure(name: string, op: string, conc: number, fn: () => Promise
   };
 }
 
+/**
+ * Go's clientv3 with `conc` requests in flight for SECONDS: one connection per member (clientv3
+ * 3.4 keeps one connection per client; the generator's conn i dials member i), like round_robin.
+ */
+async function measureGo(op: 'put' | 'range', conc: number, eps: string[]): Promise<Result> {
+  const r = await runGoGen({
+    endpoints: eps,
+    op,
+    clients: conc,
+    conns: Math.min(conc, eps.length),
+    durationSec: SECONDS,
+    warmup: Math.min(conc, 10),
+    keySize: 8,
+    valSize: 256,
+    keySpaceSize: 1000,
+    rangeKey: 'bench/r',
+  });
+  if (r.errors > 0) throw new Error(`Go clientv3 ${op}: ${JSON.stringify(r.errorCounts)}`);
+  return {
+    client: 'Go clientv3',
+    op,
+    conc,
+    rps: r.rps,
+    p50: r.p50Ms,
+    p99: r.p99Ms,
+    cpuUsPerReq: r.clientCpuUsPerReq,
+  };
+}
+
 async function main(): Promise<void> {
+  const withGo = goGenAvailable();
+  if (!withGo) console.error('Go or golang-etcd-server-dev missing: Go clientv3 rows left out');
   const cluster = await startCluster(3);
   const eps = cluster.endpoints();
   const ours = new Client({ endpoints: eps });
@@ -78,9 +112,11 @@ async function main(): Promise<void> {
             .exec(),
         ),
       );
+      if (withGo) results.push(await measureGo('put', conc, eps));
       results.push(await measure('tsetcd/client', 'range', conc, () => ours.kv.get('bench/r')));
       results.push(await measure('  pick_first', 'range', conc, () => pinned.kv.get('bench/r')));
       results.push(await measure('etcd3', 'range', conc, () => theirs.get('bench/r').exec()));
+      if (withGo) results.push(await measureGo('range', conc, eps));
     }
   } finally {
     ours.close();
