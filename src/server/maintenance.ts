@@ -14,6 +14,7 @@ import { alarmText } from './alarms.js';
 import type { BackendSlot } from './backend-slot.js';
 import type { ResolvedConfig } from './config.js';
 import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
 import type { Signal } from './signal.js';
 
 /** What etcd counts per key-value on top of key and value bytes when checking the quota. */
@@ -51,6 +52,8 @@ export interface MemberStatus {
 export interface MaintenanceHost {
   cfg: ResolvedConfig;
   logger: Logger;
+  /** Defragmentation's duration and in-flight gauge. */
+  metrics: Pick<ServerMetrics, 'defragSeconds' | 'defragInflight'>;
   memberId: bigint;
   backend: BackendSlot;
   stopped(): boolean;
@@ -111,17 +114,29 @@ export class Maintenance {
     const { host } = this;
     if (host.stopped()) throw etcdError('stopped');
     await host.exclusive(async () => {
-      const dir = host.cfg.layout.defragDir;
-      rmSync(dir, { recursive: true, force: true });
-      const before = host.backend.store.dbSize();
-      const file = await host.backend.store.backupTo(dir, true);
-      await host.backend.replace(file);
-      rmSync(dir, { recursive: true, force: true });
-      host.logger.info(
-        { 'before-bytes': before, 'after-bytes': host.backend.store.dbSize() },
-        'defragmented the database',
-      );
+      const started = performance.now();
+      host.metrics.defragInflight.set(1);
+      try {
+        await this.defragmentNow();
+      } finally {
+        host.metrics.defragInflight.set(0);
+        host.metrics.defragSeconds.observe((performance.now() - started) / 1000);
+      }
     });
+  }
+
+  private async defragmentNow(): Promise<void> {
+    const { host } = this;
+    const dir = host.cfg.layout.defragDir;
+    rmSync(dir, { recursive: true, force: true });
+    const before = host.backend.store.dbSize();
+    const file = await host.backend.store.backupTo(dir, true);
+    await host.backend.replace(file);
+    rmSync(dir, { recursive: true, force: true });
+    host.logger.info(
+      { 'before-bytes': before, 'after-bytes': host.backend.store.dbSize() },
+      'defragmented the database',
+    );
   }
 
   /**

@@ -192,6 +192,7 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
   p.maintenance = new Maintenance({
     cfg,
     logger,
+    metrics,
     memberId,
     backend: p.backend,
     stopped,

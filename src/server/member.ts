@@ -46,7 +46,7 @@ import type { MemberStatus } from './maintenance.js';
 import { buildParts, type MemberParts } from './member-parts.js';
 import { openDriver, waitForQuorum } from './member-start.js';
 import type { Membership } from './membership.js';
-import { registerStateMetrics, ServerMetrics } from './metrics.js';
+import { peerCounts, registerStateMetrics, ServerMetrics } from './metrics.js';
 import { PeerHttpClient } from './peer-http.js';
 import type { RaftDriver } from './raft-driver.js';
 import { mapMvccErrors } from './server-errors.js';
@@ -189,12 +189,7 @@ export class Member {
       store: () => member.store,
       raft: () => ({ commitIndex: member.commitIndex, appliedIndex: applyLoop.appliedIndex }),
       leases: () => member.lessor.size,
-      peers: () =>
-        [...member.peerStats()].map(([id, st]) => ({
-          id: id.toString(16),
-          sentBytes: st.bytes,
-          connected: st.connected,
-        })),
+      peers: () => [...member.peerStats()].map(([id, st]) => peerCounts(id, st)),
     });
     member.readyPromise = waitForQuorum({
       ...{ cfg, logger, memberId: member.memberId, clusterId: member.clusterId },

@@ -36,6 +36,7 @@ import {
   memberWalDir,
   nodeWalFs,
   RaftLogStorage,
+  type SnapshotSaveTimes,
   Snapshotter,
   Wal,
   type WalFs,
@@ -89,6 +90,8 @@ export interface RaftDriverOptions {
   send(messages: readonly Message[]): void;
   onLeaderChange?(leader: bigint, term: number): void;
   onFsync?(seconds: number): void;
+  /** Each raft snapshot file saved: how long it took (for etcd's snap save metrics). */
+  onSnapshotSave?(t: SnapshotSaveTimes): void;
   /** Called once when the log failed (fsync error): the member must stop. */
   onFatal(err: unknown): void;
   /** Ticks, deadlines and read retries run on this clock (default: the real one; tests: ManualClock). */
@@ -231,6 +234,7 @@ export class RaftDriver implements ConsensusLog {
       fs,
       logger: opts.logger,
       maxSnapshots: opts.maxSnapshots,
+      onSave: opts.onSnapshotSave,
     });
     const hasWal = (await fs.exists(walDir)) && (await fs.readdir(walDir)).some((f) => f.endsWith('.wal'));
     if (!hasWal) {
