@@ -122,7 +122,9 @@ export async function startDashboard(o: {
   }
   const client = new Client(o.client);
   const perMember = new Map<string, Client>();
-  const callMs = Math.max(200, Math.min(o.pollIntervalMs, 2000));
+  // A killed member refuses at once; the deadline is for a slow or hung one, and must not be so short
+  // that a busy machine makes healthy members flap.
+  const callMs = Math.min(5000, Math.max(1000, 2 * o.pollIntervalMs));
   const memberClient = (url: string) => {
     let c = perMember.get(url);
     if (c === undefined) {

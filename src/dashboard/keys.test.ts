@@ -15,6 +15,8 @@ function reader(keys: string[]): KeyReader & { reads: number } {
     reads: 0,
     keys: async (start: Buffer, end: Buffer, limit: number) => {
       r.reads++;
+      // as etcd: "etcdserver: key is not provided"
+      if (start.length === 0) throw new Error('key is not provided');
       const endless = end.length === 1 && end[0] === 0;
       return sorted
         .filter((k) => Buffer.compare(k, start) >= 0 && (endless || Buffer.compare(k, end) < 0))

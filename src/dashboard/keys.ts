@@ -78,7 +78,8 @@ export async function listChildren(
   const size = Math.max(1, Math.min(pageSize, TREE_PAGE_MAX));
   const end = prefix.length === 0 ? Buffer.from([0]) : prefixEnd(prefix);
   const endless = end.length === 1 && end[0] === 0;
-  let start = cursor ? after(cursor) : prefix;
+  // etcd refuses an empty key; "\0" is the smallest key there is.
+  let start = cursor ? after(cursor) : prefix.length === 0 ? Buffer.from([0]) : prefix;
   const entries: TreeEntry[] = [];
   for (;;) {
     if (entries.length > size) break;

@@ -257,7 +257,11 @@ export class DashboardServer {
     const end = prefix.length === 0 ? Buffer.from([0]) : prefixEnd(prefix);
     const [page, count] = await Promise.all([
       listChildren(this.reader, prefix, cursor, limit),
-      this.o.client.kv.get(prefix, { rangeEnd: end, countOnly: true, deadlineMs: this.o.callTimeoutMs }),
+      this.o.client.kv.get(prefix.length === 0 ? Buffer.from([0]) : prefix, {
+        rangeEnd: end,
+        countOnly: true,
+        deadlineMs: this.o.callTimeoutMs,
+      }),
     ]);
     const entries: TreeEntryView[] = page.entries.map((e) => ({
       key: e.key.toString('utf8'),

@@ -1,4 +1,5 @@
 /** The page's calls to the dashboard server (same origin), and byte helpers. */
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ApiError } from '../api-types.js';
 
 /** UTF-8 text → base64url, as the API's query parameters take keys. */
@@ -48,4 +49,45 @@ export function humanBytes(n: number): string {
     i++;
   }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/**
+ * GETs `url` now, again whenever `url` or `bump` changes, never two requests at once: a change
+ * while one is in flight asks again when it ends. An answer is shown only while its URL is still the
+ * current one, but a newer `bump` never discards it, so a stream of changes (a busy watch) cannot
+ * starve the view of answers.
+ */
+export function useFetch<T>(url: string, bump: number): { data: T | undefined; error: string } {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState('');
+  const [again, setAgain] = useState(0);
+  const current = useRef(url);
+  const inflight = useRef(false);
+  const dirty = useRef(false);
+  current.current = url;
+  useEffect(() => {
+    if (inflight.current) {
+      dirty.current = true;
+      return;
+    }
+    inflight.current = true;
+    const mine = url;
+    getJson<T>(mine)
+      .then((d) => {
+        if (current.current !== mine) return;
+        setData(d);
+        setError('');
+      })
+      .catch((e: Error) => {
+        if (current.current === mine) setError(e.message);
+      })
+      .finally(() => {
+        inflight.current = false;
+        if (dirty.current || current.current !== mine) {
+          dirty.current = false;
+          setAgain((n) => n + 1);
+        }
+      });
+  }, [url, bump, again]);
+  return { data, error };
 }

@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { KeyDetail, KeysPage, KeyVersionView, TreeEntryView } from '../api-types.js';
-import { b64ToB64url, getJson, postJson, toB64url } from './api.js';
+import { b64ToB64url, bytesToB64, getJson, postJson, toB64url, useFetch } from './api.js';
 import { lineDiff } from './diff.js';
 
 const PAGE = 100;
@@ -22,29 +22,16 @@ function label(e: TreeEntryView, prefix: string): string {
 export function KeyBrowser({ writesEnabled, changed }: { writesEnabled: boolean; changed: number }) {
   const [prefix, setPrefix] = useState('');
   const [cursors, setCursors] = useState<(Cursor | undefined)[]>([undefined]);
-  const [page, setPage] = useState<KeysPage | undefined>(undefined);
-  const [error, setError] = useState('');
   const [selected, setSelected] = useState<string | undefined>(undefined);
   const cursor = cursors[cursors.length - 1];
-
-  useEffect(() => {
-    let live = true;
-    const q = new URLSearchParams({ prefix: toB64url(prefix), limit: String(PAGE) });
-    if (cursor) {
-      q.set('after', b64ToB64url(cursor.keyB64));
-      q.set('dir', cursor.dir ? '1' : '0');
-    }
-    getJson<KeysPage>(`api/keys?${q}`)
-      .then((p) => {
-        if (!live) return;
-        setPage(p);
-        setError('');
-      })
-      .catch((e: Error) => live && setError(e.message));
-    return () => {
-      live = false;
-    };
-  }, [prefix, cursor, changed]);
+  const q = new URLSearchParams({ prefix: toB64url(prefix), limit: String(PAGE) });
+  if (cursor) {
+    q.set('after', b64ToB64url(cursor.keyB64));
+    q.set('dir', cursor.dir ? '1' : '0');
+  }
+  const { data, error } = useFetch<KeysPage>(`api/keys?${q}`, changed);
+  // An answer for another prefix or page (the previous view) is not shown as this one.
+  const page = data && data.prefixB64 === bytesToB64(new TextEncoder().encode(prefix)) ? data : undefined;
 
   const open = (p: string) => {
     setPrefix(p);
@@ -78,7 +65,8 @@ export function KeyBrowser({ writesEnabled, changed }: { writesEnabled: boolean;
             open(v);
           }}
         >
-          <input name="prefix" placeholder="prefix" value={prefix} id="prefix-input" />
+          {/* Uncontrolled (remounted per prefix): a re-render from a watch event must not wipe what is being typed. */}
+          <input name="prefix" placeholder="prefix" defaultValue={prefix} key={prefix} id="prefix-input" />
           <button type="submit">Go</button>
         </form>
       </div>
@@ -144,26 +132,18 @@ function KeyPanel({
   writesEnabled: boolean;
   changed: number;
 }) {
-  const [detail, setDetail] = useState<KeyDetail | undefined>(undefined);
+  const { data, error } = useFetch<KeyDetail>(`api/key?key=${b64ToB64url(keyB64)}`, changed);
+  const detail = data?.keyB64 === keyB64 ? data : undefined;
   const [older, setOlder] = useState<KeyVersionView[]>([]);
-  const [error, setError] = useState('');
   const [pair, setPair] = useState<[string, string] | undefined>(undefined);
+  // A new version (or another key) starts the history and the diff afresh; a refetch that finds
+  // nothing new leaves the reader's choice alone.
+  const newest = detail?.versions[0]?.modRevision;
+  const second = detail?.versions[1]?.modRevision;
   useEffect(() => {
-    let live = true;
     setOlder([]);
-    getJson<KeyDetail>(`api/key?key=${b64ToB64url(keyB64)}`)
-      .then((d) => {
-        if (!live) return;
-        setDetail(d);
-        setError('');
-        const [a, b] = d.versions;
-        setPair(a && b ? [b.modRevision, a.modRevision] : undefined);
-      })
-      .catch((e: Error) => live && setError(e.message));
-    return () => {
-      live = false;
-    };
-  }, [keyB64, changed]);
+    setPair(newest && second ? [second, newest] : undefined);
+  }, [keyB64, newest, second]);
   if (error) return <p class="bad">{error}</p>;
   if (!detail) return <p class="muted">…</p>;
   const versions = [...detail.versions, ...older];

@@ -1,7 +1,7 @@
 /** The watch tail on a prefix, the leases table, and (with --enable-writes) a put form. */
 import { useEffect, useState } from 'preact/hooks';
 import type { LeasesPage, WatchEventView } from '../api-types.js';
-import { getJson, postJson, toB64url } from './api.js';
+import { postJson, toB64url, useFetch } from './api.js';
 
 /** Events kept in the tail. */
 export const TAIL_MAX = 200;
@@ -34,7 +34,7 @@ export function WatchTail({ onChange }: { onChange: () => void }) {
           setPrefix((ev.currentTarget.elements.namedItem('wprefix') as HTMLInputElement).value);
         }}
       >
-        <input name="wprefix" placeholder="prefix (empty: every key)" value={prefix} />
+        <input name="wprefix" placeholder="prefix (empty: every key)" defaultValue={prefix} key={prefix} />
         <button type="submit">Watch</button>
         <span class="muted" id="watch-status">
           {status}
@@ -54,21 +54,7 @@ export function WatchTail({ onChange }: { onChange: () => void }) {
 }
 
 export function Leases({ writesEnabled, tick }: { writesEnabled: boolean; tick: number }) {
-  const [page, setPage] = useState<LeasesPage | undefined>(undefined);
-  const [error, setError] = useState('');
-  useEffect(() => {
-    let live = true;
-    getJson<LeasesPage>('api/leases')
-      .then((p) => {
-        if (!live) return;
-        setPage(p);
-        setError('');
-      })
-      .catch((e: Error) => live && setError(e.message));
-    return () => {
-      live = false;
-    };
-  }, [tick]);
+  const { data: page, error } = useFetch<LeasesPage>('api/leases', tick);
   return (
     <section class="card" id="leases">
       <h2>Leases {page ? `(${page.total})` : ''}</h2>
