@@ -114,7 +114,6 @@ test('dashboard in headless Chromium against a live 3-member cluster', {
       rows.filter(([, role]) => role === 'leader').map(([id]) => id),
       [want],
     );
-    await shot('overview');
   });
 
   await t.test('shows a put within a second (watch tail)', async () => {
@@ -196,6 +195,20 @@ test('dashboard in headless Chromium against a live 3-member cluster', {
     const diff = await p.$$eval('#key-diff .d', (ds) => ds.map((d) => d.textContent));
     assert.deepEqual(diff, ['  a', '- b', '+ B', '  c', '+ d']);
     await shot('history');
+  });
+
+  await t.test('lists leases with their TTL and keys', async () => {
+    const lease = await client!.lease.grantRaw(600);
+    await client!.kv.put('dash/leased', 'x', { lease: lease.ID });
+    const id = lease.ID.toString(16);
+    await p.waitForSelector(`#leases tr[data-lease="${id}"]`, { timeout: 10_000 });
+    const row = await p.textContent(`#leases tr[data-lease="${id}"]`);
+    assert.match(row ?? '', /dash\/leased/);
+    assert.match(row ?? '', /600s/);
+    await p.fill('#prefix-input', '');
+    await p.press('#prefix-input', 'Enter');
+    await p.waitForSelector('#keys li.dir[data-key="dash/"]', { timeout: 5000 });
+    await shot('overview');
   });
 
   await t.test('refuses writes without --enable-writes', async () => {

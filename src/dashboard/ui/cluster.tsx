@@ -77,7 +77,11 @@ export function RateChart({ state }: { state: ClusterState }) {
         })),
       ],
       axes: [{}, { label: 'requests/s', size: 60 }],
-      scales: { y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.1)] } },
+      scales: {
+        // at least a minute wide, so the first points do not stretch the axis over years
+        x: { time: true, range: (_u, min, max) => [Math.min(min, max - 60), max] },
+        y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.1)] },
+      },
     };
     plot.current = new uPlot(opts, [[]], el);
     const onResize = () => plot.current?.setSize({ width: el.clientWidth, height: 220 });
