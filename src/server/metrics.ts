@@ -234,6 +234,35 @@ export class ServerMetrics {
     this.snapMarshalSeconds.observe(t.marshalSeconds);
     this.snapFsyncSeconds.observe(t.fsyncSeconds);
   }
+  // /health answers (etcd 3.4 counts each one).
+  readonly healthSuccess = new Counter({
+    name: 'etcd_server_health_success',
+    help: 'The total number of successful health checks',
+    registers: [this.registry],
+  });
+  readonly healthFailures = new Counter({
+    name: 'etcd_server_health_failures',
+    help: 'The total number of failed health checks',
+    registers: [this.registry],
+  });
+  // Maintenance Hash (the whole store) and HashKV (up to a revision), ExponentialBuckets(.01, 2, 15).
+  readonly hashSeconds = new Histogram({
+    name: 'etcd_mvcc_hash_duration_seconds',
+    help: 'The latency distribution of storage hash operation.',
+    buckets: Array.from({ length: 15 }, (_, i) => Number((0.01 * 2 ** i).toPrecision(6))),
+    registers: [this.registry],
+  });
+  readonly hashRevSeconds = new Histogram({
+    name: 'etcd_mvcc_hash_rev_duration_seconds',
+    help: 'The latency distribution of storage hash by revision operation.',
+    buckets: Array.from({ length: 15 }, (_, i) => Number((0.01 * 2 ** i).toPrecision(6))),
+    registers: [this.registry],
+  });
+  readonly snapshotApplyInProgress = new Gauge({
+    name: 'etcd_server_snapshot_apply_in_progress_total',
+    help: '1 if the server is applying the incoming snapshot. 0 if none.',
+    registers: [this.registry],
+  });
   readonly backendSnapshotSeconds = new Histogram({
     name: 'etcd_disk_backend_snapshot_duration_seconds',
     help: 'The latency distribution of backend snapshots.',

@@ -100,6 +100,15 @@ export class SnapshotTransfer {
    * lives in it (leases, members), and tells watchers about the revisions they have not seen.
    */
   async install(snap: { metadata: { index: number } }): Promise<void> {
+    this.host.metrics.snapshotApplyInProgress.set(1);
+    try {
+      await this.installNow(snap);
+    } finally {
+      this.host.metrics.snapshotApplyInProgress.set(0);
+    }
+  }
+
+  private async installNow(snap: { metadata: { index: number } }): Promise<void> {
     const { host } = this;
     const incoming = this.incomingDb;
     if (!incoming) throw new Error(`no database received for the snapshot at index ${snap.metadata.index}`);

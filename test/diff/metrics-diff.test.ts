@@ -60,6 +60,11 @@ const MIXIN_FAMILIES = [
   'etcd_snap_fsync_duration_seconds',
   'etcd_snap_db_save_total_duration_seconds',
   'etcd_snap_db_fsync_duration_seconds',
+  'etcd_server_health_success',
+  'etcd_server_health_failures',
+  'etcd_mvcc_hash_duration_seconds',
+  'etcd_mvcc_hash_rev_duration_seconds',
+  'etcd_server_snapshot_apply_in_progress_total',
   'process_resident_memory_bytes',
   'process_open_fds',
   'process_max_fds',
@@ -162,6 +167,8 @@ test('metrics on a 3-member cluster: peer families, lease/defrag/snapshot counts
       const lease = ctl('lease', 'grant', '100').split(' ')[1]!;
       ctl('lease', 'revoke', lease);
       ctl('defrag');
+      ctl('endpoint', 'hashkv');
+      await fetch(`http://${ep}/health`);
       execFileSync('etcdctl', ['--endpoints', ep, 'snapshot', 'save', `${dir.path}/${kind}.db`], {
         env: { ...process.env, ETCDCTL_API: '3' },
         stdio: 'ignore',
@@ -203,6 +210,7 @@ test('metrics on a 3-member cluster: peer families, lease/defrag/snapshot counts
       ['etcd_debugging_lease_revoked_total', ''],
       ['etcd_disk_backend_defrag_duration_seconds', '_count'],
       ['etcd_disk_backend_snapshot_duration_seconds', '_count'],
+      ['etcd_mvcc_hash_rev_duration_seconds', '_count'],
     ] as const) {
       assert.equal(count(tf, name, suffix), count(ef, name, suffix), `${name}${suffix}`);
       assert.equal(count(tf, name, suffix), 1, `${name}${suffix}`);
@@ -224,6 +232,7 @@ test('metrics on a 3-member cluster: peer families, lease/defrag/snapshot counts
       'a round trip observed',
     );
     assert.ok((count(tf, 'grpc_server_msg_received_total') ?? 0) >= 1);
+    assert.ok((count(tf, 'etcd_server_health_success') ?? 0) >= 1, 'the /health answer counted');
     assert.ok((count(tf, 'etcd_network_client_grpc_received_bytes_total') ?? 0) > 0);
     for (const a of MIXIN_ALERT_SERIES) {
       for (const [kind, f] of [
