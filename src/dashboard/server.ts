@@ -105,6 +105,13 @@ function versionView(kv: KeyVersion): KeyVersionView {
   };
 }
 
+/** The HTTP status for a cluster's refusal: 401/403 for auth, 502 (bad gateway) for the rest. */
+function etcdStatus(e: EtcdError): number {
+  if (e.kind === 'permissionDenied') return 403;
+  if (e.kind === 'userEmpty' || e.kind === 'invalidAuthToken' || e.kind === 'authFailed') return 401;
+  return 502;
+}
+
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -183,7 +190,7 @@ export class DashboardServer {
       return;
     }
     if (e instanceof HttpError) json(res, e.status, { error: e.message });
-    else if (e instanceof EtcdError) json(res, 502, { error: e.message });
+    else if (e instanceof EtcdError) json(res, etcdStatus(e), { error: e.message });
     else json(res, 500, { error: `dashboard: ${(e as Error).message}` });
   }
 
