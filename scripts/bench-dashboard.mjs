@@ -1,6 +1,7 @@
 // The dashboard's cost to the cluster: put throughput and the members' CPU time per put with no
 // dashboard, and with one `tsetcd dashboard` process open in headless Chromium (the page polls every
-// second and tails a watch on every key, its default). Phases alternate none/open/none/open so a
+// second), its watch tail first on every key (the default: every put becomes an event streamed to
+// the page), then on a prefix nothing writes to (the polling alone). Phases alternate, twice, so a
 // drift in the machine's load shows up as a difference between runs of the same phase.
 // CPU is read from /proc/<pid>/stat (utime+stime) of the three members, and of the dashboard
 // process, so the numbers hold up better than throughput on a shared machine.
@@ -111,18 +112,24 @@ try {
 
   let viewer;
   const exe = chromiumPath();
-  async function openViewer() {
+  /** Opens the page; `tail`: the watch tail's prefix ('' = every key, the default). */
+  async function openViewer(tail) {
     if (exe) {
       const { chromium } = await import('playwright-core');
       browser ??= await chromium.launch({ executablePath: exe, args: ['--no-sandbox'] });
       const page = await browser.newPage();
       await page.goto(url);
       await page.waitForSelector('#watch-status:text("watching")', { timeout: 15_000 });
+      if (tail !== '') {
+        await page.fill('input[name="wprefix"]', tail);
+        await page.press('input[name="wprefix"]', 'Enter');
+        await page.waitForSelector('#watch-status:text("watching")', { timeout: 15_000 });
+      }
       return { close: () => page.close() };
     }
     // No browser: read the page's two streams as it would.
     const ac = new AbortController();
-    for (const path of ['api/events', 'api/watch?prefix=']) {
+    for (const path of ['api/events', `api/watch?prefix=${Buffer.from(tail).toString('base64url')}`]) {
       void fetch(url + path, { signal: ac.signal })
         .then(async (r) => {
           for await (const _ of r.body) {
@@ -136,10 +143,14 @@ try {
 
   await load(); // warm-up
   const rows = [];
+  const how = exe ? 'chromium' : 'streams';
   for (let round = 0; round < 2; round++) {
     rows.push(await phase('none', undefined));
-    viewer = await openViewer();
-    rows.push(await phase(exe ? 'open (chromium)' : 'open (streams)', dash.pid));
+    viewer = await openViewer('');
+    rows.push(await phase(`open, tail on every key (${how})`, dash.pid));
+    await viewer.close();
+    viewer = await openViewer('idle/');
+    rows.push(await phase(`open, tail on an idle prefix (${how})`, dash.pid));
     await viewer.close();
     viewer = undefined;
   }
@@ -154,11 +165,12 @@ try {
     console.log(
       `| ${r.phase} | ${r.putsPerSec} | ${r.memberCpuMsPerPut} | ${r.memberCpuPct} | ${r.dashboardCpuPct} |`,
     );
-  const ratio = avg('open', 'putsPerSec') / avg('none', 'putsPerSec');
-  const cpu = avg('open', 'memberCpuMsPerPut') / avg('none', 'memberCpuMsPerPut');
-  console.log(
-    `\nthroughput open/none: ${ratio.toFixed(3)}; member CPU per put open/none: ${cpu.toFixed(3)} (${seconds} s phases, ${clients} clients, 256-byte values)`,
-  );
+  for (const open of ['open, tail on every key', 'open, tail on an idle prefix']) {
+    const ratio = avg(open, 'putsPerSec') / avg('none', 'putsPerSec');
+    const cpu = avg(open, 'memberCpuMsPerPut') / avg('none', 'memberCpuMsPerPut');
+    console.log(`${open} / none: throughput ${ratio.toFixed(3)}, member CPU per put ${cpu.toFixed(3)}`);
+  }
+  console.log(`(${seconds} s phases, ${clients} clients, 256-byte values)`);
 } finally {
   await browser?.close();
   if (dash && dash.exitCode === null) {

@@ -23,6 +23,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type Client, EtcdError, isEtcdError } from '../client/index.js';
+import type { Event } from '../proto/mvccpb/kv.js';
 import type {
   KeyDetail,
   KeysPage,
@@ -36,6 +37,10 @@ import type { ClusterPoller } from './poller.js';
 
 /** Concurrent watch tails one dashboard serves. */
 export const WATCH_STREAMS_MAX = 16;
+/** Least time between two messages of a watch tail, in ms. */
+export const WATCH_FLUSH_MS = 100;
+/** Events one watch-tail message carries at most (the newest; the page shows 200). */
+export const WATCH_BATCH_MAX = 200;
 /** Largest request body accepted, in bytes. */
 export const BODY_BYTES_MAX = 1 << 20;
 /** Leases whose TTL and keys one /api/leases request reads. */
@@ -343,22 +348,40 @@ export class DashboardServer {
       this.watchStreams--;
       w.cancel();
     });
+    // Events are sent at most every WATCH_FLUSH_MS, the newest WATCH_BATCH_MAX of them (the page
+    // shows the last 200): a busy prefix costs the page one small message per interval, not one
+    // per revision. The first event after a quiet spell goes out at once.
+    let pending: Event[] = [];
+    let lastFlush = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      timer = undefined;
+      lastFlush = performance.now();
+      if (pending.length === 0 || res.destroyed) return;
+      const events: WatchEventView[] = pending.map((e) => {
+        const kv = e.kv!;
+        return {
+          type: e.type === 1 ? 'DELETE' : 'PUT',
+          key: kv.key.toString('utf8'),
+          keyB64: b64(kv.key),
+          value: utf8(kv.value).text,
+          modRevision: kv.modRevision.toString(),
+          version: kv.version.toString(),
+        };
+      });
+      pending = [];
+      res.write(`event: events\ndata: ${JSON.stringify(events)}\n\n`);
+    };
+    req.on('close', () => clearTimeout(timer));
     void (async () => {
       try {
         for await (const batch of w) {
           if (batch.events.length === 0) continue;
-          const events: WatchEventView[] = batch.events.map((e) => {
-            const kv = e.kv!;
-            return {
-              type: e.type === 1 ? 'DELETE' : 'PUT',
-              key: kv.key.toString('utf8'),
-              keyB64: b64(kv.key),
-              value: utf8(kv.value).text,
-              modRevision: kv.modRevision.toString(),
-              version: kv.version.toString(),
-            };
-          });
-          res.write(`event: events\ndata: ${JSON.stringify(events)}\n\n`);
+          pending.push(...batch.events);
+          if (pending.length > WATCH_BATCH_MAX) pending = pending.slice(-WATCH_BATCH_MAX);
+          const wait = WATCH_FLUSH_MS - (performance.now() - lastFlush);
+          if (wait <= 0) flush();
+          else timer ??= setTimeout(flush, wait);
         }
       } catch (e) {
         res.write(`event: failed\ndata: ${JSON.stringify({ error: (e as Error).message })}\n\n`);

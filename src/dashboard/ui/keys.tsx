@@ -19,8 +19,18 @@ function label(e: TreeEntryView, prefix: string): string {
   return rest === '' ? '(this key)' : rest;
 }
 
-export function KeyBrowser({ writesEnabled, changed }: { writesEnabled: boolean; changed: number }) {
+export function KeyBrowser({
+  writesEnabled,
+  changed,
+  browsing,
+}: {
+  writesEnabled: boolean;
+  changed: number;
+  /** Where the browser is, for the page to decide which watch events concern it. */
+  browsing: { current: string };
+}) {
   const [prefix, setPrefix] = useState('');
+  browsing.current = prefix;
   const [cursors, setCursors] = useState<(Cursor | undefined)[]>([undefined]);
   const [selected, setSelected] = useState<string | undefined>(undefined);
   const cursor = cursors[cursors.length - 1];

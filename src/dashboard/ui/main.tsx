@@ -11,6 +11,9 @@ import { Members, MethodTable, RateChart, Timeline } from './cluster.js';
 import { KeyBrowser } from './keys.js';
 import { Leases, PutForm, WatchTail } from './tail.js';
 
+/** Least time between two refreshes of the key browser caused by watch events, in ms. */
+const KEYS_REFRESH_MS = 2000;
+
 function App() {
   const [state, setState] = useState<ClusterState | undefined>(undefined);
   const [conn, setConn] = useState('connecting');
@@ -27,14 +30,16 @@ function App() {
     es.onerror = () => setConn('reconnecting');
     return () => es.close();
   }, []);
-  // Watch events refresh the key browser at most every 500 ms.
-  const onChange = useCallback(() => {
-    if (pending.current) return;
+  // Watch events under the key browser's prefix refresh it, at most every KEYS_REFRESH_MS: each
+  // refresh reads the page and counts the keys under the prefix, which on a busy root is not free.
+  const browsing = useRef('');
+  const onChange = useCallback((keys: string[]) => {
+    if (pending.current || !keys.some((k) => k.startsWith(browsing.current))) return;
     pending.current = true;
     setTimeout(() => {
       pending.current = false;
       setChanged((c) => c + 1);
-    }, 500);
+    }, KEYS_REFRESH_MS);
   }, []);
   if (!state) return <p class="boot">Connecting to the dashboard server…</p>;
   const leader = state.members.find((m) => m.id === state.leader);
@@ -67,7 +72,7 @@ function App() {
         <RateChart state={state} />
         <MethodTable state={state} />
         <Timeline state={state} />
-        <KeyBrowser writesEnabled={state.writesEnabled} changed={changed} />
+        <KeyBrowser writesEnabled={state.writesEnabled} changed={changed} browsing={browsing} />
         <WatchTail onChange={onChange} />
         <Leases writesEnabled={state.writesEnabled} tick={Math.floor(tick / 5)} />
         {state.writesEnabled && <PutForm />}

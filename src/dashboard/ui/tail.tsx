@@ -6,7 +6,7 @@ import { postJson, toB64url, useFetch } from './api.js';
 /** Events kept in the tail. */
 export const TAIL_MAX = 200;
 
-export function WatchTail({ onChange }: { onChange: () => void }) {
+export function WatchTail({ onChange }: { onChange: (keys: string[]) => void }) {
   const [prefix, setPrefix] = useState('');
   const [events, setEvents] = useState<(WatchEventView & { at: number })[]>([]);
   const [status, setStatus] = useState('connecting');
@@ -18,7 +18,7 @@ export function WatchTail({ onChange }: { onChange: () => void }) {
       const batch = JSON.parse((m as MessageEvent<string>).data) as WatchEventView[];
       const at = Date.now();
       setEvents((old) => [...batch.reverse().map((e) => ({ ...e, at })), ...old].slice(0, TAIL_MAX));
-      onChange();
+      onChange(batch.map((e) => e.key));
     });
     es.addEventListener('failed', (m) => setStatus(`failed: ${(m as MessageEvent<string>).data}`));
     es.onerror = () => setStatus('reconnecting');
