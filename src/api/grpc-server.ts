@@ -90,6 +90,10 @@ export type StreamHandler<Req, Res> = (call: StreamCall<Req, Res>) => void;
 export interface GrpcObserver {
   started?(method: RegisteredMethod): void;
   handled?(method: RegisteredMethod, code: Status): void;
+  /** A request message decoded (`bytes`: its protobuf size, framing excluded). */
+  received?(method: RegisteredMethod, bytes: number): void;
+  /** A response message handed to the stream (`bytes`: its protobuf size, framing excluded). */
+  sent?(method: RegisteredMethod, bytes: number): void;
 }
 
 export interface RegisteredMethod {
@@ -289,6 +293,14 @@ export class GrpcServer {
   /** @internal */
   reportHandled(method: RegisteredMethod, code: Status): void {
     this.opts.observer?.handled?.(method, code);
+  }
+  /** @internal */
+  reportReceived(method: RegisteredMethod, bytes: number): void {
+    this.opts.observer?.received?.(method, bytes);
+  }
+  /** @internal */
+  reportSent(method: RegisteredMethod, bytes: number): void {
+    this.opts.observer?.sent?.(method, bytes);
   }
 }
 
@@ -541,7 +553,9 @@ class ServerCall implements StreamCall<unknown, unknown> {
       this.sentHeaders = true;
       this.stream.respond(GRPC_HEADERS_OK, { waitForTrailers: true });
     }
-    return this.stream.write(frame(this.reg.def.responseSerialize(response)));
+    const body = this.reg.def.responseSerialize(response);
+    this.server.reportSent(this.reg, body.length);
+    return this.stream.write(frame(body));
   }
 
   end(error?: GrpcError): void {
@@ -556,7 +570,9 @@ class ServerCall implements StreamCall<unknown, unknown> {
     if (this.done || this.stream.destroyed) return;
     let bytes: Buffer;
     try {
-      bytes = frame(this.reg.def.responseSerialize(response));
+      const body = this.reg.def.responseSerialize(response);
+      this.server.reportSent(this.reg, body.length);
+      bytes = frame(body);
     } catch (err) {
       this.finish(new GrpcError(Status.INTERNAL, `grpc: error while marshaling: ${(err as Error).message}`));
       return;
@@ -755,6 +771,7 @@ class ServerCall implements StreamCall<unknown, unknown> {
         return;
       }
       this.received++;
+      this.server.reportReceived(this.reg, body.length);
       this.messageListener?.(request);
       if (this.done) return;
     }

@@ -16,6 +16,7 @@ export function httpEndpoints(member: Member): HttpHandler {
     switch (path) {
       case '/health': {
         const ok = member.healthy;
+        (ok ? member.metrics.healthSuccess : member.metrics.healthFailures).inc();
         return { status: ok ? 200 : 503, headers: JSON_TYPE, body: JSON.stringify({ health: String(ok) }) };
       }
       case '/version':

@@ -33,6 +33,16 @@ export class ApiServer {
   constructor(member: Member, opts: ApiServerOptions) {
     const m = member.metrics;
     const handledChildren = new Map<string, { inc(): void }>();
+    const msgChildren = new Map<RegisteredMethod, { received: { inc(): void }; sent: { inc(): void } }>();
+    const msgOf = (method: RegisteredMethod) => {
+      let c = msgChildren.get(method);
+      if (!c) {
+        const labels = [method.name, method.service, method.type] as const;
+        c = { received: m.grpcMsgReceived.labels(...labels), sent: m.grpcMsgSent.labels(...labels) };
+        msgChildren.set(method, c);
+      }
+      return c;
+    };
     // HTTP on the client port: the JSON gateway (which calls into this.grpc) before the endpoints.
     const http: HttpHandler = (req) => this.http(req);
     this.grpc = new GrpcServer({
@@ -57,12 +67,23 @@ export class ApiServer {
           }
           child.inc();
         },
+        received: (method: RegisteredMethod, bytes: number) => {
+          msgOf(method).received.inc();
+          m.clientGrpcReceivedBytes.inc(bytes);
+        },
+        sent: (method: RegisteredMethod, bytes: number) => {
+          msgOf(method).sent.inc();
+          m.clientGrpcSentBytes.inc(bytes);
+        },
       },
     });
     this.http = withJsonGateway(this.grpc, httpEndpoints(member));
     registerServices(this.grpc, member, { maxTxnOps: opts.maxTxnOps });
     const handlers = this.grpc.registered();
-    for (const h of handlers) m.grpcStarted.labels(h.name, h.service, h.type);
+    for (const h of handlers) {
+      m.grpcStarted.labels(h.name, h.service, h.type);
+      msgOf(h); // etcd lists every method's message counters from the start, at 0
+    }
   }
 
   /**

@@ -281,7 +281,9 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
       },
       hash: async (_r: unknown, ctx: CallContext): Promise<HashResponse> => {
         await checkAdminRaw(member, ctx);
+        const started = performance.now();
         const h = await member.withStore((s) => s.hash());
+        member.metrics.hashSeconds.observe((performance.now() - started) / 1000);
         return {
           header: fillHeader(member, {
             clusterId: 0n,
@@ -295,7 +297,9 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
       hashKv: async (r: HashKVRequest, ctx: CallContext): Promise<HashKVResponse> => {
         await checkAdminRaw(member, ctx);
         try {
+          const started = performance.now();
           const h = await member.withStore((s) => s.hashKV(Number(r.revision)));
+          member.metrics.hashRevSeconds.observe((performance.now() - started) / 1000);
           return {
             // etcd's header carries the current revision, not the one hashed up to.
             header: fillHeader(member, undefined),

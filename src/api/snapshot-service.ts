@@ -65,5 +65,7 @@ async function pump(member: Member, call: StreamCall<SnapshotRequest, SnapshotRe
     call.end(toGrpcError(err));
   } finally {
     await chunks.return(undefined);
+    // etcd observes the backend snapshot when it is closed, whatever the outcome.
+    member.metrics.backendSnapshotSeconds.observe((performance.now() - started) / 1000);
   }
 }

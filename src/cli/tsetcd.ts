@@ -36,6 +36,11 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await runLab(argv.slice(1));
     return;
   }
+  if (argv[0] === 'dashboard') {
+    const { runDashboard } = await import('./dashboard.js');
+    process.exitCode = await runDashboard(argv.slice(1));
+    return;
+  }
   if (argv[0] === 'certs') {
     const { runCertsCommand } = await import('./certs.js');
     process.exitCode = await runCertsCommand(argv.slice(1));

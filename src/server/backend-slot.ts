@@ -189,7 +189,13 @@ export class BackendSlot {
   /** Rebuilds what lives in the store: leases (with their keys), the member table, alarms. */
   private reload(): void {
     const { cfg } = this.host;
-    this.lessor = openLessor(this.store, cfg, cfg.minLeaseTtlSeconds, cfg.clock);
+    this.lessor = openLessor(
+      this.store,
+      cfg,
+      cfg.minLeaseTtlSeconds,
+      cfg.clock,
+      this.host.metrics.leaseObserver,
+    );
     this.attachLeasedKeys();
     this.membership = new Membership(this.host.identity.members, this.store);
     this.alarms = new Alarms(this.store);

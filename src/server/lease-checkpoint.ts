@@ -25,7 +25,7 @@ import { type Clock, realClock } from '../pkg/clock.js';
 import type { LeaseCheckpointRequest } from '../proto/etcdserverpb/rpc.js';
 import { etcdError } from '../wire/errors.js';
 import { MvccLeaseStore } from './lease-store.js';
-import { Lessor, MAX_CHECKPOINT_BATCH } from './lessor.js';
+import { Lessor, type LessorObserver, MAX_CHECKPOINT_BATCH } from './lessor.js';
 import type { Signal } from './signal.js';
 
 export interface LeasePrimaryHost {
@@ -144,8 +144,10 @@ export function openLessor(
   cfg: { electionTimeoutMs?: number; leaseCheckpoint?: boolean; leaseCheckpointIntervalMs?: number },
   minTtlSeconds: number,
   clock: Clock = realClock,
+  observer?: LessorObserver,
 ): Lessor {
   return new Lessor(new MvccLeaseStore(store), () => clock.now(), {
+    observer,
     minTtlSeconds,
     checkpointing: cfg.leaseCheckpoint ?? true,
     checkpointIntervalMs: cfg.leaseCheckpointIntervalMs,

@@ -64,6 +64,18 @@ export interface LessorOptions {
   checkpointing: boolean;
   /** How often a lease is checkpointed (etcd: 5 minutes). */
   checkpointIntervalMs?: number;
+  /** Told of grants and revokes (applied, on every member) and renewals (primary only); for metrics. */
+  observer?: LessorObserver;
+}
+
+/** What a lessor reports as it happens (etcd's lease metrics). */
+export interface LessorObserver {
+  /** A lease was granted with this TTL (after raising it to the minimum), in seconds. */
+  granted(ttlSeconds: number): void;
+  /** A lease was revoked; `expired` when this lessor, as primary, had found it expired. */
+  revoked(expired: boolean): void;
+  /** The primary renewed a lease (a keep-alive). */
+  renewed(): void;
 }
 
 /** What the primary does on a keep-alive. */
@@ -81,6 +93,7 @@ export class Lessor {
   readonly minTtlSeconds: number;
   readonly checkpointing: boolean;
   readonly checkpointIntervalMs: number;
+  private readonly observer: LessorObserver | undefined;
 
   constructor(
     private readonly persistence: LeasePersistence,
@@ -90,6 +103,7 @@ export class Lessor {
     this.minTtlSeconds = opts.minTtlSeconds;
     this.checkpointing = opts.checkpointing;
     this.checkpointIntervalMs = opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    this.observer = opts.observer;
     for (const { id, ttl, remainingTtl } of persistence.load()) {
       this.leases.set(id, {
         id,
@@ -140,6 +154,7 @@ export class Lessor {
     this.leases.set(id, lease);
     this.scheduleCheckpoint(lease);
     this.persistence.put(id, ttl, 0);
+    this.observer?.granted(ttl);
     return ttl;
   }
 
@@ -151,6 +166,7 @@ export class Lessor {
     this.persistence.delete(id);
     const keys = [...lease.keys].sort();
     for (const k of keys) this.keyLease.delete(k);
+    this.observer?.revoked(lease.revoking);
     return keys;
   }
 
@@ -271,6 +287,7 @@ export class Lessor {
     if (l.remainingTtl > 0 || l.checkpointPending) return { kind: 'clearCheckpoint' };
     l.expiryMs = this.now() + l.ttl * 1000;
     this.scheduleCheckpoint(l);
+    this.observer?.renewed();
     return { kind: 'renewed', ttl: l.ttl };
   }
 

@@ -14,6 +14,7 @@ import { alarmText } from './alarms.js';
 import type { BackendSlot } from './backend-slot.js';
 import type { ResolvedConfig } from './config.js';
 import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
 import type { Signal } from './signal.js';
 
 /** What etcd counts per key-value on top of key and value bytes when checking the quota. */
@@ -51,6 +52,8 @@ export interface MemberStatus {
 export interface MaintenanceHost {
   cfg: ResolvedConfig;
   logger: Logger;
+  /** Defragmentation's duration and in-flight gauge. */
+  metrics: Pick<ServerMetrics, 'defragSeconds' | 'defragInflight'>;
   memberId: bigint;
   backend: BackendSlot;
   stopped(): boolean;
@@ -114,7 +117,16 @@ export class Maintenance {
   async defragment(): Promise<void> {
     const { host } = this;
     if (host.stopped()) throw etcdError('stopped');
-    const run = this.defragChain.then(() => this.defragmentOnce());
+    const run = this.defragChain.then(async () => {
+      const started = performance.now();
+      host.metrics.defragInflight.set(1);
+      try {
+        await this.defragmentOnce();
+      } finally {
+        host.metrics.defragInflight.set(0);
+        host.metrics.defragSeconds.observe((performance.now() - started) / 1000);
+      }
+    });
     this.defragChain = run.catch(() => {});
     return run;
   }

@@ -32,7 +32,7 @@ import { MemberPeers } from './member-peers.js';
 import type { DriverCallbacks } from './member-start.js';
 import { waitForQuorum } from './member-start.js';
 import { MembershipService } from './membership-service.js';
-import { registerStateMetrics, type ServerMetrics } from './metrics.js';
+import { peerCounts, registerStateMetrics, type ServerMetrics } from './metrics.js';
 import type { PeerHttpClient } from './peer-http.js';
 import { Proposer } from './proposer.js';
 import type { RaftDriver } from './raft-driver.js';
@@ -210,6 +210,7 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
   p.maintenance = new Maintenance({
     cfg,
     logger,
+    metrics,
     memberId,
     backend: p.backend,
     stopped,
@@ -324,12 +325,7 @@ export function registerPartsMetrics(p: MemberParts, core: MemberCore): void {
     store: () => p.backend.store,
     raft: () => ({ commitIndex: core.driver().committedIndex, appliedIndex: p.applyLoop.appliedIndex }),
     leases: () => p.backend.lessor.size,
-    peers: () =>
-      [...p.peers.stats()].map(([id, st]) => ({
-        id: id.toString(16),
-        sentBytes: st.bytes,
-        connected: st.connected,
-      })),
+    peers: () => [...p.peers.stats()].map(([id, st]) => peerCounts(id, st)),
   });
 }
 

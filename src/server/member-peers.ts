@@ -56,6 +56,7 @@ export class MemberPeers {
         if (ok) host.metrics.snapshotSendSuccess.inc();
         host.driver()?.reportSnapshot(id, ok);
       },
+      onRoundTrip: (id, seconds) => host.metrics.peerRoundTrip(id, seconds),
       faults: host.cfg.transportFaults,
       tls: host.cfg.peerTls,
       tlsListen: host.cfg.peerTlsListen,

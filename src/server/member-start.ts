@@ -75,6 +75,7 @@ export function openDriver(
     send: cb.send,
     onLeaderChange: cb.onLeaderChange,
     onFsync: (seconds) => m.metrics.walFsyncSeconds.observe(seconds),
+    onSnapshotSave: (t) => m.metrics.snapSaved(t),
     onFatal: cb.onFatal,
   });
 }

@@ -108,6 +108,168 @@ export class ServerMetrics {
     labelNames: ['grpc_code', 'grpc_method', 'grpc_service', 'grpc_type'],
     registers: [this.registry],
   });
+  readonly grpcMsgReceived = new Counter({
+    name: 'grpc_server_msg_received_total',
+    help: 'Total number of RPC stream messages received on the server.',
+    labelNames: ['grpc_method', 'grpc_service', 'grpc_type'],
+    registers: [this.registry],
+  });
+  readonly grpcMsgSent = new Counter({
+    name: 'grpc_server_msg_sent_total',
+    help: 'Total number of gRPC stream messages sent by the server.',
+    labelNames: ['grpc_method', 'grpc_service', 'grpc_type'],
+    registers: [this.registry],
+  });
+  /** Request message bytes (protobuf, framing excluded) of every gRPC call on the client port. */
+  readonly clientGrpcReceivedBytes = new Counter({
+    name: 'etcd_network_client_grpc_received_bytes_total',
+    help: 'The total number of bytes received from grpc clients.',
+    registers: [this.registry],
+  });
+  readonly clientGrpcSentBytes = new Counter({
+    name: 'etcd_network_client_grpc_sent_bytes_total',
+    help: 'The total number of bytes sent to grpc clients.',
+    registers: [this.registry],
+  });
+  // Leases (etcd's lease package and etcdserver): counted by the lessor's observer.
+  readonly leaseGranted = new Counter({
+    name: 'etcd_debugging_lease_granted_total',
+    help: 'The total number of granted leases.',
+    registers: [this.registry],
+  });
+  readonly leaseRevoked = new Counter({
+    name: 'etcd_debugging_lease_revoked_total',
+    help: 'The total number of revoked leases.',
+    registers: [this.registry],
+  });
+  readonly leaseRenewed = new Counter({
+    name: 'etcd_debugging_lease_renewed_total',
+    help: 'The number of renewed leases seen by the leader.',
+    registers: [this.registry],
+  });
+  readonly leaseTtls = new Histogram({
+    name: 'etcd_debugging_lease_ttl_total',
+    help: 'Bucketed histogram of lease TTLs.',
+    // prometheus.ExponentialBuckets(1, 2, 24)
+    buckets: Array.from({ length: 24 }, (_, i) => 2 ** i),
+    registers: [this.registry],
+  });
+  readonly leaseExpired = new Counter({
+    name: 'etcd_debugging_server_lease_expired_total',
+    help: 'The total number of expired leases.',
+    registers: [this.registry],
+  });
+  /** What the lessor reports (grants and revokes on every member; renewals and expiries on the leader). */
+  readonly leaseObserver = {
+    granted: (ttlSeconds: number) => {
+      this.leaseGranted.inc();
+      this.leaseTtls.observe(ttlSeconds);
+    },
+    revoked: (expired: boolean) => {
+      this.leaseRevoked.inc();
+      if (expired) this.leaseExpired.inc();
+    },
+    renewed: () => this.leaseRenewed.inc(),
+  };
+  // Backend defragmentation and snapshots (etcd's mvcc/backend).
+  readonly defragSeconds = new Histogram({
+    name: 'etcd_disk_backend_defrag_duration_seconds',
+    help: 'The latency distribution of backend defragmentation.',
+    // prometheus.ExponentialBuckets(.1, 2, 13)
+    buckets: Array.from({ length: 13 }, (_, i) => Number((0.1 * 2 ** i).toPrecision(6))),
+    registers: [this.registry],
+  });
+  readonly defragInflight = new Gauge({
+    name: 'etcd_disk_defrag_inflight',
+    help: 'Whether or not defrag is active on the member. 1 means active, 0 means not.',
+    registers: [this.registry],
+  });
+  private readonly peerRoundTripSeconds = new Histogram({
+    name: 'etcd_network_peer_round_trip_time_seconds',
+    help: 'Round-Trip-Time histogram between peers',
+    labelNames: ['To'],
+    // prometheus.ExponentialBuckets(0.0001, 2, 14)
+    buckets: Array.from({ length: 14 }, (_, i) => Number((0.0001 * 2 ** i).toPrecision(6))),
+    registers: [this.registry],
+  });
+  /** Observes a peer link's round trip (an answered HTTP/2 ping on the Raft message stream), in seconds. */
+  peerRoundTrip(peer: bigint, seconds: number): void {
+    this.peerRoundTripSeconds.labels(peer.toString(16)).observe(seconds);
+  }
+  // The database that arrives with a leader's snapshot (etcd's snap.SaveDBFrom).
+  readonly snapDbSaveSeconds = new Histogram({
+    name: 'etcd_snap_db_save_total_duration_seconds',
+    help: 'The total latency distributions of v3 snapshot save',
+    // prometheus.ExponentialBuckets(0.1, 2, 10)
+    buckets: Array.from({ length: 10 }, (_, i) => Number((0.1 * 2 ** i).toPrecision(6))),
+    registers: [this.registry],
+  });
+  readonly snapDbFsyncSeconds = new Histogram({
+    name: 'etcd_snap_db_fsync_duration_seconds',
+    help: 'The latency distributions of fsyncing .snap.db file',
+    // prometheus.ExponentialBuckets(0.001, 2, 14)
+    buckets: Array.from({ length: 14 }, (_, i) => Number((0.001 * 2 ** i).toPrecision(6))),
+    registers: [this.registry],
+  });
+  // Raft snapshot files (etcd's snap.Save), ExponentialBuckets(0.001, 2, 14) each.
+  private readonly snapSaveSeconds = this.snapHistogram(
+    'etcd_debugging_snap_save_total_duration_seconds',
+    'The total latency distributions of save called by snapshot.',
+  );
+  private readonly snapMarshalSeconds = this.snapHistogram(
+    'etcd_debugging_snap_save_marshalling_duration_seconds',
+    'The marshalling cost distributions of save called by snapshot.',
+  );
+  private readonly snapFsyncSeconds = this.snapHistogram(
+    'etcd_snap_fsync_duration_seconds',
+    'The latency distributions of fsync called by snap.',
+  );
+  private snapHistogram(name: string, help: string): Histogram {
+    const buckets = Array.from({ length: 14 }, (_, i) => Number((0.001 * 2 ** i).toPrecision(6)));
+    return new Histogram({ name, help, buckets, registers: [this.registry] });
+  }
+  /** A raft snapshot file was saved. */
+  snapSaved(t: { totalSeconds: number; marshalSeconds: number; fsyncSeconds: number }): void {
+    this.snapSaveSeconds.observe(t.totalSeconds);
+    this.snapMarshalSeconds.observe(t.marshalSeconds);
+    this.snapFsyncSeconds.observe(t.fsyncSeconds);
+  }
+  // /health answers (etcd 3.4 counts each one).
+  readonly healthSuccess = new Counter({
+    name: 'etcd_server_health_success',
+    help: 'The total number of successful health checks',
+    registers: [this.registry],
+  });
+  readonly healthFailures = new Counter({
+    name: 'etcd_server_health_failures',
+    help: 'The total number of failed health checks',
+    registers: [this.registry],
+  });
+  // Maintenance Hash (the whole store) and HashKV (up to a revision), ExponentialBuckets(.01, 2, 15).
+  readonly hashSeconds = new Histogram({
+    name: 'etcd_mvcc_hash_duration_seconds',
+    help: 'The latency distribution of storage hash operation.',
+    buckets: Array.from({ length: 15 }, (_, i) => Number((0.01 * 2 ** i).toPrecision(6))),
+    registers: [this.registry],
+  });
+  readonly hashRevSeconds = new Histogram({
+    name: 'etcd_mvcc_hash_rev_duration_seconds',
+    help: 'The latency distribution of storage hash by revision operation.',
+    buckets: Array.from({ length: 15 }, (_, i) => Number((0.01 * 2 ** i).toPrecision(6))),
+    registers: [this.registry],
+  });
+  readonly snapshotApplyInProgress = new Gauge({
+    name: 'etcd_server_snapshot_apply_in_progress_total',
+    help: '1 if the server is applying the incoming snapshot. 0 if none.',
+    registers: [this.registry],
+  });
+  readonly backendSnapshotSeconds = new Histogram({
+    name: 'etcd_disk_backend_snapshot_duration_seconds',
+    help: 'The latency distribution of backend snapshots.',
+    // prometheus.ExponentialBuckets(.01, 2, 17)
+    buckets: Array.from({ length: 17 }, (_, i) => Number((0.01 * 2 ** i).toPrecision(6))),
+    registers: [this.registry],
+  });
 }
 
 /**
@@ -123,8 +285,35 @@ export interface MetricsSource {
   store(): { rev: number; compactRev: number; dbSize(): number; dbSizeInUse(): number; keysTotal: number };
   raft(): { commitIndex: number; appliedIndex: number };
   leases(): number;
-  /** Per peer (id in hex): bytes written to it and whether its link is up. */
-  peers(): { id: string; sentBytes: number; connected: boolean }[];
+  /**
+   * Per peer (id in hex): bytes written to it, whether its link is up, bytes received from it,
+   * messages to it dropped (queue full, link gone) and streams or snapshots from it that failed.
+   */
+  peers(): {
+    id: string;
+    sentBytes: number;
+    connected: boolean;
+    receivedBytes: number;
+    sendFailures: number;
+    receiveFailures: number;
+  }[];
+}
+
+type PeerCounts = ReturnType<MetricsSource['peers']>[number];
+
+/** A peer link's counters (the transport's PeerStats) as the metric families read them. */
+export function peerCounts(
+  id: bigint,
+  st: { bytes: number; connected: boolean; receivedBytes: number; dropped: number; receiveFailures: number },
+): PeerCounts {
+  return {
+    id: id.toString(16),
+    sentBytes: st.bytes,
+    connected: st.connected,
+    receivedBytes: st.receivedBytes,
+    sendFailures: st.dropped,
+    receiveFailures: st.receiveFailures,
+  };
 }
 
 /** Counts of the watch hub, read at scrape time. */
@@ -230,6 +419,35 @@ export function registerStateMetrics(m: ServerMetrics, src: MetricsSource): void
       for (const p of src.peers()) this.labels(p.id).inc(p.sentBytes);
     },
   });
+  const perPeer = (name: string, help: string, label: 'To' | 'From', value: (p: PeerCounts) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of src.peers()) this.labels(p.id).inc(value(p));
+      },
+    });
+  perPeer(
+    'etcd_network_peer_received_bytes_total',
+    'The total number of bytes received from peers.',
+    'From',
+    (p) => p.receivedBytes,
+  );
+  perPeer(
+    'etcd_network_peer_sent_failures_total',
+    'The total number of send failures from peers.',
+    'To',
+    (p) => p.sendFailures,
+  );
+  perPeer(
+    'etcd_network_peer_received_failures_total',
+    'The total number of receive failures from peers.',
+    'From',
+    (p) => p.receiveFailures,
+  );
   new Gauge({
     name: 'etcd_network_active_peers',
     help: 'The current number of active peer connections.',

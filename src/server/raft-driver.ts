@@ -34,7 +34,7 @@ import {
   type Snapshot,
   type Status,
 } from '../raft/index.js';
-import type { WalFs } from '../wal/index.js';
+import type { SnapshotSaveTimes, WalFs } from '../wal/index.js';
 import { etcdError } from '../wire/errors.js';
 import type { CommittedEntry, ConsensusLog } from './consensus.js';
 import type { Logger } from './logger.js';
@@ -88,6 +88,8 @@ export interface RaftDriverOptions {
   send(messages: readonly Message[]): void;
   onLeaderChange?(leader: bigint, term: number): void;
   onFsync?(seconds: number): void;
+  /** Each raft snapshot file saved: how long it took (for etcd's snap save metrics). */
+  onSnapshotSave?(t: SnapshotSaveTimes): void;
   /** Called once when the log failed (fsync error): the member must stop. */
   onFatal(err: unknown): void;
   /** Ticks, deadlines and read retries run on this clock (default: the real one; tests: ManualClock). */

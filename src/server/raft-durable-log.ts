@@ -25,6 +25,7 @@ import {
   memberWalDir,
   nodeWalFs,
   RaftLogStorage,
+  type SnapshotSaveTimes,
   Snapshotter,
   Wal,
   type WalFs,
@@ -52,6 +53,8 @@ export interface DurableLogOptions {
   join?: boolean;
   logger: Logger;
   onFsync?(seconds: number): void;
+  /** Times of each snapshot file saved (etcd_debugging_snap_save_* metrics). */
+  onSnapshotSave?(t: SnapshotSaveTimes): void;
 }
 
 export class DurableLog {
@@ -85,6 +88,7 @@ export class DurableLog {
       fs,
       logger: opts.logger,
       maxSnapshots: opts.maxSnapshots,
+      onSave: opts.onSnapshotSave,
     });
     const hasWal = (await fs.exists(walDir)) && (await fs.readdir(walDir)).some((f) => f.endsWith('.wal'));
     if (!hasWal) {

@@ -97,7 +97,11 @@ export class SnapshotTransfer {
     const file = layout.incomingFile;
     const from = m.from.toString(16);
     try {
-      await receiveVerified(file, data, from);
+      const started = performance.now();
+      const fsyncSeconds = await receiveVerified(file, data, from);
+      this.host.metrics.snapDbFsyncSeconds.observe(fsyncSeconds);
+      // etcd's SaveDBFrom: the whole save of an incoming snapshot database, fsync included
+      this.host.metrics.snapDbSaveSeconds.observe((performance.now() - started) / 1000);
       try {
         validateStoreFile(file); // a damaged database must not reach lmdb (a SIGSEGV)
       } catch (e) {
@@ -124,6 +128,15 @@ export class SnapshotTransfer {
    * lives in it (leases, members), and tells watchers about the revisions they have not seen.
    */
   async install(snap: { metadata: { index: number } }): Promise<void> {
+    this.host.metrics.snapshotApplyInProgress.set(1);
+    try {
+      await this.installNow(snap);
+    } finally {
+      this.host.metrics.snapshotApplyInProgress.set(0);
+    }
+  }
+
+  private async installNow(snap: { metadata: { index: number } }): Promise<void> {
     const { host } = this;
     const incoming = this.incomingDb;
     if (!incoming) throw new Error(`no database received for the snapshot at index ${snap.metadata.index}`);
@@ -171,12 +184,13 @@ export class SnapshotTransfer {
  * Writes a received snapshot stream to `file` without its last SNAPSHOT_DIGEST_BYTES, which must be
  * the SHA-256 of everything before them; fsyncs the file. Throws SnapshotReceiveError ('digest')
  * when the trailer is missing or does not match; errors of the stream itself pass through.
+ * Resolves with the seconds the fsync took.
  */
 export async function receiveVerified(
   file: string,
   data: AsyncIterable<Uint8Array> | Uint8Array,
   from: string,
-): Promise<void> {
+): Promise<number> {
   const fh = await open(file, 'w');
   const sha = createHash('sha256');
   let tail: Buffer = Buffer.alloc(0);
@@ -206,7 +220,9 @@ export async function receiveVerified(
         'digest',
         `snapshot database from ${from}: SHA-256 ${got.toString('hex')} of the ${total - SNAPSHOT_DIGEST_BYTES} bytes received does not match the sender's ${tail.toString('hex')} (damaged in transfer)`,
       );
+    const fsyncStarted = performance.now();
     await fh.datasync();
+    return (performance.now() - fsyncStarted) / 1000;
   } finally {
     await fh.close();
   }

@@ -57,6 +57,8 @@ export interface PeerContext {
   /** Headers every request to peer `to` carries (cluster id, from, to, version, urls). */
   headersFor(to: bigint): Record<string, string>;
   reportUnreachable(id: bigint): void;
+  /** An answered ping's round-trip time, in seconds. */
+  observeRoundTrip(id: bigint, seconds: number): void;
 }
 
 interface Queued {
@@ -121,6 +123,8 @@ export class Peer {
     lastErrorCode: null,
     snapshotsSent: 0,
     snapshotsFailed: 0,
+    receivedBytes: 0,
+    receiveFailures: 0,
   };
 
   constructor(
@@ -374,8 +378,10 @@ export class Peer {
     }
     this.pingOutstanding = true;
     try {
-      session.ping((err) => {
-        if (!err) this.pingOutstanding = false;
+      session.ping((err, durationMs) => {
+        if (err) return;
+        this.pingOutstanding = false;
+        this.ctx.observeRoundTrip(this.id, durationMs / 1000);
       });
     } catch (err) {
       this.fail(session, err as Error, true);

@@ -96,6 +96,9 @@ export class Transport implements RaftTransport {
         [H_VERSION]: version,
         [H_PEER_URLS]: urls,
       }),
+      observeRoundTrip: (id, seconds) => {
+        if (!this.closed) this.opts.onRoundTrip?.(id, seconds);
+      },
       reportUnreachable: (id) => {
         if (!this.closed) this.opts.onUnreachable?.(id);
       },
@@ -354,6 +357,8 @@ export class Transport implements RaftTransport {
     let dead = false;
     const reject = (err: Error) => {
       dead = true;
+      const p = this.peers.get(from);
+      if (p) p.counters.receiveFailures++;
       this.log.warn(
         { 'local-member-id': this.localHex, 'remote-peer-id': idToHex(from), error: err.message },
         'lost TCP streaming connection with remote peer (rejected stream)',
@@ -371,6 +376,8 @@ export class Transport implements RaftTransport {
       // After a newer stream from the same sender took over, anything still buffered here is
       // older than what the new stream carries: drop it rather than deliver out of order.
       if (dead || this.closed || this.inbound.get(from) !== req) return;
+      const sender = this.peers.get(from);
+      if (sender) sender.counters.receivedBytes += chunk.length;
       let frames: Buffer[];
       try {
         frames = decoder.push(chunk);
@@ -467,7 +474,10 @@ export class Transport implements RaftTransport {
       }
       if (this.closed) return;
       const p = this.peers.get(from);
-      if (p) p.counters.received++;
+      if (p) {
+        p.counters.received++;
+        p.counters.receivedBytes += size;
+      }
       res.writeHead(204);
       res.end();
       body.discard();
@@ -477,6 +487,8 @@ export class Transport implements RaftTransport {
         { 'local-member-id': this.localHex, 'remote-snapshot-sender-id': idToHex(from), error: msg },
         'failed to receive snapshot',
       );
+      const p = this.peers.get(from);
+      if (p) p.counters.receiveFailures++;
       const status = inCallback ? 500 : 400;
       if (!this.closed) replyError(res, status, msg);
       body.discard();

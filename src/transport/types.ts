@@ -56,6 +56,8 @@ export interface TransportOptions {
   onUnreachable?(id: bigint): void;
   /** Outcome of each MsgSnap sent: feed it to `RawNode.reportSnapshot(id, ok)`. */
   onSnapshotStatus?(id: bigint, ok: boolean): void;
+  /** The round-trip time of each answered liveness ping to peer `id`, in seconds (for metrics). */
+  onRoundTrip?(id: bigint, seconds: number): void;
   /**
    * Whether to accept requests from a sender that was never added with `addPeer` (a member being
    * added, before this member applied its conf change). `urls` are the sender's advertised peer
@@ -152,6 +154,10 @@ export interface PeerStats {
   /** Snapshots sent successfully / failed. */
   snapshotsSent: number;
   snapshotsFailed: number;
+  /** Bytes received from this peer: message stream bodies and snapshot bodies (etcd's peer received bytes). */
+  receivedBytes: number;
+  /** Streams or snapshots from this peer refused as malformed or failed mid-way (etcd's peer received failures). */
+  receiveFailures: number;
 }
 
 /** Request paths on the peer port (etcd's rafthttp prefixes). */

@@ -10,7 +10,12 @@ export { WrappingWalFs } from './fs-wrapping.js';
 export { memberSnapDir, memberWalDir } from './paths.js';
 export { RaftLogStorage } from './raft-log-storage.js';
 export { RECORD_BYTES_MAX, type WalMetadata } from './record.js';
-export { MAX_SNAPSHOTS_DEFAULT, Snapshotter, type SnapshotterOptions } from './snapshotter.js';
+export {
+  MAX_SNAPSHOTS_DEFAULT,
+  type SnapshotSaveTimes,
+  Snapshotter,
+  type SnapshotterOptions,
+} from './snapshotter.js';
 export {
   MAX_WALS_DEFAULT,
   SEGMENT_BYTES_DEFAULT,
