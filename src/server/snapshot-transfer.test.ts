@@ -15,6 +15,7 @@ import { MvccStore } from '../mvcc/index.js';
 import { type Message, MessageType, newMessage } from '../raft/index.js';
 import { resolveConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { ServerMetrics } from './metrics.js';
 import {
   SNAPSHOT_DIGEST_BYTES,
   SnapshotReceiveError,
@@ -60,6 +61,7 @@ test('a damaged snapshot database is refused before Raft sees it', async (t) => 
   const transfer = new SnapshotTransfer({
     cfg,
     logger,
+    metrics: new ServerMetrics(),
     step: (m: Message) => stepped.push(m),
   } as unknown as SnapshotTransferHost);
   const msg = newMessage({
