@@ -229,6 +229,7 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
     snapshots: p.snapshots,
     leasePrimary: p.leasePrimary,
     promote: (id) => p.membership.promote(id),
+    fail: (err) => core.fail(err),
   });
   return p;
 }

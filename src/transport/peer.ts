@@ -57,6 +57,8 @@ export interface PeerContext {
   /** Headers every request to peer `to` carries (cluster id, from, to, version, urls). */
   headersFor(to: bigint): Record<string, string>;
   reportUnreachable(id: bigint): void;
+  /** A peer answered that this member was removed from the cluster (410). */
+  reportRemoved(): void;
 }
 
 interface Queued {
@@ -84,6 +86,7 @@ function classify(status: number, body: string): TransportError {
     'invalid-from',
   ];
   for (const c of codes) if (body.trim() === TRANSPORT_ERROR_TEXTS[c]) return new TransportError(c);
+  if (status === 410) return new TransportError('member-removed');
   return new TransportError('unexpected-status', `${status} ${body.trim().slice(0, 200)}`);
 }
 
@@ -342,6 +345,7 @@ export class Peer {
             'request sent was ignored by remote peer due to cluster ID mismatch',
           );
         }
+        if (err.code === 'member-removed') this.ctx.reportRemoved();
         this.fail(session, err, true);
       });
     });
