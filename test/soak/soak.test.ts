@@ -2,7 +2,7 @@
 // on exact series; (2) a short real soak (about 45 s of puts, txns, ranges, watches, watch churn,
 // leases and compaction on a 3-member cluster) in which no member dies and no series of any member
 // (anonymous RSS, V8 heap, open fds) grows faster than its scaled threshold; (3) the same check
-// failing on a deliberately leaking build (a test-only preload keeps 256 KiB per gRPC stream), so a
+// failing on a deliberately leaking build (a test-only preload keeps 1 MiB per gRPC stream), so a
 // real leak cannot pass. The one-hour run is `npm run soak`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -74,7 +74,7 @@ test('a short soak: no member dies, no series grows past its threshold', { timeo
 });
 
 test('the leak check fails on a deliberately leaking member build', { timeout: 180_000 }, async (t) => {
-  const r = await runSoak({ minutes: 0.5, sampleEveryMs: 2_000, leakBytesPerStream: 256 * 1024 });
+  const r = await runSoak({ minutes: 0.5, sampleEveryMs: 2_000, leakBytesPerStream: 1024 * 1024 });
   for (const line of formatFindings(r.findings).split('\n')) t.diagnostic(line);
   assert.deepEqual(r.dead, []);
   const leaking = r.findings.filter((f) => f.leaking && f.series === 'rssAnonBytes');

@@ -11,7 +11,7 @@
  * (prom-client's nodejs_heap_size_used_bytes and nodejs_eventloop_lag_p99_seconds).
  *
  * A deliberately leaking member (to prove the check can fail): `leakBytesPerStream` preloads a
- * test-only script (written to the temp dir, passed in NODE_OPTIONS) that keeps a buffer of that
+ * test-only script (written to the temp dir, passed to node with --require) that keeps a buffer of that
  * size for every HTTP/2 stream the member's gRPC server accepts. The server's code is unchanged.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -179,10 +179,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const warmupFraction = o.warmupFraction ?? 0.25;
   const dir = tempDir('tsetcd-soak-');
   const env: Record<string, string> = {};
+  let preload: string | undefined;
   if (o.leakBytesPerStream) {
-    const preload = join(dir.path, 'leak-preload.cjs');
+    preload = join(dir.path, 'leak-preload.cjs');
     writeFileSync(preload, LEAK_PRELOAD);
-    env.NODE_OPTIONS = `--require ${preload}`;
     env.TSETCD_SOAK_LEAK_BYTES = String(o.leakBytesPerStream);
   }
   const procs = await planCluster(dir.path, 3, {
@@ -191,6 +191,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     extraFlags: ['--log-level', 'warn'],
     env: () => env,
   });
+  // node's own --require (not NODE_OPTIONS, which node ignores under its test runner's context)
+  if (preload) for (const p of procs) p.args = ['--require', preload, ...p.args];
   const clients: EtcdClients[] = [];
   const watches: WatchStream[] = [];
   const report: SoakReport = {
