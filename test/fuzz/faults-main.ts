@@ -33,7 +33,10 @@ for (const b of r.before) {
     `${b.member} pid ${b.pid}: fds ${b.fds} -> ${a?.fds ?? '(restarted)'}, anon RSS ${(b.rssAnonBytes / 2 ** 20).toFixed(1)} -> ${a ? (a.rssAnonBytes / 2 ** 20).toFixed(1) : '(restarted)'} MiB`,
   );
 }
-console.log(`HashKV at revision ${r.agreement.revision}: ${r.agreement.hashes.map((h) => h.hash).join(' ')}`);
+if (r.agreement)
+  console.log(
+    `HashKV at revision ${r.agreement.revision}: ${r.agreement.hashes.map((h) => h.hash).join(' ')}`,
+  );
 for (const c of r.crashes) console.log(`CRASH: ${c}`);
 for (const l of r.leaks) console.log(`LEAK: ${l}`);
 process.exit(r.crashes.length > 0 || r.fuzz.failures.length > 0 || r.leaks.length > 0 ? 1 : 0);

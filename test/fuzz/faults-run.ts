@@ -52,7 +52,8 @@ export interface FaultsFuzzReport {
   after: ResourceSample[];
   /** Leak findings (empty = none): members whose fds or RSS grew past the bounds. */
   leaks: string[];
-  agreement: AfterCheck;
+  /** HashKV agreement after healing (absent when a member crashed: nothing more is checked). */
+  agreement?: AfterCheck;
 }
 
 export const DEFAULT_FUZZ_FAULTS = [
@@ -106,6 +107,7 @@ export async function fuzzUnderFaults(o: FaultsFuzzOptions): Promise<FaultsFuzzR
     });
     let stop = false;
     const faulted = (_member: number, startedAt: number): boolean => {
+      if (crashes.length > 0) return false; // a crash is never a fault's doing
       const end = performance.now();
       return nemesis.faults.some(
         (f) => f.start <= end && (f.end === undefined || f.end + EXCUSE_AFTER_FAULT_MS >= startedAt),
@@ -132,9 +134,19 @@ export async function fuzzUnderFaults(o: FaultsFuzzOptions): Promise<FaultsFuzzR
       await faults;
     }
     log(`fuzz done: ${fuzz.cases} cases, ${fuzz.failures.length} failures, ${fuzz.excused} excused; healing`);
-    await nemesis.healAll();
-    await checkNoCallsLeft(endpoints);
-    const agreement = await checkClusterAfter(endpoints);
+    const faultList = nemesis.faults.map((f) => ({ kind: f.kind, detail: f.detail }));
+    // A crashed member would be restarted by the healing: report the crash as it is instead.
+    if (crashes.length > 0) return { fuzz, faults: faultList, crashes, before, after: [], leaks: [] };
+    let agreement: AfterCheck;
+    try {
+      await nemesis.healAll();
+      await checkNoCallsLeft(endpoints);
+      agreement = await checkClusterAfter(endpoints);
+    } catch (e) {
+      // a member that crashed while being checked: that is the finding, not the check's error
+      if (crashes.length > 0) return { fuzz, faults: faultList, crashes, before, after: [], leaks: [] };
+      throw e;
+    }
     const after = cluster.members.flatMap((m) => resources(m.name, m.child?.pid) ?? []);
     const leaks: string[] = [];
     for (const a of after) {
@@ -146,7 +158,7 @@ export async function fuzzUnderFaults(o: FaultsFuzzOptions): Promise<FaultsFuzzR
     }
     return {
       fuzz,
-      faults: nemesis.faults.map((f) => ({ kind: f.kind, detail: f.detail })),
+      faults: faultList,
       crashes,
       before,
       after,
