@@ -107,11 +107,17 @@ const PASSWORD: Record<string, string> = { root: 'rootpw', u: 'upw' };
 /** Tokens of the "valid" kinds are re-issued when older than this (the JWT ttl is TTL_S). */
 const FRESH_MS = 500;
 
-/** A valid token of `name` on side `s`, re-issued if it may be near its expiry. */
-async function fresh(s: Side, name: string): Promise<string> {
-  if (performance.now() - (s.issued.get(name) ?? 0) > FRESH_MS) {
-    s.tokens.set(name, (await s.c.auth.authenticate({ name, password: PASSWORD[name]! })).token);
-    s.issued.set(name, performance.now());
+/**
+ * A valid token of `name` on side `s`. Both sides' tokens are re-issued together when either may be
+ * near its expiry or was issued before an auth change, so the two sides always hold tokens of the
+ * same age relative to the auth store's revision.
+ */
+async function fresh(sides: Side[], s: Side, name: string): Promise<string> {
+  if (sides.some((x) => performance.now() - (x.issued.get(name) ?? 0) > FRESH_MS)) {
+    for (const x of sides) {
+      x.tokens.set(name, (await x.c.auth.authenticate({ name, password: PASSWORD[name]! })).token);
+      x.issued.set(name, performance.now());
+    }
   }
   return s.tokens.get(name)!;
 }
@@ -222,6 +228,8 @@ for (const mode of ['simple', 'jwt'] as const) {
           await outcome(req[1](s.c, { deadlineMs: 5000, ...(token === undefined ? {} : { token }) })),
         );
       }
+      // an auth change (a role added, auth enabled) makes every token issued before it stale
+      if (/role add|auth enable/.test(req[0])) for (const x of sides) x.issued.clear();
       const key = `${label} / ${req[0]}`;
       tally.set(answers[0]!, (tally.get(answers[0]!) ?? 0) + 1);
       if (answers[0] !== answers[1]) mismatches.push(`${key}: etcd ${answers[0]}, tsetcd ${answers[1]}`);
@@ -230,10 +238,10 @@ for (const mode of ['simple', 'jwt'] as const) {
     for (let i = 0; i < CALLS; i++) {
       const req = rng.pick(REQUESTS);
       const kind = rng.pick(['root', 'u', 'none', 'crafted', 'crafted']);
-      if (kind === 'root' || kind === 'u') await run(kind, (s) => fresh(s, kind), req);
+      if (kind === 'root' || kind === 'u') await run(kind, (s) => fresh(sides, s, kind), req);
       else if (kind === 'none') await run('no token', () => undefined, req);
       else {
-        const tok = craft(rng, mode === 'jwt' ? await fresh(sides[0]!, 'u') : '', forged);
+        const tok = craft(rng, mode === 'jwt' ? await fresh(sides, sides[0]!, 'u') : '', forged);
         await run(`crafted ${JSON.stringify(tok.slice(0, 40))}`, () => tok, req);
       }
     }
@@ -246,7 +254,7 @@ for (const mode of ['simple', 'jwt'] as const) {
         s.tokens.set('stale', (await s.c.auth.authenticate({ name: 'u', password: 'upw' })).token);
         await s.c.auth.roleGrantPermission(
           { name: 'r', perm: { permType: 0, key: b(`c/${change}`) } },
-          { token: await fresh(s, 'root') },
+          { token: await fresh(sides, s, 'root') },
         );
       }
       await run('stale', (s) => s.tokens.get('stale'), req);
