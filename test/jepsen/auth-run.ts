@@ -262,8 +262,12 @@ export async function runAuthJepsen(o: AuthRunOptions): Promise<AuthRunResult> {
       nemesis.run(stopped),
       revoker,
     ];
-    await Promise.race([new Promise((r) => setTimeout(r, o.durationMs)), Promise.all(tasks)]);
-    stop = true;
+    try {
+      await Promise.race([new Promise((r) => setTimeout(r, o.durationMs)), Promise.all(tasks)]);
+    } finally {
+      // also when a task failed (e.g. no recovery): the clients must end, or the process never exits
+      stop = true;
+    }
     await Promise.all(tasks);
     await nemesis.healAll();
     for (const m of cluster.members) await cluster.scrape(m);

@@ -279,6 +279,8 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
         })
       : await Cluster.start(3);
   let nemesisRef: Nemesis | undefined;
+  // Watchers reconnect forever: a run that throws must still stop them, or the process never exits.
+  const watchersToStop: Watcher[] = [];
   try {
     const c0 = connect(cluster.members[0]!.client);
     const ml = await waitFor(async () => c0.cluster.memberList({}), { what: 'member list' });
@@ -298,10 +300,12 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     const stopped = () => stop;
     const watchers = Array.from({ length: o.watchers ?? 3 }, (_, i) => new Watcher(i, i, 1, cluster.members));
     for (const w of watchers) w.start();
+    watchersToStop.push(...watchers);
     const compactions: number[] = [];
     const leaderObservations: LeaderObservation[] = [];
     const recorder = o.compactEveryMs ? new Watcher(-1, 0, 1, cluster.members) : undefined;
     recorder?.start();
+    if (recorder) watchersToStop.push(recorder);
     // Halfway through, one more watcher starts from an old revision (half the current one): it must
     // replay history from the store, then switch to live events without a gap or a duplicate.
     const lateWatcher = setTimeout(async () => {
@@ -317,6 +321,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
           const w = new Watcher(watchers.length, m.index, start, cluster.members);
           watchers.push(w);
           w.start();
+          watchersToStop.push(w);
           return;
         } catch {
           // this member is down or cut off right now: try the next
@@ -438,6 +443,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     summary.exitedAtStart = nemesis.exitedAtStart;
     return { history, results, summary };
   } finally {
+    for (const w of watchersToStop) w.stop();
     await nemesisRef?.membership.cleanup();
     await cluster.destroy();
   }
