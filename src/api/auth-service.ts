@@ -94,6 +94,19 @@ export async function checkAdminRaw(member: Member, ctx: CallContext): Promise<v
   }
 }
 
+/**
+ * etcd 3.4's Alarm: any user may call it, but its token must be valid (the server reads the caller
+ * from it to propose the request); a bad one is refused untranslated ("auth: invalid auth token").
+ */
+export async function checkTokenRaw(member: Member, ctx: CallContext): Promise<void> {
+  try {
+    await authInfoOf(member, ctx);
+  } catch (err) {
+    const raw = RAW_ERRORS[(err as { kind?: string }).kind ?? ''];
+    throw raw ? etcdError(raw) : err;
+  }
+}
+
 const RAW_ERRORS: Record<string, WireErrorName> = {
   permissionDenied: 'rawPermissionDenied',
   userEmpty: 'rawUserEmpty',

@@ -66,6 +66,7 @@ import {
   authInfoOf,
   checkAdmin,
   checkAdminRaw,
+  checkTokenRaw,
   NOBODY,
   registerAuthService,
   serialized,
@@ -319,7 +320,10 @@ export function registerServices(server: GrpcServer, member: Member, limits: Ser
         return { header: undefined };
       },
       // Through the log, as etcd; answers carry no header (etcd 3.4's).
-      alarm: (r: AlarmRequest): Promise<AlarmResponse> => member.alarm(r),
+      alarm: async (r: AlarmRequest, ctx: CallContext): Promise<AlarmResponse> => {
+        await checkTokenRaw(member, ctx);
+        return member.alarm(r);
+      },
       // Root only, as etcd's authMaintenanceServer; the refusal ends the stream.
       snapshot: (call: StreamCall<SnapshotRequest, SnapshotResponse>) =>
         serveSnapshot(member, afterCheck(call, checkAdminRaw(member, call))),

@@ -249,6 +249,7 @@ export function buildParts(core: MemberCore, store: MvccStore): MemberParts {
     leasePrimary: p.leasePrimary,
     promote: (id) => p.membership.promote(id),
     serveAlso: (server) => serveHashKv(server, { ...corruptHost, logger }),
+    fail: (err) => core.fail(err),
   });
   const corruptHost = {
     clusterId: core.clusterId,

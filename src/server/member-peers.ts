@@ -6,7 +6,7 @@
 
 import type { ListenAddress } from '../pkg/index.js';
 import { type ConfChange, ConfChangeType, type Message, MessageType } from '../raft/index.js';
-import { PeerServer, type PeerStats, Transport } from '../transport/index.js';
+import { PeerServer, type PeerStats, Transport, TransportError } from '../transport/index.js';
 import type { ResolvedConfig } from './config.js';
 import type { LeasePrimary } from './lease-checkpoint.js';
 import type { Logger } from './logger.js';
@@ -31,6 +31,8 @@ export interface MemberPeersHost {
   promote(id: bigint): Promise<void>;
   /** More endpoints of other parts on the peer port (etcd's /members/hashkv, corrupt-check.ts). */
   serveAlso?(server: PeerServer): void;
+  /** Stop the member for good (peers answered that it was removed from the cluster). */
+  fail(err: Error): void;
 }
 
 export class MemberPeers {
@@ -51,6 +53,15 @@ export class MemberPeers {
       logger: host.logger,
       onMessage: (m: Message) => host.driver()?.step(m),
       onUnreachable: (id: bigint) => host.driver()?.reportUnreachable(id),
+      // etcd's rafthttp: peers refuse a removed member (410), which then stops (errMemberRemoved) —
+      // the way a member removed while it was down or cut off learns it, having missed the entry.
+      isRemoved: (id: bigint) => host.membership().isRemoved(id),
+      onRemoved: () => {
+        if (host.stopped()) return;
+        const err = new TransportError('member-removed');
+        host.logger.warn({ 'local-member-id': host.memberId.toString(16) }, err.message);
+        host.fail(err);
+      },
       onSnapshot: (m: Message, data) => host.snapshots.receive(m, data),
       onSnapshotStatus: (id: bigint, ok: boolean) => {
         if (ok) host.metrics.snapshotSendSuccess.inc();

@@ -10,6 +10,8 @@ export type TransportErrorCode =
   | 'to-mismatch'
   | 'sender-not-found'
   | 'invalid-from'
+  | 'removed-member'
+  | 'member-removed'
   | 'frame-too-large'
   | 'malformed-message'
   | 'snapshot-too-large'
@@ -19,12 +21,16 @@ export type TransportErrorCode =
   | 'unexpected-status'
   | 'closed';
 
-/** Exact texts; the first four are etcd's HTTP error bodies for the same conditions. */
+/** Exact texts; the first five are etcd's HTTP error bodies for the same conditions. */
 export const TRANSPORT_ERROR_TEXTS: Record<TransportErrorCode, string> = {
   'cluster-id-mismatch': 'cluster ID mismatch',
   'to-mismatch': 'to field mismatch',
   'sender-not-found': 'error sender not found',
   'invalid-from': 'invalid from',
+  // etcd's body for a stream from a member it removed (HTTP 410), and the error the removed member
+  // reports on getting it (rafthttp errMemberRemoved)
+  'removed-member': 'removed member',
+  'member-removed': 'the member has been permanently removed from the cluster',
   'frame-too-large': 'rafthttp: frame exceeds the size limit',
   'malformed-message': 'rafthttp: malformed raft message',
   'snapshot-too-large': 'rafthttp: snapshot exceeds the size limit',

@@ -59,6 +59,8 @@ export interface PeerContext {
   reportUnreachable(id: bigint): void;
   /** An answered ping's round-trip time, in seconds. */
   observeRoundTrip(id: bigint, seconds: number): void;
+  /** A peer answered that this member was removed from the cluster (410). */
+  reportRemoved(): void;
 }
 
 interface Queued {
@@ -86,6 +88,7 @@ function classify(status: number, body: string): TransportError {
     'invalid-from',
   ];
   for (const c of codes) if (body.trim() === TRANSPORT_ERROR_TEXTS[c]) return new TransportError(c);
+  if (status === 410) return new TransportError('member-removed');
   return new TransportError('unexpected-status', `${status} ${body.trim().slice(0, 200)}`);
 }
 
@@ -346,6 +349,7 @@ export class Peer {
             'request sent was ignored by remote peer due to cluster ID mismatch',
           );
         }
+        if (err.code === 'member-removed') this.ctx.reportRemoved();
         this.fail(session, err, true);
       });
     });

@@ -9,7 +9,9 @@
  * Every request carries X-Etcd-Cluster-ID, X-Server-From, X-Raft-To (hex ids as etcd prints them),
  * X-Server-Version and X-PeerURLs. A receiver refuses another cluster (412 "cluster ID mismatch"),
  * a request meant for another member (412 "to field mismatch") and an unknown sender unless
- * `acceptUnknownSender` allows it (404 "error sender not found") — etcd's statuses and bodies.
+ * `acceptUnknownSender` allows it (404 "error sender not found") and a removed member (410 "removed
+ * member", which the removed member takes as etcd's errMemberRemoved: `onRemoved`) — etcd's statuses
+ * and bodies.
  * A stream that sends an oversized or undecodable frame is ended with a trailer naming the reason;
  * the receiver keeps serving everything else.
  */
@@ -101,6 +103,9 @@ export class Transport implements RaftTransport {
       },
       reportUnreachable: (id) => {
         if (!this.closed) this.opts.onUnreachable?.(id);
+      },
+      reportRemoved: () => {
+        if (!this.closed) this.opts.onRemoved?.();
       },
     };
     server.handle(RAFT_STREAM_PATH, (req, res) => this.handleStream(req, res));
@@ -315,6 +320,14 @@ export class Transport implements RaftTransport {
         'ignored streaming request; ID mismatch',
       );
       replyError(res, 412, new TransportError('to-mismatch').message);
+      return null;
+    }
+    if (this.opts.isRemoved?.(from)) {
+      this.log.warn(
+        { 'local-member-id': this.localHex, 'remote-peer-id': idToHex(from) },
+        'rejected stream from remote peer because it was removed',
+      );
+      replyError(res, 410, new TransportError('removed-member').message);
       return null;
     }
     if (!this.peers.has(from)) {

@@ -64,6 +64,16 @@ export interface TransportOptions {
    * URLs (`X-PeerURLs`), possibly empty. Default: refuse (404 "error sender not found").
    */
   acceptUnknownSender?(id: bigint, urls: string[]): boolean;
+  /**
+   * Whether `id` was removed from the cluster: its requests are refused with 410 "removed member"
+   * (etcd's rafthttp), which tells it so. Default: no member is removed.
+   */
+  isRemoved?(id: bigint): boolean;
+  /**
+   * A peer refused this member as removed (410): this member was removed from the cluster while it
+   * could not learn it from the log (down or cut off). etcd stops the member; so must the caller.
+   */
+  onRemoved?(): void;
   /** This member's advertised peer URLs, sent as `X-PeerURLs`; default the listen address. */
   advertisePeerUrls?: string[];
   /** Sent as `X-Server-Version`; informational (no version gate yet). Default '3.4.0'. */

@@ -36,6 +36,11 @@ export interface RunOptions extends Omit<GenerateOptions, 'members'> {
   log?: (line: string) => void;
   /** Only cases whose class starts with one of these (replays and focused runs). */
   onlyClasses?: string[];
+  /**
+   * Under faults (faults-run.ts): whether a failed oracle is excused because member `member` was
+   * faulted (killed, paused, cut off) during [startedAt, now]; excused cases are counted, not failed.
+   */
+  excuse?: (member: number, startedAt: number) => boolean;
 }
 
 export interface Failure {
@@ -64,6 +69,8 @@ export interface RunReport {
   /** gRPC status code → count over all calls. */
   codes: Map<number, number>;
   failures: Failure[];
+  /** Cases whose oracle failed while their member was faulted (see RunOptions.excuse). */
+  excused: number;
 }
 
 const CODE_NAMES = [
@@ -224,6 +231,12 @@ export async function runFuzz(opts: RunOptions): Promise<RunReport> {
     byClass: new Map(),
     codes: new Map(),
     failures: [],
+    excused: 0,
+  };
+  const excused = (member: number, t0: number): boolean => {
+    if (!opts.excuse?.(member, t0)) return false;
+    report.excused++;
+    return true;
   };
   const log = opts.log ?? (() => {});
   const stopOnFailure = opts.stopOnFailure ?? true;
@@ -295,10 +308,11 @@ export async function runFuzz(opts: RunOptions): Promise<RunReport> {
           else await sendRawBytes(opts.endpoints[c.member]!, c.bytes);
           const problem = await probeServing(opts.endpoints[c.member]!);
           record(c, problem ? 'not serving' : 'still serving', performance.now() - t0);
-          if (problem && checkAlive(c)) fail(c, problem);
+          if (problem && !excused(c.member, t0) && checkAlive(c)) fail(c, problem);
           continue;
         }
         const session = sessionFor(c.member);
+        const t0 = performance.now();
         const r = await rawCall(session, c.request);
         record(c, outcomeKey(r), r.ms);
         if (r.outcome === 'status') {
@@ -307,7 +321,7 @@ export async function runFuzz(opts: RunOptions): Promise<RunReport> {
         }
         const problem = judge(c, r);
         if (problem) {
-          if (checkAlive(c)) fail(c, problem, r);
+          if (!excused(c.member, t0) && checkAlive(c)) fail(c, problem, r);
           sessions.get(c.member)?.destroy();
           sessions.delete(c.member);
         } else if (r.outcome === 'session' || r.outcome === 'reset') {

@@ -7,6 +7,7 @@
  */
 
 import type { ListTxn } from './checkers/elle.js';
+import type { LeaderObservation, RemovedMemberRecord } from './checkers/membership.js';
 
 /**
  * ok: the server answered. fail: definitely not applied (a read that failed, or a write refused
@@ -132,6 +133,12 @@ export interface History {
   listTxns?: ListTxn[];
   /** Revisions compacted to during the workload, in order (absent or empty: none). */
   compactions?: number[];
+  /** Every member's Status (term, leader) polled during the run (checkers/membership.ts). */
+  leaderObservations?: LeaderObservation[];
+  /** Membership changes the nemesis made (type, member id), in order. */
+  membershipChanges?: { type: string; id: string; name: string; at: number }[];
+  /** Removed members restarted on their old data, and what they did. */
+  removedMembers?: RemovedMemberRecord[];
 }
 
 /** A checker's finding. `kind` names the property; `detail` says what broke with the ops involved. */

@@ -22,6 +22,7 @@
 import { connect } from '../helpers/index.js';
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { FaultRecord } from './history.js';
+import { MEMBERSHIP_FAULTS, MembershipNemesis } from './nemesis-membership.js';
 import { injectStoreFault, STORE_FAULTS } from './nemesis-store.js';
 import type { Rng } from './rng.js';
 import { now } from './workload.js';
@@ -30,6 +31,7 @@ export const FAULT_GROUPS: Record<string, string[]> = {
   process: ['kill', 'kill-leader', 'kill-majority', 'kill-all', 'pause', 'pause-leader'],
   network: ['partition-minority', 'partition-leader', 'bridge', 'one-way-leader', 'flaky-links'],
   disk: ['fsync-fail', 'disk-full', ...STORE_FAULTS],
+  membership: MEMBERSHIP_FAULTS,
 };
 export const ALL_FAULTS = Object.values(FAULT_GROUPS).flat();
 
@@ -80,10 +82,14 @@ export class Nemesis {
   readonly faults: FaultRecord[] = [];
   /** Restarted members that exited on their own before becoming healthy (and were started again). */
   readonly exitedAtStart: string[] = [];
+  /** Member add/promote/remove/replace (nemesis-membership.ts). */
+  readonly membership: MembershipNemesis;
   constructor(
     private readonly cluster: Cluster,
     private readonly o: NemesisOptions,
-  ) {}
+  ) {
+    this.membership = new MembershipNemesis(cluster, o.rng, () => this.leader());
+  }
 
   private get members(): ClusterMember[] {
     return this.cluster.members;
@@ -250,6 +256,7 @@ export class Nemesis {
       default:
         if (STORE_FAULTS.includes(kind))
           return injectStoreFault(kind, c, this.o.rng, () => this.leader(), holdMs, stopped);
+        if (MEMBERSHIP_FAULTS.includes(kind)) return this.membership.inject(kind);
         throw new Error(`unknown fault ${kind}`);
     }
   }

@@ -45,6 +45,20 @@ export function renderTable(s: RunSummary, when = new Date()): string {
       }, received ${s.cluster.etcd_network_snapshot_receive_success ?? '?'}`,
     ],
     ['Restarted members that exited by themselves', String(s.exitedAtStart.length)],
+    [
+      'Membership changes',
+      Object.entries(s.membershipChanges ?? {})
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none',
+    ],
+    [
+      'Removed members restarted on old data',
+      `${s.removedMembers?.restarted ?? 0}: told removed ${s.removedMembers?.toldRemoved ?? 0}, served anything ${s.removedMembers?.served ?? 0}`,
+    ],
+    [
+      'Leader per term (Status polls)',
+      `${s.statusPolls ?? 0} polls, ${s.leaderTerms ?? 0} terms with a leader`,
+    ],
     ['Violations', String(s.violations)],
     ['Undecided checks', String(s.undecided)],
   ];

@@ -9,11 +9,21 @@ import * as rpc from '../../src/proto/etcdserverpb/rpc.js';
 import { connect, type EtcdClients, waitFor } from '../helpers/index.js';
 import type { ListTxn } from './checkers/elle.js';
 import { checkAll } from './checkers/index.js';
+import type { LeaderObservation } from './checkers/membership.js';
 import { Cluster } from './cluster.js';
 import type { CheckResult, GroundTruth, History, KeyState, KvOp, LeaseKey, LeaseOp } from './history.js';
+import { observeLeaders } from './leader-observer.js';
 import { Nemesis } from './nemesis.js';
 import { seededRng } from './rng.js';
-import { now, PREFIX, prefixEnd, runKvClients, runLeaseClients, Watcher } from './workload.js';
+import {
+  now,
+  PREFIX,
+  prefixEnd,
+  runKvClients,
+  runLeaseClients,
+  Watcher,
+  writeOutcomeOfError,
+} from './workload.js';
 import { runListAppendClients } from './workload-txn.js';
 
 export interface RunOptions {
@@ -73,6 +83,13 @@ export interface RunSummary {
   cluster: Record<string, number>;
   /** Restarted members that exited by themselves before becoming healthy (restarted again). */
   exitedAtStart: string[];
+  /** Membership changes the nemesis made, by type (add-voter, add-learner, promote, remove). */
+  membershipChanges: Record<string, number>;
+  /** Removed members restarted on their old data: how many, and how many were told and refused all. */
+  removedMembers: { restarted: number; toldRemoved: number; served: number };
+  /** Distinct Raft terms with a leader seen in the Status polls, and how many polls answered. */
+  leaderTerms: number;
+  statusPolls: number;
   violations: number;
   undecided: number;
   checks: { checker: string; checked: number; violations: number; undecided: number }[];
@@ -100,6 +117,15 @@ async function eventsBetween(c: EtcdClients, from: number, upTo: number): Promis
         TRUTH_TIMEOUT_MS,
       );
       call.on('data', (r: rpc.WatchResponse) => {
+        if (r.canceled) {
+          clearTimeout(timer);
+          reject(
+            new Error(
+              `ground-truth watch from ${from} canceled: compacted at ${r.compactRevision} ${r.cancelReason}`,
+            ),
+          );
+          return;
+        }
         for (const e of r.events) {
           const rev = Number(e.kv?.modRevision ?? 0n);
           if (rev > upTo) continue;
@@ -230,7 +256,14 @@ async function runCompactor(
       );
       const target = Math.min(head - COMPACT_KEEP_REVISIONS, recorder.lastRevision);
       if (target > (done[done.length - 1] ?? 0)) {
-        await c.kv.compact({ revision: BigInt(target) }, { deadlineMs: 3000 });
+        try {
+          await c.kv.compact({ revision: BigInt(target) }, { deadlineMs: 3000 });
+        } catch (e) {
+          // A compaction whose answer was lost may have been applied: the truth must start after
+          // it (a watch from before it gets etcd's compacted answer), so it is recorded as well.
+          if (writeOutcomeOfError(e) === 'unknown') done.push(target);
+          throw e;
+        }
         done.push(target);
       }
     } catch {
@@ -259,6 +292,9 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
           TSETCD_FAILPOINT_SNAPSHOT_CATCHUP_ENTRIES: String(Math.max(10, Math.floor(snapshotCount / 6))),
         })
       : await Cluster.start(3);
+  let nemesisRef: Nemesis | undefined;
+  // Watchers reconnect forever: a run that throws must still stop them, or the process never exits.
+  const watchersToStop: Watcher[] = [];
   try {
     const c0 = connect(cluster.members[0]!.client);
     const ml = await waitFor(async () => c0.cluster.memberList({}), { what: 'member list' });
@@ -278,9 +314,12 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     const stopped = () => stop;
     const watchers = Array.from({ length: o.watchers ?? 3 }, (_, i) => new Watcher(i, i, 1, cluster.members));
     for (const w of watchers) w.start();
+    watchersToStop.push(...watchers);
     const compactions: number[] = [];
+    const leaderObservations: LeaderObservation[] = [];
     const recorder = o.compactEveryMs ? new Watcher(-1, 0, 1, cluster.members) : undefined;
     recorder?.start();
+    if (recorder) watchersToStop.push(recorder);
     // Halfway through, one more watcher starts from an old revision (half the current one): it must
     // replay history from the store, then switch to live events without a gap or a duplicate.
     const lateWatcher = setTimeout(async () => {
@@ -296,6 +335,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
           const w = new Watcher(watchers.length, m.index, start, cluster.members);
           watchers.push(w);
           w.start();
+          watchersToStop.push(w);
           return;
         } catch {
           // this member is down or cut off right now: try the next
@@ -311,6 +351,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       holdMs: o.holdMs ?? [1500, 5000],
       combine: o.combineFaults ?? false,
     });
+    nemesisRef = nemesis;
     const started = now();
     const tasks = [
       runKvClients(
@@ -340,6 +381,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
         stopped,
       ),
       nemesis.run(stopped),
+      observeLeaders(() => nemesis.membership.processes(), leaderObservations, stopped),
       ...(recorder && o.compactEveryMs
         ? [runCompactor(cluster, o.compactEveryMs, recorder, compactions, stopped)]
         : []),
@@ -402,15 +444,21 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       durationMs,
       listTxns,
       compactions,
+      leaderObservations,
+      membershipChanges: nemesis.membership.changes,
+      removedMembers: nemesis.membership.removedChecks,
     };
     if (o.historyOut) writeFileSync(o.historyOut, JSON.stringify(historyToJson(history)));
     const results = checkAll(history);
     const summary = summarize(history, results, o);
+    await nemesis.membership.cleanup();
     await cluster.destroy();
     summary.cluster = Object.fromEntries(cluster.counters);
     summary.exitedAtStart = nemesis.exitedAtStart;
     return { history, results, summary };
   } finally {
+    for (const w of watchersToStop) w.stop();
+    await nemesisRef?.membership.cleanup();
     await cluster.destroy();
   }
 }
@@ -453,6 +501,14 @@ export function summarize(
     finalRevision: h.truth.revision,
     cluster: {},
     exitedAtStart: [],
+    membershipChanges: count2(h.membershipChanges?.map((c) => c.type) ?? []),
+    removedMembers: {
+      restarted: h.removedMembers?.length ?? 0,
+      toldRemoved: h.removedMembers?.filter((r) => r.toldRemoved).length ?? 0,
+      served: h.removedMembers?.filter((r) => r.succeeded > 0).length ?? 0,
+    },
+    leaderTerms: new Set(h.leaderObservations?.filter((o) => o.leader !== '0').map((o) => o.term)).size,
+    statusPolls: h.leaderObservations?.length ?? 0,
     violations: results.reduce((n, r) => n + r.violations.length, 0),
     undecided: results.reduce((n, r) => n + r.undecided.length, 0),
     checks: results.map((r) => ({
@@ -462,4 +518,11 @@ export function summarize(
       undecided: r.undecided.length,
     })),
   };
+}
+
+/** Occurrences of each string. */
+function count2(xs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
+  return out;
 }

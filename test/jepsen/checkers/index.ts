@@ -3,6 +3,7 @@ import type { CheckResult, History } from '../history.js';
 import { checkConsistency } from './consistency.js';
 import { checkListAppend } from './elle.js';
 import { checkLeases } from './lease.js';
+import { checkMembership } from './membership.js';
 import { checkMonotonic } from './monotonic.js';
 import { checkRevisions } from './revisions.js';
 import { checkWatches } from './watch.js';
@@ -12,6 +13,7 @@ export {
   checkConsistency,
   checkLeases,
   checkListAppend,
+  checkMembership,
   checkMonotonic,
   checkRevisions,
   checkWatches,
@@ -27,5 +29,6 @@ export function checkAll(h: History, wgl: WglOptions = {}): CheckResult[] {
     checkWatches(h),
     checkLeases(h),
     ...(h.listTxns ? [checkListAppend(h.listTxns)] : []),
+    ...(h.leaderObservations ? [checkMembership(h)] : []),
   ];
 }
