@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { putsHandled, runLbLab } from './lb.js';
 import { checkSeedResult } from './lb-check.js';
-import { renderLbHtml, renderLbText } from './report.js';
+import { renderLbHtml, renderLbText } from './report-lb.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 

@@ -14,7 +14,8 @@ import { after, before, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
 import type { KubeLabResult } from './kube.js';
 import type { LbResult } from './lb.js';
-import { renderHtml, renderLbHtml } from './report.js';
+import { renderHtml } from './report.js';
+import { renderLbHtml } from './report-lb.js';
 
 function chromiumPath(): string | undefined {
   for (const name of ['chromium', 'chromium-browser']) {
@@ -101,17 +102,34 @@ const kube: KubeLabResult = {
 const lb: LbResult = {
   binary: 'tsetcd',
   endpoints: ['127.0.0.1:12379', '127.0.0.1:22379', '127.0.0.1:32379'],
+  rate: 100,
   policies: [
     {
       policy: 'round_robin',
+      target: 'static endpoints',
       requests: 90,
       failures: 0,
+      latencyMsP50: 2.1,
+      latencyMsP99: 7.5,
       members: [
-        { member: 'node1', endpoint: '127.0.0.1:12379', requests: 30, packets: 32, share: 1 / 3 },
-        { member: 'node2', endpoint: '127.0.0.1:22379', requests: 29, packets: 31, share: 29 / 90 },
-        { member: 'node3', endpoint: '127.0.0.1:32379', requests: 31, packets: 33, share: 31 / 90 },
+        { member: 'node1', endpoint: '127.0.0.1:12379', requests: 30, packets: 32, share: 1 / 3, latencyMsP50: 2, latencyMsP99: 6 },
+        { member: 'node2', endpoint: '127.0.0.1:22379', requests: 29, packets: 31, share: 29 / 90, latencyMsP50: 2.2, latencyMsP99: 7.5 },
+        { member: 'node3', endpoint: '127.0.0.1:32379', requests: 31, packets: 33, share: 31 / 90, latencyMsP50: 2.1, latencyMsP99: 7 },
       ],
-      timeline: [[30, 29, 31]],
+      kill: {
+        member: 'node3',
+        wasLeader: false,
+        afterPuts: 30,
+        atMs: 1010,
+        failoverMs: 40,
+        failuresAfter: 0,
+        putsAfter: [30, 30, 0],
+      },
+      timeline: [
+        [10, 10, 10],
+        [20, 19, 1],
+      ],
+      timelineFailures: [0, 0],
     },
   ],
 };
