@@ -54,6 +54,8 @@ export interface LbWorkerConfig {
 
 /** A client that sends Puts with one mode. */
 export interface LbClient {
+  /** Resolves when the client is built (its worker loaded), before the first Put is timed. */
+  ready(): Promise<void>;
   /** Resolves with the id of the member that answered (its response header's member_id). */
   put(key: string, value: string): Promise<bigint>;
   close(): Promise<void>;
@@ -86,7 +88,12 @@ export const tsetcdClient: LbClientFactory = (mode, targets) => {
   const pending = new Map<number, { res: (id: bigint) => void; rej: (e: Error) => void }>();
   let seq = 0;
   let failed: Error | undefined;
-  worker.on('message', (m: { seq: number; memberId?: string; error?: string }) => {
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((r) => {
+    markReady = r;
+  });
+  worker.on('message', (m: { seq: number; memberId?: string; error?: string; ready?: true }) => {
+    if (m.ready) return markReady();
     const p = pending.get(m.seq);
     if (!p) return;
     pending.delete(m.seq);
@@ -106,6 +113,7 @@ export const tsetcdClient: LbClientFactory = (mode, targets) => {
     }),
   );
   return {
+    ready: () => Promise.race([ready, exited.then(() => Promise.reject(failed))]),
     put: (key, value) =>
       new Promise((res, rej) => {
         if (failed) return rej(failed);

@@ -86,6 +86,11 @@ async function get(url: string): Promise<string> {
   return r.text();
 }
 
+/** Whether `m`'s process is running (not exited, not killed by a signal). */
+export function isRunning(m: LabMember): boolean {
+  return m.proc !== undefined && m.proc.exitCode === null && m.proc.signalCode === null;
+}
+
 /** Options of `LabCluster.start`. */
 export interface LabClusterOptions {
   binary: 'tsetcd' | 'etcd';
@@ -176,8 +181,7 @@ export class LabCluster {
   async waitHealthy(m: LabMember): Promise<void> {
     const deadline = Date.now() + MEMBER_START_TIMEOUT_MS;
     for (;;) {
-      if (m.proc?.exitCode !== null)
-        throw new LabError(`${m.name} exited (${m.proc?.exitCode}) while starting`);
+      if (!isRunning(m)) throw new LabError(`${m.name} exited (${m.proc?.exitCode}) while starting`);
       try {
         if ((await get(`http://${m.control}/health`)).includes('"true"')) return;
       } catch {
@@ -191,7 +195,7 @@ export class LabCluster {
 
   /** The members that are running (not killed). */
   live(): LabMember[] {
-    return this.members.filter((m) => m.proc !== undefined && m.proc.exitCode === null);
+    return this.members.filter(isRunning);
   }
 
   /** A client for the lab's own calls, on the live members' control addresses (but `except`). */
@@ -227,7 +231,7 @@ export class LabCluster {
   /** SIGKILLs `m` and waits for its exit. */
   async kill(m: LabMember): Promise<void> {
     const p = m.proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || !isRunning(m)) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGKILL');
     await exited;
@@ -312,7 +316,7 @@ export class LabCluster {
 
   /** SIGKILLs every process at once (signal handlers: no waiting). */
   killAllNow(): void {
-    for (const m of this.members) if (m.proc && m.proc.exitCode === null) m.proc.kill('SIGKILL');
+    for (const m of this.members) if (isRunning(m)) m.proc!.kill('SIGKILL');
   }
 }
 

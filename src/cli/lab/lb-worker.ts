@@ -9,7 +9,7 @@
  * dns:/// mode asks the lab's DNS server without the lab touching /etc/hosts or resolv.conf, and
  * the lab's main thread (its control calls, its timers) stays out of the client's event loop.
  *
- * Protocol: the parent posts `{ seq, key, value }`; the worker answers `{ seq, memberId }` (decimal
+ * Protocol: the worker posts `{ ready: true }` once its Client is built; the parent posts `{ seq, key, value }`; the worker answers `{ seq, memberId }` (decimal
  * string) or `{ seq, error }`. `{ close: true }` closes the client and ends the worker.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -26,6 +26,7 @@ const client = new Client({
     : {}),
 });
 
+parentPort!.postMessage({ ready: true });
 parentPort!.on('message', (msg: { seq: number; key: string; value: string } | { close: true }) => {
   if ('close' in msg) {
     client.close();

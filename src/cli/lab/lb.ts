@@ -28,7 +28,13 @@ import {
   PUT_TIMEOUT_MS,
   tsetcdClient,
 } from './lb-client.js';
-import { LabCluster, type LabMember, MEMBER_START_TIMEOUT_MS, startSlowBursts } from './lb-cluster.js';
+import {
+  isRunning,
+  LabCluster,
+  type LabMember,
+  MEMBER_START_TIMEOUT_MS,
+  startSlowBursts,
+} from './lb-cluster.js';
 import { LabError } from './net.js';
 
 export { LB_MODES, type LbClient, type LbClientFactory, type LbMode } from './lb-client.js';
@@ -314,12 +320,18 @@ export async function runLbLab(opts: LbOptions): Promise<LbResult> {
       }
       members = {
         list: () => endpoints.map((ep, i) => ({ name: `node${i + 1}`, endpoint: ep, addrs: [ep] })),
-        counters: () => Promise.all(endpoints.map(async (ep) => putsHandled(await get(`http://${ep}/metrics`)))),
+        counters: () =>
+          Promise.all(endpoints.map(async (ep) => putsHandled(await get(`http://${ep}/metrics`)))),
         indexOf: (id) => ids.get(id) ?? -2,
       };
     } else {
       opts.log(`starting 3 ${opts.binary} members (${opts.seedPorts ? "seed 000's ports" : 'free ports'})`);
-      const c = await LabCluster.start({ binary: opts.binary, seedPorts: opts.seedPorts, root: opts.root, dir });
+      const c = await LabCluster.start({
+        binary: opts.binary,
+        seedPorts: opts.seedPorts,
+        root: opts.root,
+        dir,
+      });
       cluster = c;
       endpoints = c.members.map((m) => m.endpoint);
       setDnsRecords(dns, c);
@@ -334,11 +346,7 @@ export async function runLbLab(opts: LbOptions): Promise<LbResult> {
             addrs: [m.endpoint, m.dnsAddress],
           })),
         counters: () =>
-          Promise.all(
-            c.members.map(async (m) =>
-              m.proc?.exitCode === null ? putsHandled(await c.metrics(m)) : 0,
-            ),
-          ),
+          Promise.all(c.members.map(async (m) => (isRunning(m) ? putsHandled(await c.metrics(m)) : 0))),
         indexOf: (id) => c.members.findIndex((m) => m.id === id && id !== 0n),
       };
     }
@@ -346,7 +354,12 @@ export async function runLbLab(opts: LbOptions): Promise<LbResult> {
     if (packetsNote) opts.log(packetsNote);
     let modes: LbMode[] =
       opts.modes ??
-      (['round_robin', 'pick_first', 'dns_round_robin', ...(opts.add ? ['members_round_robin'] : [])] as LbMode[]);
+      ([
+        'round_robin',
+        'pick_first',
+        'dns_round_robin',
+        ...(opts.add ? ['members_round_robin'] : []),
+      ] as LbMode[]);
     if (external && modes.includes('dns_round_robin')) {
       modes = modes.filter((m) => m !== 'dns_round_robin');
       notes.push('dns_round_robin left out: it needs the members the lab starts (one loopback IP each)');
@@ -412,7 +425,10 @@ async function runMode(mode: LbMode, ctx: ModeContext): Promise<LbPolicyResult> 
   const cut = Math.floor(n / 3);
   // A member to add is described first, so its addresses are in the packet capture.
   const toAdd = opts.add && cluster ? await cluster.describeNext() : undefined;
-  const addrsOf = () => [...members.list().flatMap((m) => m.addrs), ...(toAdd ? [toAdd.endpoint, toAdd.dnsAddress] : [])];
+  const addrsOf = () => [
+    ...members.list().flatMap((m) => m.addrs),
+    ...(toAdd ? [toAdd.endpoint, toAdd.dnsAddress] : []),
+  ];
   const leaders = cluster
     ? await Promise.all(cluster.members.map(async (m) => isLeader(await cluster.metrics(m))))
     : [];
@@ -425,6 +441,7 @@ async function runMode(mode: LbMode, ctx: ModeContext): Promise<LbPolicyResult> 
   const cap = ctx.packetsNote ? undefined : await capture(addrsOf());
   const queriesBefore = ctx.dnsLog.length;
   const client = ctx.client();
+  await client.ready();
   const slowStoppedMs = opts.slowStoppedMs ?? SLOW_STOPPED_MS;
   const slow = slowMember?.proc ? startSlowBursts(slowMember.proc, slowStoppedMs, SLOW_PERIOD_MS) : undefined;
   const events: PutEvent[] = [];
@@ -443,7 +460,8 @@ async function runMode(mode: LbMode, ctx: ModeContext): Promise<LbPolicyResult> 
       const now = performance.now();
       if (now > deadline) throw new LabError(`${mode}: the run did not finish in time`);
       const observing =
-        added !== undefined && (added.healthyAtMs === undefined || now - t0 < added.healthyAtMs + ADD_OBSERVE_MS);
+        added !== undefined &&
+        (added.healthyAtMs === undefined || now - t0 < added.healthyAtMs + ADD_OBSERVE_MS);
       if (i >= n && !observing) break;
       if (i === cut && cluster && opts.kill) {
         const sofar = members.list().map((_, m) => events.filter((e) => e.member === m).length);
@@ -469,7 +487,9 @@ async function runMode(mode: LbMode, ctx: ModeContext): Promise<LbPolicyResult> 
           () => {
             a.healthyAtMs = performance.now() - t0;
             setDnsRecords(ctx.dns, cluster);
-            opts.log(`${mode}: added ${toAdd.name} (healthy after ${((a.healthyAtMs - a.addedAtMs) / 1000).toFixed(1)} s)`);
+            opts.log(
+              `${mode}: added ${toAdd.name} (healthy after ${((a.healthyAtMs - a.addedAtMs) / 1000).toFixed(1)} s)`,
+            );
           },
           (e: unknown) => {
             addError = e;
@@ -533,9 +553,11 @@ async function runMode(mode: LbMode, ctx: ModeContext): Promise<LbPolicyResult> 
     timelineFailures,
     ...(mode === 'dns_round_robin'
       ? {
-          dnsQueries: ctx.dnsLog
-            .slice(queriesBefore)
-            .map((q) => ({ atMs: q.t - wall0, type: DNS_TYPE_NAMES[q.type] ?? String(q.type), answers: q.answers.length })),
+          dnsQueries: ctx.dnsLog.slice(queriesBefore).map((q) => ({
+            atMs: q.t - wall0,
+            type: DNS_TYPE_NAMES[q.type] ?? String(q.type),
+            answers: q.answers.length,
+          })),
         }
       : {}),
   };

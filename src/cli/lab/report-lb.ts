@@ -94,7 +94,9 @@ export function scenarioLines(p: LbPolicyResult): string[] {
 
 /** Share of each member per second (by the answering member), one line a second, stacked bar. */
 export function timelineText(p: LbPolicyResult): string {
-  const legend = p.members.map((m, i) => `${TIMELINE_GLYPHS[i % TIMELINE_GLYPHS.length]} ${m.member}`).join('  ');
+  const legend = p.members
+    .map((m, i) => `${TIMELINE_GLYPHS[i % TIMELINE_GLYPHS.length]} ${m.member}`)
+    .join('  ');
   const rows = p.timeline.map((row, sec) => {
     const failed = p.timelineFailures[sec] ?? 0;
     const all = row.reduce((a, b) => a + b, 0) + failed;
@@ -107,9 +109,10 @@ export function timelineText(p: LbPolicyResult): string {
     const shares = row.map((n) => pct(n, all).padStart(4)).join(' ');
     return `  +${String(sec).padStart(2)}s ${cells.slice(0, TIMELINE_CELLS + 2).padEnd(TIMELINE_CELLS)} ${shares}${failed > 0 ? `  ${failed} failed` : ''}`;
   });
-  return [`  share per second (${legend}${p.timelineFailures.some((f) => f > 0) ? '  × failed' : ''}):`, ...rows].join(
-    '\n',
-  );
+  return [
+    `  share per second (${legend}${p.timelineFailures.some((f) => f > 0) ? '  × failed' : ''}):`,
+    ...rows,
+  ].join('\n');
 }
 
 /** The timeline as SVG: one stacked column per second, a segment per member (and failures). */
@@ -133,7 +136,11 @@ export function svgTimeline(p: LbPolicyResult): string {
       );
     };
     for (const [i, n] of row.entries())
-      seg(n, TIMELINE_COLOURS[i % TIMELINE_COLOURS.length]!, `data-member="${esc(p.members[i]?.member ?? '')}"`);
+      seg(
+        n,
+        TIMELINE_COLOURS[i % TIMELINE_COLOURS.length]!,
+        `data-member="${esc(p.members[i]?.member ?? '')}"`,
+      );
     seg(failed, FAILURE_COLOUR, 'data-member="failed"');
     return `${segs.join('')}<text x="${x}" y="${h - 14}" class="num">+${sec}s</text>`;
   });
