@@ -131,6 +131,8 @@ export function withJsonGateway(grpc: GrpcServer, next: HttpHandler): HttpHandle
   return async (req) => {
     const q = req.url.indexOf('?');
     let path = q < 0 ? req.url : req.url.slice(0, q);
+    // Go's mux matches the decoded path (r.URL.Path): /v3/kv/%70ut is /v3/kv/put.
+    if (path.includes('%')) path = decodePath(path);
     if (path.startsWith('/v3beta/')) path = `/v3/${path.slice('/v3beta/'.length)}`;
     if (!path.startsWith('/v3/')) return next(req);
     const methodPath = gatewayMethod(path);
@@ -168,6 +170,15 @@ export function withJsonGateway(grpc: GrpcServer, next: HttpHandler): HttpHandle
       },
     };
   };
+}
+
+/** Percent-decodes a request path as Go's url.Parse does; a malformed escape leaves it as it is. */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 /** gRPC metadata from HTTP headers, as grpc-gateway's annotateContext builds it. */
