@@ -29,9 +29,13 @@ export const MEMBER_STOP_TIMEOUT_MS = 5_000;
 export const MEMBER_ADD_TIMEOUT_MS = 15_000;
 /** Deadline of one control request (MemberList, MemberAdd, /metrics). */
 export const CONTROL_TIMEOUT_MS = 5_000;
-/** Ports drawn from here: outside the kernel's ephemeral range, so a restart finds its port free. */
-const PORT_MIN = 20_000;
-const PORT_MAX = 32_000;
+/**
+ * Ports drawn from here: above the kernel's ephemeral range (32768-60999 on Linux), so a restarted
+ * member never finds a client socket on its port, and away from test/helpers' 10000-19999 and etcd's
+ * e2e suite (20000 and up).
+ */
+const PORT_MIN = 61_000;
+const PORT_MAX = 65_000;
 const PORT_TRIES = 100;
 const SEED_PORTS = new Set([12379, 12380, 22379, 22380, 32379, 32380]);
 
@@ -53,7 +57,12 @@ export interface LabMember {
   proc: ChildProcess | undefined;
   /** Raft member id once known (MemberList or MemberAdd), else 0n. */
   id: bigint;
+  /** The last LOG_TAIL_BYTES of its stderr (for errors). */
+  logTail: string;
 }
+
+/** How much of a member's stderr is kept. */
+const LOG_TAIL_BYTES = 2000;
 
 function canBind(port: number, host: string): Promise<boolean> {
   return new Promise((res) => {
@@ -154,6 +163,7 @@ export class LabCluster {
       dataDir: join(this.opts.dir, `data${i + 1}.etcd`),
       proc: undefined,
       id: 0n,
+      logTail: '',
     };
   }
 
@@ -173,7 +183,13 @@ export class LabCluster {
       this.opts.binary === 'etcd'
         ? ['etcd', []]
         : [process.execPath, [join(this.opts.root, 'bin', 'tsetcd.js')]];
-    m.proc = spawn(cmd, [...pre, ...flags], { stdio: 'ignore' });
+    const proc = spawn(cmd, [...pre, ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+    m.proc = proc;
+    m.logTail = '';
+    proc.stderr?.setEncoding('utf8');
+    proc.stderr?.on('data', (d: string) => {
+      m.logTail = (m.logTail + d).slice(-LOG_TAIL_BYTES);
+    });
     this.stopped.delete(m);
   }
 

@@ -218,4 +218,28 @@ test('lab lb report: one chart per policy with each member to scale', { skip }, 
   for (const b of bars) assert.ok(Math.abs(b.width - (b.answers / 31) * 360) <= 1, `${b.pod}: ${b.width}`);
   assert.match(text, /round_robin/);
   assert.match(text, /127\.0\.0\.1:22379/);
+  assert.match(text, /killed node3 after 30 Puts/);
+  // The timeline: one stacked column per second, each member's segment its share of that second.
+  const page = await browser!.newPage();
+  await page.setContent(renderLbHtml(lb), { waitUntil: 'load' });
+  const segs = await page.$$eval('rect.tl', (rects) =>
+    rects.map((r) => ({
+      second: Number(r.getAttribute('data-second')),
+      member: r.getAttribute('data-member'),
+      count: Number(r.getAttribute('data-count')),
+      height: r.getBoundingClientRect().height,
+    })),
+  );
+  await page.close();
+  const second1 = segs.filter((x) => x.second === 1);
+  assert.deepEqual(
+    second1.map((x) => [x.member, x.count]),
+    [
+      ['node1', 20],
+      ['node2', 19],
+      ['node3', 1],
+    ],
+  );
+  const total = second1.reduce((a, x) => a + x.height, 0);
+  assert.ok(Math.abs(second1[0]!.height / total - 0.5) < 0.01, 'node1 half of second 1');
 });
