@@ -131,7 +131,12 @@ async function load(server, op) {
   // range reads keys the puts wrote; seed them so every range finds one.
   if (op === 'range')
     for (let c = 0; c < clients; c++)
-      await post(agent, server.port, '/v3/kv/put', `{"key":"${Buffer.from(`bench/${c}/0`).toString('base64')}","value":"${VALUE}"}`);
+      await post(
+        agent,
+        server.port,
+        '/v3/kv/put',
+        `{"key":"${Buffer.from(`bench/${c}/0`).toString('base64')}","value":"${VALUE}"}`,
+      );
   const loops = Array.from({ length: clients }, (_, c) => loop(c));
   await new Promise((r) => setTimeout(r, warmupMs));
   measuring = true;
@@ -178,7 +183,9 @@ try {
   }
 } finally {
   for (const s of servers) s.child.kill('SIGTERM');
-  await Promise.all(servers.map((s) => (s.child.exitCode !== null ? null : new Promise((r) => s.child.once('exit', r)))));
+  await Promise.all(
+    servers.map((s) => (s.child.exitCode !== null ? null : new Promise((r) => s.child.once('exit', r)))),
+  );
   rmSync(dir, { recursive: true, force: true });
 }
 if (json) process.stdout.write(`${JSON.stringify({ seconds, clients, rows }, null, 2)}\n`);
@@ -193,7 +200,10 @@ else {
   for (const op of ['put', 'range']) {
     const e = rows.find((r) => r.server === 'etcd' && r.op === op);
     for (const r of rows.filter((x) => x.op === op)) {
-      const ratio = r.server === 'tsetcd' && e?.serverCpuMsPerRequest ? f(r.serverCpuMsPerRequest / e.serverCpuMsPerRequest, 2) : '';
+      const ratio =
+        r.server === 'tsetcd' && e?.serverCpuMsPerRequest
+          ? f(r.serverCpuMsPerRequest / e.serverCpuMsPerRequest, 2)
+          : '';
       lines.push(
         `| ${op} | ${r.server} | ${r.perSecond} | ${r.errors} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.serverCpuMsPerRequest, 3)} | ${ratio} |`,
       );

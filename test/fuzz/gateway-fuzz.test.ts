@@ -63,6 +63,8 @@ test(`gateway fuzz (seed ${seed}) against etcd 3.4: the checker passes on the re
     const differ = r.answers.flatMap((a, i) =>
       a === 'skipped' || a === mine.answers[i] ? [] : [`#${i}: etcd ${a} | tsetcd ${mine.answers[i]}`],
     );
-    console.log(`gateway fuzz: ${differ.length} of ${CASES} answers differ from etcd 3.4\n${differ.slice(0, 30).join('\n')}`);
+    console.log(
+      `gateway fuzz: ${differ.length} of ${CASES} answers differ from etcd 3.4\n${differ.slice(0, 30).join('\n')}`,
+    );
   }
 });

@@ -78,5 +78,8 @@ test("nesting: Go's max depth (10000) is a syntax error, and deep input never ov
   assert.equal(err('{"a":'.repeat(10_001)), "invalid character '{' exceeded max depth");
   assert.equal(err('['.repeat(9_999)), 'unexpected EOF');
   assert.equal(err(`${'['.repeat(10_000)}${']'.repeat(10_000)}`), 'ok');
-  assert.equal(JSON.stringify(parse('{"a":[1,{"b":null}],"c":{}}')), '{"a":[{"text":"1"},{"b":null}],"c":{}}');
+  assert.equal(
+    JSON.stringify(parse('{"a":[1,{"b":null}],"c":{}}')),
+    '{"a":[{"text":"1"},{"b":null}],"c":{}}',
+  );
 });
