@@ -223,7 +223,12 @@ function packetCaptureUnavailable(): string | undefined {
  * Starts tcpdump on lo for PSH segments to the given host:port addresses; stop() resolves with
  * counts per address.
  */
-async function capture(addrs: readonly string[]): Promise<{ stop: () => Promise<Map<string, number>> }> {
+interface Capture {
+  /** Stops tcpdump (once; later calls give the same counts): PSH segments per address. */
+  stop: () => Promise<Map<string, number>>;
+}
+
+async function capture(addrs: readonly string[]): Promise<Capture> {
   const terms = addrs.map((a) => {
     const i = a.lastIndexOf(':');
     return `(dst host ${a.slice(0, i)} and dst port ${a.slice(i + 1)})`;
@@ -246,8 +251,15 @@ async function capture(addrs: readonly string[]): Promise<{ stop: () => Promise<
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+  let stopped: Promise<Map<string, number>> | undefined;
   return {
-    stop: async () => {
+    stop: () => {
+      stopped ??= stopCapture();
+      return stopped;
+    },
+  };
+  async function stopCapture(): Promise<Map<string, number>> {
+    {
       p.kill('SIGINT');
       await new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
       const counts = new Map(addrs.map((a) => [a, 0]));
@@ -257,8 +269,8 @@ async function capture(addrs: readonly string[]): Promise<{ stop: () => Promise<
         if (key !== undefined && counts.has(key)) counts.set(key, counts.get(key)! + 1);
       }
       return counts;
-    },
-  };
+    }
+  }
 }
 
 /** One Put as the client saw it. */
@@ -420,7 +432,7 @@ interface ModeContext {
 
 /** One mode: the paced Puts, the scenario's action after a third, the counts. */
 async function runMode(mode: LbMode, ctx: ModeContext): Promise<LbPolicyResult> {
-  const { opts, rate, cluster, members } = ctx;
+  const { opts, cluster, members } = ctx;
   const n = opts.requests;
   const cut = Math.floor(n / 3);
   // A member to add is described first, so its addresses are in the packet capture.
@@ -439,6 +451,29 @@ async function runMode(mode: LbMode, ctx: ModeContext): Promise<LbPolicyResult> 
   }
   const before = await members.counters();
   const cap = ctx.packetsNote ? undefined : await capture(addrsOf());
+  try {
+    return await runModeCaptured(mode, ctx, { cut, toAdd, leaders, slowMember, before, cap });
+  } finally {
+    await cap?.stop(); // idempotent: a run that failed leaves no tcpdump behind
+  }
+}
+
+/** runMode's part inside the packet capture. */
+async function runModeCaptured(
+  mode: LbMode,
+  ctx: ModeContext,
+  s: {
+    cut: number;
+    toAdd: LabMember | undefined;
+    leaders: boolean[];
+    slowMember: LabMember | undefined;
+    before: number[];
+    cap: Capture | undefined;
+  },
+): Promise<LbPolicyResult> {
+  const { opts, rate, cluster, members } = ctx;
+  const { cut, toAdd, leaders, slowMember, before, cap } = s;
+  const n = opts.requests;
   const queriesBefore = ctx.dnsLog.length;
   const client = ctx.client();
   await client.ready();
