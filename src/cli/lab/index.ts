@@ -38,13 +38,14 @@ Flags of kube:
   --replicas N          replicas per deployment (default 3)
   --scenario LIST       comma-separated subset of: ${SCENARIOS.map((s) => s.id).join(', ')}
   -w, --write-out FMT   table (default) or json
-Exit status: 0 when every scenario came out as it demonstrates, 1 when one did not, 2 on errors.
   --scale               also scale each Deployment 3 -> 5 mid-run and show when each gateway
                         notices (gRPC without and with a server max connection age; HTTP/1.1)
   --dnat MODE           how a Service VIP picks a pod per connection: random (default, as
                         kube-proxy) or round-robin
   --html FILE           also write an HTML report with the charts
 Needs root, iproute2, nftables and util-linux; everything it creates is removed on exit.
+Exit status of kube: 0 when every scenario came out as it demonstrates, 1 when one did not, 2 on
+errors. Of lb: 0, or 2 on errors.
 `;
 
 /** Upper bounds on what a user may ask for (the pod /24 and patience). */
