@@ -94,6 +94,10 @@ function createHttp1Server(handler: HttpHandler): http.Server {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const gone = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) gone.abort();
+      });
       handler({
         method: req.method ?? 'GET',
         url: req.url ?? '/',
@@ -101,8 +105,13 @@ function createHttp1Server(handler: HttpHandler): http.Server {
         body: Buffer.concat(chunks),
         peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
         commonName: verifiedCommonName(req.socket),
+        signal: gone.signal,
       }).then(
         (r) => {
+          if (gone.signal.aborted || res.destroyed) {
+            r.stream?.cancel();
+            return;
+          }
           res.writeHead(r.status, r.headers);
           if (!r.stream) {
             res.end(r.body);

@@ -346,6 +346,8 @@ function serveHttp2(handler: HttpHandler, stream: ServerHttp2Stream, headers: In
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
   stream.on('end', () => {
+    const gone = new AbortController();
+    stream.once('close', () => gone.abort());
     handler({
       method: String(headers[':method'] ?? 'GET'),
       url: String(headers[':path'] ?? '/'),
@@ -353,6 +355,7 @@ function serveHttp2(handler: HttpHandler, stream: ServerHttp2Stream, headers: In
       body: Buffer.concat(chunks),
       peer: `${stream.session?.socket?.remoteAddress}:${stream.session?.socket?.remotePort}`,
       commonName: verifiedCommonName(stream.session),
+      signal: gone.signal,
     }).then(
       (res) => {
         if (stream.destroyed) {

@@ -14,6 +14,11 @@ export interface HttpRequest {
   peer?: string;
   /** The CN of the client's verified TLS certificate, if it presented one (etcd's certificate identity). */
   commonName?: string;
+  /**
+   * Aborts when the client goes away before the response is complete (its connection or stream
+   * closed): a handler still waiting for something to send (a watch with no event yet) ends then.
+   */
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {

@@ -131,6 +131,8 @@ export function withJsonGateway(grpc: GrpcServer, next: HttpHandler): HttpHandle
   return async (req) => {
     const q = req.url.indexOf('?');
     let path = q < 0 ? req.url : req.url.slice(0, q);
+    // Go's mux matches the decoded path (r.URL.Path): /v3/kv/%70ut is /v3/kv/put.
+    if (path.includes('%')) path = decodePath(path);
     if (path.startsWith('/v3beta/')) path = `/v3/${path.slice('/v3beta/'.length)}`;
     if (!path.startsWith('/v3/')) return next(req);
     const methodPath = gatewayMethod(path);
@@ -168,6 +170,15 @@ export function withJsonGateway(grpc: GrpcServer, next: HttpHandler): HttpHandle
       },
     };
   };
+}
+
+/** Percent-decodes a request path as Go's url.Parse does; a malformed escape leaves it as it is. */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 /** gRPC metadata from HTTP headers, as grpc-gateway's annotateContext builds it. */
@@ -300,7 +311,11 @@ async function callMethod(
       // stop sending, as grpc-gateway's send loop does
     }
   }
-  return new GatewayStream(grpc, reg, outputType, metadata, peer, undefined).run(reg.stream, rest);
+  const call = new GatewayStream(grpc, reg, outputType, metadata, peer, undefined);
+  // The client may leave before the call has anything to send (a watch with no event yet): end it
+  // then, as Go's server cancels the request context (otherwise it would hold its slot forever).
+  req.signal?.addEventListener('abort', () => call.clientGone(), { once: true });
+  return call.run(reg.stream, rest);
 }
 
 /** Pieces of a streamed body waiting to be sent, at most this many before `write` says "full". */
@@ -425,6 +440,20 @@ class GatewayStream implements StreamCall<unknown, unknown>, HttpBodyStream {
       });
       this.wake = undefined;
     }
+  }
+
+  /**
+   * The HTTP client left before the response was complete: if nothing was sent yet, answer (nobody
+   * reads it; the transport sees its client gone and cancels the stream, releasing its slot), then
+   * cancel the call.
+   */
+  clientGone(): void {
+    if (this.done) return;
+    if (!this.wroteResult) {
+      this.wroteResult = true;
+      this.respond?.({ status: 499, headers: {}, body: '', stream: this });
+    }
+    this.cancel();
   }
 
   cancel(): void {

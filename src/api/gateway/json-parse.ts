@@ -14,6 +14,9 @@ export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | { [
 
 export class JsonSyntaxError extends Error {}
 
+/** Go's encoding/json maxNestingDepth: one more open bracket is a syntax error. */
+export const JSON_DEPTH_MAX = 10_000;
+
 /** Reads consecutive JSON values from a text. */
 export class JsonReader {
   private pos = 0;
@@ -39,14 +42,84 @@ export class JsonReader {
     throw new JsonSyntaxError(`invalid character ${quoteChar(this.text[this.pos] as string)} ${context}`);
   }
 
+  /**
+   * One value, without recursion: containers live on an explicit stack, so nesting is bounded by
+   * Go's limit (10000, then "exceeded max depth") and never by the JavaScript call stack.
+   */
   private value(): JsonValue {
+    type Frame =
+      | { kind: 'array'; out: JsonValue[] }
+      | { kind: 'object'; out: { [key: string]: JsonValue }; key: string };
+    const stack: Frame[] = [];
+    let v: JsonValue;
+    for (;;) {
+      // Read a value: a scalar, or open a container (and read its first member next round).
+      this.ws();
+      const c = this.text[this.pos];
+      if (c === '{' || c === '[') {
+        if (stack.length >= JSON_DEPTH_MAX) this.fail('exceeded max depth');
+        this.pos++;
+        this.ws();
+        if (c === '[') {
+          if (this.text[this.pos] === ']') {
+            this.pos++;
+            v = [];
+          } else {
+            stack.push({ kind: 'array', out: [] });
+            continue;
+          }
+        } else if (this.text[this.pos] === '}') {
+          this.pos++;
+          v = {};
+        } else {
+          stack.push({ kind: 'object', out: {}, key: this.objectKey() });
+          continue;
+        }
+      } else {
+        v = this.scalar(c);
+      }
+      // Place it in its container; close every container that ends here.
+      for (;;) {
+        const top = stack.at(-1);
+        if (top === undefined) return v;
+        this.ws();
+        const d = this.text[this.pos];
+        if (top.kind === 'array') {
+          top.out.push(v);
+          if (d === ',') {
+            this.pos++;
+            break;
+          }
+          if (d !== ']') this.fail('after array element');
+        } else {
+          top.out[top.key] = v;
+          if (d === ',') {
+            this.pos++;
+            this.ws();
+            top.key = this.objectKey();
+            break;
+          }
+          if (d !== '}') this.fail('after object key:value pair');
+        }
+        this.pos++;
+        stack.pop();
+        v = top.out;
+      }
+    }
+  }
+
+  /** An object key and its colon (the reader stands on the key's opening quote, or fails). */
+  private objectKey(): string {
+    if (this.text[this.pos] !== '"') this.fail('looking for beginning of object key string');
+    const key = this.string();
     this.ws();
-    const c = this.text[this.pos];
+    if (this.text[this.pos] !== ':') this.fail('after object key');
+    this.pos++;
+    return key;
+  }
+
+  private scalar(c: string | undefined): JsonValue {
     switch (c) {
-      case '{':
-        return this.object();
-      case '[':
-        return this.array();
       case '"':
         return this.string();
       case 't':
@@ -58,60 +131,6 @@ export class JsonReader {
       default:
         if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
         return this.fail('looking for beginning of value');
-    }
-  }
-
-  private object(): JsonValue {
-    this.pos++;
-    const out: { [key: string]: JsonValue } = {};
-    this.ws();
-    if (this.text[this.pos] === '}') {
-      this.pos++;
-      return out;
-    }
-    for (;;) {
-      this.ws();
-      if (this.text[this.pos] !== '"') this.fail('looking for beginning of object key string');
-      const key = this.string();
-      this.ws();
-      if (this.text[this.pos] !== ':') this.fail('after object key');
-      this.pos++;
-      out[key] = this.value();
-      this.ws();
-      const c = this.text[this.pos];
-      if (c === ',') {
-        this.pos++;
-        continue;
-      }
-      if (c === '}') {
-        this.pos++;
-        return out;
-      }
-      this.fail('after object key:value pair');
-    }
-  }
-
-  private array(): JsonValue {
-    this.pos++;
-    const out: JsonValue[] = [];
-    this.ws();
-    if (this.text[this.pos] === ']') {
-      this.pos++;
-      return out;
-    }
-    for (;;) {
-      out.push(this.value());
-      this.ws();
-      const c = this.text[this.pos];
-      if (c === ',') {
-        this.pos++;
-        continue;
-      }
-      if (c === ']') {
-        this.pos++;
-        return out;
-      }
-      this.fail('after array element');
     }
   }
 

@@ -64,3 +64,22 @@ test('proto and JSON names both decode; zero scalars are left out of the output,
   );
   assert.deepEqual(empty, {});
 });
+
+test("nesting: Go's max depth (10000) is a syntax error, and deep input never overflows the stack", () => {
+  const err = (text: string) => {
+    try {
+      new JsonReader(text).next();
+      return 'ok';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  assert.equal(err('['.repeat(10_001)), "invalid character '[' exceeded max depth");
+  assert.equal(err('{"a":'.repeat(10_001)), "invalid character '{' exceeded max depth");
+  assert.equal(err('['.repeat(9_999)), 'unexpected EOF');
+  assert.equal(err(`${'['.repeat(10_000)}${']'.repeat(10_000)}`), 'ok');
+  assert.equal(
+    JSON.stringify(parse('{"a":[1,{"b":null}],"c":{}}')),
+    '{"a":[{"text":"1"},{"b":null}],"c":{}}',
+  );
+});

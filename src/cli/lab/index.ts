@@ -1,27 +1,35 @@
 /**
- * `tsetcd lab ...`: the seeds' experiments as commands. `kube` (seed 001) is built; `lb`
- * (seed 000) is not yet and says so.
+ * `tsetcd lab ...`: the seeds' experiments as commands: `kube` (seed 001) and `lb` (seed 000).
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type KubeLabOptions, runKubeLab, SCENARIOS, type ScenarioId } from './kube.js';
 import { type LbOptions, runLbLab } from './lb.js';
 import { LabError } from './net.js';
-import { renderHtml, renderLbHtml, renderLbText, renderText } from './report.js';
+import { renderHtml, renderText } from './report.js';
+import { renderLbHtml, renderLbText } from './report-lb.js';
 
 export const LAB_HELP = `Usage:
   tsetcd lab kube [flags]   seed 001's Kubernetes topology on this machine (network namespaces,
                             a cluster DNS, kube-proxy-style nftables), its demo replayed per scenario
-  tsetcd lab lb [flags]     seed 000: a 3-member cluster, Puts under round_robin and pick_first,
-                            counted per member by its /metrics and, as root, by tcpdump
+  tsetcd lab lb [flags]     seed 000: a 3-member cluster, Puts through tsetcd/client under
+                            round_robin, pick_first and dns:/// + round_robin, counted per member
+                            by its /metrics and, as root, by tcpdump
 
 Flags of lb:
-  -n, --requests N      Puts per policy (default 300)
+  -n, --requests N      Puts per mode (default 300)
+  --rate N              Puts per second (default 100)
   --endpoints LIST      use these members (host:port,...) instead of starting three
   --seed-ports          start them on seed 000's ports (12379/22379/32379) instead of free ones
   --binary NAME         tsetcd (default) or etcd (from PATH, as a reference)
-  --kill                SIGKILL the busiest member after a third of each policy's Puts (pick_first
-                        fails over, round_robin skips it); it is restarted before the next policy
+  --kill                SIGKILL the busiest member after a third of each mode's Puts (pick_first
+                        fails over, round_robin skips it); it is restarted before the next mode
+  --add                 add a fourth member after a third of each mode's Puts (static endpoints
+                        and dns:/// do not see it; adds the membership mode, which does); it is
+                        removed again before the next mode
+  --slow                make the first follower slow: SIGSTOP for 50 ms of every 100 ms, as a CPU
+                        limit throttles a container (share and p99 per mode)
+  --slow-ms N           with --slow: ms stopped of every 100 (default 50)
   -w, --write-out FMT   table (default) or json
   --html FILE           also write an HTML report with the charts
 
@@ -30,18 +38,20 @@ Flags of kube:
   --replicas N          replicas per deployment (default 3)
   --scenario LIST       comma-separated subset of: ${SCENARIOS.map((s) => s.id).join(', ')}
   -w, --write-out FMT   table (default) or json
-Exit status: 0 when every scenario came out as it demonstrates, 1 when one did not, 2 on errors.
   --scale               also scale each Deployment 3 -> 5 mid-run and show when each gateway
                         notices (gRPC without and with a server max connection age; HTTP/1.1)
   --dnat MODE           how a Service VIP picks a pod per connection: random (default, as
                         kube-proxy) or round-robin
   --html FILE           also write an HTML report with the charts
 Needs root, iproute2, nftables and util-linux; everything it creates is removed on exit.
+Exit status of kube: 0 when every scenario came out as it demonstrates, 1 when one did not, 2 on
+errors. Of lb: 0, or 2 on errors.
 `;
 
 /** Upper bounds on what a user may ask for (the pod /24 and patience). */
 const REQUESTS_MAX = 10_000;
 const REPLICAS_MAX = 20;
+const RATE_MAX = 10_000;
 
 function intFlag(name: string, v: string | undefined, max: number): number {
   const n = Number(v);
@@ -139,6 +149,12 @@ async function runLbCommand(rest: readonly string[]): Promise<number> {
         opts.endpoints = (value() ?? '').split(',').map((e) => e.replace(/^https?:\/\//, ''));
       else if (name === '--seed-ports') opts.seedPorts = true;
       else if (name === '--kill') opts.kill = true;
+      else if (name === '--add') opts.add = true;
+      else if (name === '--slow') opts.slow = true;
+      else if (name === '--slow-ms') {
+        opts.slowStoppedMs = intFlag(name, value(), 90);
+        opts.slow = true;
+      } else if (name === '--rate') opts.rate = intFlag(name, value(), RATE_MAX);
       else if (name === '--binary') {
         const b = value();
         if (b !== 'tsetcd' && b !== 'etcd') throw new LabError('--binary: want tsetcd or etcd');

@@ -14,7 +14,8 @@ import { after, before, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
 import type { KubeLabResult } from './kube.js';
 import type { LbResult } from './lb.js';
-import { renderHtml, renderLbHtml } from './report.js';
+import { renderHtml } from './report.js';
+import { renderLbHtml } from './report-lb.js';
 
 function chromiumPath(): string | undefined {
   for (const name of ['chromium', 'chromium-browser']) {
@@ -101,17 +102,58 @@ const kube: KubeLabResult = {
 const lb: LbResult = {
   binary: 'tsetcd',
   endpoints: ['127.0.0.1:12379', '127.0.0.1:22379', '127.0.0.1:32379'],
+  rate: 100,
   policies: [
     {
       policy: 'round_robin',
+      target: 'static endpoints',
       requests: 90,
       failures: 0,
+      latencyMsP50: 2.1,
+      latencyMsP99: 7.5,
       members: [
-        { member: 'node1', endpoint: '127.0.0.1:12379', requests: 30, packets: 32, share: 1 / 3 },
-        { member: 'node2', endpoint: '127.0.0.1:22379', requests: 29, packets: 31, share: 29 / 90 },
-        { member: 'node3', endpoint: '127.0.0.1:32379', requests: 31, packets: 33, share: 31 / 90 },
+        {
+          member: 'node1',
+          endpoint: '127.0.0.1:12379',
+          requests: 30,
+          packets: 32,
+          share: 1 / 3,
+          latencyMsP50: 2,
+          latencyMsP99: 6,
+        },
+        {
+          member: 'node2',
+          endpoint: '127.0.0.1:22379',
+          requests: 29,
+          packets: 31,
+          share: 29 / 90,
+          latencyMsP50: 2.2,
+          latencyMsP99: 7.5,
+        },
+        {
+          member: 'node3',
+          endpoint: '127.0.0.1:32379',
+          requests: 31,
+          packets: 33,
+          share: 31 / 90,
+          latencyMsP50: 2.1,
+          latencyMsP99: 7,
+        },
       ],
-      timeline: [[30, 29, 31]],
+      kill: {
+        member: 'node3',
+        wasLeader: false,
+        afterPuts: 30,
+        atMs: 1010,
+        failoverMs: 40,
+        failuresAfter: 0,
+        putsAfter: [30, 30, 0],
+      },
+      timeline: [
+        [10, 10, 10],
+        [20, 19, 1],
+      ],
+      timelineFailures: [0, 0],
     },
   ],
 };
@@ -176,4 +218,28 @@ test('lab lb report: one chart per policy with each member to scale', { skip }, 
   for (const b of bars) assert.ok(Math.abs(b.width - (b.answers / 31) * 360) <= 1, `${b.pod}: ${b.width}`);
   assert.match(text, /round_robin/);
   assert.match(text, /127\.0\.0\.1:22379/);
+  assert.match(text, /killed node3 after 30 Puts/);
+  // The timeline: one stacked column per second, each member's segment its share of that second.
+  const page = await browser!.newPage();
+  await page.setContent(renderLbHtml(lb), { waitUntil: 'load' });
+  const segs = await page.$$eval('rect.tl', (rects) =>
+    rects.map((r) => ({
+      second: Number(r.getAttribute('data-second')),
+      member: r.getAttribute('data-member'),
+      count: Number(r.getAttribute('data-count')),
+      height: r.getBoundingClientRect().height,
+    })),
+  );
+  await page.close();
+  const second1 = segs.filter((x) => x.second === 1);
+  assert.deepEqual(
+    second1.map((x) => [x.member, x.count]),
+    [
+      ['node1', 20],
+      ['node2', 19],
+      ['node3', 1],
+    ],
+  );
+  const total = second1.reduce((a, x) => a + x.height, 0);
+  assert.ok(Math.abs(second1[0]!.height / total - 0.5) < 0.01, 'node1 half of second 1');
 });

@@ -5,7 +5,6 @@
 import { renderTable } from '../ui/index.js';
 import type { KubeLabResult, ScenarioResult } from './kube.js';
 import type { ScaleResult } from './kube-scale.js';
-import type { LbResult } from './lb.js';
 
 /** Width of the longest terminal bar, in cells. */
 export const BAR_CELLS_MAX = 40;
@@ -19,7 +18,7 @@ export function bar(value: number, max: number, cells = BAR_CELLS_MAX): string {
   return '█'.repeat(full) + (rest > 0 ? ' ▏▎▍▌▋▊▉'[rest]! : '');
 }
 
-function pct(n: number, of: number): string {
+export function pct(n: number, of: number): string {
   return of > 0 ? `${Math.round((n / of) * 100)}%` : '-';
 }
 
@@ -88,7 +87,7 @@ export function renderScaleText(scale: readonly ScaleResult[]): string {
   return `${table}${timelines.join('\n')}\n`;
 }
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 }
 
@@ -187,84 +186,4 @@ ${rows}
 </table>
 <p>Bars: share of answers from the new pods in each second after the scale-up.</p>
 ${charts}`;
-}
-
-/** `tsetcd lab lb`: one table (policy, member, requests, packets, share) and bars per policy. */
-export function renderLbText(r: LbResult): string {
-  const table = renderTable({
-    header: ['POLICY', 'MEMBER', 'ENDPOINT', 'REQUESTS', 'PACKETS', 'SHARE'],
-    rows: r.policies.flatMap((p) =>
-      p.members.map((m) => [
-        p.policy,
-        m.member,
-        m.endpoint,
-        String(m.requests),
-        m.packets === null ? '-' : String(m.packets),
-        pct(m.share, 1),
-      ]),
-    ),
-    align: ['left', 'left', 'left', 'right', 'right', 'right'],
-  });
-  const charts = r.policies.map((p) => {
-    const max = Math.max(...p.members.map((m) => m.requests));
-    return `${p.policy} — ${p.requests} Puts${p.failures > 0 ? ` (${p.failures} failed)` : ''}\n${p.members
-      .map(
-        (m) =>
-          `  ${m.member} ${m.endpoint.padEnd(16)} ${bar(m.requests, max).padEnd(BAR_CELLS_MAX)} ${String(m.requests).padStart(5)}  ${pct(m.share, 1).padStart(4)}`,
-      )
-      .join('\n')}${p.kill ? `\n  ${killLine(p.kill)}\n${timelineText(p)}` : ''}`;
-  });
-  return `${table}${r.packetsNote ? `(${r.packetsNote})\n` : ''}\n${charts.join('\n\n')}\n`;
-}
-
-/** Puts per member in each second (by the answering member), one line a second. */
-export function timelineText(p: LbResult['policies'][number]): string {
-  return p.timeline
-    .map(
-      (row, sec) =>
-        `  +${sec}s  ${row.map((n, i) => `${p.members[i]?.member ?? i} ${String(n).padStart(3)}`).join('  ')}`,
-    )
-    .join('\n');
-}
-
-/** One sentence on a `--kill` run. */
-export function killLine(k: NonNullable<LbResult['policies'][number]['kill']>): string {
-  const next =
-    k.failoverMs === null
-      ? 'no Put succeeded afterwards'
-      : `next success after ${(k.failoverMs / 1000).toFixed(2)} s`;
-  return `killed ${k.member}${k.wasLeader ? ' (the leader)' : ''} after ${k.afterPuts} Puts: ${next}, ${k.failuresAfter} failed; Puts afterwards per member ${k.putsAfter.join('/')}`;
-}
-
-/** `tsetcd lab lb` as a self-contained HTML page with one SVG bar chart per policy. */
-export function renderLbHtml(r: LbResult): string {
-  const sections = r.policies
-    .map((p) => {
-      const asScenario = {
-        title: p.policy,
-        requests: p.requests,
-        failures: p.failures,
-        backends: p.members.map((m) => ({ pod: `${m.member} ${m.endpoint}`, answers: m.requests })),
-      } as unknown as ScenarioResult;
-      const rows = p.members
-        .map(
-          (m) =>
-            `<tr><td>${m.member}</td><td>${m.endpoint}</td><td>${m.requests}</td><td>${m.packets ?? '-'}</td><td>${pct(m.share, 1)}</td></tr>`,
-        )
-        .join('');
-      return `<section id="${p.policy}"><h2>${p.policy}</h2>${svgBars(asScenario)}${p.kill ? `<p>${esc(killLine(p.kill))}</p>` : ''}<table><tr><th>member</th><th>endpoint</th><th>requests</th><th>packets</th><th>share</th></tr>${rows}</table></section>`;
-    })
-    .join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>tsetcd lab lb</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin-top:.5em}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bar{fill:#3b78c4}.pod{font:13px monospace}.num{font:13px sans-serif}
-</style></head><body>
-<h1>Seed 000: where do the client's requests go?</h1>
-<p>${esc(r.binary)} members ${r.endpoints.map(esc).join(', ')}; requests counted by each member's own
-grpc_server_handled_total (KV.Put); packets: TCP segments with PSH to each client port${r.packetsNote ? ` (${esc(r.packetsNote)})` : ''}.</p>
-${sections}
-</body></html>
-`;
 }

@@ -1,0 +1,213 @@
+// The JSON gateway under load, tsetcd next to etcd 3.4 in the same run: one single-member server of
+// each (fresh data dirs, free ports), then for put and range (linearizable) 100 concurrent HTTP/1.1
+// clients on keep-alive connections (one http.Agent, 100 sockets) POSTing /v3/kv/put or
+// /v3/kv/range for a fixed time after a warm-up, servers measured one after the other (etcd first,
+// then tsetcd; the order flips per operation). Reports per server: requests, errors, throughput,
+// latency p50/p99, and the server's CPU time per request (utime+stime from /proc/<pid>/stat over
+// the measured interval) — the number that means something on a loaded machine.
+// Usage: node scripts/bench-gateway.mjs [--quick] [--seconds N] [--clients N] [-w json]
+// (`npm run bench:gateway`; needs etcd on PATH). Indicative only on a shared machine.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const argv = process.argv.slice(2);
+const arg = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : dflt;
+};
+const quick = argv.includes('--quick');
+const seconds = arg('--seconds', quick ? 4 : 10);
+const clients = arg('--clients', 100);
+const warmupMs = quick ? 500 : 1500;
+const json = argv.includes('json');
+const dir = mkdtempSync(join(tmpdir(), 'tsetcd-bench-gateway-'));
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (sysconf(_SC_CLK_TCK), 100 on Linux). */
+const CLK_TCK = 100;
+const VALUE = Buffer.alloc(128, 0x76).toString('base64');
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU time (ms) a process used so far, from /proc/<pid>/stat (fields 14 and 15). */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+async function startServer(kind) {
+  const [client, peer] = [await freePort(), await freePort()];
+  const flags = [
+    `--data-dir=${join(dir, kind)}`,
+    `--name=${kind}`,
+    `--listen-client-urls=http://127.0.0.1:${client}`,
+    `--advertise-client-urls=http://127.0.0.1:${client}`,
+    `--listen-peer-urls=http://127.0.0.1:${peer}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+    `--initial-cluster=${kind}=http://127.0.0.1:${peer}`,
+  ];
+  const child =
+    kind === 'etcd'
+      ? spawn('etcd', flags, { stdio: 'ignore' })
+      : spawn(process.execPath, [join(root, 'bin', 'tsetcd.js'), ...flags], { stdio: 'ignore' });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${kind} exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${client}/health`, { signal: AbortSignal.timeout(1000) });
+      if ((await r.text()).includes('"true"')) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${kind} not healthy in 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { kind, child, port: client };
+}
+
+/** One POST on a keep-alive agent; resolves with the HTTP status (0 on a transport error). */
+function post(agent, port, path, body) {
+  return new Promise((resolve) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(0));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+function quantile(sorted, q) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length))) - 1];
+}
+
+/** `clients` loops sending `op` for warm-up + `seconds`; measures only after the warm-up. */
+async function load(server, op) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const path = op === 'put' ? '/v3/kv/put' : '/v3/kv/range';
+  let measuring = false;
+  let stop = false;
+  let ok = 0;
+  let errors = 0;
+  const lat = [];
+  let n = 0;
+  const loop = async (c) => {
+    while (!stop) {
+      const key = Buffer.from(`bench/${c}/${op === 'put' ? n++ % 1000 : 0}`).toString('base64');
+      const body = op === 'put' ? `{"key":"${key}","value":"${VALUE}"}` : `{"key":"${key}"}`;
+      const t0 = performance.now();
+      const status = await post(agent, server.port, path, body);
+      if (!measuring) continue;
+      if (status === 200) {
+        ok++;
+        lat.push(performance.now() - t0);
+      } else errors++;
+    }
+  };
+  // range reads keys the puts wrote; seed them so every range finds one.
+  if (op === 'range')
+    for (let c = 0; c < clients; c++)
+      await post(
+        agent,
+        server.port,
+        '/v3/kv/put',
+        `{"key":"${Buffer.from(`bench/${c}/0`).toString('base64')}","value":"${VALUE}"}`,
+      );
+  const loops = Array.from({ length: clients }, (_, c) => loop(c));
+  await new Promise((r) => setTimeout(r, warmupMs));
+  measuring = true;
+  const cpu0 = cpuMs(server.child.pid);
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const cpu1 = cpuMs(server.child.pid);
+  const client1 = process.cpuUsage(client0);
+  const elapsed = (performance.now() - t0) / 1000;
+  measuring = false;
+  stop = true;
+  await Promise.all(loops);
+  agent.destroy();
+  lat.sort((a, b) => a - b);
+  return {
+    server: server.kind,
+    op,
+    clients,
+    requests: ok,
+    errors,
+    perSecond: Math.round(ok / elapsed),
+    p50Ms: quantile(lat, 0.5),
+    p99Ms: quantile(lat, 0.99),
+    serverCpuMsPerRequest: ok > 0 ? (cpu1 - cpu0) / ok : null,
+    clientCpuMsPerRequest: ok > 0 ? (client1.user + client1.system) / 1000 / ok : null,
+  };
+}
+
+const servers = [];
+const rows = [];
+try {
+  for (const kind of ['etcd', 'tsetcd']) servers.push(await startServer(kind));
+  for (const [i, op] of ['put', 'range'].entries()) {
+    const order = i % 2 === 0 ? servers : [...servers].reverse();
+    for (const s of order) {
+      const r = await load(s, op);
+      rows.push(r);
+      if (!json)
+        process.stderr.write(
+          `${r.server} ${r.op}: ${r.perSecond}/s, ${r.errors} errors, p99 ${r.p99Ms?.toFixed(1)} ms, server CPU ${r.serverCpuMsPerRequest?.toFixed(3)} ms/req\n`,
+        );
+    }
+  }
+} finally {
+  for (const s of servers) s.child.kill('SIGTERM');
+  await Promise.all(
+    servers.map((s) => (s.child.exitCode !== null ? null : new Promise((r) => s.child.once('exit', r)))),
+  );
+  rmSync(dir, { recursive: true, force: true });
+}
+if (json) process.stdout.write(`${JSON.stringify({ seconds, clients, rows }, null, 2)}\n`);
+else {
+  const f = (v, d = 1) => (v === null ? '-' : v.toFixed(d));
+  const lines = [
+    `JSON gateway, ${clients} HTTP/1.1 keep-alive clients, ${seconds} s per row (indicative: shared machine)`,
+    '',
+    '| op | server | req/s | errors | p50 ms | p99 ms | server CPU ms/req | tsetcd/etcd CPU per req |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const op of ['put', 'range']) {
+    const e = rows.find((r) => r.server === 'etcd' && r.op === op);
+    for (const r of rows.filter((x) => x.op === op)) {
+      const ratio =
+        r.server === 'tsetcd' && e?.serverCpuMsPerRequest
+          ? f(r.serverCpuMsPerRequest / e.serverCpuMsPerRequest, 2)
+          : '';
+      lines.push(
+        `| ${op} | ${r.server} | ${r.perSecond} | ${r.errors} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.serverCpuMsPerRequest, 3)} | ${ratio} |`,
+      );
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
