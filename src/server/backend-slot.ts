@@ -181,7 +181,10 @@ export class BackendSlot {
     rmSync(join(cfg.layout.storeDir, 'db', 'lock.mdb'), { force: true });
     this.store = await BackendSlot.openStore(cfg, metrics, logger);
     await this.store.syncAll();
+    const oldLessor = this.lessor;
     this.reload();
+    // The member keeps leading through a swap: its lease clock goes on (see Lessor.adoptClockOf).
+    this.lessor.adoptClockOf(oldLessor);
     this.host.onSwapped();
     metrics.dbTotalSize.set(this.store.dbSize());
   }

@@ -264,6 +264,23 @@ export class Lessor {
     }
   }
 
+  /**
+   * Takes over the lease clock of the lessor this one replaces (the store under the same member was
+   * swapped: Defragment): a primary stays primary, and each lease both know keeps its expiry, so
+   * a defragment neither stalls keep-alives until the next election nor extends any lease. A lease
+   * only this one knows starts its full TTL.
+   */
+  adoptClockOf(old: Lessor): void {
+    if (!old.primary) return;
+    this.primary = true;
+    const now = this.now();
+    for (const [id, l] of this.leases) {
+      const before = old.leases.get(id);
+      l.expiryMs = before !== undefined ? before.expiryMs : now + l.ttl * 1000;
+      this.scheduleCheckpoint(l);
+    }
+  }
+
   /** No longer the leader: leases stop expiring here until this member leads again. */
   demote(): void {
     this.primary = false;

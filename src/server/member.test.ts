@@ -210,3 +210,17 @@ test('a Raft snapshot after Defragment syncs the new database and the member kee
     { snapshotCount: 5 },
   );
 });
+
+// Regression (found by the gateway fuzzer): after Defragment the store's lessor was rebuilt and
+// never promoted, so on the leader LeaseTimeToLive and keep-alives timed out until the next
+// election. The lease clock must go on through the swap, neither stalled nor extended.
+test('leases keep working through a Defragment on the leader, with their expiry unchanged', async () => {
+  await withMember(async (m) => {
+    const { ID } = await m.leaseGrant({ TTL: 60n, ID: 0n });
+    const before = await m.leaseTimeToLive(ID);
+    await m.defragment();
+    const after = await m.leaseTimeToLive(ID);
+    assert.ok(after.ttl <= before.ttl && after.ttl >= before.ttl - 2, `ttl ${before.ttl} -> ${after.ttl}`);
+    assert.ok((await m.leaseRenew(ID)) === 60, 'keep-alive after defragment');
+  });
+});
