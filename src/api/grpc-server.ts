@@ -409,6 +409,19 @@ function releaseStream(stream: ServerHttp2Stream): void {
   });
 }
 
+/** Answers OK headers now and grpc-status 0 trailers once the body is written, then frees the stream. */
+function respondOk(stream: ServerHttp2Stream): void {
+  stream.respond(GRPC_HEADERS_OK, { waitForTrailers: true });
+  stream.once('wantTrailers', () => {
+    try {
+      stream.sendTrailers({ 'grpc-status': '0' });
+      releaseStream(stream);
+    } catch {
+      // stream reset meanwhile
+    }
+  });
+}
+
 /**
  * Parses grpc-timeout ("100m", "5S", ...) into milliseconds; undefined when absent or malformed. The
  * spec allows at most 8 digits and a unit; grpc-go refuses anything else, we serve without deadline.
@@ -584,15 +597,7 @@ class ServerCall implements StreamCall<unknown, unknown> {
     this.done = true;
     this.cleanup();
     const stream = this.stream;
-    stream.respond(GRPC_HEADERS_OK, { waitForTrailers: true });
-    stream.once('wantTrailers', () => {
-      try {
-        stream.sendTrailers({ 'grpc-status': '0' });
-        releaseStream(stream);
-      } catch {
-        // stream reset meanwhile
-      }
-    });
+    respondOk(stream);
     stream.end(bytes);
     this.server.reportHandled(this.reg, Status.OK);
   }
@@ -619,15 +624,7 @@ class ServerCall implements StreamCall<unknown, unknown> {
     this.cleanup();
     const stream = this.stream;
     stream.once('close', () => m.release());
-    stream.respond(GRPC_HEADERS_OK, { waitForTrailers: true });
-    stream.once('wantTrailers', () => {
-      try {
-        stream.sendTrailers({ 'grpc-status': '0' });
-        releaseStream(stream);
-      } catch {
-        // stream reset meanwhile
-      }
-    });
+    respondOk(stream);
     const prefix = Buffer.alloc(5);
     prefix.writeUInt32BE(total, 1);
     stream.write(prefix);

@@ -55,7 +55,7 @@ function checks(member: Member): { livez: Check[]; readyz: Check[] } {
   const dataCorruption: Check = {
     name: 'data_corruption',
     run: async () =>
-      member.activeAlarms().some((a) => a.alarm === AlarmType.CORRUPT) ? 'Alarm active:CORRUPT' : undefined,
+      member.alarms.list().some((a) => a.alarm === AlarmType.CORRUPT) ? 'Alarm active:CORRUPT' : undefined,
   };
   return { livez: [ping, serializableRead], readyz: [ping, serializableRead, dataCorruption] };
 }

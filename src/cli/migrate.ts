@@ -225,21 +225,7 @@ class Rpc {
   }
 
   async revision(): Promise<number> {
-    const r = await this.call(KVService.range, {
-      key: Buffer.from([0]),
-      rangeEnd: Buffer.alloc(0),
-      limit: 1n,
-      revision: 0n,
-      sortOrder: 0,
-      sortTarget: 0,
-      serializable: false,
-      keysOnly: true,
-      countOnly: true,
-      minModRevision: 0n,
-      maxModRevision: 0n,
-      minCreateRevision: 0n,
-      maxCreateRevision: 0n,
-    });
+    const r = await this.call(KVService.range, { ...rangeReq(Buffer.from([0]), Buffer.alloc(0)), limit: 1n });
     return Number(r.header!.revision);
   }
 }

@@ -26,6 +26,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { collectBodyCapped } from '../pkg/index.js';
 import type { PeerServer } from '../transport/index.js';
 import type { ResolvedConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -185,16 +186,8 @@ export function makePeerGet(tlsGet?: PeerGet): PeerGet {
           agent: false,
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          let bytes = 0;
-          res.on('data', (c: Buffer) => {
-            bytes += c.length;
-            if (bytes > HASHKV_BODY_BYTES_MAX)
-              req.destroy(new Error(`peer answer over ${HASHKV_BODY_BYTES_MAX} bytes`));
-            else chunks.push(c);
-          });
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 500, text: Buffer.concat(chunks).toString('utf8') }),
+          collectBodyCapped(req, res, HASHKV_BODY_BYTES_MAX, (body) =>
+            resolve({ status: res.statusCode ?? 500, text: body.toString('utf8') }),
           );
           res.on('error', reject);
         },

@@ -188,19 +188,10 @@ test('events are published in revision order after the entries are durable', asy
 test('a Raft snapshot after Defragment syncs the new database and the member keeps serving', async () => {
   await withMember(
     async (m) => {
-      const put = (k: string) =>
-        m.put({
-          key: Buffer.from(k),
-          value: Buffer.from('v'),
-          lease: 0n,
-          prevKv: false,
-          ignoreValue: false,
-          ignoreLease: false,
-        });
-      for (let i = 0; i < 3; i++) await put(`before${i}`);
+      for (let i = 0; i < 3; i++) await put(m, `before${i}`);
       await m.defragment();
       // Enough entries for at least two snapshots after the swap.
-      for (let i = 0; i < 20; i++) await put(`after${i}`);
+      for (let i = 0; i < 20; i++) await put(m, `after${i}`);
       assert.equal(m.healthy, true, 'the member stopped after a snapshot following the store swap');
       const r = await m.range(
         RangeRequest.fromPartial({ key: Buffer.from('a'), rangeEnd: Buffer.from('b') }),

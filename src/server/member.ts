@@ -6,7 +6,6 @@
 import type { MvccStore } from '../mvcc/index.js';
 import type { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import type {
-  AlarmMember,
   AlarmRequest,
   AlarmResponse,
   CompactionRequest,
@@ -61,12 +60,9 @@ import { Signal } from './signal.js';
 export class Member {
   readonly memberId: bigint;
   readonly clusterId: bigint;
-  readonly metrics: ServerMetrics;
   /** Password hashing off the event loop (issue 13), at `bcryptCost`. */
   readonly bcrypt = new BcryptPool();
   readonly bcryptCost: number;
-  /** The configuration with every default resolved. */
-  readonly cfg: ResolvedConfig;
   /** The Raft driver (the Ready loop); set once at open. Tests and diagnostics may read it. */
   driver!: RaftDriver;
   /** Notified at every leader change and every applied conf change (what waits wake on). */
@@ -85,15 +81,14 @@ export class Member {
   onFailed: ((err: unknown) => void) | undefined;
 
   private constructor(
-    cfg: ResolvedConfig,
+    /** The configuration with every default resolved. */
+    readonly cfg: ResolvedConfig,
     store: MvccStore,
     readonly logger: Logger,
     readonly identity: Identity,
     peerHttp: PeerHttpClient,
-    metrics: ServerMetrics,
+    readonly metrics: ServerMetrics,
   ) {
-    this.cfg = cfg;
-    this.metrics = metrics;
     this.bcryptCost = effectiveBcryptCost(cfg.bcryptCost);
     this.memberId = identity.memberId;
     this.clusterId = identity.clusterId;
@@ -333,11 +328,6 @@ export class Member {
 
   status(): MemberStatus {
     return this.parts.maintenance.status();
-  }
-
-  /** The active alarms (copies), for health checks. */
-  activeAlarms(): AlarmMember[] {
-    return this.alarms.list();
   }
 
   /** /health: ready (etcd serves no client before), a leader and no alarm, as etcd 3.4 judges it. */

@@ -176,7 +176,7 @@ export class ServerMetrics {
     name: 'etcd_disk_backend_defrag_duration_seconds',
     help: 'The latency distribution of backend defragmentation.',
     // prometheus.ExponentialBuckets(.1, 2, 13)
-    buckets: Array.from({ length: 13 }, (_, i) => Number((0.1 * 2 ** i).toPrecision(6))),
+    buckets: exponentialBuckets(0.1, 2, 13),
     registers: [this.registry],
   });
   readonly defragInflight = new Gauge({
@@ -189,7 +189,7 @@ export class ServerMetrics {
     help: 'Round-Trip-Time histogram between peers',
     labelNames: ['To'],
     // prometheus.ExponentialBuckets(0.0001, 2, 14)
-    buckets: Array.from({ length: 14 }, (_, i) => Number((0.0001 * 2 ** i).toPrecision(6))),
+    buckets: exponentialBuckets(0.0001, 2, 14),
     registers: [this.registry],
   });
   /** Observes a peer link's round trip (an answered HTTP/2 ping on the Raft message stream), in seconds. */
@@ -201,14 +201,14 @@ export class ServerMetrics {
     name: 'etcd_snap_db_save_total_duration_seconds',
     help: 'The total latency distributions of v3 snapshot save',
     // prometheus.ExponentialBuckets(0.1, 2, 10)
-    buckets: Array.from({ length: 10 }, (_, i) => Number((0.1 * 2 ** i).toPrecision(6))),
+    buckets: exponentialBuckets(0.1, 2, 10),
     registers: [this.registry],
   });
   readonly snapDbFsyncSeconds = new Histogram({
     name: 'etcd_snap_db_fsync_duration_seconds',
     help: 'The latency distributions of fsyncing .snap.db file',
     // prometheus.ExponentialBuckets(0.001, 2, 14)
-    buckets: Array.from({ length: 14 }, (_, i) => Number((0.001 * 2 ** i).toPrecision(6))),
+    buckets: exponentialBuckets(0.001, 2, 14),
     registers: [this.registry],
   });
   // Raft snapshot files (etcd's snap.Save), ExponentialBuckets(0.001, 2, 14) each.
@@ -225,7 +225,7 @@ export class ServerMetrics {
     'The latency distributions of fsync called by snap.',
   );
   private snapHistogram(name: string, help: string): Histogram {
-    const buckets = Array.from({ length: 14 }, (_, i) => Number((0.001 * 2 ** i).toPrecision(6)));
+    const buckets = exponentialBuckets(0.001, 2, 14);
     return new Histogram({ name, help, buckets, registers: [this.registry] });
   }
   /** A raft snapshot file was saved. */
@@ -249,13 +249,13 @@ export class ServerMetrics {
   readonly hashSeconds = new Histogram({
     name: 'etcd_mvcc_hash_duration_seconds',
     help: 'The latency distribution of storage hash operation.',
-    buckets: Array.from({ length: 15 }, (_, i) => Number((0.01 * 2 ** i).toPrecision(6))),
+    buckets: exponentialBuckets(0.01, 2, 15),
     registers: [this.registry],
   });
   readonly hashRevSeconds = new Histogram({
     name: 'etcd_mvcc_hash_rev_duration_seconds',
     help: 'The latency distribution of storage hash by revision operation.',
-    buckets: Array.from({ length: 15 }, (_, i) => Number((0.01 * 2 ** i).toPrecision(6))),
+    buckets: exponentialBuckets(0.01, 2, 15),
     registers: [this.registry],
   });
   readonly snapshotApplyInProgress = new Gauge({
@@ -267,7 +267,7 @@ export class ServerMetrics {
     name: 'etcd_disk_backend_snapshot_duration_seconds',
     help: 'The latency distribution of backend snapshots.',
     // prometheus.ExponentialBuckets(.01, 2, 17)
-    buckets: Array.from({ length: 17 }, (_, i) => Number((0.01 * 2 ** i).toPrecision(6))),
+    buckets: exponentialBuckets(0.01, 2, 17),
     registers: [this.registry],
   });
 }
@@ -510,4 +510,9 @@ function fdLimit(): number {
   } catch {
     return 0;
   }
+}
+
+/** Prometheus's ExponentialBuckets(start, factor, count), rounded as Go prints them (6 digits). */
+export function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => Number((start * factor ** i).toPrecision(6)));
 }

@@ -4,6 +4,7 @@
  * https:// URLs (client certificate, trusted CA) and plain fetch for http:// ones.
  */
 import https from 'node:https';
+import { collectBodyCapped } from '../pkg/index.js';
 import type { TlsEndpoint } from './endpoint.js';
 
 /** The subset of fetch the member uses on peer URLs. */
@@ -31,20 +32,11 @@ export function makePeerFetch(endpoint: TlsEndpoint | undefined): PeerFetch {
           agent: false,
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          let bytes = 0;
-          res.on('data', (c: Buffer) => {
-            bytes += c.length;
-            if (bytes > PEER_RESPONSE_BYTES_MAX)
-              req.destroy(new Error(`peer answer over ${PEER_RESPONSE_BYTES_MAX} bytes`));
-            else chunks.push(c);
-          });
-          res.on('end', () => {
+          collectBodyCapped(req, res, PEER_RESPONSE_BYTES_MAX, (all) => {
             const headers = new Headers();
             for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
             const status = res.statusCode ?? 500;
-            const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
-            resolve(new Response(body, { status, headers }));
+            resolve(new Response(status === 204 || status === 304 ? null : all, { status, headers }));
           });
           res.on('error', reject);
         },

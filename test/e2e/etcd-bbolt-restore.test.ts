@@ -11,7 +11,6 @@
 //    revision, the compacted error and the leases;
 //  - damaged copies are refused by restore, with no data dir or temp dir left.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -23,28 +22,12 @@ import {
   type EtcdClients,
   etcdctl,
   freePort,
-  repoRoot,
   settle,
   tempDir,
+  tsetcdCli,
 } from '../helpers/index.js';
 
-function tsetcd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'tsetcd.js'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const tsetcd = (args: string[]) => tsetcdCli(args, { timeoutMs: 120_000 });
 
 const dir = tempDir('tsetcd-bbolt-restore-');
 const procs: Proc[] = [];

@@ -8,30 +8,13 @@
 // tsetcd too and compare HashKV. Checked to fail without the bbolt writer (an lmdb file: etcdctl
 // status answers "invalid database").
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
-import { b, connect, type EtcdClients, etcdctl, freePort, repoRoot, tempDir } from '../helpers/index.js';
+import { b, connect, type EtcdClients, etcdctl, freePort, tempDir, tsetcdCli } from '../helpers/index.js';
 
-function tsetcd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'tsetcd.js'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const tsetcd = (args: string[]) => tsetcdCli(args, { timeoutMs: 120_000 });
 
 test('a tsetcd snapshot is an etcd snapshot: etcdctl status, etcdctl restore, etcd serves it', {
   timeout: 120_000,

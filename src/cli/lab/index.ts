@@ -82,11 +82,7 @@ export async function runLab(argv: readonly string[]): Promise<number> {
     log: (line) => process.stderr.write(`lab: ${line} (+${((performance.now() - t0) / 1000).toFixed(1)}s)\n`),
   };
   try {
-    for (let i = 0; i < rest.length; i++) {
-      const a = rest[i]!;
-      const eq = a.indexOf('=');
-      const name = eq >= 0 ? a.slice(0, eq) : a;
-      const value = () => (eq >= 0 ? a.slice(eq + 1) : rest[++i]);
+    const helped = eachFlag(rest, (name, value) => {
       if (name === '-n' || name === '--requests') opts.requests = intFlag(name, value(), REQUESTS_MAX);
       else if (name === '--replicas') opts.replicas = intFlag(name, value(), REPLICAS_MAX);
       else if (name === '-w' || name === '--write-out') {
@@ -105,9 +101,11 @@ export async function runLab(argv: readonly string[]): Promise<number> {
         opts.scenarios = ids as ScenarioId[];
       } else if (name === '--help' || name === '-h') {
         process.stdout.write(LAB_HELP);
-        return 0;
+        return true;
       } else throw new LabError(`unknown flag ${name}`);
-    }
+      return false;
+    });
+    if (helped) return 0;
     const result = await runKubeLab(opts);
     process.stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : renderText(result));
     if (html) {
@@ -139,11 +137,7 @@ async function runLbCommand(rest: readonly string[]): Promise<number> {
     log: (line) => process.stderr.write(`lab: ${line} (+${((performance.now() - t0) / 1000).toFixed(1)}s)\n`),
   };
   try {
-    for (let i = 0; i < rest.length; i++) {
-      const a = rest[i]!;
-      const eq = a.indexOf('=');
-      const name = eq >= 0 ? a.slice(0, eq) : a;
-      const value = () => (eq >= 0 ? a.slice(eq + 1) : rest[++i]);
+    eachFlag(rest, (name, value) => {
       if (name === '-n' || name === '--requests') opts.requests = intFlag(name, value(), REQUESTS_MAX);
       else if (name === '--endpoints')
         opts.endpoints = (value() ?? '').split(',').map((e) => e.replace(/^https?:\/\//, ''));
@@ -164,7 +158,8 @@ async function runLbCommand(rest: readonly string[]): Promise<number> {
         if (format !== 'table' && format !== 'json') throw new LabError(`${name}: want table or json`);
       } else if (name === '--html') html = value();
       else throw new LabError(`unknown flag ${name}`);
-    }
+      return false;
+    });
     if (opts.endpoints.length > 0 && opts.endpoints.length !== 3)
       throw new LabError('--endpoints: want three members');
     const result = await runLbLab(opts);
@@ -181,4 +176,21 @@ async function runLbCommand(rest: readonly string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/**
+ * Calls `on` for each flag of `args` (`--name=value` or `--name value`: `value()` takes the next
+ * argument); stops and returns true as soon as `on` returns true.
+ */
+function eachFlag(
+  args: readonly string[],
+  on: (name: string, value: () => string | undefined) => boolean,
+): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const eq = a.indexOf('=');
+    const name = eq >= 0 ? a.slice(0, eq) : a;
+    if (on(name, () => (eq >= 0 ? a.slice(eq + 1) : args[++i]))) return true;
+  }
+  return false;
 }
