@@ -7,7 +7,7 @@ import { request as httpsGet } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, type ClientOptions } from '../client/index.js';
-import { realClock } from '../pkg/index.js';
+import { collectBodyCapped, realClock } from '../pkg/index.js';
 import { ClusterPoller, type PollerHost } from './poller.js';
 import { DashboardServer } from './server.js';
 
@@ -42,17 +42,16 @@ export function scrapeMetrics(clientURL: string, o: ClientOptions, timeoutMs: nu
           : {}),
       },
       (res) => {
-        const chunks: Buffer[] = [];
-        let n = 0;
-        res.on('data', (c: Buffer) => {
-          n += c.length;
-          if (n > METRICS_BYTES_MAX) req.destroy(new Error('metrics body too large'));
-          else chunks.push(c);
-        });
-        res.on('end', () => {
-          if (res.statusCode !== 200) reject(new Error(`/metrics answered ${res.statusCode}`));
-          else resolve(Buffer.concat(chunks).toString('utf8'));
-        });
+        collectBodyCapped(
+          req,
+          res,
+          METRICS_BYTES_MAX,
+          (body) => {
+            if (res.statusCode !== 200) reject(new Error(`/metrics answered ${res.statusCode}`));
+            else resolve(body.toString('utf8'));
+          },
+          'metrics body',
+        );
         res.on('error', reject);
       },
     );
