@@ -102,3 +102,32 @@ test('an etcd member starts, keeps data across restart and SIGKILL, and is clean
   assert.equal(m.pid(), undefined);
   assert.ok(!existsSync(m.dataDir));
 });
+
+// Two test processes asking for ports at the same moment must never get the same one (each checks
+// a port free and closes it before its server binds; without the cross-process claim two
+// differential tests once ended up talking to one etcd).
+test('freePort never hands one port to two concurrent processes', async () => {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const util = fileURLToPath(new URL('./util.js', import.meta.url));
+  const script = `import(${JSON.stringify(util)}).then(async (u) => { const ps = []; for (let i = 0; i < 400; i++) ps.push(await u.freePort()); console.log(JSON.stringify(ps)); process.exit(0); });`;
+  const run = () =>
+    new Promise<number[]>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.once('error', reject);
+      child.once('close', () => resolve(JSON.parse(out) as number[]));
+    });
+  const [a, b2] = await Promise.all([run(), run()]);
+  const mine = new Set(a);
+  assert.equal(mine.size, 400);
+  assert.deepEqual(
+    b2.filter((p) => mine.has(p)),
+    [],
+  );
+});

@@ -1,10 +1,18 @@
-import type { ChildProcess } from 'node:child_process';
 /**
  * Small test utilities: free ports, temporary directories that are always removed, polling with a
  * deadline, the repo root, and one process-wide cleanup registry so nothing outlives the test file.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -23,7 +31,7 @@ export async function freePort(): Promise<number> {
   for (let i = 0; i < FREE_PORT_TRIES; i++) {
     const port = FREE_PORT_MIN + Math.floor(Math.random() * (FREE_PORT_MAX - FREE_PORT_MIN));
     if (SEED_PORTS.has(port) || handedOut.has(port)) continue;
-    if (await canBind(port)) {
+    if (reserveAcrossProcesses(port) && (await canBind(port))) {
       handedOut.add(port);
       return port;
     }
@@ -38,6 +46,59 @@ const FREE_PORT_TRIES = 50;
 const SEED_PORTS = new Set([12379, 12380, 22379, 22380, 32379, 32380]);
 /** Ports this process handed out already (never twice, even once their first user closed them). */
 const handedOut = new Set<number>();
+
+/**
+ * Test files run as concurrent processes, and a port free when one checks it may be handed to
+ * another process before either binds it (seen: two differential tests talking to one etcd). A port
+ * is therefore also claimed with an exclusive file named after it, removed when this process exits;
+ * a file whose owner process is gone is stale and taken over.
+ */
+const PORT_CLAIMS_DIR = join(tmpdir(), 'tsetcd-test-port-claims');
+const claimed: string[] = [];
+
+function reserveAcrossProcesses(port: number): boolean {
+  mkdirSync(PORT_CLAIMS_DIR, { recursive: true });
+  const file = join(PORT_CLAIMS_DIR, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      if (claimed.length === 0)
+        onProcessExit(() => {
+          for (const f of claimed) rmSync(f, { force: true });
+          try {
+            rmdirSync(PORT_CLAIMS_DIR); // only when no other process holds a claim
+          } catch {
+            // not empty: another test process still runs
+          }
+        });
+      claimed.push(file);
+      return true;
+    } catch {
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(file, 'utf8'));
+      } catch {
+        continue; // removed meanwhile: try again
+      }
+      if (owner > 0 && isAlive(owner)) return false;
+      try {
+        unlinkSync(file);
+      } catch {
+        // someone else took it over first
+      }
+    }
+  }
+  return false;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 function canBind(port: number): Promise<boolean> {
   return new Promise((res) => {
