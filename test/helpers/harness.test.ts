@@ -110,20 +110,38 @@ test('freePort never hands one port to two concurrent processes', async () => {
   const { spawn } = await import('node:child_process');
   const { fileURLToPath } = await import('node:url');
   const util = fileURLToPath(new URL('./util.js', import.meta.url));
-  const script = `import(${JSON.stringify(util)}).then(async (u) => { const ps = []; for (let i = 0; i < 400; i++) ps.push(await u.freePort()); console.log(JSON.stringify(ps)); process.exit(0); });`;
+  // Each child keeps its claims (stays alive) until the parent has both lists: a claim only holds
+  // while its owner runs, so a child that exited early would rightly free its ports to the other.
+  const script = `import(${JSON.stringify(util)}).then(async (u) => { const ps = []; for (let i = 0; i < 400; i++) ps.push(await u.freePort()); console.log(JSON.stringify(ps)); process.stdin.on('end', () => process.exit(0)); process.stdin.resume(); });`;
+  const children: import('node:child_process').ChildProcess[] = [];
   const run = () =>
     new Promise<number[]>((resolve, reject) => {
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        stdio: ['ignore', 'pipe', 'inherit'],
+        stdio: ['pipe', 'pipe', 'inherit'],
       });
+      children.push(child);
       let out = '';
-      child.stdout.on('data', (d: Buffer) => {
+      child.stdout?.on('data', (d: Buffer) => {
         out += d.toString();
+        if (out.endsWith('\n')) resolve(JSON.parse(out) as number[]);
       });
       child.once('error', reject);
-      child.once('close', () => resolve(JSON.parse(out) as number[]));
+      child.once('close', (code) => reject(new Error(`child exited (${code}) before its list: ${out}`)));
     });
-  const [a, b2] = await Promise.all([run(), run()]);
+  const exited = () =>
+    Promise.all(
+      children.map((c) =>
+        c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('close', r)),
+      ),
+    );
+  let lists: number[][];
+  try {
+    lists = await Promise.all([run(), run()]);
+  } finally {
+    for (const c of children) c.stdin?.end();
+    await exited();
+  }
+  const [a = [], b2 = []] = lists;
   const mine = new Set(a);
   assert.equal(mine.size, 400);
   assert.deepEqual(
