@@ -18,6 +18,7 @@ import {
   RangeRequest_SortOrder,
   RangeRequest_SortTarget,
   type RangeResponse,
+  type RequestOp,
   type ResponseHeader,
   type TxnRequest,
   type TxnResponse,
@@ -99,6 +100,24 @@ function get(key: Buffer): RangeRequest {
   return RangeRequest.fromPartial({ key });
 }
 
+/** Put `value` at `key` attached to `lease` (clientv3's Put with WithLease). */
+function putOnLease(key: Buffer, value: Buffer, lease: bigint): RequestOp {
+  return { requestPut: { key, value, lease, prevKv: false, ignoreValue: false, ignoreLease: false } };
+}
+
+/**
+ * A contender's txn (clientv3/concurrency's Mutex and Election): if `key` does not exist, put it
+ * on `lease`, else read it (response 0); then, in either branch, the ranges in `alsoRead`.
+ */
+function contend(key: Buffer, value: Buffer, lease: bigint, alsoRead: RangeRequest[]): TxnRequest {
+  const also = alsoRead.map((r) => ({ requestRange: r }));
+  return {
+    compare: [createRevIs(key, 0n)],
+    success: [putOnLease(key, value, lease), ...also],
+    failure: [{ requestRange: get(key) }, ...also],
+  };
+}
+
 /** The Lock and Election operations of one member. */
 export class Concurrency {
   private readonly groups: PrefixGroups;
@@ -146,23 +165,7 @@ export class Concurrency {
     const id = await this.sessionLease(lease);
     const prefix = withSlash(name);
     const key = contenderKey(name, id);
-    const resp = await this.source.txn({
-      compare: [createRevIs(key, 0n)],
-      success: [
-        {
-          requestPut: {
-            key,
-            value: Buffer.alloc(0),
-            lease: id,
-            prevKv: false,
-            ignoreValue: false,
-            ignoreLease: false,
-          },
-        },
-        { requestRange: firstCreate(prefix) },
-      ],
-      failure: [{ requestRange: get(key) }, { requestRange: firstCreate(prefix) }],
-    });
+    const resp = await this.source.txn(contend(key, Buffer.alloc(0), id, [firstCreate(prefix)]));
     const myRev = resp.succeeded
       ? (resp.header?.revision ?? 0n)
       : (resp.responses[0]?.responseRange?.kvs[0]?.createRevision ?? 0n);
@@ -201,13 +204,7 @@ export class Concurrency {
     const id = await this.sessionLease(lease);
     const prefix = withSlash(name);
     const key = contenderKey(name, id);
-    const resp = await this.source.txn({
-      compare: [createRevIs(key, 0n)],
-      success: [
-        { requestPut: { key, value, lease: id, prevKv: false, ignoreValue: false, ignoreLease: false } },
-      ],
-      failure: [{ requestRange: get(key) }],
-    });
+    const resp = await this.source.txn(contend(key, value, id, []));
     let rev = resp.header?.revision ?? 0n;
     const leader: LeaderKey = { name, key, rev, lease: id };
     if (!resp.succeeded) {
@@ -246,18 +243,7 @@ export class Concurrency {
   private async proclaimAs(leader: LeaderKey, value: Buffer): Promise<Headed> {
     const r = await this.source.txn({
       compare: [createRevIs(leader.key, leader.rev)],
-      success: [
-        {
-          requestPut: {
-            key: leader.key,
-            value,
-            lease: leader.lease,
-            prevKv: false,
-            ignoreValue: false,
-            ignoreLease: false,
-          },
-        },
-      ],
+      success: [putOnLease(leader.key, value, leader.lease)],
       failure: [],
     });
     if (!r.succeeded) throw new ConcurrencyError(ConcurrencyError.notLeader);
