@@ -1,9 +1,16 @@
 /**
- * What both simulators share: the fault knobs a seed draws, the event trace a failure report
- * prints, and the partition and membership formatting helpers.
+ * What both simulators share: the fault knobs a seed draws, the order a tick draws its chaos in,
+ * the message on the simulated wire, the event trace a failure report prints, and the partition
+ * and membership formatting helpers.
  */
 import type { Rng } from '../../src/pkg/rng.js';
-import type { ConfState, NodeId } from '../../src/raft/index.js';
+import {
+  type ConfState,
+  encodeMessage,
+  type Message,
+  type MessageType,
+  type NodeId,
+} from '../../src/raft/index.js';
 
 /** The chaos knobs common to both simulators, all derived from the seed unless overridden. */
 export interface ChaosOptions {
@@ -110,4 +117,50 @@ export function drawPartition(rng: Rng, ids: NodeId[]): Map<NodeId, number> {
 export function fmtConf(cs: ConfState): string {
   const s = (xs: NodeId[]) => [...xs].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)).join(',');
   return `voters(${s(cs.voters)}) learners(${s(cs.learners)})`;
+}
+
+/** A message on the simulated wire, encoded per copy (so each receiver decodes its own). */
+export interface InFlight {
+  /** The delivery round. */
+  at: number;
+  bytes: Uint8Array;
+  from: NodeId;
+  to: NodeId;
+  type: MessageType;
+}
+
+/** `m` through the wire codec, due at round `at`. */
+export function inFlight(m: Message, at: number): InFlight {
+  return { at, bytes: encodeMessage(m), from: m.from, to: m.to, type: m.type };
+}
+
+/** The chaos actions a simulator offers one tick (see drawChaos). */
+export interface ChaosActions {
+  /** Whether a partition is in place. */
+  partitioned(): boolean;
+  partition(): void;
+  healPartition(): void;
+  leaderFault(): void;
+  /** Runs right after the leader-fault draw (the RawNode simulator redraws its flaky links). */
+  afterLeaderFault?(): void;
+  confChange(): void;
+  transfer(): void;
+  propose(): void;
+  read(): void;
+}
+
+/**
+ * One tick of chaos: partition or heal, leader fault, membership change, leadership transfer,
+ * proposals (`proposeRate` may exceed 1: one draw per started unit) and a read, each drawn from
+ * `rng` in this fixed order — reordering the draws changes what every pinned seed replays.
+ */
+export function drawChaos(rng: Rng, o: ChaosOptions, a: ChaosActions): void {
+  if (!a.partitioned() && rng.next() < o.partitionRate) a.partition();
+  else if (a.partitioned() && rng.next() < o.healRate) a.healPartition();
+  if (rng.next() < o.leaderFaultRate) a.leaderFault();
+  a.afterLeaderFault?.();
+  if (rng.next() < o.confChangeRate) a.confChange();
+  if (rng.next() < o.transferRate) a.transfer();
+  for (let p = o.proposeRate; p > 0; p--) if (rng.next() < p) a.propose();
+  if (rng.next() < o.readRate) a.read();
 }

@@ -38,15 +38,8 @@ import {
   type Ready,
   StateRole,
 } from '../../src/raft/index.js';
-import {
-  type ChaosOptions,
-  type ChaosStats,
-  drawPartition,
-  fmtConf,
-  pick,
-  Trace,
-  zeroStats,
-} from './chaos.js';
+import type { ChaosActions, ChaosOptions, ChaosStats, InFlight } from './chaos.js';
+import { drawChaos, drawPartition, fmtConf, inFlight, pick, Trace, zeroStats } from './chaos.js';
 import { fnv, type SmState } from './oracle.js';
 
 /** The knobs of one run, all derived from the seed unless overridden. */
@@ -154,16 +147,8 @@ class SimNode {
   ) {}
 }
 
-interface InFlight {
-  at: number;
-  bytes: Uint8Array;
-  from: NodeId;
-  to: NodeId;
-  type: MessageType;
-}
-
 /** The simulator; `run()` executes one seed and throws SimFailure on a violation. */
-export class Sim {
+export class Sim implements ChaosActions {
   readonly o: SimOptions;
   private readonly rng: SeededRng;
   readonly nodes = new Map<NodeId, SimNode>();
@@ -292,13 +277,7 @@ export class Sim {
       let delay = 1 + this.rng.int(o.maxDelayRounds);
       if (!this.healed && this.rng.next() < 0.01) delay += this.rng.int(o.roundsPerTick * 5);
       // Every message goes through the wire codec, which also gives each receiver its own copy.
-      this.net.push({
-        at: this.round + delay,
-        bytes: encodeMessage(m),
-        from: m.from,
-        to: m.to,
-        type: m.type,
-      });
+      this.net.push(inFlight(m, this.round + delay));
     }
   }
 
@@ -535,7 +514,7 @@ export class Sim {
   // ---------------------------------------------------------------------------------------------
   // Client and operator actions
 
-  private propose(): void {
+  propose(): void {
     const alive = this.alive();
     if (alive.length === 0) return;
     const n = pick(this.rng, alive);
@@ -556,7 +535,7 @@ export class Sim {
     }
   }
 
-  private read(): void {
+  read(): void {
     const alive = this.alive();
     if (alive.length === 0) return;
     const n = pick(this.rng, alive);
@@ -578,7 +557,7 @@ export class Sim {
     return c;
   }
 
-  private confChange(): void {
+  confChange(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
     const l = pick(this.rng, leaders);
@@ -630,7 +609,7 @@ export class Sim {
     }
   }
 
-  private transfer(): void {
+  transfer(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
     const l = leaders[0]!;
@@ -640,6 +619,20 @@ export class Sim {
     this.log(`transfer leadership ${l.id} -> ${to}`);
     this.stats.transfers++;
     l.raw!.transferLeadership(to);
+  }
+
+  partitioned(): boolean {
+    return this.group.size > 0;
+  }
+
+  // Consumes no randomness when off, so pinned scenarios from before this option replay exactly.
+  afterLeaderFault(): void {
+    if (this.o.flakyLinkRate > 0 && this.rng.next() < this.o.flakyLinkRate) this.redrawLinks();
+  }
+
+  healPartition(): void {
+    this.group = new Map();
+    this.log('partition healed');
   }
 
   private redrawLinks(): void {
@@ -652,7 +645,7 @@ export class Sim {
     this.log('links redrawn');
   }
 
-  private leaderFault(): void {
+  leaderFault(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
     const l = pick(this.rng, leaders);
@@ -664,7 +657,7 @@ export class Sim {
     }
   }
 
-  private partition(): void {
+  partition(): void {
     this.group = drawPartition(this.rng, [...this.nodes.keys()]);
     this.log(`partition ${[...this.group].map(([id, g]) => `${id}:${g}`).join(' ')}`);
   }
@@ -682,18 +675,7 @@ export class Sim {
         if (n.raw && this.rng.next() < o.crashRate) this.crash(n);
         else if (!n.raw && this.isMemberOrNew(n) && this.rng.next() < o.restartRate) this.restart(n);
       }
-      if (this.group.size === 0 && this.rng.next() < o.partitionRate) this.partition();
-      else if (this.group.size > 0 && this.rng.next() < o.healRate) {
-        this.group = new Map();
-        this.log('partition healed');
-      }
-      if (this.rng.next() < o.leaderFaultRate) this.leaderFault();
-      // Consumes no randomness when off, so pinned scenarios from before this option replay exactly.
-      if (o.flakyLinkRate > 0 && this.rng.next() < o.flakyLinkRate) this.redrawLinks();
-      if (this.rng.next() < o.confChangeRate) this.confChange();
-      if (this.rng.next() < o.transferRate) this.transfer();
-      for (let p = o.proposeRate; p > 0; p--) if (this.rng.next() < p) this.propose();
-      if (this.rng.next() < o.readRate) this.read();
+      drawChaos(this.rng, o, this);
     }
     for (let r = 0; r < o.roundsPerTick; r++) {
       this.round++;

@@ -42,15 +42,8 @@ import {
 import { silentLogger } from '../../src/server/logger.js';
 import { RAFT_FAILPOINTS, RaftDriver, type RaftFailpoint } from '../../src/server/raft-driver.js';
 import { SimFs, type WalFile, type WalFs } from '../../src/wal/index.js';
-import {
-  type ChaosOptions,
-  type ChaosStats,
-  drawPartition,
-  fmtConf,
-  pick,
-  Trace,
-  zeroStats,
-} from './chaos.js';
+import type { ChaosActions, ChaosOptions, ChaosStats, InFlight } from './chaos.js';
+import { drawChaos, drawPartition, fmtConf, inFlight, pick, Trace, zeroStats } from './chaos.js';
 import { ApplyOracle, type SmState } from './oracle.js';
 
 /** The knobs of one run, all derived from the seed unless overridden. */
@@ -224,23 +217,18 @@ class SimMember {
   }
 }
 
-interface InFlight {
-  at: number;
-  bytes: Uint8Array;
-  from: NodeId;
-  to: NodeId;
-  type: MessageType;
+interface SnapInFlight extends InFlight {
   /** A MsgSnap carries the sender's store as it was when sent (Member streams its database). */
   db?: SmState;
 }
 
 /** The simulator; `run()` executes one seed and rejects with DriverSimFailure on a violation. */
-export class DriverSim {
+export class DriverSim implements ChaosActions {
   readonly o: DriverSimOptions;
   private readonly rng: SeededRng;
   private readonly clock = new ManualClock();
   readonly members = new Map<NodeId, SimMember>();
-  private net: InFlight[] = [];
+  private net: SnapInFlight[] = [];
   private round = 0;
   private tickNo = 0;
   private nextId: bigint;
@@ -545,14 +533,7 @@ export class DriverSim {
     }
     for (let i = 0; i < copies; i++) {
       const delay = 1 + this.rng.int(this.o.maxDelayRounds);
-      this.net.push({
-        at: this.round + delay,
-        bytes: encodeMessage(m),
-        from: m.from,
-        to: m.to,
-        type: m.type,
-        db,
-      });
+      this.net.push({ ...inFlight(m, this.round + delay), db });
     }
   }
 
@@ -599,7 +580,7 @@ export class DriverSim {
   // ---------------------------------------------------------------------------------------------
   // Client and operator actions
 
-  private propose(): void {
+  propose(): void {
     const alive = this.alive();
     if (alive.length === 0) return;
     const n = pick(this.rng, alive);
@@ -613,7 +594,7 @@ export class DriverSim {
     }
   }
 
-  private read(): void {
+  read(): void {
     const alive = this.alive();
     if (alive.length === 0) return;
     const n = pick(this.rng, alive);
@@ -645,7 +626,7 @@ export class DriverSim {
     return c;
   }
 
-  private confChange(): void {
+  confChange(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
     const l = pick(this.rng, leaders);
@@ -686,7 +667,7 @@ export class DriverSim {
     }
   }
 
-  private transfer(): void {
+  transfer(): void {
     const l = this.leaders()[0];
     if (!l) return;
     const voters = l.driver!.configuration.voters.filter((v) => v !== l.id);
@@ -701,7 +682,7 @@ export class DriverSim {
     }
   }
 
-  private leaderFault(): void {
+  leaderFault(): void {
     const leaders = this.leaders();
     if (leaders.length === 0) return;
     const l = pick(this.rng, leaders);
@@ -712,7 +693,16 @@ export class DriverSim {
     }
   }
 
-  private partition(): void {
+  partitioned(): boolean {
+    return this.group.size > 0;
+  }
+
+  healPartition(): void {
+    this.group = new Map();
+    this.log('partition healed');
+  }
+
+  partition(): void {
     this.group = drawPartition(this.rng, [...this.members.keys()]);
     this.log(`partition ${[...this.group].map(([id, g]) => `m${id}:${g}`).join(' ')}`);
   }
@@ -738,16 +728,7 @@ export class DriverSim {
         if (n.driver && this.rng.next() < o.crashRate) this.crash(n, '(random)');
         else if (!n.driver && this.rng.next() < o.restartRate) this.restart(n);
       }
-      if (this.group.size === 0 && this.rng.next() < o.partitionRate) this.partition();
-      else if (this.group.size > 0 && this.rng.next() < o.healRate) {
-        this.group = new Map();
-        this.log('partition healed');
-      }
-      if (this.rng.next() < o.leaderFaultRate) this.leaderFault();
-      if (this.rng.next() < o.confChangeRate) this.confChange();
-      if (this.rng.next() < o.transferRate) this.transfer();
-      for (let p = o.proposeRate; p > 0; p--) if (this.rng.next() < p) this.propose();
-      if (this.rng.next() < o.readRate) this.read();
+      drawChaos(this.rng, o, this);
     }
     for (let r = 0; r < o.roundsPerTick; r++) {
       this.round++;
