@@ -8,13 +8,13 @@
 // Usage: node scripts/bench-gateway.mjs [--quick] [--seconds N] [--clients N] [-w json]
 // (`npm run bench:gateway`; needs etcd on PATH). Indicative only on a shared machine.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
+const { cpuMs, freePort } = await import(join(root, 'dist/test/helpers/index.js'));
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => {
   const i = argv.indexOf(name);
@@ -26,27 +26,7 @@ const clients = arg('--clients', 100);
 const warmupMs = quick ? 500 : 1500;
 const json = argv.includes('json');
 const dir = mkdtempSync(join(tmpdir(), 'tsetcd-bench-gateway-'));
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (sysconf(_SC_CLK_TCK), 100 on Linux). */
-const CLK_TCK = 100;
 const VALUE = Buffer.alloc(128, 0x76).toString('base64');
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** CPU time (ms) a process used so far, from /proc/<pid>/stat (fields 14 and 15). */
-function cpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
 async function startServer(kind) {
   const [client, peer] = [await freePort(), await freePort()];
   const flags = [

@@ -24,6 +24,7 @@ const { launch, planCluster, planSingle, startAll, stopAll, kill, stop } = await
   join(root, 'dist/test/helpers/cluster.js')
 );
 const { tempDir, freePort } = await import(join(root, 'dist/test/helpers/util.js'));
+const { restoreFlags, timeCommand } = await import(join(root, 'dist/test/helpers/proc.js'));
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -159,16 +160,10 @@ async function single(kind, n) {
   return out;
 }
 
-/** Wall time and peak RSS of a command (GNU time). */
+/** Wall time (s) and peak RSS (MiB) of a command. */
 function timed(cmd, argv) {
-  const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...argv], {
-    encoding: 'utf8',
-    env: { ...process.env, ETCDCTL_API: '3' },
-  });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')}: ${r.stderr.slice(-2000)}`);
-  return { s: ms / 1000, peakMiB: Number(r.stderr.trim().split('\n').at(-1)) / 1024 };
+  const t = timeCommand(cmd, argv);
+  return { s: t.ms / 1000, peakMiB: t.peakRssKiB / 1024 };
 }
 
 /** etcd's `snapshot restore` and tsetcd's of one etcd snapshot of `n` keys. */
@@ -187,24 +182,14 @@ async function restore(n) {
     if (r.status !== 0) throw new Error(`snapshot save: ${r.stderr}`);
     await kill(p);
     const peer = `http://127.0.0.1:${await freePort()}`;
-    const flags = (d) => [
-      '--name',
-      'r',
-      '--data-dir',
-      d,
-      '--initial-cluster',
-      `r=${peer}`,
-      '--initial-advertise-peer-urls',
-      peer,
-    ];
     return {
-      etcd: timed('etcdctl', ['snapshot', 'restore', file, ...flags(join(dir.path, 'r-etcd'))]),
+      etcd: timed('etcdctl', ['snapshot', 'restore', file, ...restoreFlags(join(dir.path, 'r-etcd'), peer)]),
       tsetcd: timed(process.execPath, [
         join(root, 'bin/tsetcd.js'),
         'snapshot',
         'restore',
         file,
-        ...flags(join(dir.path, 'r-tsetcd')),
+        ...restoreFlags(join(dir.path, 'r-tsetcd'), peer),
       ]),
     };
   } finally {

@@ -14,13 +14,15 @@
 // needs etcd and etcdctl 3.4 on the PATH). The lead's command on the idle machine:
 //   npm run bench:snapshot                 (1M keys; about 10 minutes)
 //   npm run bench:snapshot -- --keys 50000 (a quick check)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const { connect, freePort, b } = await import(join(root, 'dist/test/helpers/index.js'));
+const { b, connect, cpuMs, freePort, restoreFlags, timeCommand } = await import(
+  join(root, 'dist/test/helpers/index.js')
+);
 const keysArg = process.argv.indexOf('--keys');
 const keys = keysArg >= 0 ? Number(process.argv[keysArg + 1]) : 1_000_000;
 const windowArg = process.argv.indexOf('--window-ms');
@@ -60,13 +62,6 @@ async function healthy(client, what, timeoutMs) {
     if (Date.now() > deadline) throw new Error(`${what} did not start`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** CPU time (user + system) of process `pid` so far, ms (Linux: /proc/<pid>/stat, 100 ticks/s). */
-function cpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 /**
@@ -139,16 +134,10 @@ async function load(client) {
   c.close();
 }
 
+/** Wall time (ms) and peak RSS (MB) of a command, rounded. */
 function timed(cmd, args) {
-  const started = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ETCDCTL_API: '3' },
-  });
-  const ms = Math.round(performance.now() - started);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.slice(-2000)}`);
-  const rssKb = Number(r.stderr.trim().split('\n').at(-1));
-  return { ms, rssMb: Math.round(rssKb / 1024) };
+  const t = timeCommand(cmd, args);
+  return { ms: Math.round(t.ms), rssMb: Math.round(t.peakRssKiB / 1024) };
 }
 
 try {
@@ -191,24 +180,19 @@ try {
     }
   }
   const peer = 'http://127.0.0.1:1';
-  const restoreFlags = (d) => [
-    '--name',
-    'r',
-    '--data-dir',
-    d,
-    '--initial-cluster',
-    `r=${peer}`,
-    '--initial-advertise-peer-urls',
-    peer,
-  ];
-  const er = timed('etcdctl', ['snapshot', 'restore', files.etcd, ...restoreFlags(join(dir, 'r-etcd'))]);
+  const er = timed('etcdctl', [
+    'snapshot',
+    'restore',
+    files.etcd,
+    ...restoreFlags(join(dir, 'r-etcd'), peer),
+  ]);
   rows.push(`| etcdctl snapshot restore (etcd's file) | ${er.ms} ms | peak RSS ${er.rssMb} MB |`);
   const tr = timed(process.execPath, [
     join(root, 'bin/tsetcd.js'),
     'snapshot',
     'restore',
     files.etcd,
-    ...restoreFlags(join(dir, 'r-tsetcd')),
+    ...restoreFlags(join(dir, 'r-tsetcd'), peer),
   ]);
   rows.push(`| tsetcd snapshot restore (etcd's file) | ${tr.ms} ms | peak RSS ${tr.rssMb} MB |`);
   // tsetcd started on the data dir etcdctl restored: the import, then the start.

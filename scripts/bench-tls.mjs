@@ -8,24 +8,14 @@
 // Indicative only on a shared machine.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 
 const root = new URL('..', import.meta.url).pathname;
+const { freePort } = await import(join(root, 'dist/test/helpers/util.js'));
 const quick = process.argv.includes('--quick');
 const dir = mkdtempSync(join(tmpdir(), 'tsetcd-bench-tls-'));
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function openssl(...args) {
   execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });

@@ -49,6 +49,7 @@ export {
   tail,
 } from './member.js';
 export { type IdMap, idMap, normalize, normalizeText, normalizeValue } from './normalize.js';
+export { CLK_TCK, type CommandTime, cpuMs, restoreFlags, timeCommand } from './proc.js';
 export {
   b,
   freePort,
