@@ -9,14 +9,15 @@
 // needs chromium for the "open" phases — without it, the dashboard runs with a headless poller
 // instead: one client reading /api/events and the watch tail, which is what the page asks for).
 // Indicative only on a shared machine: re-run it on an idle one for numbers to quote.
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const dist = (p) => join(root, 'dist', p);
 const { planCluster, startAll, stopAll, endpoints } = await import(dist('test/helpers/cluster.js'));
 const { tempDir, freePort, waitFor } = await import(dist('test/helpers/util.js'));
+const { cpuMs } = await import(dist('test/helpers/proc.js'));
+const { chromiumPath } = await import(dist('test/helpers/chromium.js'));
 const { Client } = await import(dist('src/client/index.js'));
 
 const arg = (name, dflt) => {
@@ -25,30 +26,8 @@ const arg = (name, dflt) => {
 };
 const seconds = arg('seconds', 10);
 const clients = arg('clients', 32);
-const TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / TICKS; // utime, stime (fields 14, 15)
-}
-
-function chromiumPath() {
-  for (const name of ['chromium', 'chromium-browser']) {
-    try {
-      return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
+/** CPU time (user + system) of process `pid` so far, seconds. */
+const cpuSeconds = (pid) => cpuMs(pid) / 1000;
 
 const dir = tempDir('tsetcd-bench-dashboard-');
 const procs = await planCluster(dir.path, 3);

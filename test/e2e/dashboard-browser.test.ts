@@ -10,28 +10,17 @@
  * PNGs of the page (docs/images/dashboard-*.png come from there).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { Client, op } from '../../src/client/index.js';
 import { type RunningDashboard, startDashboard, WRITES_DISABLED } from '../../src/dashboard/index.js';
+import { chromiumPath, chromiumSkip } from '../helpers/chromium.js';
 import { endpoints, kill, type Proc, planCluster, startAll, stopAll } from '../helpers/cluster.js';
 import { tempDir, waitFor } from '../helpers/util.js';
 
-function chromiumPath(): string | undefined {
-  for (const name of ['chromium', 'chromium-browser']) {
-    try {
-      return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
-    } catch {
-      // try the next name
-    }
-  }
-  return undefined;
-}
-
 const executablePath = chromiumPath();
-const skip = executablePath ? false : 'needs chromium (apt-get install chromium)';
+const skip = chromiumSkip(executablePath);
 const shots = process.env.DASHBOARD_SCREENSHOTS;
 const BIG = 10_000;
 

@@ -8,28 +8,17 @@
  * `LAB_SCREENSHOTS=DIR` also saves a PNG of each page.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
+import { chromiumPath, chromiumSkip } from '../../../test/helpers/chromium.js';
 import type { KubeLabResult } from './kube.js';
 import type { LbResult } from './lb.js';
 import { renderHtml } from './report.js';
 import { renderLbHtml } from './report-lb.js';
 
-function chromiumPath(): string | undefined {
-  for (const name of ['chromium', 'chromium-browser']) {
-    try {
-      return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
-    } catch {
-      // try the next name
-    }
-  }
-  return undefined;
-}
-
 const executablePath = chromiumPath();
-const skip = executablePath ? false : 'needs chromium (apt-get install chromium)';
+const skip = chromiumSkip(executablePath);
 let browser: Browser | undefined;
 before(async () => {
   if (executablePath) browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
