@@ -17,10 +17,16 @@ import { FaultHooks } from './faults.js';
 import { encodeFrames } from './frame.js';
 import { FRAME_BYTES_MAX } from './limits.js';
 import { PeerServer } from './peer-server.js';
-import { Transport } from './transport.js';
-import type { TransportLogger, TransportOptions } from './types.js';
+import {
+  appMessage,
+  logged,
+  startTestNode,
+  TEST_CLUSTER_ID,
+  type TestCtx,
+  type TestNode,
+} from './test-node.js';
 
-const CLUSTER = 0x1000n;
+const CLUSTER = TEST_CLUSTER_ID;
 const DEADLINE_MS = 10_000;
 
 async function waitFor(what: string, cond: () => boolean, deadlineMs = DEADLINE_MS): Promise<void> {
@@ -31,54 +37,9 @@ async function waitFor(what: string, cond: () => boolean, deadlineMs = DEADLINE_
   }
 }
 
-interface Node {
-  t: Transport;
-  id: bigint;
-  url: string;
-  got: Message[];
-  unreachable: bigint[];
-  snapStatus: [bigint, boolean][];
-  logs: string[];
-}
-
-type TestCtx = { after(fn: () => Promise<void> | void): void };
-
-async function start(tc: TestCtx, id: bigint, extra: Partial<TransportOptions> = {}): Promise<Node> {
-  const got: Message[] = [];
-  const unreachable: bigint[] = [];
-  const snapStatus: [bigint, boolean][] = [];
-  const logs: string[] = [];
-  const logger: TransportLogger = {
-    debug: (_o, m) => logs.push(m),
-    info: (_o, m) => logs.push(m),
-    warn: (_o, m) => logs.push(m),
-    error: (_o, m) => logs.push(m),
-  };
-  const t = await Transport.start({
-    localId: id,
-    clusterId: CLUSTER,
-    listen: { host: '127.0.0.1', port: 0 },
-    onMessage: (m) => got.push(m),
-    onUnreachable: (p) => unreachable.push(p),
-    onSnapshotStatus: (p, ok) => snapStatus.push([p, ok]),
-    logger,
-    rng: new SeededRng(Number(id)),
-    ...extra,
-  });
-  tc.after(() => t.close());
-  return { t, id, url: `http://127.0.0.1:${t.address.port}`, got, unreachable, snapStatus, logs };
-}
-
-function app(from: bigint, to: bigint, index: number, bytes = 16): Message {
-  return newMessage({
-    type: MessageType.App,
-    from,
-    to,
-    term: 1,
-    index,
-    entries: [{ term: 1, index, type: 0, data: new Uint8Array(bytes).fill(index & 0xff) }],
-  });
-}
+type Node = TestNode;
+const start = startTestNode;
+const app = appMessage;
 
 function indexesFrom(n: Node, from: bigint): number[] {
   return n.got.filter((m) => m.from === from).map((m) => m.index);
@@ -178,8 +139,8 @@ test('a peer of another cluster is refused with "cluster ID mismatch"', async (t
   a.t.send([app(1n, 2n, 1)]);
   await waitFor('a to record the refusal', () => a.t.stats().get(2n)!.lastError === 'cluster ID mismatch');
   assert.equal(a.t.stats().get(2n)!.lastErrorCode, 'cluster-id-mismatch');
-  assert.ok(b.logs.includes('request cluster ID mismatch'));
-  assert.ok(a.logs.includes('request sent was ignored by remote peer due to cluster ID mismatch'));
+  assert.ok(logged(b, 'request cluster ID mismatch'));
+  assert.ok(logged(a, 'request sent was ignored by remote peer due to cluster ID mismatch'));
   assert.ok(a.unreachable.includes(2n));
   assert.equal(b.got.length, 0);
   assert.equal(a.t.stats().get(2n)!.connected, false);
@@ -266,7 +227,7 @@ test('a full queue drops messages and reports the peer unreachable', async (t) =
   assert.equal(s.queued, 100);
   assert.equal(s.dropped, 50);
   assert.ok(a.unreachable.includes(2n));
-  assert.ok(a.logs.includes('dropped internal Raft message since sending buffer is full'));
+  assert.ok(logged(a, 'dropped internal Raft message since sending buffer is full'));
   a.t.removePeer(2n);
   assert.equal(a.t.stats().has(2n), false);
 });

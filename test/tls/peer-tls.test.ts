@@ -11,10 +11,9 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { SeededRng } from '../../src/pkg/index.js';
-import { type Message, MessageType, newMessage } from '../../src/raft/index.js';
+import { MessageType, newMessage } from '../../src/raft/index.js';
 import { ensureSelfCert, makePeerFetch, TlsEndpoint, type TlsInfo } from '../../src/tls/index.js';
-import { Transport } from '../../src/transport/index.js';
+import { appMessage, startTestNode, type TestCtx, type TestNode } from '../../src/transport/test-node.js';
 import { type TempDir, tempDir, waitFor } from '../helpers/index.js';
 import { makeCa, type TestCa } from '../helpers/tls-certs.js';
 import { tlsInfo } from './tls-info.js';
@@ -35,51 +34,15 @@ function info(files: { cert: string; key: string }, extra: Partial<TlsInfo> = {}
   return tlsInfo(ca.cert, files, { allowedCn: 'etcd-peer', ...extra });
 }
 
-interface Node {
-  t: Transport;
-  id: bigint;
-  url: string;
-  got: Message[];
-  unreachable: bigint[];
-  snapStatus: [bigint, boolean][];
-  logs: string[];
-}
-
-async function start(tc: { after(fn: () => unknown): void }, id: bigint, tlsInfo: TlsInfo): Promise<Node> {
-  const logs: string[] = [];
-  const logger = {
-    debug: () => {},
-    info: (o: object, m: string) => logs.push(`${m} ${JSON.stringify(o)}`),
-    warn: (o: object, m: string) => logs.push(`${m} ${JSON.stringify(o)}`),
-    error: (o: object, m: string) => logs.push(`${m} ${JSON.stringify(o)}`),
-  };
-  const n: Node = { t: undefined as never, id, url: '', got: [], unreachable: [], snapStatus: [], logs };
-  n.t = await Transport.start({
-    localId: id,
+/** Member `id`'s transport serving and dialing with `tlsInfo`. */
+function start(tc: TestCtx, id: bigint, tlsInfo: TlsInfo): Promise<TestNode> {
+  return startTestNode(tc, id, (logger) => ({
     clusterId: CLUSTER,
-    listen: { host: '127.0.0.1', port: 0 },
-    onMessage: (m) => n.got.push(m),
-    onUnreachable: (p) => n.unreachable.push(p),
-    onSnapshotStatus: (p, ok) => n.snapStatus.push([p, ok]),
-    logger,
-    rng: new SeededRng(Number(id)),
     tls: TlsEndpoint.create(tlsInfo, 'peer', logger),
-  });
-  n.url = `https://127.0.0.1:${n.t.address.port}`;
-  tc.after(() => n.t.close());
-  return n;
+  }));
 }
 
-function app(from: bigint, to: bigint, index: number): Message {
-  return newMessage({
-    type: MessageType.App,
-    from,
-    to,
-    term: 1,
-    index,
-    entries: [{ term: 1, index, type: 0, data: new Uint8Array(32).fill(index & 0xff) }],
-  });
-}
+const app = (from: bigint, to: bigint, index: number) => appMessage(from, to, index, 32);
 
 test('peer TLS: messages and a streamed snapshot between trusted, allowed members', async (t) => {
   const a = await start(t, 1n, info(ca.issue('a', { cn: 'etcd-peer' })));
