@@ -27,10 +27,13 @@ import {
 import {
   type BenchServer,
   cpuSeconds,
+  parseArgsOrExit,
   percentile,
+  ratio,
   rssMb,
   type ServerKind,
   startServer,
+  watchPeakRss,
 } from './support.js';
 
 /** Grants in flight while setting up. */
@@ -156,10 +159,7 @@ async function runOne(kind: ServerKind, o: Options): Promise<Result> {
     const def = LeaseService.leaseKeepAlive;
     const streamsDone: Promise<void>[] = [];
     const cpu0 = cpuSeconds(pid);
-    let rssMax = rssMb(pid);
-    const rssTimer = setInterval(() => {
-      rssMax = Math.max(rssMax, rssMb(pid));
-    }, 250);
+    const rss = watchPeakRss(pid);
     const elu0 = performance.eventLoopUtilization();
     const start = performance.now();
     for (let s = 0; s < o.streams; s++) {
@@ -211,8 +211,7 @@ async function runOne(kind: ServerKind, o: Options): Promise<Result> {
     const counted = keepAlives;
     const elu = performance.eventLoopUtilization(elu0).utilization;
     await Promise.race([Promise.all(streamsDone), new Promise((r) => setTimeout(r, 10_000))]);
-    clearInterval(rssTimer);
-    rssMax = Math.max(rssMax, rssMb(pid));
+    const rssMax = rss.stop();
     const cpu = cpuSeconds(pid) - cpu0;
     const sorted = latencies.slice(0, samples).sort();
     return {
@@ -270,13 +269,7 @@ function median(rs: Result[]): Result | undefined {
 }
 
 async function main(): Promise<void> {
-  let o: Options;
-  try {
-    o = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
+  const o = parseArgsOrExit(parseArgs, USAGE);
   console.log(
     `lease keep-alive bench: ${o.leases} leases (TTL ${o.ttl} s) over ${o.streams} streams on ${o.conns} conns, ` +
       `${o.depth} in flight per stream, ${o.seconds} s`,
@@ -294,7 +287,6 @@ async function main(): Promise<void> {
   const b = median(results.filter((r) => r.kind === 'etcd'));
   if (o.rounds > 1) for (const m of [a, b]) if (m) console.log(`median  ${show(m)}`);
   if (a && b) {
-    const ratio = (x: number, y: number) => (y === 0 ? 'n/a' : (x / y).toFixed(2));
     console.log(
       `ratio tsetcd/etcd: keep-alives/s ${ratio(a.perSecond, b.perSecond)}  p50 ${ratio(a.p50Ms, b.p50Ms)}  ` +
         `p99 ${ratio(a.p99Ms, b.p99Ms)}  RSS ${ratio(a.rssMaxMb, b.rssMaxMb)}  CPU ${ratio(a.cpuSeconds, b.cpuSeconds)}`,

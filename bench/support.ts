@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type MemberKind, startMember } from '../test/helpers/member.js';
+import { cpuMs } from '../test/helpers/proc.js';
 
 /** Server start deadline. */
 const START_MS = 30_000;
@@ -29,14 +30,42 @@ export function rssMb(pid: number): number {
   }
 }
 
-/** User + system CPU seconds used by `pid` so far. */
+/** User + system CPU seconds used by `pid` so far (0 if gone). */
 export function cpuSeconds(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return cpuMs(pid) / 1000;
   } catch {
     return 0;
   }
+}
+
+/** Samples `pid`'s RSS every 250 ms from now until `stop()`, which answers the peak in MiB. */
+export function watchPeakRss(pid: number): { stop(): number } {
+  let peak = rssMb(pid);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssMb(pid));
+  }, 250);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.max(peak, rssMb(pid));
+    },
+  };
+}
+
+/** `parse(argv)`, or exit 2 with its error and `usage` when the arguments are wrong. */
+export function parseArgsOrExit<O>(parse: (argv: string[]) => O, usage: string): O {
+  try {
+    return parse(process.argv.slice(2));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+}
+
+/** `x / y` with two decimals for a tsetcd/etcd ratio line ('n/a' when `y` is 0). */
+export function ratio(x: number, y: number): string {
+  return y === 0 ? 'n/a' : (x / y).toFixed(2);
 }
 
 /** Starts one single-member server with etcd's flags (plus `extraFlags`) and waits for /health. */

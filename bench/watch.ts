@@ -21,7 +21,16 @@ import {
   type WatchResponse,
   WatchService,
 } from '../src/proto/etcdserverpb/rpc.js';
-import { type BenchServer, cpuSeconds, percentile, rssMb, startServer } from './support.js';
+import {
+  type BenchServer,
+  cpuSeconds,
+  parseArgsOrExit,
+  percentile,
+  ratio,
+  rssMb,
+  startServer,
+  watchPeakRss,
+} from './support.js';
 
 /** Puts in flight at most; a tick that would exceed it skips (counted), so the client never queues unboundedly. */
 const PUTS_IN_FLIGHT_MAX = 512;
@@ -124,10 +133,7 @@ async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
     }
     const setupMs = now() - setupStart;
     const cpu0 = cpuSeconds(pid);
-    let rssMax = rssMb(pid);
-    const rssTimer = setInterval(() => {
-      rssMax = Math.max(rssMax, rssMb(pid));
-    }, 250);
+    const rss = watchPeakRss(pid);
     // Writes: paced in 10 ms ticks, bounded in flight.
     let writes = 0;
     let acked = 0;
@@ -180,8 +186,7 @@ async function runOne(kind: 'tsetcd' | 'etcd', o: Options): Promise<Result> {
     while ((inFlight > 0 || delivered < expectedOf()) && Date.now() < drainDeadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    clearInterval(rssTimer);
-    rssMax = Math.max(rssMax, rssMb(pid));
+    const rssMax = rss.stop();
     const cpu = cpuSeconds(pid) - cpu0;
     const sorted = delays.slice(0, Math.min(delivered, delays.length)).sort();
     return {
@@ -215,13 +220,7 @@ function show(r: Result): string {
 }
 
 async function main(): Promise<void> {
-  let o: Options;
-  try {
-    o = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
+  const o = parseArgsOrExit(parseArgs, USAGE);
   console.log(
     `watch bench: ${o.watchers} watchers on ${o.keys} keys over ${o.streams} streams, ` +
       `${o.rate} puts/s for ${o.seconds} s`,
@@ -236,7 +235,6 @@ async function main(): Promise<void> {
   }
   const [a, b] = results;
   if (a && b) {
-    const ratio = (x: number, y: number) => (y === 0 ? 'n/a' : (x / y).toFixed(2));
     console.log(
       `ratio tsetcd/etcd: delivered ${ratio(a.delivered / a.expected, b.delivered / b.expected)}  ` +
         `p50 ${ratio(a.p50Ms, b.p50Ms)}  p99 ${ratio(a.p99Ms, b.p99Ms)}  RSS ${ratio(a.rssMaxMb, b.rssMaxMb)}  ` +
