@@ -24,7 +24,8 @@ const { launch, planCluster, planSingle, startAll, stopAll, kill, stop } = await
   join(root, 'dist/test/helpers/cluster.js')
 );
 const { tempDir, freePort } = await import(join(root, 'dist/test/helpers/util.js'));
-const { restoreFlags, timeCommand } = await import(join(root, 'dist/test/helpers/proc.js'));
+const { restoreArgs } = await import(join(root, 'dist/test/helpers/etcdctl.js'));
+const { timeCommand } = await import(join(root, 'dist/test/helpers/proc.js'));
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -183,13 +184,10 @@ async function restore(n) {
     await kill(p);
     const peer = `http://127.0.0.1:${await freePort()}`;
     return {
-      etcd: timed('etcdctl', ['snapshot', 'restore', file, ...restoreFlags(join(dir.path, 'r-etcd'), peer)]),
+      etcd: timed('etcdctl', restoreArgs(file, { name: 'r', dataDir: join(dir.path, 'r-etcd'), peer })),
       tsetcd: timed(process.execPath, [
         join(root, 'bin/tsetcd.js'),
-        'snapshot',
-        'restore',
-        file,
-        ...restoreFlags(join(dir.path, 'r-tsetcd'), peer),
+        ...restoreArgs(file, { name: 'r', dataDir: join(dir.path, 'r-tsetcd'), peer }),
       ]),
     };
   } finally {

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const { b, connect, cpuMs, freePort, restoreFlags, timeCommand } = await import(
+const { b, connect, cpuMs, freePort, restoreArgs, timeCommand } = await import(
   join(root, 'dist/test/helpers/index.js')
 );
 const keysArg = process.argv.indexOf('--keys');
@@ -180,19 +180,11 @@ try {
     }
   }
   const peer = 'http://127.0.0.1:1';
-  const er = timed('etcdctl', [
-    'snapshot',
-    'restore',
-    files.etcd,
-    ...restoreFlags(join(dir, 'r-etcd'), peer),
-  ]);
+  const er = timed('etcdctl', restoreArgs(files.etcd, { name: 'r', dataDir: join(dir, 'r-etcd'), peer }));
   rows.push(`| etcdctl snapshot restore (etcd's file) | ${er.ms} ms | peak RSS ${er.rssMb} MB |`);
   const tr = timed(process.execPath, [
     join(root, 'bin/tsetcd.js'),
-    'snapshot',
-    'restore',
-    files.etcd,
-    ...restoreFlags(join(dir, 'r-tsetcd'), peer),
+    ...restoreArgs(files.etcd, { name: 'r', dataDir: join(dir, 'r-tsetcd'), peer }),
   ]);
   rows.push(`| tsetcd snapshot restore (etcd's file) | ${tr.ms} ms | peak RSS ${tr.rssMb} MB |`);
   // tsetcd started on the data dir etcdctl restored: the import, then the start.

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Proc, planMember, startAll, stopAll } from '../helpers/cluster.js';
-import { b, connect, etcdctl, freePort, repoRoot, settle, tempDir } from '../helpers/index.js';
+import { b, connect, etcdctl, freePort, repoRoot, restoreArgs, settle, tempDir } from '../helpers/index.js';
 
 function tsetcd(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -63,20 +63,12 @@ test('auth survives snapshot save and restore', { timeout: 90_000 }, async (t) =
   assert.equal(saved.code, 0, saved.stderr);
 
   const dst = await single(join(dir.path, 'dst'), 'd1', 'dst-cluster');
-  const r = await tsetcd([
-    'snapshot',
-    'restore',
-    file,
-    ...[
-      '--data-dir',
-      dst.dataDir,
-      '--name',
-      dst.name,
-      '--initial-cluster',
-      dst.args[dst.args.indexOf('--initial-cluster') + 1] as string,
-    ],
-    ...['--initial-cluster-token', 'dst-cluster', '--initial-advertise-peer-urls', dst.peer],
-  ]);
+  const r = await tsetcd(
+    restoreArgs(file, dst, {
+      initialCluster: dst.args[dst.args.indexOf('--initial-cluster') + 1] as string,
+      token: 'dst-cluster',
+    }),
+  );
   assert.equal(r.code, 0, r.stderr);
   procs.push(dst);
   await startAll([dst]);

@@ -22,6 +22,7 @@ import {
   type EtcdClients,
   etcdctl,
   freePort,
+  restoreArgs,
   settle,
   tempDir,
   tsetcdCli,
@@ -180,15 +181,7 @@ test('restore of an etcd snapshot: tsetcd and etcd restored from it agree', {
   for (const kind of ['etcd', 'tsetcd'] as const) {
     const peer = `http://127.0.0.1:${await freePort()}`;
     const data = join(dir.path, `restored-${kind}`);
-    const args = ['snapshot', 'restore', snapFile, '--name', 'r', '--data-dir', data];
-    args.push(
-      '--initial-cluster',
-      `r=${peer}`,
-      '--initial-advertise-peer-urls',
-      peer,
-      '--initial-cluster-token',
-      'bbolt-test',
-    );
+    const args = restoreArgs(snapFile, { name: 'r', dataDir: data, peer }, { token: 'bbolt-test' });
     const r = kind === 'etcd' ? await etcdctl('127.0.0.1:1', args) : await tsetcd(args);
     assert.equal(r.code, 0, r.stderr);
     const p = await member(kind, 'r', data, peer);
@@ -329,10 +322,7 @@ test('an etcd snapshot with auth enabled restores with auth: users, roles, permi
   assert.equal(saved.code, 0, saved.stderr);
   const peer = `http://127.0.0.1:${await freePort()}`;
   const data = join(dir.path, 'auth-restored');
-  const r = await tsetcd([
-    ...['snapshot', 'restore', file, '--name', 'a', '--data-dir', data, '--initial-cluster', `a=${peer}`],
-    ...['--initial-advertise-peer-urls', peer, '--initial-cluster-token', 'bbolt-test'],
-  ]);
+  const r = await tsetcd(restoreArgs(file, { name: 'a', dataDir: data, peer }, { token: 'bbolt-test' }));
   assert.equal(r.code, 0, r.stderr);
   const p = await member('tsetcd', 'a', data, peer);
   const c = connect(p.client);

@@ -12,7 +12,16 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
-import { b, connect, type EtcdClients, etcdctl, freePort, tempDir, tsetcdCli } from '../helpers/index.js';
+import {
+  b,
+  connect,
+  type EtcdClients,
+  etcdctl,
+  freePort,
+  restoreArgs,
+  tempDir,
+  tsetcdCli,
+} from '../helpers/index.js';
 
 const tsetcd = (args: string[]) => tsetcdCli(args, { timeoutMs: 120_000 });
 
@@ -76,21 +85,10 @@ test('a tsetcd snapshot is an etcd snapshot: etcdctl status, etcdctl restore, et
   // etcd 3.4 from the file, restored by etcdctl.
   const peer = `http://127.0.0.1:${await freePort()}`;
   const etcdDir = join(dir.path, 'etcd');
-  const restored = await etcdctl('127.0.0.1:1', [
-    'snapshot',
-    'restore',
-    file,
-    '--name',
-    'r',
-    '--data-dir',
-    etcdDir,
-    '--initial-cluster',
-    `r=${peer}`,
-    '--initial-advertise-peer-urls',
-    peer,
-    '--initial-cluster-token',
-    'bbolt-save',
-  ]);
+  const restored = await etcdctl(
+    '127.0.0.1:1',
+    restoreArgs(file, { name: 'r', dataDir: etcdDir, peer }, { token: 'bbolt-save' }),
+  );
   assert.equal(restored.code, 0, restored.stderr);
   const etcd = await member('etcd', 'r', etcdDir, peer);
   const eh = await etcd.c.maintenance.hashKv({ revision: 0n });
@@ -109,21 +107,9 @@ test('a tsetcd snapshot is an etcd snapshot: etcdctl status, etcdctl restore, et
   // And tsetcd restores its own snapshot from the bbolt file.
   const tsDir = join(dir.path, 'restored-tsetcd');
   const peer2 = `http://127.0.0.1:${await freePort()}`;
-  const r2 = await tsetcd([
-    'snapshot',
-    'restore',
-    file,
-    '--name',
-    'r2',
-    '--data-dir',
-    tsDir,
-    '--initial-cluster',
-    `r2=${peer2}`,
-    '--initial-advertise-peer-urls',
-    peer2,
-    '--initial-cluster-token',
-    'bbolt-save',
-  ]);
+  const r2 = await tsetcd(
+    restoreArgs(file, { name: 'r2', dataDir: tsDir, peer: peer2 }, { token: 'bbolt-save' }),
+  );
   assert.equal(r2.code, 0, r2.stderr);
   const back = await member('tsetcd', 'r2', tsDir, peer2);
   const bh = await back.c.maintenance.hashKv({ revision: 0n });

@@ -30,7 +30,16 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EtcdDirError, importEtcdDataDir } from '../../src/server/index.js';
 import { kill, type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
-import { b, connect, type EtcdClients, etcdctl, freePort, settle, tempDir } from '../helpers/index.js';
+import {
+  b,
+  connect,
+  type EtcdClients,
+  etcdctl,
+  freePort,
+  restoreArgs,
+  settle,
+  tempDir,
+} from '../helpers/index.js';
 
 const dir = tempDir('tsetcd-etcd-dir-');
 const procs: Proc[] = [];
@@ -178,17 +187,10 @@ test("a data dir made by etcdctl's snapshot restore (etcd's TestIssue6361)", {
 }, async () => {
   const restored = join(dir.path, 'restored');
   const peer = `http://127.0.0.1:${await freePort()}`;
-  const r = await etcdctl('127.0.0.1:1', [
-    ...['snapshot', 'restore', snapFile, '--name', 'r', '--data-dir', restored],
-    ...[
-      '--initial-cluster',
-      `r=${peer}`,
-      '--initial-advertise-peer-urls',
-      peer,
-      '--initial-cluster-token',
-      'new',
-    ],
-  ]);
+  const r = await etcdctl(
+    '127.0.0.1:1',
+    restoreArgs(snapFile, { name: 'r', dataDir: restored, peer }, { token: 'new' }),
+  );
   assert.equal(r.code, 0, r.stderr);
   const pair = await bothOn(restored, 'r');
   await assertSameState(pair, true);

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { launch, type Proc, planSingle, running, stopAll } from '../helpers/cluster.js';
-import { etcdctl, freePort, tempDir, tsetcdCli, waitFor } from '../helpers/index.js';
+import { etcdctl, freePort, restoreArgs, tempDir, tsetcdCli, waitFor } from '../helpers/index.js';
 import { isHealthy } from '../helpers/member.js';
 import { makeCa } from '../helpers/tls-certs.js';
 
@@ -77,10 +77,9 @@ test('migrate follow over TLS with auth: restore keeps auth, follow reaches sync
 
   const peer = `http://127.0.0.1:${await freePort()}`;
   const data = join(dir.path, 'tsetcd');
-  const restored = await tsetcdCli([
-    ...['snapshot', 'restore', snap, '--name', 't', '--data-dir', data, '--initial-cluster', `t=${peer}`],
-    ...['--initial-advertise-peer-urls', peer, '--initial-cluster-token', 'migrate-tls'],
-  ]);
+  const restored = await tsetcdCli(
+    restoreArgs(snap, { name: 't', dataDir: data, peer }, { token: 'migrate-tls' }),
+  );
   assert.equal(restored.code, 0, restored.stderr);
   const ts = await start('tsetcd', 't', data, peer);
   // Auth came over: anonymous requests (the certificate's CN is no user) are refused, root logs in.

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Proc, planCluster, planMember, startAll, stopAll } from '../helpers/cluster.js';
-import { b, connect, etcdctl, freePort, tempDir, tsetcdCli, waitFor } from '../helpers/index.js';
+import { b, connect, etcdctl, freePort, restoreArgs, tempDir, tsetcdCli, waitFor } from '../helpers/index.js';
 
 const tsetcd = (args: string[]) => tsetcdCli(args, { timeoutMs: 60_000 });
 
@@ -96,13 +96,7 @@ test('snapshot save under writes, restore into a new cluster, damaged files refu
     }),
   );
   for (const p of restored) {
-    const r = await tsetcd([
-      'snapshot',
-      'restore',
-      file,
-      ...['--data-dir', p.dataDir, '--name', p.name, '--initial-cluster', initial],
-      ...['--initial-cluster-token', 'restored-cluster', '--initial-advertise-peer-urls', p.peer],
-    ]);
+    const r = await tsetcd(restoreArgs(file, p, { initialCluster: initial, token: 'restored-cluster' }));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /"msg":"restored snapshot"/);
   }

@@ -69,3 +69,32 @@ export function runCommand(cmd: string, args: string[], opts: CtlOptions = {}): 
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** The member a snapshot is restored for: its name, data dir and peer URL (a `Proc` is one). */
+export interface RestoreTarget {
+  name: string;
+  dataDir: string;
+  peer: string;
+}
+
+/**
+ * `snapshot restore <file>` arguments (etcdctl's and tsetcd's alike) restoring `file` into
+ * `m.dataDir` as member `m.name` advertising `m.peer`, in the cluster `initialCluster` (default:
+ * `m` alone) with cluster token `token` (default: the tool's).
+ */
+export function restoreArgs(
+  file: string,
+  m: RestoreTarget,
+  opts: { initialCluster?: string; token?: string } = {},
+): string[] {
+  return [
+    ...['snapshot', 'restore', file, '--name', m.name, '--data-dir', m.dataDir],
+    ...[
+      '--initial-cluster',
+      opts.initialCluster ?? `${m.name}=${m.peer}`,
+      '--initial-advertise-peer-urls',
+      m.peer,
+    ],
+    ...(opts.token === undefined ? [] : ['--initial-cluster-token', opts.token]),
+  ];
+}

@@ -18,6 +18,8 @@ export {
   type CtlResult,
   ETCDCTL_TIMEOUT_MS,
   etcdctl,
+  type RestoreTarget,
+  restoreArgs,
   runCommand,
   tsetcdCli,
 } from './etcdctl.js';
@@ -49,7 +51,7 @@ export {
   tail,
 } from './member.js';
 export { type IdMap, idMap, normalize, normalizeText, normalizeValue } from './normalize.js';
-export { CLK_TCK, type CommandTime, cpuMs, restoreFlags, timeCommand } from './proc.js';
+export { CLK_TCK, type CommandTime, cpuMs, timeCommand } from './proc.js';
 export {
   b,
   freePort,

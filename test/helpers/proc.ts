@@ -1,7 +1,6 @@
 /**
  * What the benchmark scripts measure of a process: its CPU time so far (Linux /proc), and the wall
- * time and peak RSS of a command run to completion (GNU time), plus the one `snapshot restore`
- * command line both binaries are timed with.
+ * time and peak RSS of a command run to completion (GNU time).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -40,15 +39,4 @@ export function timeCommand(cmd: string, argv: readonly string[]): CommandTime {
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')}: ${r.stderr.slice(-2000)}`);
   return { ms, peakRssKiB: Number(r.stderr.trim().split('\n').at(-1)) };
-}
-
-/**
- * The flags `snapshot restore` of `etcdctl` and of `tsetcd` are both given: a one-member cluster
- * `r` advertising `peerUrl`, restored into `dataDir`.
- */
-export function restoreFlags(dataDir: string, peerUrl: string): string[] {
-  return [
-    ...['--name', 'r', '--data-dir', dataDir],
-    ...['--initial-cluster', `r=${peerUrl}`, '--initial-advertise-peer-urls', peerUrl],
-  ];
 }
