@@ -128,252 +128,163 @@ async function step(
   return r;
 }
 
-diffCase('gateway: kv routes, /v3beta, bad input, unknown routes', async (s) => {
-  await step(s, 'put', 200, 'POST', '/v3/kv/put', JSON.stringify({ key: b64('foo'), value: b64('bar') }));
-  await step(
-    s,
-    'put prev_kv',
-    200,
-    'POST',
-    '/v3/kv/put',
-    JSON.stringify({ key: b64('foo'), value: b64('baz'), prev_kv: true }),
-  );
-  await step(
-    s,
-    'put by json names',
-    200,
-    'POST',
-    '/v3/kv/put',
-    JSON.stringify({ key: b64('a'), value: b64('1'), prevKv: true }),
-  );
-  await step(s, 'range', 200, 'POST', '/v3/kv/range', JSON.stringify({ key: b64('foo') }));
-  await step(
-    s,
-    'range all, sorted, limit as number',
-    200,
-    'POST',
-    '/v3/kv/range',
-    `{"key":"AA==","range_end":"AA==","sort_order":"DESCEND","sort_target":"KEY","limit":1}`,
-  );
-  await step(
-    s,
-    'range count only',
-    200,
-    'POST',
-    '/v3beta/kv/range',
-    `{"key":"AA==","range_end":"AA==","count_only":true}`,
-  );
-  await step(
-    s,
-    'range keys only, enum by number',
-    200,
-    'POST',
-    '/v3/kv/range',
-    `{"key":"AA==","range_end":"AA==","keys_only":true,"sort_order":1}`,
-  );
-  await step(s, 'range missing key', 200, 'POST', '/v3/kv/range', JSON.stringify({ key: b64('nope') }));
-  await step(s, 'empty body', 400, 'POST', '/v3/kv/range', '');
-  await step(
-    s,
-    'txn',
-    200,
-    'POST',
-    '/v3/kv/txn',
-    JSON.stringify({
-      compare: [{ target: 'VALUE', result: 'EQUAL', key: b64('foo'), value: b64('baz') }],
-      success: [{ request_put: { key: b64('t'), value: b64('1') } }, { request_range: { key: b64('foo') } }],
-      failure: [{ request_delete_range: { key: b64('foo') } }],
-    }),
-  );
-  await step(
-    s,
-    'txn compare on zero value (oneof)',
-    200,
-    'POST',
-    '/v3/kv/txn',
-    JSON.stringify({
-      compare: [{ target: 'VERSION', result: 'GREATER', key: b64('t'), version: '0' }],
-      success: [{ request_range: { key: b64('t') } }],
-    }),
-  );
-  await step(
-    s,
-    'deleterange prev_kv',
-    200,
-    'POST',
-    '/v3/kv/deleterange',
-    JSON.stringify({ key: b64('a'), prev_kv: true }),
-  );
-  await step(s, 'compaction', 200, 'POST', '/v3/kv/compaction', JSON.stringify({ revision: '3' }));
-  await step(
-    s,
-    'compacted range',
-    400,
-    'POST',
-    '/v3/kv/range',
-    JSON.stringify({ key: b64('foo'), revision: '2' }),
-  );
-  // Bad input: grpc-gateway's texts (Go's encoding/json and jsonpb) with InvalidArgument.
-  await step(s, 'truncated json', 400, 'POST', '/v3/kv/range', '{"key":');
-  await step(s, 'not json', 400, 'POST', '/v3/kv/range', 'x');
-  await step(s, 'missing value', 400, 'POST', '/v3/kv/range', '{"key": }');
-  await step(s, 'missing colon', 400, 'POST', '/v3/kv/range', '{"key" "Zm9v"}');
-  await step(s, 'two values no comma', 400, 'POST', '/v3/kv/range', '{"key":"Zm9v" "x":1}');
-  await step(s, 'bad literal', 400, 'POST', '/v3/kv/range', '{"keys_only": tru}');
-  await step(s, 'array body', 400, 'POST', '/v3/kv/range', '[]');
-  await step(s, 'wrong type bytes', 400, 'POST', '/v3/kv/range', '{"key":5}');
-  await step(s, 'wrong type bool', 400, 'POST', '/v3/kv/range', '{"key":"Zm9v","keys_only":"yes"}');
-  await step(s, 'wrong type int64', 400, 'POST', '/v3/kv/range', '{"key":"Zm9v","limit":"abc"}');
-  await step(s, 'fraction int64', 400, 'POST', '/v3/kv/range', '{"key":"Zm9v","limit":1.5}');
-  await step(s, 'unknown enum', 400, 'POST', '/v3/kv/range', '{"key":"Zm9v","sort_order":"FOO"}');
-  await step(s, 'bad base64', 400, 'POST', '/v3/kv/range', '{"key":"Zm9v!"}');
-  await step(s, 'unknown field ignored', 200, 'POST', '/v3/kv/range', '{"key":"Zm9v","nope":1}');
-  await step(s, 'null field', 200, 'POST', '/v3/kv/range', '{"key":"Zm9v","limit":null}');
-  await step(s, 'empty key', 400, 'POST', '/v3/kv/put', '{"value":"eA=="}');
-  await step(s, 'GET on a POST route', 405, 'GET', '/v3/kv/range');
-  await step(s, 'unknown route', 404, 'POST', '/v3/kv/nope', '{}');
-  await step(s, 'outside the gateway', 404, 'GET', '/nope');
-});
+/**
+ * A step of a table: its name, etcd's HTTP status, the request line ("POST /v3/kv/put"), the body
+ * and `send`'s options.
+ */
+type StepRow = [
+  name: string,
+  status: number,
+  request: string,
+  body?: string,
+  opts?: Parameters<typeof send>[4],
+];
+
+/** Runs `rows` in order as steps (see `step`). */
+async function steps(s: Session, rows: StepRow[]): Promise<void> {
+  for (const [name, status, request, body, opts] of rows) {
+    const [method, path] = request.split(' ') as [string, string];
+    await step(s, name, status, method, path, body, opts);
+  }
+}
+
+/** JSON.stringify, short for the tables' bodies. */
+const j = (v: unknown) => JSON.stringify(v);
+
+const TXN = {
+  compare: [{ target: 'VALUE', result: 'EQUAL', key: b64('foo'), value: b64('baz') }],
+  success: [{ request_put: { key: b64('t'), value: b64('1') } }, { request_range: { key: b64('foo') } }],
+  failure: [{ request_delete_range: { key: b64('foo') } }],
+};
+const TXN_ZERO_COMPARE = {
+  compare: [{ target: 'VERSION', result: 'GREATER', key: b64('t'), version: '0' }],
+  success: [{ request_range: { key: b64('t') } }],
+};
+
+diffCase('gateway: kv routes, /v3beta, bad input, unknown routes', (s) =>
+  steps(s, [
+    ['put', 200, 'POST /v3/kv/put', j({ key: b64('foo'), value: b64('bar') })],
+    ['put prev_kv', 200, 'POST /v3/kv/put', j({ key: b64('foo'), value: b64('baz'), prev_kv: true })],
+    ['put by json names', 200, 'POST /v3/kv/put', j({ key: b64('a'), value: b64('1'), prevKv: true })],
+    ['range', 200, 'POST /v3/kv/range', j({ key: b64('foo') })],
+    [
+      'range all, sorted, limit as number',
+      200,
+      'POST /v3/kv/range',
+      `{"key":"AA==","range_end":"AA==","sort_order":"DESCEND","sort_target":"KEY","limit":1}`,
+    ],
+    ['range count only', 200, 'POST /v3beta/kv/range', `{"key":"AA==","range_end":"AA==","count_only":true}`],
+    [
+      'range keys only, enum by number',
+      200,
+      'POST /v3/kv/range',
+      `{"key":"AA==","range_end":"AA==","keys_only":true,"sort_order":1}`,
+    ],
+    ['range missing key', 200, 'POST /v3/kv/range', j({ key: b64('nope') })],
+    ['empty body', 400, 'POST /v3/kv/range', ''],
+    ['txn', 200, 'POST /v3/kv/txn', j(TXN)],
+    ['txn compare on zero value (oneof)', 200, 'POST /v3/kv/txn', j(TXN_ZERO_COMPARE)],
+    ['deleterange prev_kv', 200, 'POST /v3/kv/deleterange', j({ key: b64('a'), prev_kv: true })],
+    ['compaction', 200, 'POST /v3/kv/compaction', j({ revision: '3' })],
+    ['compacted range', 400, 'POST /v3/kv/range', j({ key: b64('foo'), revision: '2' })],
+    // Bad input: grpc-gateway's texts (Go's encoding/json and jsonpb) with InvalidArgument.
+    ['truncated json', 400, 'POST /v3/kv/range', '{"key":'],
+    ['not json', 400, 'POST /v3/kv/range', 'x'],
+    ['missing value', 400, 'POST /v3/kv/range', '{"key": }'],
+    ['missing colon', 400, 'POST /v3/kv/range', '{"key" "Zm9v"}'],
+    ['two values no comma', 400, 'POST /v3/kv/range', '{"key":"Zm9v" "x":1}'],
+    ['bad literal', 400, 'POST /v3/kv/range', '{"keys_only": tru}'],
+    ['array body', 400, 'POST /v3/kv/range', '[]'],
+    ['wrong type bytes', 400, 'POST /v3/kv/range', '{"key":5}'],
+    ['wrong type bool', 400, 'POST /v3/kv/range', '{"key":"Zm9v","keys_only":"yes"}'],
+    ['wrong type int64', 400, 'POST /v3/kv/range', '{"key":"Zm9v","limit":"abc"}'],
+    ['fraction int64', 400, 'POST /v3/kv/range', '{"key":"Zm9v","limit":1.5}'],
+    ['unknown enum', 400, 'POST /v3/kv/range', '{"key":"Zm9v","sort_order":"FOO"}'],
+    ['bad base64', 400, 'POST /v3/kv/range', '{"key":"Zm9v!"}'],
+    ['unknown field ignored', 200, 'POST /v3/kv/range', '{"key":"Zm9v","nope":1}'],
+    ['null field', 200, 'POST /v3/kv/range', '{"key":"Zm9v","limit":null}'],
+    ['empty key', 400, 'POST /v3/kv/put', '{"value":"eA=="}'],
+    ['GET on a POST route', 405, 'GET /v3/kv/range'],
+    ['unknown route', 404, 'POST /v3/kv/nope', '{}'],
+    ['outside the gateway', 404, 'GET /nope'],
+  ]),
+);
 
 diffCase('gateway: lease, cluster, maintenance, lock, election routes', async (s) => {
   const grant = await step(s, 'lease grant', 200, 'POST', '/v3/lease/grant', '{"TTL":"60"}');
   const id = (grant.body as { ID: string }).ID;
-  await step(
-    s,
-    'put with lease',
-    200,
-    'POST',
-    '/v3/kv/put',
-    JSON.stringify({ key: b64('l'), value: b64('v'), lease: id }),
-  );
-  await step(
-    s,
-    'timetolive keys',
-    200,
-    'POST',
-    '/v3/lease/timetolive',
-    JSON.stringify({ ID: id, keys: true }),
-  );
-  await step(
-    s,
-    'timetolive via /v3/kv/lease',
-    200,
-    'POST',
-    '/v3/kv/lease/timetolive',
-    JSON.stringify({ ID: id }),
-  );
-  await step(s, 'leases', 200, 'POST', '/v3/lease/leases', '{}');
-  await step(s, 'keepalive stream', 200, 'POST', '/v3/lease/keepalive', JSON.stringify({ ID: id }), {
-    lines: 1,
-  });
-  await step(s, 'revoke', 200, 'POST', '/v3/kv/lease/revoke', JSON.stringify({ ID: id }));
-  await step(s, 'revoke again', 404, 'POST', '/v3/lease/revoke', JSON.stringify({ ID: id }));
-  await step(s, 'member list', 200, 'POST', '/v3/cluster/member/list', '{}');
-  await step(s, 'member remove unknown', 404, 'POST', '/v3/cluster/member/remove', '{"ID":"1"}');
-  await step(s, 'status', 200, 'POST', '/v3/maintenance/status', '{}');
-  await step(s, 'alarm get', 200, 'POST', '/v3/maintenance/alarm', '{"action":"GET"}');
-  await step(s, 'hash (the route is Hash, not HashKV)', 200, 'POST', '/v3/maintenance/hash', '{}');
-  await step(s, 'defragment', 200, 'POST', '/v3/maintenance/defragment', '{}');
-  const lock = await step(s, 'lock', 200, 'POST', '/v3/lock/lock', JSON.stringify({ name: b64('mylock') }));
+  await steps(s, [
+    ['put with lease', 200, 'POST /v3/kv/put', j({ key: b64('l'), value: b64('v'), lease: id })],
+    ['timetolive keys', 200, 'POST /v3/lease/timetolive', j({ ID: id, keys: true })],
+    ['timetolive via /v3/kv/lease', 200, 'POST /v3/kv/lease/timetolive', j({ ID: id })],
+    ['leases', 200, 'POST /v3/lease/leases', '{}'],
+  ]);
+  await step(s, 'keepalive stream', 200, 'POST', '/v3/lease/keepalive', j({ ID: id }), { lines: 1 });
+  await steps(s, [
+    ['revoke', 200, 'POST /v3/kv/lease/revoke', j({ ID: id })],
+    ['revoke again', 404, 'POST /v3/lease/revoke', j({ ID: id })],
+    ['member list', 200, 'POST /v3/cluster/member/list', '{}'],
+    ['member remove unknown', 404, 'POST /v3/cluster/member/remove', '{"ID":"1"}'],
+    ['status', 200, 'POST /v3/maintenance/status', '{}'],
+    ['alarm get', 200, 'POST /v3/maintenance/alarm', '{"action":"GET"}'],
+    ['hash (the route is Hash, not HashKV)', 200, 'POST /v3/maintenance/hash', '{}'],
+    ['defragment', 200, 'POST /v3/maintenance/defragment', '{}'],
+  ]);
+  const lock = await step(s, 'lock', 200, 'POST', '/v3/lock/lock', j({ name: b64('mylock') }));
   const key = (lock.body as { key: string }).key;
-  await step(s, 'unlock', 200, 'POST', '/v3/lock/unlock', JSON.stringify({ key }));
+  await step(s, 'unlock', 200, 'POST', '/v3/lock/unlock', j({ key }));
   const g = await step(s, 'lease for election', 200, 'POST', '/v3/lease/grant', '{"TTL":"60"}');
   const lease = (g.body as { ID: string }).ID;
-  const c = await step(
-    s,
-    'campaign',
-    200,
-    'POST',
-    '/v3/election/campaign',
-    JSON.stringify({ name: b64('e'), lease, value: b64('v1') }),
-  );
+  const campaign = j({ name: b64('e'), lease, value: b64('v1') });
+  const c = await step(s, 'campaign', 200, 'POST', '/v3/election/campaign', campaign);
   const leader = (c.body as { leader: unknown }).leader;
-  await step(
-    s,
-    'proclaim',
-    200,
-    'POST',
-    '/v3/election/proclaim',
-    JSON.stringify({ leader, value: b64('v2') }),
-  );
-  await step(s, 'leader', 200, 'POST', '/v3/election/leader', JSON.stringify({ name: b64('e') }));
-  await step(s, 'observe', 200, 'POST', '/v3/election/observe', JSON.stringify({ name: b64('e') }), {
-    lines: 1,
-  });
-  await step(s, 'resign', 200, 'POST', '/v3/election/resign', JSON.stringify({ leader }));
-  await step(
-    s,
-    'leader after resign',
-    500,
-    'POST',
-    '/v3/election/leader',
-    JSON.stringify({ name: b64('e') }),
-  );
+  await step(s, 'proclaim', 200, 'POST', '/v3/election/proclaim', j({ leader, value: b64('v2') }));
+  await step(s, 'leader', 200, 'POST', '/v3/election/leader', j({ name: b64('e') }));
+  await step(s, 'observe', 200, 'POST', '/v3/election/observe', j({ name: b64('e') }), { lines: 1 });
+  await steps(s, [
+    ['resign', 200, 'POST /v3/election/resign', j({ leader })],
+    ['leader after resign', 500, 'POST /v3/election/leader', j({ name: b64('e') })],
+  ]);
 });
 
-diffCase('gateway: watch streams — events, cancel, compacted, several requests in one body', async (s) => {
-  await step(s, 'put 1', 200, 'POST', '/v3/kv/put', JSON.stringify({ key: b64('w'), value: b64('1') }));
-  await step(
-    s,
-    'watch from rev 1, then a put arrives',
-    200,
-    'POST',
-    '/v3/watch',
-    JSON.stringify({ create_request: { key: b64('w'), start_revision: '1' } }),
-    {
-      lines: 3,
-      // after "created" and the first put's event, so that the second put is a response of its own
-      duringAfter: 2,
-      during: async () => {
-        await send(s, 'POST', '/v3/kv/put', JSON.stringify({ key: b64('w'), value: b64('2') }));
+/** A watch create request on key "w" (with `extra` fields), as a JSON body. */
+const watchW = (extra: object = {}) => j({ create_request: { key: b64('w'), ...extra } });
+
+diffCase('gateway: watch streams — events, cancel, compacted, several requests in one body', (s) =>
+  steps(s, [
+    ['put 1', 200, 'POST /v3/kv/put', j({ key: b64('w'), value: b64('1') })],
+    [
+      'watch from rev 1, then a put arrives',
+      200,
+      'POST /v3/watch',
+      watchW({ start_revision: '1' }),
+      {
+        lines: 3,
+        // after "created" and the first put's event, so that the second put is a response of its own
+        duringAfter: 2,
+        during: async () => {
+          await send(s, 'POST', '/v3/kv/put', j({ key: b64('w'), value: b64('2') }));
+        },
       },
-    },
-  );
-  await step(
-    s,
-    'create and cancel in one body',
-    200,
-    'POST',
-    '/v3/watch',
-    `${JSON.stringify({ create_request: { key: b64('w') } })} ${JSON.stringify({ cancel_request: { watch_id: '0' } })}`,
-    { lines: 2 },
-  );
-  await step(
-    s,
-    'prefix watch with prev_kv and filters',
-    200,
-    'POST',
-    '/v3/watch',
-    JSON.stringify({
-      create_request: {
-        key: b64('w'),
-        range_end: b64('x'),
-        start_revision: '2',
-        prev_kv: true,
-        filters: ['NODELETE'],
-      },
-    }),
-    { lines: 2 },
-  );
-  await step(s, 'compact', 200, 'POST', '/v3/kv/compaction', '{"revision":"3"}');
-  await step(
-    s,
-    'watch a compacted revision',
-    200,
-    'POST',
-    '/v3/watch',
-    JSON.stringify({ create_request: { key: b64('w'), start_revision: '1' } }),
-    { lines: 2 },
-  );
-  await step(s, 'bad first request of a bidi stream', 500, 'POST', '/v3/watch', '{"create_request": 5}');
-  await step(
-    s,
-    'bad second request: ignored',
-    200,
-    'POST',
-    '/v3/watch',
-    `${JSON.stringify({ create_request: { key: b64('w') } })} {"x":`,
-    { lines: 1 },
-  );
-  await step(s, 'bad request of a server stream', 400, 'POST', '/v3/election/observe', '{"name": 5}');
-});
+    ],
+    [
+      'create and cancel in one body',
+      200,
+      'POST /v3/watch',
+      `${watchW()} ${j({ cancel_request: { watch_id: '0' } })}`,
+      { lines: 2 },
+    ],
+    [
+      'prefix watch with prev_kv and filters',
+      200,
+      'POST /v3/watch',
+      watchW({ range_end: b64('x'), start_revision: '2', prev_kv: true, filters: ['NODELETE'] }),
+      { lines: 2 },
+    ],
+    ['compact', 200, 'POST /v3/kv/compaction', '{"revision":"3"}'],
+    ['watch a compacted revision', 200, 'POST /v3/watch', watchW({ start_revision: '1' }), { lines: 2 }],
+    ['bad first request of a bidi stream', 500, 'POST /v3/watch', '{"create_request": 5}'],
+    ['bad second request: ignored', 200, 'POST /v3/watch', `${watchW()} {"x":`, { lines: 1 }],
+    ['bad request of a server stream', 400, 'POST /v3/election/observe', '{"name": 5}'],
+  ]),
+);
