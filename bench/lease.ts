@@ -24,17 +24,8 @@ import {
   LeaseKeepAliveResponse,
   LeaseService,
 } from '../src/proto/etcdserverpb/rpc.js';
-import {
-  type BenchServer,
-  cpuSeconds,
-  parseArgsOrExit,
-  percentile,
-  ratio,
-  rssMb,
-  type ServerKind,
-  startServer,
-  watchPeakRss,
-} from './support.js';
+import type { BenchServer, ServerKind } from './support.js';
+import { cpuSeconds, parseArgsOrExit, percentile, ratio, rssMb, startServer, watchPeakRss } from './support.js';
 
 /** Grants in flight while setting up. */
 const GRANTS_IN_FLIGHT = 64;

@@ -21,16 +21,8 @@ import {
   type WatchResponse,
   WatchService,
 } from '../src/proto/etcdserverpb/rpc.js';
-import {
-  type BenchServer,
-  cpuSeconds,
-  parseArgsOrExit,
-  percentile,
-  ratio,
-  rssMb,
-  startServer,
-  watchPeakRss,
-} from './support.js';
+import type { BenchServer } from './support.js';
+import { cpuSeconds, parseArgsOrExit, percentile, ratio, startServer, watchPeakRss } from './support.js';
 
 /** Puts in flight at most; a tick that would exceed it skips (counted), so the client never queues unboundedly. */
 const PUTS_IN_FLIGHT_MAX = 512;
