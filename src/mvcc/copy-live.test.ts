@@ -5,21 +5,17 @@
 // Method: a store in a temp dir; writes interleaved with the copy's awaits; the copy is opened as
 // a store of its own and compared read by read.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { tempDirFor } from '../../test/helpers/util.js';
 import { MvccStore } from './index.js';
 import { LIVE_COPY_RECORDED_BYTES_MAX } from './store.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const ALL = Buffer.from([0]);
 
-function tmp(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mvcc-copy-live-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tmp = (t: TestContext): string => tempDirFor(t, 'mvcc-copy-live-');
 
 function view(s: MvccStore): unknown {
   const out: unknown[] = [s.rev, s.compactRev, s.consistentIndex, s.keysTotal];

@@ -6,22 +6,17 @@
 // Method: stores in fresh temp dirs; the open log line says whether the index was built; the
 // persisted index of a closed store is erased through lmdb directly to fake an older store.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { open } from 'lmdb';
+import { tempDirFor } from '../../test/helpers/util.js';
 import { MvccStore } from './index.js';
 import { INDEX_KEY_BYTES_MAX } from './index-store.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const ALL = Buffer.from([0]);
 
-function tmp(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mvcc-index-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tmp = (t: TestContext): string => tempDirFor(t, 'mvcc-index-test-');
 
 /** Opens the store in `dir`, returning it and whether its open built the key index. */
 async function openLogged(dir: string): Promise<{ s: MvccStore; built: boolean }> {

@@ -6,19 +6,13 @@
 // must not let later fast ones overtake it. Checked to fail: with MvccStore.batch() not chaining
 // batches (each waits only its own delay), reads after commit() miss the slow batch's write.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { tempDirFor } from '../../test/helpers/util.js';
 import { MvccStore, type StoreFaults } from './index.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
-function tmp(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mvcc-faults-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tmp = (t: TestContext): string => tempDirFor(t, 'mvcc-faults-');
 
 function put(s: MvccStore, ci: number, k: string, v: string): void {
   const txn = s.write(ci);

@@ -7,11 +7,11 @@
 // process that SIGKILLs itself; on-disk state is inspected through lmdb directly.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { open } from 'lmdb';
+import { tempDirFor } from '../../test/helpers/util.js';
 import { Event_EventType } from '../proto/mvccpb/kv.js';
 import { MvccError, MvccStore } from './index.js';
 import { keyMain } from './revision.js';
@@ -20,11 +20,7 @@ import { COMPACT_KEYS_PER_STEP } from './store.js';
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const ALL = Buffer.from([0]);
 
-function tmp(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mvcc-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tmp = (t: TestContext): string => tempDirFor(t, 'mvcc-test-');
 
 async function openStore(t: TestContext, dir = tmp(t), sync = false): Promise<MvccStore> {
   const s = await MvccStore.open({ dir, sync });

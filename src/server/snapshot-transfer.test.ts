@@ -7,10 +7,10 @@
 // receiveVerified removed, the flipped-bit case is handed to Raft.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { tempDirFor } from '../../test/helpers/util.js';
 import { MvccStore } from '../mvcc/index.js';
 import { type Message, MessageType, newMessage } from '../raft/index.js';
 import { resolveConfig } from './config.js';
@@ -23,11 +23,7 @@ import {
   type SnapshotTransferHost,
 } from './snapshot-transfer.js';
 
-function tmp(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'snap-transfer-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tmp = (t: TestContext): string => tempDirFor(t, 'snap-transfer-');
 
 const withDigest = (db: Buffer) => Buffer.concat([db, createHash('sha256').update(db).digest()]);
 

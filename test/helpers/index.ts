@@ -60,6 +60,7 @@ export {
   repoRoot,
   type TempDir,
   tempDir,
+  tempDirFor,
   WAIT_INTERVAL_MS,
   WAIT_TIMEOUT_MS,
   type WaitOptions,

@@ -179,6 +179,16 @@ export function tempDir(prefix = 'tsetcd-test-'): TempDir {
   return { path, remove };
 }
 
+/**
+ * A fresh empty directory's path, removed after the test `t` (or, at the latest, at process exit):
+ * the temp dir of one unit test.
+ */
+export function tempDirFor(t: { after(fn: () => void): void }, prefix = 'tsetcd-test-'): string {
+  const dir = tempDir(prefix);
+  t.after(() => dir.remove());
+  return dir.path;
+}
+
 /** SIGKILLs each child still running (by its pid) and resolves when all have exited. */
 export function killAndWait(procs: readonly ChildProcess[]): Promise<void> {
   return Promise.all(
