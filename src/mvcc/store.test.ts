@@ -210,15 +210,32 @@ test('restart rebuilds the same index, revision and consistent index', async (t)
   assert.equal(s2.range(b('k1'), undefined).kvs[0]!.version > 1n, true);
 });
 
-test('committed writes survive a process kill; uncommitted ones are lost whole', async (t) => {
-  const dir = tmp(t);
+/**
+ * Runs `body` as an ES module file `script` in a child node process, after opening the store in
+ * `dataDir` (sync) as `s`; the child must end by SIGKILLing itself after `body`, and does. Answers
+ * the child's stdout.
+ */
+function runUntilKilled(script: string, dataDir: string, body: string): string {
   const storeUrl = new URL('./index.js', import.meta.url).href;
-  const script = join(dir, 'writer.mjs');
   writeFileSync(
     script,
     `import { MvccStore } from ${JSON.stringify(storeUrl)};
-const s = await MvccStore.open({ dir: ${JSON.stringify(join(dir, 'data'))}, sync: true });
-for (let i = 1; i <= 500; i++) {
+const s = await MvccStore.open({ dir: ${JSON.stringify(dataDir)}, sync: true });
+${body}
+process.kill(process.pid, 'SIGKILL');
+`,
+  );
+  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, 'SIGKILL', `${script} died otherwise: ${r.stderr}`);
+  return r.stdout;
+}
+
+test('committed writes survive a process kill; uncommitted ones are lost whole', async (t) => {
+  const dir = tmp(t);
+  runUntilKilled(
+    join(dir, 'writer.mjs'),
+    join(dir, 'data'),
+    `for (let i = 1; i <= 500; i++) {
   const txn = s.write(i);
   txn.put(Buffer.from('k' + i), Buffer.alloc(100, i), 0n);
   txn.put(Buffer.from('last'), Buffer.from(String(i)), 0n);
@@ -233,11 +250,8 @@ for (let i = 501; i <= 2000; i++) {
   txn.end();
   if (i % 300 === 0) await new Promise((r) => setImmediate(r));
 }
-process.kill(process.pid, 'SIGKILL');
 `,
   );
-  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.signal, 'SIGKILL', `writer died otherwise: ${r.stderr}`);
   const s = await openStore(t, join(dir, 'data'));
   const ci = s.consistentIndex;
   assert.ok(ci >= 500, `committed txns lost: consistent index ${ci}`);
@@ -324,13 +338,10 @@ test('an interrupted compaction is finished on open', async (t) => {
 
 test('a process killed during compaction finishes it on the next open', async (t) => {
   const dir = tmp(t);
-  const storeUrl = new URL('./index.js', import.meta.url).href;
-  const script = join(dir, 'compactor.mjs');
-  writeFileSync(
-    script,
-    `import { MvccStore } from ${JSON.stringify(storeUrl)};
-const s = await MvccStore.open({ dir: ${JSON.stringify(join(dir, 'data'))}, sync: true });
-let ci = 0;
+  const out = runUntilKilled(
+    join(dir, 'compactor.mjs'),
+    join(dir, 'data'),
+    `let ci = 0;
 for (let round = 0; round < 2; round++) {
   for (let i = 0; i < 30000; i += 500) {
     const txn = s.write(++ci);
@@ -343,12 +354,9 @@ let finished = false;
 s.compact(s.rev).done.then(() => { finished = true; });
 await s.commit(); // the scheduled compaction is durable; some steps may have run meanwhile
 console.log(finished ? 'finished' : 'interrupted');
-process.kill(process.pid, 'SIGKILL');
 `,
   );
-  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.signal, 'SIGKILL', `compactor died otherwise: ${r.stderr}`);
-  assert.equal(r.stdout.trim(), 'interrupted', 'the kill came too late to test resumption');
+  assert.equal(out.trim(), 'interrupted', 'the kill came too late to test resumption');
   const data = join(dir, 'data');
   const s = await MvccStore.open({ dir: data });
   assert.equal(s.rev, 121);
