@@ -108,21 +108,18 @@ async function rehearse(t: import('node:test').TestContext, names: string[]): Pr
   // etcdctl runs on a member's host, as the seed runs it (a client certificate names its IPs, and
   // etcd checks a client's address against them); the last host stays up throughout.
   const operator = hosts[hosts.length - 1] as Host;
-  const ctl = (args: string[]) =>
+  const operatorCtl = (args: string[]) =>
     spawnSync(
       'ip',
-      [
-        'netns',
-        'exec',
-        operator.netns,
-        'etcdctl',
-        `--cacert=${join(certs, 'ca.pem')}`,
-        `--cert=${join(certs, 'etcd.pem')}`,
-        `--key=${join(certs, 'etcd-key.pem')}`,
-        ...args,
-      ],
-      { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 },
+      ['netns', 'exec', operator.netns, 'etcdctl', `--cacert=${join(certs, 'ca.pem')}`, ...args],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, ETCDCTL_API: '3' },
+        timeout: 20_000,
+      },
     );
+  const ctl = (args: string[]) =>
+    operatorCtl([`--cert=${join(certs, 'etcd.pem')}`, `--key=${join(certs, 'etcd-key.pem')}`, ...args]);
   const endpoint = (h: Host) => `--endpoints=https://${h.ip}:2379`;
   const healthy = (h: Host) => {
     const r = ctl([endpoint(h), 'endpoint', 'health']);
@@ -146,22 +143,8 @@ async function rehearse(t: import('node:test').TestContext, names: string[]): Pr
   const got = ctl([endpoint(second), 'get', 'seed', '--print-value-only']);
   assert.equal(got.stdout.trim(), '002', got.stderr);
   // Without a client certificate the member refuses (--client-cert-auth), as etcd does.
-  const noCert = spawnSync(
-    'ip',
-    [
-      'netns',
-      'exec',
-      operator.netns,
-      'etcdctl',
-      `--cacert=${join(certs, 'ca.pem')}`,
-      endpoint(first),
-      '--dial-timeout=2s',
-      '--command-timeout=3s',
-      'get',
-      'seed',
-    ],
-    { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 },
-  );
+  const noCert = operatorCtl([endpoint(first), '--dial-timeout=2s', '--command-timeout=3s', 'get', 'seed']);
+
   assert.notEqual(noCert.status, 0, 'a client without a certificate is refused');
   // A member killed (as a power cut would) and started again by its unit rejoins with the data.
   // (With two members there is no quorum while one is down: the write waits for the restart.)
