@@ -174,3 +174,32 @@ export function helloProtoPath(env: NodeJS.ProcessEnv = process.env): string {
 export function logger(service: string): (line: string) => void {
   return (line) => process.stderr.write(`${new Date().toISOString()} ${service}: ${line}\n`);
 }
+
+/**
+ * A service's command: parses `specs` from `argv` and the environment (printing the usage for
+ * --help), starts the service with them, stops it on SIGTERM or SIGINT (onShutdown) and logs the
+ * line `listening` gives. A usage error or a failed start is logged and the exit code is 2.
+ */
+export async function runService<S extends { close(): Promise<void> }>(
+  program: string,
+  specs: readonly FlagSpec[],
+  argv: readonly string[],
+  start: (flags: Map<string, string>) => Promise<S>,
+  listening: (srv: S, flags: Map<string, string>) => string,
+): Promise<void> {
+  const log = logger(program);
+  try {
+    const flags = parseFlags(specs, argv, process.env);
+    if (!flags) {
+      process.stdout.write(usage(program, specs));
+      return;
+    }
+    const srv = await start(flags);
+    // The handler goes in before the line that says we listen: a supervisor may signal right after it.
+    onShutdown(log, () => srv.close());
+    log(listening(srv, flags));
+  } catch (err) {
+    log(err instanceof UsageError ? err.message : `cannot start: ${(err as Error).message}`);
+    process.exitCode = 2;
+  }
+}

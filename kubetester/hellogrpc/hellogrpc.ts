@@ -11,14 +11,11 @@ import {
   closeHttp,
   type FlagSpec,
   listen,
-  logger,
   maybeHealthz,
-  onShutdown,
-  parseFlags,
   parsePort,
   podHostname,
+  runService,
   UsageError,
-  usage,
 } from '../common/service.js';
 
 /** The version string of this service, as the seed's demo prints it. */
@@ -100,29 +97,22 @@ export async function startHelloGrpc(opts: HelloGrpcOptions): Promise<HelloGrpc>
 }
 
 /** The hellogrpc command: parses flags (argv, env), starts, and stops on SIGTERM. */
-export async function runHelloGrpc(argv: readonly string[]): Promise<void> {
-  const log = logger('hellogrpc');
-  let flags: Map<string, string> | null;
-  try {
-    flags = parseFlags(FLAGS, argv, process.env);
-    if (!flags) {
-      process.stdout.write(usage('hellogrpc', FLAGS));
-      return;
-    }
-    const age = Number(flags.get('max-connection-age-ms'));
-    if (!Number.isInteger(age) || age < 0) throw new UsageError('--max-connection-age-ms: want ms >= 0');
-    const srv = await startHelloGrpc({
-      host: flags.get('host')!,
-      port: parsePort('port', flags.get('port')!),
-      healthPort: parsePort('health-port', flags.get('health-port')!),
-      hostname: podHostname(flags.get('hostname')!),
-      maxConnectionAgeMs: age,
-    });
-    // The handler goes in before the line that says we listen: a supervisor may signal right after it.
-    onShutdown(log, () => srv.close());
-    log(`listening on ${flags.get('host')}:${srv.port} (gRPC), /healthz on ${srv.healthPort}`);
-  } catch (err) {
-    log(err instanceof UsageError ? err.message : `cannot start: ${(err as Error).message}`);
-    process.exitCode = 2;
-  }
+export function runHelloGrpc(argv: readonly string[]): Promise<void> {
+  return runService(
+    'hellogrpc',
+    FLAGS,
+    argv,
+    (flags) => {
+      const age = Number(flags.get('max-connection-age-ms'));
+      if (!Number.isInteger(age) || age < 0) throw new UsageError('--max-connection-age-ms: want ms >= 0');
+      return startHelloGrpc({
+        host: flags.get('host')!,
+        port: parsePort('port', flags.get('port')!),
+        healthPort: parsePort('health-port', flags.get('health-port')!),
+        hostname: podHostname(flags.get('hostname')!),
+        maxConnectionAgeMs: age,
+      });
+    },
+    (srv, flags) => `listening on ${flags.get('host')}:${srv.port} (gRPC), /healthz on ${srv.healthPort}`,
+  );
 }

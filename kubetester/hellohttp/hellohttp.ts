@@ -8,16 +8,12 @@ import {
   closeHttp,
   type FlagSpec,
   listen,
-  logger,
   maybeHealthz,
   nameParam,
-  onShutdown,
-  parseFlags,
   parsePort,
   podHostname,
+  runService,
   sendJson,
-  UsageError,
-  usage,
 } from '../common/service.js';
 
 /** The version string of this service, as the seed's demo prints it. */
@@ -63,24 +59,17 @@ export async function startHelloHttp(opts: {
 }
 
 /** The hellohttp command: parses flags (argv, env), starts, and stops on SIGTERM. */
-export async function runHelloHttp(argv: readonly string[]): Promise<void> {
-  const log = logger('hellohttp');
-  try {
-    const flags = parseFlags(FLAGS, argv, process.env);
-    if (!flags) {
-      process.stdout.write(usage('hellohttp', FLAGS));
-      return;
-    }
-    const srv = await startHelloHttp({
-      host: flags.get('host')!,
-      port: parsePort('port', flags.get('port')!),
-      hostname: podHostname(flags.get('hostname')!),
-    });
-    // The handler goes in before the line that says we listen: a supervisor may signal right after it.
-    onShutdown(log, () => srv.close());
-    log(`listening on ${flags.get('host')}:${srv.port} (HTTP)`);
-  } catch (err) {
-    log(err instanceof UsageError ? err.message : `cannot start: ${(err as Error).message}`);
-    process.exitCode = 2;
-  }
+export function runHelloHttp(argv: readonly string[]): Promise<void> {
+  return runService(
+    'hellohttp',
+    FLAGS,
+    argv,
+    (flags) =>
+      startHelloHttp({
+        host: flags.get('host')!,
+        port: parsePort('port', flags.get('port')!),
+        hostname: podHostname(flags.get('hostname')!),
+      }),
+    (srv, flags) => `listening on ${flags.get('host')}:${srv.port} (HTTP)`,
+  );
 }

@@ -18,17 +18,14 @@ import {
   closeHttp,
   type FlagSpec,
   listen,
-  logger,
   maybeHealthz,
   nameParam,
-  onShutdown,
   parseBool,
-  parseFlags,
   parsePort,
   podHostname,
+  runService,
   sendJson,
   UsageError,
-  usage,
 } from '../common/service.js';
 
 /** The version string of this service, as the seed's demo prints it. */
@@ -185,31 +182,23 @@ export function parsePolicy(value: string): GrpcPolicy {
 }
 
 /** The helloserve command: parses flags (argv, env), starts, and stops on SIGTERM. */
-export async function runHelloServe(argv: readonly string[]): Promise<void> {
-  const log = logger('helloserve');
-  try {
-    const flags = parseFlags(FLAGS, argv, process.env);
-    if (!flags) {
-      process.stdout.write(usage('helloserve', FLAGS));
-      return;
-    }
-    const srv = await startHelloServe({
-      host: flags.get('host')!,
-      port: parsePort('port', flags.get('port')!),
-      hostname: podHostname(flags.get('hostname')!),
-      grpcTarget: flags.get('grpc-target')!,
-      grpcPolicy: parsePolicy(flags.get('grpc-policy')!),
-      grpcDnsMinIntervalMs: parseMs('grpc-dns-min-interval-ms', flags.get('grpc-dns-min-interval-ms')!),
-      httpUrl: flags.get('http-url')!,
-      httpKeepAlive: parseBool('http-keepalive', flags.get('http-keepalive')!),
-    });
-    // The handler goes in before the line that says we listen: a supervisor may signal right after it.
-    onShutdown(log, () => srv.close());
-    log(
+export function runHelloServe(argv: readonly string[]): Promise<void> {
+  return runService(
+    'helloserve',
+    FLAGS,
+    argv,
+    (flags) =>
+      startHelloServe({
+        host: flags.get('host')!,
+        port: parsePort('port', flags.get('port')!),
+        hostname: podHostname(flags.get('hostname')!),
+        grpcTarget: flags.get('grpc-target')!,
+        grpcPolicy: parsePolicy(flags.get('grpc-policy')!),
+        grpcDnsMinIntervalMs: parseMs('grpc-dns-min-interval-ms', flags.get('grpc-dns-min-interval-ms')!),
+        httpUrl: flags.get('http-url')!,
+        httpKeepAlive: parseBool('http-keepalive', flags.get('http-keepalive')!),
+      }),
+    (srv, flags) =>
       `listening on ${flags.get('host')}:${srv.port} (HTTP); gRPC ${flags.get('grpc-target')} ${flags.get('grpc-policy')}, HTTP ${flags.get('http-url')}`,
-    );
-  } catch (err) {
-    log(err instanceof UsageError ? err.message : `cannot start: ${(err as Error).message}`);
-    process.exitCode = 2;
-  }
+  );
 }
