@@ -1,33 +1,13 @@
-// Goal: where one request can fail for two reasons, tsetcd reports the one etcd 3.4 reports. etcd
-// checks in layers — the gRPC layer (empty key, value/lease provided, too many ops, duplicate
-// keys), the size of the proposal, the NOSPACE alarm, then apply: a plain Put looks up its lease
-// before it reads the previous key (ignore_value/ignore_lease), while a Txn runs every put check of
-// the taken path, op by op (for each: the key for ignore_*, then the lease), before any range check. Method: as in kv-diff —
-// each case runs the same requests against a fresh etcd and a fresh tsetcd; transcripts must match.
-import { status } from '@grpc/grpc-js';
 import {
   AlarmRequest_AlarmAction,
   AlarmType,
   Compare_CompareResult as R,
   Compare_CompareTarget as T,
 } from '../../src/proto/etcdserverpb/rpc.js';
+import { ETCD_ERRORS } from '../helpers/etcd-errors.js';
 import { b, diffCase } from '../helpers/index.js';
 
-const INVALID = status.INVALID_ARGUMENT;
-const E = {
-  emptyKey: [INVALID, 'etcdserver: key is not provided'],
-  keyNotFound: [INVALID, 'etcdserver: key not found'],
-  valueProvided: [INVALID, 'etcdserver: value is provided'],
-  leaseProvided: [INVALID, 'etcdserver: lease is provided'],
-  leaseNotFound: [status.NOT_FOUND, 'etcdserver: requested lease not found'],
-  tooManyOps: [INVALID, 'etcdserver: too many operations in txn request'],
-  duplicateKey: [INVALID, 'etcdserver: duplicate key given in txn request'],
-  tooLarge: [INVALID, 'etcdserver: request is too large'],
-  compacted: [status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted'],
-  future: [status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'],
-  noSpace: [status.RESOURCE_EXHAUSTED, 'etcdserver: mvcc: database space exceeded'],
-  ttlTooLarge: [status.OUT_OF_RANGE, 'etcdserver: too large lease TTL'],
-} as const;
+const E = ETCD_ERRORS;
 
 const MISSING_LEASE = 0x999;
 const put = (key: string, more: Record<string, unknown> = {}) => ({ requestPut: { key: b(key), ...more } });

@@ -5,30 +5,16 @@
 // stay) and the transcripts must be equal. Steps also assert what etcd does, so the harness cannot
 // pass vacuously. DIFF_AGAINST=etcd runs etcd against etcd to validate the suite itself.
 
-import { status } from '@grpc/grpc-js';
 import {
   RangeRequest_SortOrder as Order,
   Compare_CompareResult as R,
   RangeRequest_SortTarget as Sort,
   Compare_CompareTarget as T,
 } from '../../src/proto/etcdserverpb/rpc.js';
+import { ETCD_ERRORS } from '../helpers/etcd-errors.js';
 import { b, diffCase, type Session, settle, shapeOf } from '../helpers/index.js';
 
-const INVALID = status.INVALID_ARGUMENT;
-const OUT_OF_RANGE = status.OUT_OF_RANGE;
-const NOT_FOUND = status.NOT_FOUND;
-const E = {
-  emptyKey: [INVALID, 'etcdserver: key is not provided'],
-  keyNotFound: [INVALID, 'etcdserver: key not found'],
-  valueProvided: [INVALID, 'etcdserver: value is provided'],
-  leaseProvided: [INVALID, 'etcdserver: lease is provided'],
-  leaseNotFound: [NOT_FOUND, 'etcdserver: requested lease not found'],
-  tooManyOps: [INVALID, 'etcdserver: too many operations in txn request'],
-  duplicateKey: [INVALID, 'etcdserver: duplicate key given in txn request'],
-  tooLarge: [INVALID, 'etcdserver: request is too large'],
-  compacted: [OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted'],
-  future: [OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'],
-} as const;
+const E = ETCD_ERRORS;
 
 // Builders for transaction operations and guards (partial messages; the client fills defaults).
 const put = (key: string, value: string, more: Record<string, unknown> = {}) => ({
