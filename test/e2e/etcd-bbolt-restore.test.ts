@@ -15,7 +15,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { BboltError, BboltReader, etcdSnapshotStatus } from '../../src/bbolt/index.js';
-import { type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
+import { type Proc, startSingle, stopAll } from '../helpers/cluster.js';
 import {
   b,
   connect,
@@ -39,10 +39,7 @@ let oldRev = 0;
 
 /** A single member of `kind` on fresh ports over `dataDir` (restored or empty). */
 async function member(kind: 'etcd' | 'tsetcd', name: string, dataDir: string, peer?: string): Promise<Proc> {
-  const p = await planSingle(kind, name, dataDir, { token: 'bbolt-test', peer });
-  procs.push(p); // before the wait, so a member that never becomes healthy is still stopped
-  await startAll([p]);
-  return p;
+  return startSingle(procs, kind, name, dataDir, { token: 'bbolt-test', peer });
 }
 
 before(async () => {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
+import { type Proc, startSingle, stopAll } from '../helpers/cluster.js';
 import {
   b,
   connect,
@@ -37,9 +37,7 @@ test('a tsetcd snapshot is an etcd snapshot: etcdctl status, etcdctl restore, et
     dir.remove();
   });
   const member = async (kind: 'etcd' | 'tsetcd', name: string, dataDir: string, peer?: string) => {
-    const p = await planSingle(kind, name, dataDir, { token: 'bbolt-save', peer });
-    procs.push(p);
-    await startAll([p]);
+    const p = await startSingle(procs, kind, name, dataDir, { token: 'bbolt-save', peer });
     const c = connect(p.client);
     clients.push(c);
     return { p, c };

@@ -29,7 +29,7 @@ import {
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EtcdDirError, importEtcdDataDir } from '../../src/server/index.js';
-import { kill, type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
+import { kill, type Proc, planSingle, startSingle, stopAll } from '../helpers/cluster.js';
 import {
   b,
   connect,
@@ -57,11 +57,7 @@ async function start(
   dataDir: string,
   extra: string[] = [],
 ): Promise<Proc> {
-  const p = await planSingle(kind, name, dataDir, { token: 'etcd-dir-test' });
-  const q = { ...p, args: [...p.args, ...extra] };
-  procs.push(q);
-  await startAll([q]);
-  return q;
+  return startSingle(procs, kind, name, dataDir, { token: 'etcd-dir-test', extraFlags: extra });
 }
 
 before(async () => {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
+import { type Proc, startSingle, stopAll } from '../helpers/cluster.js';
 import {
   b,
   connect,
@@ -55,9 +55,7 @@ test('migrate a live etcd to tsetcd: snapshot, restore, follow, cut-over', {
     dir.remove();
   });
   const member = async (kind: 'etcd' | 'tsetcd', name: string, dataDir: string, peer?: string) => {
-    const p = await planSingle(kind, name, dataDir, { token: 'migrate', peer });
-    procs.push(p);
-    await startAll([p]);
+    const p = await startSingle(procs, kind, name, dataDir, { token: 'migrate', peer });
     const c = connect(p.client);
     clients.push(c);
     return { p, c };

@@ -201,6 +201,25 @@ export async function planSingle(
   });
 }
 
+/**
+ * A single member (planSingle, then `extraFlags`) started and healthy. It is added to `procs`
+ * before the wait, so that a member that never becomes healthy is still stopped by the caller's
+ * `stopAll(procs)`.
+ */
+export async function startSingle(
+  procs: Proc[],
+  kind: MemberKind,
+  name: string,
+  dataDir: string,
+  opts: { token: string; peer?: string; extraFlags?: string[] },
+): Promise<Proc> {
+  const p = await planSingle(kind, name, dataDir, opts);
+  p.args.push(...(opts.extraFlags ?? []));
+  procs.push(p);
+  await startAll([p]);
+  return p;
+}
+
 /** Sends `signal` (default SIGKILL) to the member's process and waits for it to exit. */
 export async function kill(p: Proc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   const c = p.child;
