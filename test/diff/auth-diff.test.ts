@@ -20,6 +20,14 @@ const ROOT = ['--user', 'root:rootpw'];
 /** bcrypt's lowest cost on both sides: the cases check behaviour, not hashing time. */
 const FAST = { flags: ['--bcrypt-cost', '4'] };
 
+/** Steps: user root (rootpw) with the root role, user u (upw) and an empty role r. */
+async function addRootAndU(s: Session): Promise<void> {
+  await s.rpc('root', (c) => c.auth.userAdd({ name: 'root', password: 'rootpw' }));
+  await s.rpc('root role', (c) => c.auth.userGrantRole({ user: 'root', role: 'root' }));
+  await s.rpc('add u', (c) => c.auth.userAdd({ name: 'u', password: 'upw' }));
+  await s.rpc('add role r', (c) => c.auth.roleAdd({ name: 'r' }));
+}
+
 /** Logs `name` in over gRPC and returns the token (recorded by shape). */
 async function login(s: Session, name: string, password: string): Promise<string> {
   const r = await s.rpc(`${name} logs in`, (c) => c.auth.authenticate({ name, password }), {
@@ -334,10 +342,7 @@ diffCase(
 diffCase(
   'grpc: watch creation checks the range as the caller',
   async (s) => {
-    await s.rpc('root', (c) => c.auth.userAdd({ name: 'root', password: 'rootpw' }));
-    await s.rpc('root role', (c) => c.auth.userGrantRole({ user: 'root', role: 'root' }));
-    await s.rpc('add u', (c) => c.auth.userAdd({ name: 'u', password: 'upw' }));
-    await s.rpc('add role r', (c) => c.auth.roleAdd({ name: 'r' }));
+    await addRootAndU(s);
     await s.rpc('grant', (c) =>
       c.auth.roleGrantPermission({ name: 'r', perm: { permType: 0, key: b('p/'), rangeEnd: b('p0') } }),
     );
@@ -395,10 +400,7 @@ function jwtFlags(): string[] {
 diffCase(
   'grpc: JWT tokens carry the auth revision; a permission change makes them stale',
   async (s) => {
-    await s.rpc('root', (c) => c.auth.userAdd({ name: 'root', password: 'rootpw' }));
-    await s.rpc('root role', (c) => c.auth.userGrantRole({ user: 'root', role: 'root' }));
-    await s.rpc('add u', (c) => c.auth.userAdd({ name: 'u', password: 'upw' }));
-    await s.rpc('add role r', (c) => c.auth.roleAdd({ name: 'r' }));
+    await addRootAndU(s);
     await s.rpc('grant r a', (c) =>
       c.auth.roleGrantPermission({ name: 'r', perm: { permType: 2, key: b('a') } }),
     );
@@ -434,10 +436,7 @@ diffCase(
 diffCase(
   'grpc: Lock and Election act as the caller',
   async (s) => {
-    await s.rpc('root', (c) => c.auth.userAdd({ name: 'root', password: 'rootpw' }));
-    await s.rpc('root role', (c) => c.auth.userGrantRole({ user: 'root', role: 'root' }));
-    await s.rpc('add u', (c) => c.auth.userAdd({ name: 'u', password: 'upw' }));
-    await s.rpc('add role r', (c) => c.auth.roleAdd({ name: 'r' }));
+    await addRootAndU(s);
     await s.rpc('grant lk/', (c) =>
       c.auth.roleGrantPermission({ name: 'r', perm: { permType: 2, key: b('lk/'), rangeEnd: b('lk0') } }),
     );

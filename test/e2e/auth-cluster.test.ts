@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { status as S } from '@grpc/grpc-js';
+import { enableAuthWithUser } from '../helpers/auth.js';
 import { b, type EtcdClients, settle, waitFor } from '../helpers/index.js';
 import { InprocCluster } from '../helpers/inproc.js';
 
@@ -27,13 +28,7 @@ test('auth is replicated, durable, and tokens work on every member', { timeout: 
   );
   t.after(() => cluster.close());
   const c0 = cluster.client(0);
-  await c0.auth.userAdd({ name: 'root', password: 'rootpw' });
-  await c0.auth.userGrantRole({ user: 'root', role: 'root' });
-  await c0.auth.userAdd({ name: 'u', password: 'upw' });
-  await c0.auth.roleAdd({ name: 'r' });
-  await c0.auth.roleGrantPermission({ name: 'r', perm: { permType: 2, key: b('p/'), rangeEnd: b('p0') } });
-  await c0.auth.userGrantRole({ user: 'u', role: 'r' });
-  await c0.auth.authEnable({});
+  await enableAuthWithUser(c0, 'p/');
   const root = await login(c0, 'root', 'rootpw');
   const u = await login(c0, 'u', 'upw');
 

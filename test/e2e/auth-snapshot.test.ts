@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { enableAuthWithUser } from '../helpers/auth.js';
 import { type Proc, planMember, startAll, stopAll } from '../helpers/cluster.js';
 import { b, connect, etcdctl, freePort, repoRoot, restoreArgs, settle, tempDir } from '../helpers/index.js';
 
@@ -49,13 +50,7 @@ test('auth survives snapshot save and restore', { timeout: 90_000 }, async (t) =
   await startAll([src]);
   const c = connect(src.client);
   t.after(() => c.close());
-  await c.auth.userAdd({ name: 'root', password: 'rootpw' });
-  await c.auth.userGrantRole({ user: 'root', role: 'root' });
-  await c.auth.userAdd({ name: 'u', password: 'upw' });
-  await c.auth.roleAdd({ name: 'r' });
-  await c.auth.roleGrantPermission({ name: 'r', perm: { permType: 2, key: b('p/'), rangeEnd: b('p0') } });
-  await c.auth.userGrantRole({ user: 'u', role: 'r' });
-  await c.auth.authEnable({});
+  await enableAuthWithUser(c, 'p/');
   const file = join(dir.path, 'snap.db');
   const refused = await etcdctl(src.client, ['--user', 'u:upw', 'snapshot', 'save', file]);
   assert.notEqual(refused.code, 0, 'a non-root user may not take a snapshot');

@@ -12,6 +12,7 @@ import { createSign, generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { enableAuthWithUser } from '../helpers/auth.js';
 import {
   b,
   connect,
@@ -169,15 +170,8 @@ function forgedJwt(): string {
   return `${head}.${body}.${b64url(sig)}`;
 }
 
-async function setUp(s: Side): Promise<void> {
-  const c = s.c;
-  await c.auth.userAdd({ name: 'root', password: 'rootpw' });
-  await c.auth.userGrantRole({ user: 'root', role: 'root' });
-  await c.auth.userAdd({ name: 'u', password: 'upw' });
-  await c.auth.roleAdd({ name: 'r' });
-  await c.auth.roleGrantPermission({ name: 'r', perm: { permType: 2, key: b('a/'), rangeEnd: b('a0') } });
-  await c.auth.userGrantRole({ user: 'u', role: 'r' });
-  await c.auth.authEnable({});
+function setUp(s: Side): Promise<void> {
+  return enableAuthWithUser(s.c, 'a/');
 }
 
 const outcome = async (p: Promise<unknown>) => {
