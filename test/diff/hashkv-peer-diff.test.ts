@@ -10,8 +10,8 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
-import { type Proc, planSingle, startAll, stopAll } from '../helpers/cluster.js';
-import { b, connect, tempDir } from '../helpers/index.js';
+import { planSingle, procsFor, startAll } from '../helpers/cluster.js';
+import { b, connect } from '../helpers/index.js';
 
 function raw(
   url: string,
@@ -37,12 +37,7 @@ function raw(
 }
 
 test('GET /members/hashkv answers as etcd 3.4', { timeout: 90_000 }, async (t) => {
-  const dir = tempDir('tsetcd-hashkv-peer-');
-  const procs: Proc[] = [];
-  t.after(async () => {
-    await stopAll(procs);
-    dir.remove();
-  });
+  const { dir, procs } = procsFor(t, 'tsetcd-hashkv-peer-');
   for (const kind of ['etcd', 'tsetcd'] as const)
     procs.push(await planSingle(kind, 'm1', `${dir.path}/${kind}`, { token: 'hashkv-peer' }));
   // With its default logger (capnslog) etcd 3.4's handler dereferences a nil zap logger on every

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { enableAuthWithUser } from '../helpers/auth.js';
-import { type Proc, planMember, startAll, stopAll } from '../helpers/cluster.js';
-import { b, connect, etcdctl, freePort, repoRoot, restoreArgs, settle, tempDir } from '../helpers/index.js';
+import { type Proc, planMember, procsFor, startAll } from '../helpers/cluster.js';
+import { b, connect, etcdctl, freePort, repoRoot, restoreArgs, settle } from '../helpers/index.js';
 
 function tsetcd(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -39,12 +39,7 @@ async function single(dataDir: string, name: string, token: string): Promise<Pro
 }
 
 test('auth survives snapshot save and restore', { timeout: 90_000 }, async (t) => {
-  const dir = tempDir('tsetcd-auth-snapshot-');
-  const procs: Proc[] = [];
-  t.after(async () => {
-    await stopAll(procs);
-    dir.remove();
-  });
+  const { dir, procs } = procsFor(t, 'tsetcd-auth-snapshot-');
   const src = await single(join(dir.path, 'src'), 's1', 'src-cluster');
   procs.push(src);
   await startAll([src]);

@@ -8,15 +8,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { kill, type Proc, planCluster, startAll, stopAll } from '../helpers/cluster.js';
-import { b, connect, tempDir, waitFor } from '../helpers/index.js';
+import { kill, planCluster, procsFor, startAll } from '../helpers/cluster.js';
+import { b, connect, waitFor } from '../helpers/index.js';
 
-const dir = tempDir('tsetcd-etcd-dir-cluster-');
-const procs: Proc[] = [];
-after(async () => {
-  await stopAll(procs);
-  dir.remove();
-});
+const { dir, procs } = procsFor({ after }, 'tsetcd-etcd-dir-cluster-');
 
 test('a stopped 3-member etcd cluster: tsetcd members started on its dirs with its flags form the cluster', {
   timeout: 180_000,

@@ -10,20 +10,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { launch, type Proc, planSingle, running, stopAll } from '../helpers/cluster.js';
-import { etcdctl, freePort, restoreArgs, tempDir, tsetcdCli, waitFor } from '../helpers/index.js';
+import { launch, type Proc, planSingle, procsFor, running } from '../helpers/cluster.js';
+import { etcdctl, freePort, restoreArgs, tsetcdCli, waitFor } from '../helpers/index.js';
 import { isHealthy } from '../helpers/member.js';
 import { makeCa } from '../helpers/tls-certs.js';
 
 test('migrate follow over TLS with auth: restore keeps auth, follow reaches sync', {
   timeout: 180_000,
 }, async () => {
-  const dir = tempDir('tsetcd-migrate-tls-');
-  const procs: Proc[] = [];
-  after(async () => {
-    await stopAll(procs);
-    dir.remove();
-  });
+  const { dir, procs } = procsFor({ after }, 'tsetcd-migrate-tls-');
   const ca = makeCa(join(dir.path, 'ca'));
   const server = ca.issue('server', { hosts: ['127.0.0.1', 'localhost'], usage: 'both' });
   const client = ca.issue('migrator', { cn: 'migrator', usage: 'client' });

@@ -8,20 +8,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Proc, planCluster, planMember, startAll, stopAll } from '../helpers/cluster.js';
-import { b, connect, etcdctl, freePort, restoreArgs, tempDir, tsetcdCli, waitFor } from '../helpers/index.js';
+import { planCluster, planMember, procsFor, startAll } from '../helpers/cluster.js';
+import { b, connect, etcdctl, freePort, restoreArgs, tsetcdCli, waitFor } from '../helpers/index.js';
 
 const tsetcd = (args: string[]) => tsetcdCli(args, { timeoutMs: 60_000 });
 
 test('snapshot save under writes, restore into a new cluster, damaged files refused', {
   timeout: 180_000,
 }, async (t) => {
-  const dir = tempDir('tsetcd-snapshot-restore-');
-  const procs: Proc[] = [];
-  t.after(async () => {
-    await stopAll(procs);
-    dir.remove();
-  });
+  const { dir, procs } = procsFor(t, 'tsetcd-snapshot-restore-');
   procs.push(...(await planCluster(join(dir.path, 'old'), 3, { token: 'old-cluster' })));
   await startAll(procs);
   const old = procs.map((p) => connect(p.client));

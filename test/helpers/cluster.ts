@@ -11,7 +11,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { commandFor, isHealthy, type MemberKind } from './member.js';
-import { freePort, onProcessExit, waitFor } from './util.js';
+import { freePort, onProcessExit, type TempDir, tempDir, waitFor } from './util.js';
 
 /** How much of a member's output is kept for failure reports. */
 export const PROC_LOG_KEEP_CHARS = 50_000;
@@ -241,6 +241,23 @@ export async function stop(p: Proc, graceMs = PROC_STOP_GRACE_MS): Promise<void>
 /** Kills every member's process (SIGKILL). */
 export async function stopAll(procs: Proc[]): Promise<void> {
   await Promise.all(procs.map((p) => kill(p)));
+}
+
+/**
+ * A fresh temp dir and an empty list of member processes, both cleaned up after the test (or
+ * suite) `t`: every process in the list killed (stopAll), then the dir removed.
+ */
+export function procsFor(
+  t: { after(fn: () => Promise<void>): void },
+  prefix: string,
+): { dir: TempDir; procs: Proc[] } {
+  const dir = tempDir(prefix);
+  const procs: Proc[] = [];
+  t.after(async () => {
+    await stopAll(procs);
+    dir.remove();
+  });
+  return { dir, procs };
 }
 
 /** The members' client endpoints, comma-separated (etcdctl --endpoints). */

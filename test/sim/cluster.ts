@@ -28,7 +28,6 @@ import {
   decodeMessage,
   type Entry,
   EntryType,
-  encodeMessage,
   MemoryStorage,
   type Message,
   MessageType,

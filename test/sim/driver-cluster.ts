@@ -33,7 +33,6 @@ import {
   ConfChangeType,
   type ConfState,
   decodeMessage,
-  encodeMessage,
   type Message,
   MessageType,
   type NodeId,
