@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { etcdctl } from '../helpers/etcdctl.js';
 import {
+  collectOutput,
   freePort,
   killAndWait,
   onProcessExit,
@@ -113,14 +114,8 @@ function startEtcd(node: EtcdNode, cluster: EtcdNode[]): void {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let log = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    log += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    log += c.toString();
-  });
-  node.out = () => log.slice(-4000);
+  const log = collectOutput(child);
+  node.out = () => log().slice(-4000);
   procs.push(child);
   onProcessExit(() => child.kill('SIGKILL'));
 }

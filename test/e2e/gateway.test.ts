@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { endpoints, kill, type Proc, planCluster, startAll, stopAll } from '../helpers/cluster.js';
 import { etcdctl, runCommand, tsetcdCli } from '../helpers/etcdctl.js';
-import { freePort, haveCommand, killAndWait, repoRoot, tempDir, waitFor } from '../helpers/util.js';
+import {
+  collectOutput,
+  freePort,
+  haveCommand,
+  killAndWait,
+  repoRoot,
+  tempDir,
+  waitFor,
+} from '../helpers/util.js';
 
 const dir = tempDir('tsetcd-gateway-');
 let procs: Proc[] = [];
@@ -19,14 +27,7 @@ function startGateway(args: string[]): { child: ChildProcess; out: () => string 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   gateways.push(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  return { child, out: () => out };
+  return { child, out: collectOutput(child) };
 }
 
 before(async () => {

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { type Proc, startSingle, stopAll } from '../helpers/cluster.js';
 import {
   b,
+  collectOutput,
   connect,
   type EtcdClients,
   etcdctl,
@@ -29,14 +30,11 @@ function tsetcd(args: string[]): {
   const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'tsetcd.js'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  return { child, done: new Promise((resolve) => child.once('close', (code) => resolve({ code, out }))) };
+  const out = collectOutput(child);
+  return {
+    child,
+    done: new Promise((resolve) => child.once('close', (code) => resolve({ code, out: out() }))),
+  };
 }
 
 test('migrate a live etcd to tsetcd: snapshot, restore, follow, cut-over', {

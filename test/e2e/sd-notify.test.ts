@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { etcdctl } from '../helpers/etcdctl.js';
 import {
+  collectOutput,
   freePort,
   haveCommand,
   killAndWait,
@@ -55,14 +56,7 @@ function spawnTracked(
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(child);
   onProcessExit(() => child.kill('SIGKILL'));
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  return { child, out: () => out };
+  return { child, out: collectOutput(child) };
 }
 
 function tcpOpen(port: number): Promise<boolean> {

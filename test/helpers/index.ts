@@ -54,6 +54,7 @@ export { type IdMap, idMap, normalize, normalizeText, normalizeValue } from './n
 export { CLK_TCK, type CommandTime, cpuMs, timeCommand } from './proc.js';
 export {
   b,
+  collectOutput,
   freePort,
   haveCommand,
   onProcessExit,

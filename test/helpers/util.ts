@@ -189,6 +189,17 @@ export function tempDirFor(t: { after(fn: () => void): void }, prefix = 'tsetcd-
   return dir.path;
 }
 
+/** Collects what `child` writes to stdout and stderr (as piped), interleaved; the getter reads it so far. */
+export function collectOutput(child: ChildProcess): () => string {
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => out;
+}
+
 /** SIGKILLs each child still running (by its pid) and resolves when all have exited. */
 export function killAndWait(procs: readonly ChildProcess[]): Promise<void> {
   return Promise.all(
