@@ -409,16 +409,6 @@ export function registerStateMetrics(m: ServerMetrics, src: MetricsSource): void
     'The total number of consensus proposals applied.',
     () => src.raft().appliedIndex,
   );
-  new Counter({
-    name: 'etcd_network_peer_sent_bytes_total',
-    help: 'The total number of bytes sent to peers.',
-    labelNames: ['To'],
-    registers,
-    collect() {
-      this.reset();
-      for (const p of src.peers()) this.labels(p.id).inc(p.sentBytes);
-    },
-  });
   const perPeer = (name: string, help: string, label: 'To' | 'From', value: (p: PeerCounts) => number) =>
     new Counter({
       name,
@@ -430,6 +420,12 @@ export function registerStateMetrics(m: ServerMetrics, src: MetricsSource): void
         for (const p of src.peers()) this.labels(p.id).inc(value(p));
       },
     });
+  perPeer(
+    'etcd_network_peer_sent_bytes_total',
+    'The total number of bytes sent to peers.',
+    'To',
+    (p) => p.sentBytes,
+  );
   perPeer(
     'etcd_network_peer_received_bytes_total',
     'The total number of bytes received from peers.',
