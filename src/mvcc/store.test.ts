@@ -34,15 +34,20 @@ function put(s: MvccStore, ci: number, ...kvs: [string, string][]): number {
   return txn.end().rev;
 }
 
-/** Every (main revision, tombstone?) stored in lmdb, read directly (the store must be closed). */
-function storedRevisions(dir: string): string[] {
+/** The store's lmdb environment in `dir` and its database `name`, opened directly (close `env`). */
+function openLmdb(dir: string, name: string) {
   const env = open<Buffer, Buffer>({
     path: join(dir, 'db'),
     maxDbs: 4,
     keyEncoding: 'binary',
     encoding: 'binary',
   });
-  const kv = env.openDB<Buffer, Buffer>({ name: 'key', keyEncoding: 'binary', encoding: 'binary' });
+  return { env, db: env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }) };
+}
+
+/** Every (main revision, tombstone?) stored in lmdb, read directly (the store must be closed). */
+function storedRevisions(dir: string): string[] {
+  const { env, db: kv } = openLmdb(dir, 'key');
   const out: string[] = [];
   for (const { key } of kv.getRange({})) out.push(`${keyMain(key)}${key.length === 18 ? 't' : ''}`);
   env.close();
@@ -311,13 +316,7 @@ test('an interrupted compaction is finished on open', async (t) => {
   await s.commit();
   await s.close();
   // Simulate a crash right after the compaction was scheduled: mark it scheduled, not finished.
-  const env = open<Buffer, Buffer>({
-    path: join(dir, 'db'),
-    maxDbs: 4,
-    keyEncoding: 'binary',
-    encoding: 'binary',
-  });
-  const meta = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
+  const { env, db: meta } = openLmdb(dir, 'meta');
   const rev = Buffer.alloc(8);
   rev.writeUInt32BE(40, 4);
   await meta.put(Buffer.from('scheduledCompactRev'), rev);

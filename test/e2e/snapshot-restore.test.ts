@@ -9,7 +9,16 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { planCluster, planMember, procsFor, startAll } from '../helpers/cluster.js';
-import { b, connect, etcdctl, freePort, restoreArgs, tsetcdCli, waitFor } from '../helpers/index.js';
+import {
+  b,
+  connect,
+  etcdctl,
+  freePort,
+  restoreArgs,
+  snapshotStatusJson,
+  tsetcdCli,
+  waitFor,
+} from '../helpers/index.js';
 
 const tsetcd = (args: string[]) => tsetcdCli(args, { timeoutMs: 60_000 });
 
@@ -61,14 +70,7 @@ test('snapshot save under writes, restore into a new cluster, damaged files refu
   const size = statSync(file).size;
   assert.equal(size % 512, 32, 'the database is followed by its 32-byte SHA-256');
 
-  const status = await tsetcd(['snapshot', 'status', file, '-w', 'json']);
-  assert.equal(status.code, 0, status.stderr);
-  const st = JSON.parse(status.stdout) as {
-    revision: number;
-    totalKey: number;
-    totalSize: number;
-    hash: number;
-  };
+  const st = snapshotStatusJson(await tsetcd(['snapshot', 'status', file, '-w', 'json']));
   assert.equal(st.totalSize, size - 32);
   assert.ok(st.revision > 200, `snapshot revision ${st.revision}`);
   const table = await tsetcd(['snapshot', 'status', file, '-w', 'table']);

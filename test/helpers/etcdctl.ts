@@ -98,3 +98,17 @@ export function restoreArgs(
     ...(opts.token === undefined ? [] : ['--initial-cluster-token', opts.token]),
   ];
 }
+
+/** What `snapshot status -w json` prints (etcdctl's and tsetcd's alike). */
+export interface SnapshotStatusJson {
+  hash: number;
+  revision: number;
+  totalKey: number;
+  totalSize: number;
+}
+
+/** Parses a `snapshot status -w json` run; throws with its stderr when it exited non-zero. */
+export function snapshotStatusJson(r: CtlResult): SnapshotStatusJson {
+  if (r.code !== 0) throw new Error(`snapshot status exited with ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as SnapshotStatusJson;
+}

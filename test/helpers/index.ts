@@ -21,6 +21,8 @@ export {
   type RestoreTarget,
   restoreArgs,
   runCommand,
+  type SnapshotStatusJson,
+  snapshotStatusJson,
   tsetcdCli,
 } from './etcdctl.js';
 export {
