@@ -13,7 +13,15 @@ import {
 } from '../../src/proto/etcdserverpb/rpc.js';
 import { computeClusterId, computeMemberId } from '../../src/server/ids.js';
 import type { MemberConfig } from '../../src/server/index.js';
-import { b, connect, type EtcdClients, settle, tempDir, waitFor } from '../helpers/index.js';
+import {
+  b,
+  type ConnectOptions,
+  connect,
+  type EtcdClients,
+  settle,
+  tempDir,
+  waitFor,
+} from '../helpers/index.js';
 import { startInprocServer, testMemberConfig } from '../helpers/inproc.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -28,6 +36,28 @@ function config(dataDir: string): MemberConfig {
 }
 
 const startServer = (dataDir: string) => startInprocServer(config(dataDir));
+
+/**
+ * A member started (in process, fresh data dir) before the enclosing suite's tests, with clients
+ * connected with `opts`; both stopped and the dir removed after them.
+ */
+function suiteMember(opts: ConnectOptions = {}): {
+  server: Awaited<ReturnType<typeof startServer>>;
+  c: EtcdClients;
+} {
+  const dir = tempDir();
+  const m = {} as ReturnType<typeof suiteMember>;
+  before(async () => {
+    m.server = await startServer(dir.path);
+    m.c = connect(m.server.endpoint, opts);
+  });
+  after(async () => {
+    m.c.close();
+    await m.server.stop();
+    dir.remove();
+  });
+  return m;
+}
 
 function put(key: string, value: string): RequestOp {
   return {
@@ -53,43 +83,31 @@ async function expectError(p: Promise<unknown>, code: number, details: string): 
 }
 
 describe('client API of a single member', () => {
-  const dir = tempDir();
-  let server: Awaited<ReturnType<typeof startServer>>;
-  let c: EtcdClients;
-
-  before(async () => {
-    server = await startServer(dir.path);
-    c = connect(server.endpoint, { maxSendBytes: 8 * 1024 * 1024 });
-  });
-  after(async () => {
-    c.close();
-    await server.stop();
-    dir.remove();
-  });
+  const m = suiteMember({ maxSendBytes: 8 * 1024 * 1024 });
 
   test('put, get and delete with etcd headers and revisions', async () => {
-    const p = await c.kv.put({ key: b('a'), value: b('1') });
+    const p = await m.c.kv.put({ key: b('a'), value: b('1') });
     const memberId = computeMemberId(['http://127.0.0.1:2380'], 'etcd-cluster');
     assert.equal(p.header?.memberId, memberId);
     assert.equal(p.header?.clusterId, computeClusterId([memberId]));
     assert.equal(p.header?.raftTerm, 2n);
     const rev = p.header!.revision;
-    const g = await c.kv.range({ key: b('a') });
+    const g = await m.c.kv.range({ key: b('a') });
     assert.equal(g.kvs.length, 1);
     assert.equal(g.kvs[0]!.value.toString(), '1');
     assert.equal(g.kvs[0]!.createRevision, rev);
     assert.equal(g.kvs[0]!.modRevision, rev);
     assert.equal(g.kvs[0]!.version, 1n);
-    const d = await c.kv.deleteRange({ key: b('a'), prevKv: true });
+    const d = await m.c.kv.deleteRange({ key: b('a'), prevKv: true });
     assert.equal(d.deleted, 1n);
     assert.equal(d.prevKvs[0]!.value.toString(), '1');
     assert.equal(d.header!.revision, rev + 1n);
-    assert.equal((await c.kv.range({ key: b('a') })).kvs.length, 0);
+    assert.equal((await m.c.kv.range({ key: b('a') })).kvs.length, 0);
   });
 
   test('txn takes one revision and evaluates compares before writing', async () => {
-    const before = (await c.kv.range({ key: b('zz') })).header!.revision;
-    const t = await c.kv.txn({
+    const before = (await m.c.kv.range({ key: b('zz') })).header!.revision;
+    const t = await m.c.kv.txn({
       compare: [
         {
           key: b('t1'),
@@ -104,7 +122,7 @@ describe('client API of a single member', () => {
     });
     assert.equal(t.succeeded, true);
     assert.equal(t.header!.revision, before + 1n);
-    const r = await c.kv.range({ key: b('t1'), rangeEnd: b('t3') });
+    const r = await m.c.kv.range({ key: b('t1'), rangeEnd: b('t3') });
     assert.deepEqual(
       r.kvs.map((kv) => [kv.key.toString(), kv.modRevision]),
       [
@@ -112,7 +130,7 @@ describe('client API of a single member', () => {
         ['t2', before + 1n],
       ],
     );
-    const again = await c.kv.txn({
+    const again = await m.c.kv.txn({
       compare: [
         {
           key: b('t1'),
@@ -132,91 +150,91 @@ describe('client API of a single member', () => {
 
   test('request errors carry etcd 3.4 codes and messages', async () => {
     await expectError(
-      c.kv.put({ key: Buffer.alloc(0), value: b('v') }),
+      m.c.kv.put({ key: Buffer.alloc(0), value: b('v') }),
       status.INVALID_ARGUMENT,
       'etcdserver: key is not provided',
     );
     await expectError(
-      c.kv.range({ key: Buffer.alloc(0) }),
+      m.c.kv.range({ key: Buffer.alloc(0) }),
       status.INVALID_ARGUMENT,
       'etcdserver: key is not provided',
     );
     await expectError(
-      c.kv.deleteRange({ key: Buffer.alloc(0) }),
+      m.c.kv.deleteRange({ key: Buffer.alloc(0) }),
       status.INVALID_ARGUMENT,
       'etcdserver: key is not provided',
     );
     await expectError(
-      c.kv.put({ key: b('k'), value: b('v'), ignoreValue: true }),
+      m.c.kv.put({ key: b('k'), value: b('v'), ignoreValue: true }),
       status.INVALID_ARGUMENT,
       'etcdserver: value is provided',
     );
     await expectError(
-      c.kv.put({ key: b('k'), lease: 5n, ignoreLease: true }),
+      m.c.kv.put({ key: b('k'), lease: 5n, ignoreLease: true }),
       status.INVALID_ARGUMENT,
       'etcdserver: lease is provided',
     );
     await expectError(
-      c.kv.put({ key: b('missing'), ignoreValue: true }),
+      m.c.kv.put({ key: b('missing'), ignoreValue: true }),
       status.INVALID_ARGUMENT,
       'etcdserver: key not found',
     );
     await expectError(
-      c.kv.put({ key: b('k'), value: b('v'), lease: 42n }),
+      m.c.kv.put({ key: b('k'), value: b('v'), lease: 42n }),
       status.NOT_FOUND,
       'etcdserver: requested lease not found',
     );
     const many = Array.from({ length: 129 }, (_, i) => put(`m${i}`, 'v'));
     await expectError(
-      c.kv.txn({ compare: [], success: many, failure: [] }),
+      m.c.kv.txn({ compare: [], success: many, failure: [] }),
       status.INVALID_ARGUMENT,
       'etcdserver: too many operations in txn request',
     );
     await expectError(
-      c.kv.txn({ compare: [], success: [put('d', '1'), put('d', '2')], failure: [] }),
+      m.c.kv.txn({ compare: [], success: [put('d', '1'), put('d', '2')], failure: [] }),
       status.INVALID_ARGUMENT,
       'etcdserver: duplicate key given in txn request',
     );
     await expectError(
-      c.kv.txn({ compare: [], success: [del('a', 'z'), put('m', '2')], failure: [] }),
+      m.c.kv.txn({ compare: [], success: [del('a', 'z'), put('m', '2')], failure: [] }),
       status.INVALID_ARGUMENT,
       'etcdserver: duplicate key given in txn request',
     );
     // The two branches of a nested txn exclude each other: the same key in both is fine.
     const nested = { compare: [], success: [put('n', '1')], failure: [put('n', '2')] };
-    const ok = await c.kv.txn({ compare: [], success: [{ requestTxn: nested }], failure: [] });
+    const ok = await m.c.kv.txn({ compare: [], success: [{ requestTxn: nested }], failure: [] });
     assert.equal(ok.succeeded, true);
     await expectError(
-      c.kv.txn({ compare: [], success: [{}], failure: [] }),
+      m.c.kv.txn({ compare: [], success: [{}], failure: [] }),
       status.INVALID_ARGUMENT,
       'etcdserver: key not found',
     );
   });
 
   test('compaction errors and historical reads', async () => {
-    const p1 = await c.kv.put({ key: b('h'), value: b('1') });
-    await c.kv.put({ key: b('h'), value: b('2') });
-    const old = await c.kv.range({ key: b('h'), revision: p1.header!.revision });
+    const p1 = await m.c.kv.put({ key: b('h'), value: b('1') });
+    await m.c.kv.put({ key: b('h'), value: b('2') });
+    const old = await m.c.kv.range({ key: b('h'), revision: p1.header!.revision });
     assert.equal(old.kvs[0]!.value.toString(), '1');
-    const cur = (await c.kv.range({ key: b('h') })).header!.revision;
+    const cur = (await m.c.kv.range({ key: b('h') })).header!.revision;
     await expectError(
-      c.kv.range({ key: b('h'), revision: cur + 10n }),
+      m.c.kv.range({ key: b('h'), revision: cur + 10n }),
       status.OUT_OF_RANGE,
       'etcdserver: mvcc: required revision is a future revision',
     );
     await expectError(
-      c.kv.compact({ revision: cur + 10n }),
+      m.c.kv.compact({ revision: cur + 10n }),
       status.OUT_OF_RANGE,
       'etcdserver: mvcc: required revision is a future revision',
     );
-    await c.kv.compact({ revision: p1.header!.revision + 1n, physical: true });
+    await m.c.kv.compact({ revision: p1.header!.revision + 1n, physical: true });
     await expectError(
-      c.kv.range({ key: b('h'), revision: p1.header!.revision }),
+      m.c.kv.range({ key: b('h'), revision: p1.header!.revision }),
       status.OUT_OF_RANGE,
       'etcdserver: mvcc: required revision has been compacted',
     );
     await expectError(
-      c.kv.compact({ revision: p1.header!.revision }),
+      m.c.kv.compact({ revision: p1.header!.revision }),
       status.OUT_OF_RANGE,
       'etcdserver: mvcc: required revision has been compacted',
     );
@@ -224,22 +242,22 @@ describe('client API of a single member', () => {
 
   test('oversized requests: the application limit, then the gRPC limit', async () => {
     await expectError(
-      c.kv.put({ key: b('big'), value: Buffer.alloc(MAX_REQUEST_BYTES + 1) }),
+      m.c.kv.put({ key: b('big'), value: Buffer.alloc(MAX_REQUEST_BYTES + 1) }),
       status.INVALID_ARGUMENT,
       'etcdserver: request is too large',
     );
     const huge = MAX_REQUEST_BYTES + 512 * 1024 + 100;
-    const s = await settle(c.kv.put({ key: b('huge'), value: Buffer.alloc(huge) }));
+    const s = await settle(m.c.kv.put({ key: b('huge'), value: Buffer.alloc(huge) }));
     assert.equal(s.ok, false);
     if (!s.ok) {
       assert.equal(s.code, status.RESOURCE_EXHAUSTED);
       assert.match(s.details, /^grpc: received message larger than max \(\d+ vs\. \d+\)$/);
     }
-    assert.equal((await c.kv.put({ key: b('after-big'), value: b('ok') })).header!.memberId > 0n, true);
+    assert.equal((await m.c.kv.put({ key: b('after-big'), value: b('ok') })).header!.memberId > 0n, true);
   });
 
   test('unknown methods, unknown services and malformed protobuf get clear errors', async () => {
-    const raw = new Client(server.endpoint, credentials.createInsecure());
+    const raw = new Client(m.server.endpoint, credentials.createInsecure());
     const call = (path: string, body: Buffer) =>
       new Promise<{ code: number; details: string }>((resolve) => {
         raw.makeUnaryRequest(
@@ -262,32 +280,32 @@ describe('client API of a single member', () => {
     assert.equal(bad.code, status.INTERNAL);
     assert.match(bad.details, /^grpc: error unmarshalling request: /);
     raw.close();
-    assert.equal((await c.kv.range({ key: b('after-bad') })).kvs.length, 0, 'still serving');
+    assert.equal((await m.c.kv.range({ key: b('after-bad') })).kvs.length, 0, 'still serving');
   });
 
   test('features not built yet answer UNIMPLEMENTED, never a fake success', async () => {
     await expectError(
-      c.auth.authenticate({ name: 'root', password: 'x' }),
+      m.c.auth.authenticate({ name: 'root', password: 'x' }),
       status.FAILED_PRECONDITION,
       'etcdserver: authentication is not enabled',
     );
   });
 
   test('Status, MemberList and HashKV describe this member', async () => {
-    const st = await c.maintenance.status({});
+    const st = await m.c.maintenance.status({});
     assert.equal(st.leader, st.header!.memberId);
     assert.equal(st.raftIndex, st.raftAppliedIndex);
     assert.ok(st.dbSize > 0n);
-    const ml = await c.cluster.memberList({});
+    const ml = await m.c.cluster.memberList({});
     assert.equal(ml.members.length, 1);
     assert.equal(ml.members[0]!.ID, st.header!.memberId);
-    const h1 = await c.maintenance.hashKv({ revision: 0n });
-    const h2 = await c.maintenance.hashKv({ revision: 0n });
+    const h1 = await m.c.maintenance.hashKv({ revision: 0n });
+    const h2 = await m.c.maintenance.hashKv({ revision: 0n });
     assert.equal(h1.hash, h2.hash, 'hash is stable without writes');
   });
 
   test('/health, /version and /metrics over HTTP/1.1 and HTTP/2 on the client port', async () => {
-    const base = `http://${server.endpoint}`;
+    const base = `http://${m.server.endpoint}`;
     const health = await fetch(`${base}/health`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { health: 'true' });
@@ -318,68 +336,57 @@ describe('client API of a single member', () => {
 });
 
 describe('leases on a single member', () => {
-  const dir = tempDir();
-  let server: Awaited<ReturnType<typeof startServer>>;
-  let c: EtcdClients;
-  before(async () => {
-    server = await startServer(dir.path);
-    c = connect(server.endpoint);
-  });
-  after(async () => {
-    c.close();
-    await server.stop();
-    dir.remove();
-  });
+  const m = suiteMember();
 
   test('grant, attach, time-to-live, revoke deletes every key in one revision', async () => {
-    const g = await c.lease.leaseGrant({ TTL: 1n, ID: 0n });
+    const g = await m.c.lease.leaseGrant({ TTL: 1n, ID: 0n });
     assert.ok(g.ID > 0n);
     assert.equal(g.TTL, 2n, "etcd's minimum TTL (1.5 election timeouts, rounded up) applies");
-    await c.kv.put({ key: b('l/a'), value: b('1'), lease: g.ID });
-    await c.kv.put({ key: b('l/b'), value: b('2'), lease: g.ID });
-    await c.kv.put({ key: b('l/c'), value: b('3'), lease: g.ID });
-    await c.kv.put({ key: b('l/c'), value: b('3') }); // re-put without the lease detaches it
-    const ttl = await c.lease.leaseTimeToLive({ ID: g.ID, keys: true });
+    await m.c.kv.put({ key: b('l/a'), value: b('1'), lease: g.ID });
+    await m.c.kv.put({ key: b('l/b'), value: b('2'), lease: g.ID });
+    await m.c.kv.put({ key: b('l/c'), value: b('3'), lease: g.ID });
+    await m.c.kv.put({ key: b('l/c'), value: b('3') }); // re-put without the lease detaches it
+    const ttl = await m.c.lease.leaseTimeToLive({ ID: g.ID, keys: true });
     assert.equal(ttl.grantedTTL, 2n);
     assert.deepEqual(
       ttl.keys.map((k) => k.toString()),
       ['l/a', 'l/b'],
     );
-    const leases = await c.lease.leaseLeases({});
+    const leases = await m.c.lease.leaseLeases({});
     assert.ok(leases.leases.some((l) => l.ID === g.ID));
-    const rev = (await c.kv.range({ key: b('l/') })).header!.revision;
-    const r = await c.lease.leaseRevoke({ ID: g.ID });
+    const rev = (await m.c.kv.range({ key: b('l/') })).header!.revision;
+    const r = await m.c.lease.leaseRevoke({ ID: g.ID });
     assert.equal(r.header!.revision, rev + 1n, 'one revision for all attached keys');
-    const left = await c.kv.range({ key: b('l/'), rangeEnd: b('l0') });
+    const left = await m.c.kv.range({ key: b('l/'), rangeEnd: b('l0') });
     assert.deepEqual(
       left.kvs.map((kv) => kv.key.toString()),
       ['l/c'],
     );
-    assert.equal((await c.lease.leaseTimeToLive({ ID: g.ID, keys: false })).TTL, -1n);
+    assert.equal((await m.c.lease.leaseTimeToLive({ ID: g.ID, keys: false })).TTL, -1n);
     await expectError(
-      c.lease.leaseRevoke({ ID: g.ID }),
+      m.c.lease.leaseRevoke({ ID: g.ID }),
       status.NOT_FOUND,
       'etcdserver: requested lease not found',
     );
   });
 
   test('grant errors as etcd', async () => {
-    await c.lease.leaseGrant({ TTL: 60n, ID: 777n });
+    await m.c.lease.leaseGrant({ TTL: 60n, ID: 777n });
     await expectError(
-      c.lease.leaseGrant({ TTL: 60n, ID: 777n }),
+      m.c.lease.leaseGrant({ TTL: 60n, ID: 777n }),
       status.FAILED_PRECONDITION,
       'etcdserver: lease already exists',
     );
     await expectError(
-      c.lease.leaseGrant({ TTL: 9_000_000_001n, ID: 0n }),
+      m.c.lease.leaseGrant({ TTL: 9_000_000_001n, ID: 0n }),
       status.OUT_OF_RANGE,
       'etcdserver: too large lease TTL',
     );
   });
 
   test('keep-alive renews on a stream; an unknown lease answers TTL 0', async () => {
-    const g = await c.lease.leaseGrant({ TTL: 30n, ID: 0n });
-    const stream = c.raw.makeBidiStreamRequest(
+    const g = await m.c.lease.leaseGrant({ TTL: 30n, ID: 0n });
+    const stream = m.c.raw.makeBidiStreamRequest(
       LeaseService.leaseKeepAlive.path,
       LeaseService.leaseKeepAlive.requestSerialize,
       LeaseService.leaseKeepAlive.responseDeserialize,
@@ -406,10 +413,12 @@ describe('leases on a single member', () => {
   });
 
   test('an expired lease is revoked with its keys, not before its TTL', async () => {
-    const g = await c.lease.leaseGrant({ TTL: 2n, ID: 0n });
+    const g = await m.c.lease.leaseGrant({ TTL: 2n, ID: 0n });
     const granted = performance.now();
-    await c.kv.put({ key: b('exp/k'), value: b('v'), lease: g.ID });
-    await waitFor(async () => (await c.kv.range({ key: b('exp/k') })).kvs.length === 0, { timeoutMs: 6000 });
+    await m.c.kv.put({ key: b('exp/k'), value: b('v'), lease: g.ID });
+    await waitFor(async () => (await m.c.kv.range({ key: b('exp/k') })).kvs.length === 0, {
+      timeoutMs: 6000,
+    });
     assert.ok(performance.now() - granted >= 2000, 'revoked before its TTL');
   });
 });
