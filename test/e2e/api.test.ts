@@ -106,17 +106,17 @@ describe('client API of a single member', () => {
   });
 
   test('txn takes one revision and evaluates compares before writing', async () => {
+    // t1 does not exist (version 0)
+    const t1Absent = {
+      key: b('t1'),
+      target: Compare_CompareTarget.VERSION,
+      result: Compare_CompareResult.EQUAL,
+      version: 0n,
+      rangeEnd: Buffer.alloc(0),
+    };
     const before = (await m.c.kv.range({ key: b('zz') })).header!.revision;
     const t = await m.c.kv.txn({
-      compare: [
-        {
-          key: b('t1'),
-          target: Compare_CompareTarget.VERSION,
-          result: Compare_CompareResult.EQUAL,
-          version: 0n,
-          rangeEnd: Buffer.alloc(0),
-        },
-      ],
+      compare: [t1Absent],
       success: [put('t1', 'x'), put('t2', 'y')],
       failure: [],
     });
@@ -131,15 +131,7 @@ describe('client API of a single member', () => {
       ],
     );
     const again = await m.c.kv.txn({
-      compare: [
-        {
-          key: b('t1'),
-          target: Compare_CompareTarget.VERSION,
-          result: Compare_CompareResult.EQUAL,
-          version: 0n,
-          rangeEnd: Buffer.alloc(0),
-        },
-      ],
+      compare: [t1Absent],
       success: [put('t1', 'never')],
       failure: [{ requestRange: { key: b('t1') } as never }],
     });
