@@ -165,7 +165,10 @@ test('pick_first: every call to the first member; when it goes, every call to th
     () =>
       call(t).then(
         () => true,
-        (e: CallError) => (assert.equal(e.code, Status.UNAVAILABLE), false),
+        (e: CallError) => {
+          assert.equal(e.code, Status.UNAVAILABLE);
+          return false;
+        },
       ),
     5000,
     'a pick after the loss',
