@@ -8,9 +8,12 @@
  * - book changes reach the policy live (a member added gets calls, a removed one none);
  * - grpc-status/grpc-message (percent-decoded, trailers-only too) become the wire table's errors;
  *   deadlines, aborts, no connection, oversized answers and close() give grpc-js's codes;
- * - the auth token and grpc-timeout travel as headers.
+ * - the auth token and grpc-timeout travel as headers;
+ * - through a dial seam, a dial that never completes: pick_first moves on after 250 ms, and the
+ *   connect timeout ends it with UNAVAILABLE.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
@@ -254,6 +257,67 @@ test('no member reachable: UNAVAILABLE "No connection established"', async () =>
   const e = (await call(t).catch((x) => x)) as CallError;
   assert.equal(e.code, Status.UNAVAILABLE);
   assert.match(e.details, /^No connection established/);
+  t.close();
+  book.close();
+});
+
+/** A session whose dial never completes (a blackholed address), for the dial seam. */
+class HangingSession extends EventEmitter {
+  destroyed = false;
+  closed = false;
+  unref() {}
+  ref() {}
+  close() {
+    this.closed = true;
+  }
+  destroy(e?: Error) {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (e) this.emit('error', e);
+    this.emit('close');
+  }
+}
+
+function hangingDial(hangPort: number) {
+  return (authority: string) =>
+    authority.endsWith(`:${hangPort}`)
+      ? (new HangingSession() as unknown as http2.ClientHttp2Session)
+      : http2.connect(authority);
+}
+
+test('pick_first dials the next member when the first has been connecting for 250 ms', async () => {
+  const ms = [await member('h1'), await member('h2'), await member('h3')];
+  const book = new AddressBook(ms.map((m) => ({ host: '127.0.0.1', port: m.port })));
+  const dial = hangingDial(ms[0]!.port);
+  const t = new H2Transport(
+    book,
+    'pick_first',
+    { initialMs: 20, maxMs: 100, connectTimeoutMs: 60_000, dial },
+    2 ** 31 - 1,
+  );
+  const t0 = performance.now();
+  assert.equal(await call(t, { deadline: Date.now() + 5000 }), 'h2');
+  assert.ok(performance.now() - t0 < 2000, `first answer after ${performance.now() - t0} ms`);
+  assert.deepEqual([...(await burst(t, 50))], [['h2', 50]]);
+  assert.equal(ms[2]!.calls, 0);
+  t.close();
+  book.close();
+});
+
+test('a dial that never completes is abandoned after the connect timeout: UNAVAILABLE', async () => {
+  const m = await member('never');
+  const book = new AddressBook([{ host: '127.0.0.1', port: m.port }]);
+  const dial = hangingDial(m.port);
+  const t = new H2Transport(
+    book,
+    'round_robin',
+    { initialMs: 20, maxMs: 100, connectTimeoutMs: 200, dial },
+    2 ** 31 - 1,
+  );
+  const e = (await call(t, { deadline: Date.now() + 5000 }).catch((x) => x)) as CallError;
+  assert.equal(e.code, Status.UNAVAILABLE, e.message);
+  assert.match(e.details, /connect timeout/);
+  assert.equal(m.calls, 0);
   t.close();
   book.close();
 });

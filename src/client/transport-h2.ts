@@ -22,6 +22,8 @@
  *   turn; while none is ready but some connect, calls wait; when all failed they fail UNAVAILABLE.
  * - pick_first pins the first member (in book order) that is ready, and sends every call there
  *   while its connection lives; on its loss the next call pins again, walking the list in order.
+ *   It dials one member at a time, the next one when the previous failed or has been connecting
+ *   for PICK_FIRST_NEXT_DIAL_MS; a dial is abandoned after CONNECT_TIMEOUT_MS.
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { Status } from '../wire/index.js';
@@ -49,14 +51,32 @@ export function callError(code: number, details: string): CallError {
   return e;
 }
 
-/** First and largest pause before a failed member is dialled again, in ms (as the grpc-js channels). */
+/** How members are dialled. */
 export interface H2Backoff {
+  /** First pause before a failed member is dialled again, in ms (as the grpc-js channels). */
   initialMs: number;
+  /** Largest such pause, in ms. */
   maxMs: number;
+  /** Abandon a dial after this long, in ms; default CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number;
+  /** Opens a session to `authority` (http://host:port); default node:http2's connect. A test seam. */
+  dial?: (authority: string) => ClientHttp2Session;
+}
+
+function dialH2(authority: string): ClientHttp2Session {
+  // grpc-js lifts the session memory cap too: large ranges must not reset the connection.
+  return http2.connect(authority, { maxSessionMemory: Number.MAX_SAFE_INTEGER });
 }
 
 /** Reconnect backoff growth per failure (grpc-js's multiplier). */
 const BACKOFF_MULTIPLIER = 1.6;
+/** A dial that has neither connected nor failed by then is abandoned, in ms (grpc-js's minimum connect timeout). */
+export const CONNECT_TIMEOUT_MS = 20_000;
+/**
+ * pick_first dials the next member too when the one before it has been connecting this long, in ms
+ * (grpc-js's pick_first "happy eyeballs" delay); the first in book order to connect is pinned.
+ */
+export const PICK_FIRST_NEXT_DIAL_MS = 250;
 /** Calls waiting for a connection, at most (each rejects RESOURCE_EXHAUSTED beyond this). */
 export const PENDING_PICKS_MAX = 100_000;
 
@@ -81,6 +101,8 @@ class H2Link {
   lastError = '';
   /** Calls in flight on this link: the session is ref'd while there are any (grpc-js does the same). */
   active = 0;
+  /** When the current dial started (performance.now()), for pick_first's next-dial delay. */
+  connectingSince = 0;
   private backoffMs: number;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -100,24 +122,35 @@ class H2Link {
     const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host;
     let session: ClientHttp2Session;
     try {
-      session = http2.connect(`http://${host}:${this.address.port}`, {
-        // grpc-js lifts the session memory cap too: large ranges must not reset the connection.
-        maxSessionMemory: Number.MAX_SAFE_INTEGER,
-      });
+      session = (this.backoff.dial ?? dialH2)(`http://${host}:${this.address.port}`);
     } catch (e) {
       this.lastError = (e as Error).message;
       this.fail();
       return;
     }
     this.session = session;
+    this.connectingSince = performance.now();
     session.unref();
+    // A dial that neither connects nor fails (a blackholed address) gives up after the connect
+    // timeout; pick_first looks past it after PICK_FIRST_NEXT_DIAL_MS (see H2Transport.pickNow).
+    const giveUp = setTimeout(
+      () => session.destroy(new Error('connect timeout')),
+      this.backoff.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    );
+    const nudge = setTimeout(() => this.state === 'connecting' && this.onChange(), PICK_FIRST_NEXT_DIAL_MS);
+    giveUp.unref();
+    nudge.unref();
     session.once('connect', () => {
+      clearTimeout(giveUp);
+      clearTimeout(nudge);
       if (this.session !== session) return;
       this.state = 'ready';
       this.backoffMs = this.backoff.initialMs;
       this.onChange();
     });
     const lost = (why: string) => {
+      clearTimeout(giveUp);
+      clearTimeout(nudge);
       if (this.session !== session) return;
       this.session = undefined;
       this.lastError = why;
@@ -246,9 +279,13 @@ export class H2Transport {
           this.pinned[view] = link;
           return link;
         }
-        if (!dialled && (link.state === 'idle' || link.state === 'connecting')) {
+        if (dialled) continue;
+        if (link.state === 'idle') {
           link.connect();
           dialled = true;
+        } else if (link.state === 'connecting') {
+          // Wait for this dial, unless it has taken long enough to try the next member as well.
+          dialled = performance.now() - link.connectingSince < PICK_FIRST_NEXT_DIAL_MS;
         }
       }
       return undefined;
