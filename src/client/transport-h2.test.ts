@@ -9,6 +9,7 @@
  * - grpc-status/grpc-message (percent-decoded, trailers-only too) become the wire table's errors;
  *   deadlines, aborts, no connection, oversized answers and close() give grpc-js's codes;
  * - the auth token and grpc-timeout travel as headers;
+ * - rotate() (max connection age) opens new sessions while calls in flight finish on the old;
  * - through a dial seam, a dial that never completes: pick_first moves on after 250 ms, and the
  *   connect timeout ends it with UNAVAILABLE.
  */
@@ -28,12 +29,15 @@ type Behaviour =
   | 'echo'
   | 'hang'
   | { status: number; message: string; trailersOnly?: boolean }
-  | { bytes: number };
+  | { bytes: number }
+  | { delayMs: number };
 
 interface FakeMember {
   name: string;
   port: number;
   calls: number;
+  /** HTTP/2 sessions (connections) opened to this member. */
+  sessions: number;
   lastHeaders: IncomingHttpHeaders | undefined;
   behaviour: Behaviour;
   server: Http2Server;
@@ -56,6 +60,7 @@ async function member(name: string): Promise<FakeMember> {
   const server = http2.createServer();
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s) => {
+    m.sessions++;
     sessions.add(s);
     s.on('close', () => sessions.delete(s));
   });
@@ -63,6 +68,7 @@ async function member(name: string): Promise<FakeMember> {
     name,
     port: 0,
     calls: 0,
+    sessions: 0,
     lastHeaders: undefined,
     behaviour: 'echo',
     server,
@@ -79,6 +85,15 @@ async function member(name: string): Promise<FakeMember> {
     stream.on('error', () => {});
     stream.on('end', () => {
       const b = m.behaviour;
+      if (typeof b === 'object' && 'delayMs' in b) {
+        setTimeout(() => {
+          if (stream.destroyed || stream.closed) return;
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+          stream.end(frame(Buffer.from(name)));
+        }, b.delayMs);
+        return;
+      }
       // A call the client cancelled meanwhile has nothing to answer.
       if (b === 'hang' || stream.destroyed || stream.closed) return;
       if (typeof b === 'object' && 'status' in b && b.trailersOnly) {
@@ -318,6 +333,23 @@ test('a dial that never completes is abandoned after the connect timeout: UNAVAI
   assert.equal(e.code, Status.UNAVAILABLE, e.message);
   assert.match(e.details, /connect timeout/);
   assert.equal(m.calls, 0);
+  t.close();
+  book.close();
+});
+
+test('rotate: new calls on new sessions, calls in flight finish on the old ones', async () => {
+  const m = await member('rot');
+  const { book, t } = transport([m], 'round_robin');
+  assert.equal(await call(t), 'rot');
+  assert.equal(m.sessions, 1);
+  m.behaviour = { delayMs: 200 };
+  const inFlight = call(t);
+  await until(async () => m.calls >= 2, 5000, 'the slow call to reach the server');
+  t.rotate();
+  m.behaviour = 'echo';
+  assert.equal(await call(t), 'rot');
+  assert.equal(m.sessions, 2);
+  assert.equal(await inFlight, 'rot');
   t.close();
   book.close();
 });
