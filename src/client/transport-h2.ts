@@ -101,8 +101,8 @@ class H2Link {
   lastError = '';
   /** Calls in flight on this link: the session is ref'd while there are any (grpc-js does the same). */
   active = 0;
-  /** When the current dial started (performance.now()), for pick_first's next-dial delay. */
-  connectingSince = 0;
+  /** The current dial has been connecting for PICK_FIRST_NEXT_DIAL_MS (set by its timer, not by reading a clock). */
+  dialSlow = false;
   private backoffMs: number;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -129,7 +129,7 @@ class H2Link {
       return;
     }
     this.session = session;
-    this.connectingSince = performance.now();
+    this.dialSlow = false;
     session.unref();
     // A dial that neither connects nor fails (a blackholed address) gives up after the connect
     // timeout; pick_first looks past it after PICK_FIRST_NEXT_DIAL_MS (see H2Transport.pickNow).
@@ -137,7 +137,11 @@ class H2Link {
       () => session.destroy(new Error('connect timeout')),
       this.backoff.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     );
-    const nudge = setTimeout(() => this.state === 'connecting' && this.onChange(), PICK_FIRST_NEXT_DIAL_MS);
+    const nudge = setTimeout(() => {
+      if (this.session !== session || this.state !== 'connecting') return;
+      this.dialSlow = true;
+      this.onChange();
+    }, PICK_FIRST_NEXT_DIAL_MS);
     giveUp.unref();
     nudge.unref();
     session.once('connect', () => {
@@ -285,7 +289,7 @@ export class H2Transport {
           dialled = true;
         } else if (link.state === 'connecting') {
           // Wait for this dial, unless it has taken long enough to try the next member as well.
-          dialled = performance.now() - link.connectingSince < PICK_FIRST_NEXT_DIAL_MS;
+          dialled = !link.dialSlow;
         }
       }
       return undefined;
