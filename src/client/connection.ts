@@ -16,6 +16,7 @@ import { Status } from '../wire/index.js';
 import { AddressBook, type BookView, parseEndpoint, registerBookResolver } from './endpoints.js';
 import { type EtcdError, fromGrpc } from './errors.js';
 import type { ClientOptions, LbPolicy } from './options.js';
+import { H2Transport } from './transport-h2.js';
 
 /** A generated grpc-js method definition (from src/proto's `*Service` objects). */
 export interface MethodDef<Req, Res> {
@@ -84,6 +85,8 @@ export class Connection {
   readonly clock: Clock;
   private readonly dnsTarget: string | undefined;
   private channels: Channels;
+  /** The lean unary transport, when it serves this client's configuration (see usesH2Transport). */
+  private readonly h2: H2Transport | undefined;
   private readonly creds: ChannelCredentials;
   private readonly channelOptions: ChannelOptions;
   private token: string | undefined;
@@ -134,6 +137,15 @@ export class Connection {
         : {}),
     };
     this.channels = this.makeChannels();
+    this.h2 =
+      this.book !== undefined && usesH2Transport(options, secure)
+        ? new H2Transport(
+            this.book,
+            options.lbPolicy ?? 'round_robin',
+            { initialMs: RECONNECT_BACKOFF_MS, maxMs: RECONNECT_BACKOFF_MAX_MS },
+            options.maxResponseBytes ?? 2 ** 31 - 1,
+          )
+        : undefined;
     this.scheduleAge();
   }
 
@@ -160,6 +172,7 @@ export class Connection {
     if (this.closed) return;
     const old = this.channels;
     this.channels = this.makeChannels();
+    this.h2?.rotate();
     const t = this.clock.setTimeout(() => {
       this.oldTimers.delete(t);
       closeChannels(old);
@@ -170,7 +183,7 @@ export class Connection {
 
   /** The grpc-js client of a view (for streams). */
   channel(view: BookView = 'voters'): GrpcClient {
-    if (this.closed) throw fromGrpc({ code: Status.CANCELLED, details: 'tsetcd client: closed' });
+    if (this.closed) throw closedError();
     return this.channels[view];
   }
 
@@ -238,18 +251,28 @@ export class Connection {
     }
   }
 
-  private async unaryOnce<Req, Res>(
+  private unaryOnce<Req, Res>(
     def: MethodDef<Req, Res>,
     req: Req,
     view: BookView,
     opts: CallOpts,
     noAuth: boolean,
   ): Promise<Res> {
-    // No await on the common path (no auth): one microtask hop less per call.
-    const md =
-      noAuth || (this.options.auth === undefined && this.token === undefined)
-        ? new Metadata()
-        : await this.metadata();
+    if (!noAuth && this.options.auth !== undefined && this.token === undefined && this.authenticate) {
+      return this.refreshToken().then(() => this.unaryOnce(def, req, view, opts, noAuth));
+    }
+    const token = noAuth ? undefined : this.token;
+    const h2 = this.h2;
+    if (h2 !== undefined) {
+      if (this.closed) return Promise.reject(closedError());
+      const ms = opts.deadlineMs ?? this.options.callTimeoutMs;
+      const o = { deadline: ms === undefined ? undefined : Date.now() + ms, signal: opts.signal, token };
+      return new Promise<Res>((resolve, reject) => {
+        h2.unary(def, req, view, o, (err, res) => (err ? reject(err) : resolve(res as Res)));
+      });
+    }
+    const md = new Metadata();
+    if (token !== undefined) md.set('token', token);
     const ch = this.channel(view);
     return new Promise<Res>((resolve, reject) => {
       const call = ch.makeUnaryRequest(
@@ -278,12 +301,31 @@ export class Connection {
     for (const t of this.oldTimers) t.clear();
     this.oldTimers.clear();
     closeChannels(this.channels);
+    this.h2?.close();
     this.book?.close();
   }
 
   get isClosed(): boolean {
     return this.closed;
   }
+}
+
+function closedError(): EtcdError {
+  return fromGrpc({ code: Status.CANCELLED, details: 'tsetcd client: closed' });
+}
+
+/**
+ * Whether unary calls take the lean node:http2 transport (src/client/transport-h2.ts): unless the
+ * caller asks for grpc-js, for plaintext address-book clients without keep-alive pings. TLS,
+ * keep-alive and dns:/// targets stay on grpc-js channels (as every stream does).
+ */
+export function usesH2Transport(o: ClientOptions, secureByScheme: boolean): boolean {
+  return (
+    (o.transport ?? 'h2') === 'h2' &&
+    o.tls === undefined &&
+    !secureByScheme &&
+    o.keepAlive?.timeMs === undefined
+  );
 }
 
 function closeChannels(c: Channels): void {

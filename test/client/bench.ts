@@ -1,10 +1,13 @@
 /**
- * Indicative benchmark (not a test): put and range at 1 and 100 concurrent requests through
- * tsetcd/client, the etcd3 npm client and Go's clientv3 (bench/go/etcdload, when Go and etcd's
- * sources are installed) against the same 3-member tsetcd cluster in the same run; requests per
- * second, p50/p99 latency, and the client's CPU per request (user+system: this process's for the
- * two Node clients, the Go generator's own for clientv3; the members are other processes).
- * `npm run bench:client [-- seconds]`.
+ * Indicative benchmark (not a test): put and range at 1, 100 and 1000 concurrent requests through
+ * tsetcd/client (round_robin and pick_first on its default lean node:http2 unary transport, and
+ * round_robin on grpc-js channels, `transport: 'grpc-js'`), the etcd3 npm client and Go's clientv3
+ * (bench/go/etcdload, when Go and etcd's sources are installed) against the same 3-member tsetcd
+ * cluster in the same run; requests per second, p50/p99 latency, and the client's CPU per request
+ * (user+system: this process's for the Node clients, the Go generator's own for clientv3; the
+ * members are other processes). On a shared 2-core machine the client's CPU competes with the three
+ * members, so CPU per request is the figure to compare; throughput is only meaningful idle.
+ * `npm run bench:client [-- seconds [concurrency,...]]`, e.g. `-- 3 1,100,1000` (the default).
  */
 import { Etcd3 } from 'etcd3';
 import { goGenAvailable, runGoGen } from '../../bench/go-gen.js';
@@ -12,6 +15,7 @@ import { Client } from '../../src/client/index.js';
 import { startCluster } from './cluster.js';
 
 const SECONDS = Number(process.argv[2] ?? 3);
+const CONCURRENCY = (process.argv[3] ?? '1,100,1000').split(',').map(Number);
 
 interface Result {
   client: string;
@@ -91,18 +95,23 @@ async function main(): Promise<void> {
   const ours = new Client({ endpoints: eps });
   // etcd3 sends every call to one host until it fails; pick_first is the like-for-like comparison
   const pinned = new Client({ endpoints: eps, lbPolicy: 'pick_first' });
+  // The same client with every unary call through grpc-js (the transport before the lean one)
+  const viaGrpc = new Client({ endpoints: eps, transport: 'grpc-js' });
   const theirs = new Etcd3({ hosts: eps.map((e) => `http://${e}`) });
   const value = 'x'.repeat(256);
   const results: Result[] = [];
   try {
     await ours.kv.put('bench/r', value);
     let i = 0;
-    for (const conc of [1, 100]) {
+    for (const conc of CONCURRENCY) {
       results.push(
         await measure('tsetcd/client', 'put', conc, () => ours.kv.put(`bench/${i++ % 1000}`, value)),
       );
       results.push(
         await measure('  pick_first', 'put', conc, () => pinned.kv.put(`bench/${i++ % 1000}`, value)),
+      );
+      results.push(
+        await measure('  via grpc-js', 'put', conc, () => viaGrpc.kv.put(`bench/${i++ % 1000}`, value)),
       );
       results.push(
         await measure('etcd3', 'put', conc, () =>
@@ -115,12 +124,14 @@ async function main(): Promise<void> {
       if (withGo) results.push(await measureGo('put', conc, eps));
       results.push(await measure('tsetcd/client', 'range', conc, () => ours.kv.get('bench/r')));
       results.push(await measure('  pick_first', 'range', conc, () => pinned.kv.get('bench/r')));
+      results.push(await measure('  via grpc-js', 'range', conc, () => viaGrpc.kv.get('bench/r')));
       results.push(await measure('etcd3', 'range', conc, () => theirs.get('bench/r').exec()));
       if (withGo) results.push(await measureGo('range', conc, eps));
     }
   } finally {
     ours.close();
     pinned.close();
+    viaGrpc.close();
     theirs.close();
     await cluster.close();
   }
