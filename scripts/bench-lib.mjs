@@ -1,12 +1,14 @@
 // Helpers shared by the side-by-side benchmark scripts (bench-memory, bench-startup,
 // bench-lock-watch, bench-scale): process memory from /proc, the bulk loader, /health polling and
 // a timed launch. Imports the test launcher from dist/ (run `npm run build` first).
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const root = new URL('..', import.meta.url).pathname;
 const { connect } = await import(join(root, 'dist/test/helpers/grpc.js'));
-const { launch } = await import(join(root, 'dist/test/helpers/cluster.js'));
+const { launch, planSingle, kill } = await import(join(root, 'dist/test/helpers/cluster.js'));
+const { tempDir, freePort } = await import(join(root, 'dist/test/helpers/util.js'));
 
 /** Bytes of every value the loaders put. */
 export const VALUE_BYTES = 256;
@@ -94,3 +96,57 @@ export async function launchTimed(p, timeoutMs = 120_000) {
 export const fmt = (x, d = 0) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
 /** tsetcd's value over etcd's, as "1.23x". */
 export const ratio = (e, t) => (e > 0 && t > 0 ? `${(t / e).toFixed(2)}x` : '-');
+
+/** Wall time and peak RSS of a command (GNU time). */
+export function timed(cmd, argv) {
+  const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...argv], {
+    encoding: 'utf8',
+    env: { ...process.env, ETCDCTL_API: '3' },
+  });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')}: ${r.stderr.slice(-2000)}`);
+  return { s: ms / 1000, peakMiB: Number(r.stderr.trim().split('\n').at(-1)) / 1024 };
+}
+
+/** etcd's `snapshot restore` and tsetcd's of one etcd snapshot of `n` keys. */
+export async function restore(n) {
+  const dir = tempDir('bench-mem-restore-');
+  const p = await planSingle('etcd', 'm', join(dir.path, 'etcd'), { token: 'bench-mem-restore' });
+  p.args.push('--quota-backend-bytes', String(8 * 2 ** 30));
+  try {
+    await launchTimed(p);
+    await load(p.client, 0, n);
+    const file = join(dir.path, 'snap.db');
+    const r = spawnSync('etcdctl', ['--endpoints', p.client, 'snapshot', 'save', file], {
+      encoding: 'utf8',
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
+    if (r.status !== 0) throw new Error(`snapshot save: ${r.stderr}`);
+    await kill(p);
+    const peer = `http://127.0.0.1:${await freePort()}`;
+    const flags = (d) => [
+      '--name',
+      'r',
+      '--data-dir',
+      d,
+      '--initial-cluster',
+      `r=${peer}`,
+      '--initial-advertise-peer-urls',
+      peer,
+    ];
+    return {
+      etcd: timed('etcdctl', ['snapshot', 'restore', file, ...flags(join(dir.path, 'r-etcd'))]),
+      tsetcd: timed(process.execPath, [
+        join(root, 'bin/tsetcd.js'),
+        'snapshot',
+        'restore',
+        file,
+        ...flags(join(dir.path, 'r-tsetcd')),
+      ]),
+    };
+  } finally {
+    await kill(p);
+    dir.remove();
+  }
+}

@@ -24,7 +24,9 @@ const { planCluster, planSingle, startAll, stopAll, kill, stop } = await import(
   join(root, 'dist/test/helpers/cluster.js')
 );
 const { tempDir, freePort } = await import(join(root, 'dist/test/helpers/util.js'));
-const { mem, resetPeak, load, launchTimed, fmt, ratio, VALUE_BYTES } = await import('./bench-lib.mjs');
+const { mem, resetPeak, load, launchTimed, fmt, ratio, VALUE_BYTES, restore } = await import(
+  './bench-lib.mjs'
+);
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -91,60 +93,6 @@ async function single(kind, n) {
     dir.remove();
   }
   return out;
-}
-
-/** Wall time and peak RSS of a command (GNU time). */
-function timed(cmd, argv) {
-  const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...argv], {
-    encoding: 'utf8',
-    env: { ...process.env, ETCDCTL_API: '3' },
-  });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')}: ${r.stderr.slice(-2000)}`);
-  return { s: ms / 1000, peakMiB: Number(r.stderr.trim().split('\n').at(-1)) / 1024 };
-}
-
-/** etcd's `snapshot restore` and tsetcd's of one etcd snapshot of `n` keys. */
-async function restore(n) {
-  const dir = tempDir('bench-mem-restore-');
-  const p = await planSingle('etcd', 'm', join(dir.path, 'etcd'), { token: 'bench-mem-restore' });
-  p.args.push(...QUOTA);
-  try {
-    await launchTimed(p);
-    await load(p.client, 0, n);
-    const file = join(dir.path, 'snap.db');
-    const r = spawnSync('etcdctl', ['--endpoints', p.client, 'snapshot', 'save', file], {
-      encoding: 'utf8',
-      env: { ...process.env, ETCDCTL_API: '3' },
-    });
-    if (r.status !== 0) throw new Error(`snapshot save: ${r.stderr}`);
-    await kill(p);
-    const peer = `http://127.0.0.1:${await freePort()}`;
-    const flags = (d) => [
-      '--name',
-      'r',
-      '--data-dir',
-      d,
-      '--initial-cluster',
-      `r=${peer}`,
-      '--initial-advertise-peer-urls',
-      peer,
-    ];
-    return {
-      etcd: timed('etcdctl', ['snapshot', 'restore', file, ...flags(join(dir.path, 'r-etcd'))]),
-      tsetcd: timed(process.execPath, [
-        join(root, 'bin/tsetcd.js'),
-        'snapshot',
-        'restore',
-        file,
-        ...flags(join(dir.path, 'r-tsetcd')),
-      ]),
-    };
-  } finally {
-    await kill(p);
-    dir.remove();
-  }
 }
 
 /** RSS per member of a 3-member cluster: idle after start, then after loading `n` keys. */
