@@ -13,7 +13,6 @@
 // Usage: node scripts/bench-memory.mjs [--keys 100000[,1000000,...]] [--restore-keys N]
 //        [--no-cluster] [--no-restore] [--json out.json] [--svg out.svg]
 // (run `npm run build` first; needs etcd and etcdctl 3.4 on the PATH; `npm run bench:memory`).
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +22,7 @@ const { connect } = await import(join(root, 'dist/test/helpers/grpc.js'));
 const { planCluster, planSingle, startAll, stopAll, kill, stop } = await import(
   join(root, 'dist/test/helpers/cluster.js')
 );
-const { tempDir, freePort } = await import(join(root, 'dist/test/helpers/util.js'));
+const { tempDir } = await import(join(root, 'dist/test/helpers/util.js'));
 const { mem, resetPeak, load, launchTimed, fmt, ratio, VALUE_BYTES, restore } = await import(
   './bench-lib.mjs'
 );
