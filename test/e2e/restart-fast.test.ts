@@ -2,7 +2,7 @@
 // gets the quick check (its clean-close stamp matches) and the WAL is replayed from the snapshot
 // the stop took (one segment); after a crash (SIGKILL) the full file walk runs again. Every key
 // written before either stop is read back. Method: a tsetcd member whose WAL holds more than one
-// segment (80 puts of 1 MiB; no periodic snapshot); its open log lines say which
+// segment (66 puts of 1 MiB; no periodic snapshot); its open log lines say which
 // check and how many segments were used. Checked to fail: without the snapshot at stop the clean
 // restart reads every segment; without the stamp it walks the whole file.
 import assert from 'node:assert/strict';
@@ -44,10 +44,10 @@ test('clean stop: quick store check, WAL replay from the stop snapshot; crash: f
   });
   launch(p);
   await waitHealthy(p);
-  // Segments are 64 MiB: 80 puts of 1 MiB each fill more than one.
+  // Segments are 64 MiB: 66 puts of 1 MiB each fill more than one.
   const value = Buffer.alloc(1024 * 1024, 7);
   let c = connect(p.client);
-  for (let i = 0; i < 80; i++) await c.kv.put({ key: b(`k${i}`), value });
+  for (let i = 0; i < 66; i++) await c.kv.put({ key: b(`k${i}`), value });
   c.close();
 
   await kill(p, 'SIGTERM');
@@ -68,7 +68,7 @@ test('clean stop: quick store check, WAL replay from the stop snapshot; crash: f
 
   c = connect(p.client);
   const r = await c.kv.range({ key: b('k'), rangeEnd: b('l'), keysOnly: true });
-  assert.equal(Number(r.count), 80);
+  assert.equal(Number(r.count), 66);
   const a = await c.kv.range({ key: b('after-restart') });
   assert.equal(a.kvs[0]?.value.toString(), 'x');
   c.close();
