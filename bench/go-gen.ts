@@ -26,7 +26,9 @@ const SOURCE_DIR = join(ROOT, 'bench', 'go', 'etcdload');
 export interface GoLoadOptions {
   /** host:port list; conn i dials endpoints[i % n]. */
   endpoints: string[];
-  op: 'put' | 'range' | 'txn-put';
+  op: 'put' | 'range' | 'txn-put' | 'lock' | 'lock-rpc';
+  /** lock, lock-rpc: the one lock name every client takes (default "bench-lock"). */
+  lockName?: string;
   clients: number;
   conns: number;
   /** Requests in the measured phase (ignored when durationSec is given). */
@@ -124,6 +126,7 @@ export function goGenArgs(o: GoLoadOptions): string[] {
   opt('--key-space-size', o.keySpaceSize);
   opt('--consistency', o.consistency);
   opt('--range-key', o.rangeKey);
+  opt('--lock-name', o.lockName);
   opt('--seed', o.seed);
   if (o.timeoutSec !== undefined) a.push('--timeout', `${o.timeoutSec}s`);
   return a;

@@ -13,19 +13,19 @@
 // Usage: node scripts/bench-memory.mjs [--keys 100000[,1000000,...]] [--restore-keys N]
 //        [--no-cluster] [--no-restore] [--json out.json] [--svg out.svg]
 // (run `npm run build` first; needs etcd and etcdctl 3.4 on the PATH; `npm run bench:memory`).
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const { connect } = await import(join(root, 'dist/test/helpers/grpc.js'));
-const { launch, planCluster, planSingle, startAll, stopAll, kill, stop } = await import(
+const { planCluster, planSingle, startAll, stopAll, kill, stop } = await import(
   join(root, 'dist/test/helpers/cluster.js')
 );
-const { tempDir, freePort } = await import(join(root, 'dist/test/helpers/util.js'));
-const { restoreArgs } = await import(join(root, 'dist/test/helpers/etcdctl.js'));
-const { timeCommand } = await import(join(root, 'dist/test/helpers/proc.js'));
+const { tempDir } = await import(join(root, 'dist/test/helpers/util.js'));
+const { mem, resetPeak, load, launchTimed, fmt, ratio, VALUE_BYTES, restore } = await import(
+  './bench-lib.mjs'
+);
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -38,75 +38,8 @@ const withCluster = !args.includes('--no-cluster');
 const withRestore = !args.includes('--no-restore');
 const jsonOut = arg('--json', undefined);
 const svgOut = arg('--svg', join(tmpdir(), 'bench-memory.svg'));
-const VALUE_BYTES = 256;
-const PUTS_PER_TXN = 100;
-const TXNS_IN_FLIGHT = 16;
 const KINDS = ['etcd', 'tsetcd'];
 const QUOTA = ['--quota-backend-bytes', String(8 * 2 ** 30)];
-
-/** VmRSS and VmHWM (peak) of `pid` in MiB. */
-function mem(pid) {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (f) => Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024 };
-}
-
-/** Resets the peak RSS (VmHWM) of `pid` to its current RSS; false when the kernel refuses. */
-function resetPeak(pid) {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const keyOf = (i) => Buffer.from(`key/${String(i).padStart(10, '0')}`);
-
-/** Puts keys [from, to) through `client`, PUTS_PER_TXN per txn, TXNS_IN_FLIGHT txns at a time. */
-async function load(endpoint, from, to) {
-  const c = connect(endpoint);
-  const value = Buffer.alloc(VALUE_BYTES, 120);
-  let next = from;
-  const worker = async () => {
-    while (next < to) {
-      const lo = next;
-      next = Math.min(to, next + PUTS_PER_TXN);
-      const success = [];
-      for (let i = lo; i < next; i++) success.push({ requestPut: { key: keyOf(i), value } });
-      await c.kv.txn({ compare: [], success, failure: [] }, { deadlineMs: 60_000 });
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: TXNS_IN_FLIGHT }, worker));
-  } finally {
-    c.close();
-  }
-}
-
-async function healthy(client) {
-  try {
-    const r = await fetch(`http://${client}/health`, { signal: AbortSignal.timeout(1000) });
-    return r.ok && (await r.json()).health === 'true';
-  } catch {
-    return false;
-  }
-}
-
-/** Launches `p` and resolves with milliseconds from spawn to /health ok (polled every 10 ms). */
-async function launchTimed(p, timeoutMs = 120_000) {
-  const t0 = performance.now();
-  launch(p);
-  for (;;) {
-    if (await healthy(p.client)) return performance.now() - t0;
-    if (performance.now() - t0 > timeoutMs)
-      throw new Error(`${p.kind} did not become healthy:\n${p.log.slice(-3000)}`);
-    if (p.child?.exitCode !== null && p.child?.exitCode !== undefined) {
-      throw new Error(`${p.kind} exited:\n${p.log.slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The single-member rows for `kind` at `n` keys. */
 async function single(kind, n) {
@@ -161,41 +94,6 @@ async function single(kind, n) {
   return out;
 }
 
-/** Wall time (s) and peak RSS (MiB) of a command. */
-function timed(cmd, argv) {
-  const t = timeCommand(cmd, argv);
-  return { s: t.ms / 1000, peakMiB: t.peakRssKiB / 1024 };
-}
-
-/** etcd's `snapshot restore` and tsetcd's of one etcd snapshot of `n` keys. */
-async function restore(n) {
-  const dir = tempDir('bench-mem-restore-');
-  const p = await planSingle('etcd', 'm', join(dir.path, 'etcd'), { token: 'bench-mem-restore' });
-  p.args.push(...QUOTA);
-  try {
-    await launchTimed(p);
-    await load(p.client, 0, n);
-    const file = join(dir.path, 'snap.db');
-    const r = spawnSync('etcdctl', ['--endpoints', p.client, 'snapshot', 'save', file], {
-      encoding: 'utf8',
-      env: { ...process.env, ETCDCTL_API: '3' },
-    });
-    if (r.status !== 0) throw new Error(`snapshot save: ${r.stderr}`);
-    await kill(p);
-    const peer = `http://127.0.0.1:${await freePort()}`;
-    return {
-      etcd: timed('etcdctl', restoreArgs(file, { name: 'r', dataDir: join(dir.path, 'r-etcd'), peer })),
-      tsetcd: timed(process.execPath, [
-        join(root, 'bin/tsetcd.js'),
-        ...restoreArgs(file, { name: 'r', dataDir: join(dir.path, 'r-tsetcd'), peer }),
-      ]),
-    };
-  } finally {
-    await kill(p);
-    dir.remove();
-  }
-}
-
 /** RSS per member of a 3-member cluster: idle after start, then after loading `n` keys. */
 async function cluster(kind, n) {
   const dir = tempDir(`bench-mem-cluster-${kind}-`);
@@ -212,9 +110,6 @@ async function cluster(kind, n) {
     dir.remove();
   }
 }
-
-const fmt = (x, d = 0) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
-const ratio = (e, t) => (e > 0 && t > 0 ? `${(t / e).toFixed(2)}x` : '-');
 
 const results = {
   machine: { load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') },

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { type Database, open, type RootDatabase, type Transaction } from 'lmdb';
 import { assert, crc32c } from '../pkg/index.js';
 import { type Event, Event_EventType, type KeyValue } from '../proto/mvccpb/kv.js';
+import { stampCleanClose, takeCleanCloseStamp } from './clean-close.js';
 import { EncodedRange, getInTxn } from './encoded-range.js';
 import { errClosed, errCompacted, errFutureRev } from './errors.js';
 import { type IndexFlush, PersistedIndex } from './index-store.js';
@@ -27,7 +28,7 @@ import type { KeyIndex } from './key-index.js';
 import { decodeKeyValue, encodeKeyValue, makeKeyValue } from './kv-codec.js';
 import { keyMain, keySub, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
 import type { StoreFaults } from './store-faults.js';
-import { validateStoreFile } from './store-file.js';
+import { type StoreFileCheck, validateStoreFile } from './store-file.js';
 
 /** Pending records that force a flush to lmdb right away instead of at the next event turn. */
 export const FLUSH_RECORDS_MAX = 10_000;
@@ -65,10 +66,12 @@ const EMPTY = Buffer.alloc(0);
 export function openStoreEnv(
   dir: string,
   mapSizeBytes?: number,
-  opts: { noSync?: boolean } = {},
+  opts: { noSync?: boolean; onChecked?: (how: StoreFileCheck) => void } = {},
 ): RootDatabase<Buffer, Buffer> {
   mkdirSync(dir, { recursive: true });
-  validateStoreFile(join(dir, 'db', 'data.mdb'));
+  // A file this software closed cleanly and nothing touched since gets the quick check.
+  const checked = validateStoreFile(join(dir, 'db', 'data.mdb'), { quick: takeCleanCloseStamp(dir) });
+  opts.onChecked?.(checked);
   return open<Buffer, Buffer>({
     // noSync: no fsync per commit; the caller fsyncs the file itself once done (bulk imports).
     noSync: opts.noSync === true,
@@ -243,6 +246,8 @@ export class MvccStore {
   private compactionsRunning = 0;
   private closed = false;
   private fatal: Error | undefined;
+  /** The store's directory (opts.dir). */
+  private readonly dir: string;
   private readonly faults: StoreFaults | undefined;
   /** dbSize() between commits; see there. */
   private dbSizeCached: number | undefined;
@@ -257,6 +262,7 @@ export class MvccStore {
     ci: number,
   ) {
     this.be = be;
+    this.dir = opts.dir;
     this.sync = opts.sync !== false;
     this.batchIntervalMs = opts.batchIntervalMs ?? 0;
     this.onBatchCommitted = opts.onBatchCommitted;
@@ -276,7 +282,10 @@ export class MvccStore {
    * the background (reads already see the scheduled compact revision).
    */
   static async open(opts: MvccStoreOptions): Promise<MvccStore> {
-    const env = openStoreEnv(opts.dir, opts.mapSizeBytes);
+    const checkStarted = performance.now();
+    let checked: StoreFileCheck = 'new';
+    const env = openStoreEnv(opts.dir, opts.mapSizeBytes, { onChecked: (how) => (checked = how) });
+    const checkMs = Math.round(performance.now() - checkStarted);
     const kv = env.openDB<Buffer, Buffer>({ name: 'key', keyEncoding: 'binary', encoding: 'binary' });
     const meta = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
     const started = performance.now();
@@ -306,6 +315,8 @@ export class MvccStore {
         rev,
         compactRev,
         consistentIndex: ci,
+        fileCheck: checked,
+        fileCheckMs: checkMs,
         ms: Math.round(performance.now() - started),
       },
       'mvcc: opened store',
@@ -854,6 +865,8 @@ export class MvccStore {
     await this.compactChain;
     await this.lastBatch;
     await this.be.env.close();
+    // Closed whole: the next open may take the quick file check (clean-close.ts).
+    if (this.fatal === undefined) stampCleanClose(this.dir);
   }
 
   // ---- internals used by WriteTxnImpl ----

@@ -380,6 +380,9 @@ export class RaftDriver implements ConsensusLog {
     this.ticker.clear();
     this.reads.failAll('stopped');
     while (this.running) await new Promise((r) => setImmediate(r));
+    // A clean stop snapshots at the applied index, so the next start replays only the WAL after it.
+    if (this.failed === undefined && this.appliedIndex > this.lastSnapshotIndex)
+      await this.snapshot().catch(() => {});
     await this.log.close();
   }
 

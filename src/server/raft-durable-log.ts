@@ -101,7 +101,9 @@ export class DurableLog {
       const log = new DurableLog(wal, new RaftLogStorage(), snapshotter, opts.logger);
       return { log, bootstrap: !opts.join };
     }
-    const replay = await Wal.open(walDir, walOpts);
+    // As etcd, the replay starts at the newest snapshot (older segments hold only entries it covers).
+    const newestSnap = (await snapshotter.list())[0];
+    const replay = await Wal.open(walDir, walOpts, { fromIndex: newestSnap?.index ?? 0 });
     if (replay.metadata.memberId !== opts.memberId || replay.metadata.clusterId !== opts.clusterId) {
       opts.logger.warn(
         {
@@ -124,6 +126,7 @@ export class DurableLog {
         'last-index': storage.lastIndex(),
         'snapshot-index': snapshot?.metadata.index ?? 0,
         term: replay.hardState.term,
+        'segments-read': replay.segmentsRead,
       },
       'replayed the WAL',
     );

@@ -149,6 +149,18 @@ export interface WalReplay {
   snapshot?: SnapshotMetadata;
   /** Set when a torn tail was truncated. */
   repaired?: WalRepair;
+  /** Segments read (the newest ones); older segments were skipped when `fromIndex` allowed it. */
+  segmentsRead: number;
+}
+
+/** What reading segments found (Wal.replaySegments). */
+interface SegmentsRead {
+  metadata: WalMetadata | undefined;
+  hardState: HardState;
+  snapshot: SnapshotMetadata | undefined;
+  ents: Entry[];
+  repaired: WalRepair | undefined;
+  tail: { offset: number; crc: number; size: number };
 }
 
 interface QueueItem {
@@ -317,10 +329,14 @@ export class Wal {
    * 'not-found' (no segment), 'bad-layout' (sequence gap, metadata mismatch, entry gap),
    * 'corrupt' (damage before the tail; `file` and `offset` name it).
    */
-  static async open(dir: string, options: WalOptions = {}): Promise<WalReplay> {
+  static async open(
+    dir: string,
+    options: WalOptions = {},
+    from: { fromIndex?: number } = {},
+  ): Promise<WalReplay> {
     const opts = resolveOptions(options);
     try {
-      return await Wal.openIn(dir, opts);
+      return await Wal.openIn(dir, opts, from.fromIndex ?? 0);
     } catch (e) {
       if (e instanceof WalError) throw e;
       throw new WalError(
@@ -335,7 +351,14 @@ export class Wal {
     }
   }
 
-  private static async openIn(dir: string, opts: ResolvedOptions): Promise<WalReplay> {
+  /**
+   * `fromIndex` (> 0: the index of the newest snapshot file, as etcd opens its WAL at the newest
+   * snapshot) lets the replay start at the last segment whose first index is at or below it. The
+   * skipped segments hold only entries below that segment's first index; they are dropped only if
+   * the newest snapshot marker read covers all of them (index >= first index - 1), else (a snapshot
+   * file whose WAL marker never became durable) every segment is read, as without `fromIndex`.
+   */
+  private static async openIn(dir: string, opts: ResolvedOptions, fromIndex: number): Promise<WalReplay> {
     const fs = opts.fs;
     let names: string[];
     try {
@@ -362,6 +385,75 @@ export class Wal {
       }
     }
 
+    let first = 0;
+    if (fromIndex > 0) {
+      for (let i = 0; i < segments.length; i++) if (segments[i]!.index <= fromIndex) first = i;
+    }
+    let read = await Wal.replaySegments(dir, opts, segments, first);
+    if (first > 0 && (read.snapshot?.index ?? 0) < segments[first]!.index - 1) {
+      // The skipped segments are not all below the newest marker: read them too.
+      first = 0;
+      read = await Wal.replaySegments(dir, opts, segments, 0);
+    }
+    const { metadata, hardState, snapshot, ents, repaired, tail } = read;
+    if (!metadata) throw new WalError('bad-layout', `wal: no metadata record in ${dir}`, dir);
+    if (!snapshot) throw new WalError('bad-layout', `wal: no snapshot marker in ${dir}`, dir);
+    if (ents.length > 0 && ents[0]!.index !== snapshot.index + 1) {
+      throw new WalError(
+        'bad-layout',
+        `wal: entries start at ${ents[0]!.index} but the newest snapshot marker is at ${snapshot.index} in ${dir}`,
+        dir,
+      );
+    }
+
+    const last = segments[segments.length - 1]!;
+    const file = await fs.openReadWrite(join(dir, last.name));
+    try {
+      if (repaired || tail.size < opts.segmentBytes) {
+        // Drop the torn bytes, then restore the zeroed preallocation so a later scan ends cleanly.
+        await file.truncate(tail.offset);
+        if (opts.preallocate) await zeroFill(file, tail.offset, Math.max(opts.segmentBytes, tail.offset));
+        else await file.truncate(Math.max(opts.segmentBytes, tail.offset));
+        await file.datasync();
+      }
+    } catch (e) {
+      await file.close();
+      throw new WalError(
+        'write-failed',
+        `wal: repairing ${last.name} failed: ${osError(e)}`,
+        join(dir, last.name),
+        tail.offset,
+        {
+          cause: e,
+        },
+      );
+    }
+    const lastIndex = snapshot.index + ents.length;
+    const wal = new Wal(
+      dir,
+      opts,
+      metadata,
+      segments,
+      file,
+      tail.offset,
+      tail.crc,
+      lastIndex,
+      hardState,
+      snapshot,
+    );
+    const out: WalReplay = { wal, metadata, hardState, entries: ents, segmentsRead: segments.length - first };
+    if (snapshot.index > 0) out.snapshot = snapshot;
+    if (repaired) out.repaired = repaired;
+    return out;
+  }
+
+  private static async replaySegments(
+    dir: string,
+    opts: ResolvedOptions,
+    segments: SegmentName[],
+    first: number,
+  ): Promise<SegmentsRead> {
+    const fs = opts.fs;
     let metadata: WalMetadata | undefined;
     let hardState = emptyHs();
     let snapshot: SnapshotMetadata | undefined;
@@ -370,7 +462,7 @@ export class Wal {
     let repaired: WalRepair | undefined;
     let tail = { offset: 0, crc: 0, size: 0 };
 
-    for (let si = 0; si < segments.length; si++) {
+    for (let si = first; si < segments.length; si++) {
       const seg = segments[si]!;
       const path = join(dir, seg.name);
       const isLast = si === segments.length - 1;
@@ -461,55 +553,7 @@ export class Wal {
       prevCrc = scan.crc;
       tail = { offset: scan.validEnd, crc: scan.crc, size: buf.length };
     }
-    if (!metadata) throw new WalError('bad-layout', `wal: no metadata record in ${dir}`, dir);
-    if (!snapshot) throw new WalError('bad-layout', `wal: no snapshot marker in ${dir}`, dir);
-    if (ents.length > 0 && ents[0]!.index !== snapshot.index + 1) {
-      throw new WalError(
-        'bad-layout',
-        `wal: entries start at ${ents[0]!.index} but the newest snapshot marker is at ${snapshot.index} in ${dir}`,
-        dir,
-      );
-    }
-
-    const last = segments[segments.length - 1]!;
-    const file = await fs.openReadWrite(join(dir, last.name));
-    try {
-      if (repaired || tail.size < opts.segmentBytes) {
-        // Drop the torn bytes, then restore the zeroed preallocation so a later scan ends cleanly.
-        await file.truncate(tail.offset);
-        if (opts.preallocate) await zeroFill(file, tail.offset, Math.max(opts.segmentBytes, tail.offset));
-        else await file.truncate(Math.max(opts.segmentBytes, tail.offset));
-        await file.datasync();
-      }
-    } catch (e) {
-      await file.close();
-      throw new WalError(
-        'write-failed',
-        `wal: repairing ${last.name} failed: ${osError(e)}`,
-        join(dir, last.name),
-        tail.offset,
-        {
-          cause: e,
-        },
-      );
-    }
-    const lastIndex = snapshot.index + ents.length;
-    const wal = new Wal(
-      dir,
-      opts,
-      metadata,
-      segments,
-      file,
-      tail.offset,
-      tail.crc,
-      lastIndex,
-      hardState,
-      snapshot,
-    );
-    const out: WalReplay = { wal, metadata, hardState, entries: ents };
-    if (snapshot.index > 0) out.snapshot = snapshot;
-    if (repaired) out.repaired = repaired;
-    return out;
+    return { metadata, hardState, snapshot, ents, repaired, tail };
   }
 
   /**

@@ -13,7 +13,10 @@
 //	         --total 30000 --warmup 2000 --key-size 8 --val-size 256 --key-space-size 100000
 //
 // Ops: put; range (--consistency l|s, key --range-key, default "foo"); txn-put (a Txn with no
-// compares and one Put, as etcd benchmark's txn-put). Conn i dials endpoints[i % n]; client c
+// compares and one Put, as etcd benchmark's txn-put); lock (clientv3/concurrency's Mutex, what
+// `etcdctl lock` uses: Lock then Unlock of --lock-name, one session per client made before the
+// measured phase); lock-rpc (the v3lock service: Lock then Unlock RPC, each client's own lease).
+// With --clients > 1 every client contends for the one lock name. Conn i dials endpoints[i % n]; client c
 // uses conn c % conns. Prints one JSON document on stdout: requests, errors (by message), rps,
 // p50/p90/p99/max in milliseconds, and this process's CPU per request in microseconds.
 package main
@@ -34,6 +37,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/clientv3"
+	"go.etcd.io/etcd/clientv3/concurrency"
+	"go.etcd.io/etcd/etcdserver/api/v3lock/v3lockpb"
 )
 
 type config struct {
@@ -49,6 +54,7 @@ type config struct {
 	keySpaceSize int
 	consistency  string
 	rangeKey     string
+	lockName     string
 	timeout      time.Duration
 	seed         int64
 }
@@ -81,7 +87,7 @@ func parseFlags() config {
 	var c config
 	var endpoints string
 	flag.StringVar(&endpoints, "endpoints", "127.0.0.1:2379", "comma-separated host:port list")
-	flag.StringVar(&c.op, "op", "put", "put | range | txn-put")
+	flag.StringVar(&c.op, "op", "put", "put | range | txn-put | lock | lock-rpc")
 	flag.IntVar(&c.clients, "clients", 1, "concurrent requests in flight")
 	flag.IntVar(&c.conns, "conns", 1, "gRPC connections (clientv3 clients)")
 	flag.Int64Var(&c.total, "total", 10000, "requests in the measured phase (ignored with --duration)")
@@ -92,6 +98,7 @@ func parseFlags() config {
 	flag.IntVar(&c.keySpaceSize, "key-space-size", 1, "distinct keys (put, txn-put)")
 	flag.StringVar(&c.consistency, "consistency", "l", "range consistency: l (linearizable) or s (serializable)")
 	flag.StringVar(&c.rangeKey, "range-key", "foo", "the key a range reads")
+	flag.StringVar(&c.lockName, "lock-name", "bench-lock", "the lock every client takes (lock, lock-rpc)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request deadline")
 	flag.Int64Var(&c.seed, "seed", 1, "key sequence seed")
 	flag.Parse()
@@ -101,9 +108,9 @@ func parseFlags() config {
 		os.Exit(2)
 	}
 	switch c.op {
-	case "put", "range", "txn-put":
+	case "put", "range", "txn-put", "lock", "lock-rpc":
 	default:
-		fail("--op must be put, range or txn-put")
+		fail("--op must be put, range, txn-put, lock or lock-rpc")
 	}
 	if c.consistency != "l" && c.consistency != "s" {
 		fail("--consistency must be l or s")
@@ -121,9 +128,43 @@ func parseFlags() config {
 }
 
 // request sends one request of the configured op through cli.
-type request func(ctx context.Context, cli *clientv3.Client, rng *rand.Rand) error
+type request func(ctx context.Context, cli *clientv3.Client, rng *rand.Rand, w int) error
 
-func makeRequest(c config) request {
+// lockRequest: per client w, a session (lease kept alive) made up front; each request takes the
+// lock and releases it.
+func lockRequest(c config, clis []*clientv3.Client) request {
+	leases := make([]clientv3.LeaseID, c.clients)
+	sessions := make([]*concurrency.Session, c.clients)
+	for w := range sessions {
+		s, err := concurrency.NewSession(clis[w%len(clis)], concurrency.WithTTL(60))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "etcdload: session: %v\n", err)
+			os.Exit(1)
+		}
+		sessions[w] = s
+		leases[w] = s.Lease()
+	}
+	if c.op == "lock-rpc" {
+		return func(ctx context.Context, cli *clientv3.Client, _ *rand.Rand, w int) error {
+			lc := v3lockpb.NewLockClient(cli.ActiveConnection())
+			r, err := lc.Lock(ctx, &v3lockpb.LockRequest{Name: []byte(c.lockName), Lease: int64(leases[w])})
+			if err != nil {
+				return err
+			}
+			_, err = lc.Unlock(ctx, &v3lockpb.UnlockRequest{Key: r.Key})
+			return err
+		}
+	}
+	return func(ctx context.Context, _ *clientv3.Client, _ *rand.Rand, w int) error {
+		m := concurrency.NewMutex(sessions[w], c.lockName)
+		if err := m.Lock(ctx); err != nil {
+			return err
+		}
+		return m.Unlock(ctx)
+	}
+}
+
+func makeRequest(c config, clis []*clientv3.Client) request {
 	value := strings.Repeat("x", c.valSize)
 	key := func(rng *rand.Rand) string {
 		// etcd benchmark's keys: key-size bytes, starting with Go's binary.PutVarint(n).
@@ -132,13 +173,15 @@ func makeRequest(c config) request {
 		return string(k)
 	}
 	switch c.op {
+	case "lock", "lock-rpc":
+		return lockRequest(c, clis)
 	case "put":
-		return func(ctx context.Context, cli *clientv3.Client, rng *rand.Rand) error {
+		return func(ctx context.Context, cli *clientv3.Client, rng *rand.Rand, _ int) error {
 			_, err := cli.Put(ctx, key(rng), value)
 			return err
 		}
 	case "txn-put":
-		return func(ctx context.Context, cli *clientv3.Client, rng *rand.Rand) error {
+		return func(ctx context.Context, cli *clientv3.Client, rng *rand.Rand, _ int) error {
 			_, err := cli.Txn(ctx).Then(clientv3.OpPut(key(rng), value)).Commit()
 			return err
 		}
@@ -147,7 +190,7 @@ func makeRequest(c config) request {
 		if c.consistency == "s" {
 			opts = append(opts, clientv3.WithSerializable())
 		}
-		return func(ctx context.Context, cli *clientv3.Client, _ *rand.Rand) error {
+		return func(ctx context.Context, cli *clientv3.Client, _ *rand.Rand, _ int) error {
 			_, err := cli.Get(ctx, c.rangeKey, opts...)
 			return err
 		}
@@ -187,7 +230,7 @@ func phase(c config, clis []*clientv3.Client, req request, total int64, until ti
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 				start := time.Now()
-				err := req(ctx, cli, rng)
+				err := req(ctx, cli, rng, w)
 				d := time.Since(start)
 				cancel()
 				if err != nil {
@@ -223,7 +266,7 @@ func main() {
 		defer cli.Close()
 		clis[i] = cli
 	}
-	req := makeRequest(c)
+	req := makeRequest(c, clis)
 	if c.warmup > 0 {
 		phase(c, clis, req, c.warmup, time.Time{})
 	}
