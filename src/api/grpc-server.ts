@@ -409,17 +409,24 @@ function releaseStream(stream: ServerHttp2Stream): void {
   });
 }
 
+const RESPOND_OPTIONS = { waitForTrailers: true } as const;
+const TRAILERS_OK = { 'grpc-status': '0' } as const;
+
 /** Answers OK headers now and grpc-status 0 trailers once the body is written, then frees the stream. */
 function respondOk(stream: ServerHttp2Stream): void {
-  stream.respond(GRPC_HEADERS_OK, { waitForTrailers: true });
-  stream.once('wantTrailers', () => {
-    try {
-      stream.sendTrailers({ 'grpc-status': '0' });
-      releaseStream(stream);
-    } catch {
-      // stream reset meanwhile
-    }
-  });
+  stream.respond(GRPC_HEADERS_OK, RESPOND_OPTIONS);
+  stream.once('wantTrailers', sendTrailersOk);
+}
+
+/** The 'wantTrailers' listener of respondOk: one function for every call, no closure per call. */
+function sendTrailersOk(this: ServerHttp2Stream): void {
+  try {
+    this.sendTrailers(TRAILERS_OK);
+    // A unary client has half-closed long before: nothing left to release (releaseStream's check).
+    if (!this.readableEnded) releaseStream(this);
+  } catch {
+    // stream reset meanwhile
+  }
 }
 
 /**
