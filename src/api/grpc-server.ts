@@ -14,6 +14,7 @@
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { verifiedCommonName } from '../tls/index.js';
 import { GrpcError, Status } from '../wire/status.js';
+import { encodeGrpcFrame, framedResponseEncoder, type MessageEncoder } from './framing.js';
 import { type HttpHandler, pumpBody } from './http-handler.js';
 
 /** One method of a ts-proto grpc-js service definition. */
@@ -108,6 +109,8 @@ export interface RegisteredMethod {
   unary?: UnaryHandler<any, any>;
   // biome-ignore lint/suspicious/noExplicitAny: see ServiceDefinition
   stream?: StreamHandler<any, any>;
+  /** Writes a response straight into its gRPC frame (framing.ts), for the most answered methods. */
+  framed?: MessageEncoder;
 }
 
 export interface GrpcServerOptions {
@@ -181,6 +184,8 @@ export class GrpcServer {
           : 'unary';
       const handler = impl[key];
       const reg: RegisteredMethod = { path: m.path, service, name, type, def: m };
+      const framed = type === 'unary' ? framedResponseEncoder(m.path) : undefined;
+      if (framed) reg.framed = framed;
       if (handler) {
         if (type === 'unary') reg.unary = handler as UnaryHandler<unknown, unknown>;
         else reg.stream = handler as StreamHandler<unknown, unknown>;
@@ -593,9 +598,15 @@ class ServerCall implements StreamCall<unknown, unknown> {
     if (this.done || this.stream.destroyed) return;
     let bytes: Buffer;
     try {
-      const body = this.reg.def.responseSerialize(response);
-      this.server.reportSent(this.reg, body.length);
-      bytes = frame(body);
+      const framed = this.reg.framed;
+      if (framed) {
+        bytes = encodeGrpcFrame(framed, response);
+        this.server.reportSent(this.reg, bytes.length - 5);
+      } else {
+        const body = this.reg.def.responseSerialize(response);
+        this.server.reportSent(this.reg, body.length);
+        bytes = frame(body);
+      }
     } catch (err) {
       this.finish(new GrpcError(Status.INTERNAL, `grpc: error while marshaling: ${(err as Error).message}`));
       return;

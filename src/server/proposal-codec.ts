@@ -7,6 +7,7 @@
  * the durable truth: followers, and this member after a restart, decode them.
  */
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { ReusedWriter } from '../pkg/reused-writer.js';
 import { InternalRaftRequest, RequestHeader } from '../proto/etcdserverpb/raft_internal.js';
 import { DeleteRangeRequest, PutRequest, RangeRequest, TxnRequest } from '../proto/etcdserverpb/rpc.js';
 
@@ -32,6 +33,7 @@ const DIRECT: Record<string, Direct | undefined> = {
   txn: { tag: 50, codec: TxnRequest },
 };
 const HEADER_TAG = 802; // field 100
+const writer = new ReusedWriter(() => new BinaryWriter());
 
 /** Every field at its default, as a decoded message has them (copied per proposal). */
 const EMPTY: InternalRaftRequest = InternalRaftRequest.create();
@@ -54,10 +56,12 @@ export function encodeProposal(fields: Partial<InternalRaftRequest>, header: Req
   const sub = direct.codec.fromPartial((fields as Record<string, never>)[only]!);
   (request as unknown as Record<string, unknown>)[only] = sub;
   request.header = { ID: header.ID, username: header.username, authRevision: header.authRevision };
-  const w = new BinaryWriter();
-  RequestHeader.encode(request.header, w.uint32(HEADER_TAG).fork()).join();
-  direct.codec.encode(sub as never, w.uint32(direct.tag).fork()).join();
-  return { request, data: w.finish() };
+  const h = request.header;
+  const data = writer.encode((w) => {
+    RequestHeader.encode(h, w.uint32(HEADER_TAG).fork()).join();
+    direct.codec.encode(sub as never, w.uint32(direct.tag).fork()).join();
+  });
+  return { request, data };
 }
 
 /**
