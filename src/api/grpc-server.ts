@@ -231,12 +231,12 @@ export class GrpcServer {
   private handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const contentType = headers['content-type'];
     if (!isGrpcContentType(contentType)) {
-      stream.on('error', () => {});
+      stream.on('error', ignoreError);
       if (this.opts.http) serveHttp2(this.opts.http, stream, headers);
       else stream.respond({ ':status': 415 }, { endStream: true });
       return;
     }
-    stream.on('error', () => {});
+    stream.on('error', ignoreError);
     const path = headers[':path'] ?? '';
     const method = this.methods.get(path);
     if (!method || this.stopping) {
@@ -415,12 +415,15 @@ function releaseStream(stream: ServerHttp2Stream): void {
 }
 
 const RESPOND_OPTIONS = { waitForTrailers: true } as const;
+/** A stream's errors end it (its 'close' follows); there is no one else to tell. */
+const ignoreError = (): void => {};
 const TRAILERS_OK = { 'grpc-status': '0' } as const;
 
 /** Answers OK headers now and grpc-status 0 trailers once the body is written, then frees the stream. */
 function respondOk(stream: ServerHttp2Stream): void {
   stream.respond(GRPC_HEADERS_OK, RESPOND_OPTIONS);
-  stream.once('wantTrailers', sendTrailersOk);
+  // 'wantTrailers' comes once per stream: `on` spares the wrapper `once` allocates.
+  stream.on('wantTrailers', sendTrailersOk);
 }
 
 /** The 'wantTrailers' listener of respondOk: one function for every call, no closure per call. */
