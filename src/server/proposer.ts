@@ -155,12 +155,15 @@ export class Proposer {
   acknowledge(): void {
     const batch = this.unacked;
     this.unacked = [];
+    let answered = 0;
     for (const { waiter, result } of batch) {
-      this.host.metrics.proposalsPending.dec();
+      // An entry another member proposed has no waiter here, and was never counted pending here.
       if (!waiter) continue;
+      answered++;
       if (result.ok) waiter.resolve(result.value);
       else waiter.reject(result.error);
     }
+    if (answered > 0) this.host.metrics.proposalsPending.dec(answered);
   }
 
   /** Fails proposals that waited too long to be applied (lost on a leader change, or a stuck disk). */
