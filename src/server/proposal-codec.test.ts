@@ -96,6 +96,7 @@ const cases: [string, Partial<InternalRaftRequest>][] = [
   ['authEnable (fallback)', { authEnable: {} }],
   ['two fields (fallback)', { put: { key: b('k') } as PutRequest, ID: 5n }],
   ['header only (fallback)', {}],
+  ['put beside absent fields', { put: { key: b('k') } as PutRequest, txn: undefined, range: null as never }],
 ];
 
 test('a proposal has the bytes of the generated codec, and its message says what they say', () => {

@@ -43,7 +43,8 @@ export function encodeProposal(fields: Partial<InternalRaftRequest>, header: Req
   let only: string | undefined;
   let count = 0;
   for (const k in fields) {
-    if ((fields as Record<string, unknown>)[k] === undefined) continue;
+    const v = (fields as Record<string, unknown>)[k];
+    if (v === undefined || v === null) continue; // absent, as fromPartial reads it
     only = k;
     count++;
   }
