@@ -5,7 +5,7 @@
 // was the leader (and of all members together), grouped by function and by area.
 //
 // Usage: node scripts/profile-put.mjs [--members 1|3] [--clients N] [--total N] [--op put|txn-put]
-//                                     [--top 25] [--keep DIR] [--no-prof]   (run `npm run build` first)
+//                                     [--top 25] [--keep DIR] [--no-prof] [--by-tid]   (run `npm run build` first)
 // The lead's final numbers: run it on the idle machine; everything here is indicative.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +27,8 @@ const top = Number(flag('--top', '25'));
 const keep = flag('--keep', undefined);
 /** --no-prof: measure CPU per request only (no profiler running in the members). */
 const profile = !args.includes('--no-prof');
+/** --by-tid: CPU per thread (name:tid) rather than summed by name (which thread pool does what). */
+const byTid = args.includes('--by-tid');
 
 /**
  * Self time per frame and per area from a .cpuprofile (V8's sampled call tree), counting only the
@@ -94,7 +96,12 @@ function merge(sums) {
   return { totalUs: sums.reduce((t, s) => t + s.totalUs, 0), frames: add('frames'), areas: add('areas') };
 }
 
-/** CPU seconds (utime+stime) of each thread of `pid`, summed by thread name. */
+const cpuOf = (stat) => {
+  const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+
+/** CPU seconds (utime+stime) of each thread of `pid`, summed by thread name (--by-tid: per thread). */
 function threadCpu(pid) {
   const out = new Map();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -102,6 +109,10 @@ function threadCpu(pid) {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '#');
       const name = tid === String(pid) ? 'main' : comm === 'node' ? 'libuv/other' : comm;
+      if (byTid) {
+        out.set(`${name}:${tid}`, (out.get(`${name}:${tid}`) ?? 0) + cpuOf(stat));
+        continue;
+      }
       const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
       out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
     } catch {

@@ -14,6 +14,7 @@
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { verifiedCommonName } from '../tls/index.js';
 import { GrpcError, Status } from '../wire/status.js';
+import { encodeGrpcFrame, framedResponseEncoder, type MessageEncoder } from './framing.js';
 import { type HttpHandler, pumpBody } from './http-handler.js';
 
 /** One method of a ts-proto grpc-js service definition. */
@@ -108,6 +109,8 @@ export interface RegisteredMethod {
   unary?: UnaryHandler<any, any>;
   // biome-ignore lint/suspicious/noExplicitAny: see ServiceDefinition
   stream?: StreamHandler<any, any>;
+  /** Writes a response straight into its gRPC frame (framing.ts), for the most answered methods. */
+  framed?: MessageEncoder;
 }
 
 export interface GrpcServerOptions {
@@ -181,6 +184,8 @@ export class GrpcServer {
           : 'unary';
       const handler = impl[key];
       const reg: RegisteredMethod = { path: m.path, service, name, type, def: m };
+      const framed = type === 'unary' ? framedResponseEncoder(m.path) : undefined;
+      if (framed) reg.framed = framed;
       if (handler) {
         if (type === 'unary') reg.unary = handler as UnaryHandler<unknown, unknown>;
         else reg.stream = handler as StreamHandler<unknown, unknown>;
@@ -226,12 +231,12 @@ export class GrpcServer {
   private handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const contentType = headers['content-type'];
     if (!isGrpcContentType(contentType)) {
-      stream.on('error', () => {});
+      stream.on('error', ignoreError);
       if (this.opts.http) serveHttp2(this.opts.http, stream, headers);
       else stream.respond({ ':status': 415 }, { endStream: true });
       return;
     }
-    stream.on('error', () => {});
+    stream.on('error', ignoreError);
     const path = headers[':path'] ?? '';
     const method = this.methods.get(path);
     if (!method || this.stopping) {
@@ -409,17 +414,27 @@ function releaseStream(stream: ServerHttp2Stream): void {
   });
 }
 
+const RESPOND_OPTIONS = { waitForTrailers: true } as const;
+/** A stream's errors end it (its 'close' follows); there is no one else to tell. */
+const ignoreError = (): void => {};
+const TRAILERS_OK = { 'grpc-status': '0' } as const;
+
 /** Answers OK headers now and grpc-status 0 trailers once the body is written, then frees the stream. */
 function respondOk(stream: ServerHttp2Stream): void {
-  stream.respond(GRPC_HEADERS_OK, { waitForTrailers: true });
-  stream.once('wantTrailers', () => {
-    try {
-      stream.sendTrailers({ 'grpc-status': '0' });
-      releaseStream(stream);
-    } catch {
-      // stream reset meanwhile
-    }
-  });
+  stream.respond(GRPC_HEADERS_OK, RESPOND_OPTIONS);
+  // 'wantTrailers' comes once per stream: `on` spares the wrapper `once` allocates.
+  stream.on('wantTrailers', sendTrailersOk);
+}
+
+/** The 'wantTrailers' listener of respondOk: one function for every call, no closure per call. */
+function sendTrailersOk(this: ServerHttp2Stream): void {
+  try {
+    this.sendTrailers(TRAILERS_OK);
+    // A unary client has half-closed long before: nothing left to release (releaseStream's check).
+    if (!this.readableEnded) releaseStream(this);
+  } catch {
+    // stream reset meanwhile
+  }
 }
 
 /**
@@ -586,9 +601,15 @@ class ServerCall implements StreamCall<unknown, unknown> {
     if (this.done || this.stream.destroyed) return;
     let bytes: Buffer;
     try {
-      const body = this.reg.def.responseSerialize(response);
-      this.server.reportSent(this.reg, body.length);
-      bytes = frame(body);
+      const framed = this.reg.framed;
+      if (framed) {
+        bytes = encodeGrpcFrame(framed, response);
+        this.server.reportSent(this.reg, bytes.length - 5);
+      } else {
+        const body = this.reg.def.responseSerialize(response);
+        this.server.reportSent(this.reg, body.length);
+        bytes = frame(body);
+      }
     } catch (err) {
       this.finish(new GrpcError(Status.INTERNAL, `grpc: error while marshaling: ${(err as Error).message}`));
       return;

@@ -7,6 +7,7 @@ import type { Member } from '../server/index.js';
 import type { TlsEndpoint } from '../tls/index.js';
 import { type Status, statusName } from '../wire/status.js';
 import { type BoundAddress, ClientListener } from './client-listener.js';
+import { type DeferredCount, DeferredCounts } from './deferred-counts.js';
 import { withJsonGateway } from './gateway/gateway.js';
 import { GrpcServer, type RegisteredMethod } from './grpc-server.js';
 import { httpEndpoints } from './http-endpoints.js';
@@ -32,14 +33,32 @@ export class ApiServer {
 
   constructor(member: Member, opts: ApiServerOptions) {
     const m = member.metrics;
-    const handledChildren = new Map<string, { inc(): void }>();
-    const msgChildren = new Map<RegisteredMethod, { received: { inc(): void }; sent: { inc(): void } }>();
-    const msgOf = (method: RegisteredMethod) => {
-      let c = msgChildren.get(method);
+    // Counted per call as plain numbers, added to the prom-client counters when they are read.
+    const deferred = new DeferredCounts([
+      m.grpcStarted,
+      m.grpcHandled,
+      m.grpcMsgReceived,
+      m.grpcMsgSent,
+      m.clientGrpcReceivedBytes,
+      m.clientGrpcSentBytes,
+    ]);
+    const receivedBytes = deferred.of(m.clientGrpcReceivedBytes);
+    const sentBytes = deferred.of(m.clientGrpcSentBytes);
+    const handledChildren = new Map<string, DeferredCount>();
+    const perMethod = new Map<
+      RegisteredMethod,
+      { started: DeferredCount; received: DeferredCount; sent: DeferredCount }
+    >();
+    const countsOf = (method: RegisteredMethod) => {
+      let c = perMethod.get(method);
       if (!c) {
         const labels = [method.name, method.service, method.type] as const;
-        c = { received: m.grpcMsgReceived.labels(...labels), sent: m.grpcMsgSent.labels(...labels) };
-        msgChildren.set(method, c);
+        c = {
+          started: deferred.of(m.grpcStarted.labels(...labels)),
+          received: deferred.of(m.grpcMsgReceived.labels(...labels)),
+          sent: deferred.of(m.grpcMsgSent.labels(...labels)),
+        };
+        perMethod.set(method, c);
       }
       return c;
     };
@@ -51,29 +70,30 @@ export class ApiServer {
       http,
       checkRequest: checkRequestWire,
       observer: {
-        started: (method: RegisteredMethod) =>
-          m.grpcStarted.labels(method.name, method.service, method.type).inc(),
+        started: (method: RegisteredMethod) => countsOf(method).started.inc(),
         handled: (method: RegisteredMethod, code: Status) => {
           const key = `${method.path} ${code}`;
           let child = handledChildren.get(key);
           if (!child) {
-            child = m.grpcHandled.labels(
-              statusName[code] ?? String(code),
-              method.name,
-              method.service,
-              method.type,
+            child = deferred.of(
+              m.grpcHandled.labels(
+                statusName[code] ?? String(code),
+                method.name,
+                method.service,
+                method.type,
+              ),
             );
             handledChildren.set(key, child);
           }
           child.inc();
         },
         received: (method: RegisteredMethod, bytes: number) => {
-          msgOf(method).received.inc();
-          m.clientGrpcReceivedBytes.inc(bytes);
+          countsOf(method).received.inc();
+          receivedBytes.inc(bytes);
         },
         sent: (method: RegisteredMethod, bytes: number) => {
-          msgOf(method).sent.inc();
-          m.clientGrpcSentBytes.inc(bytes);
+          countsOf(method).sent.inc();
+          sentBytes.inc(bytes);
         },
       },
     });
@@ -82,7 +102,10 @@ export class ApiServer {
     const handlers = this.grpc.registered();
     for (const h of handlers) {
       m.grpcStarted.labels(h.name, h.service, h.type);
-      msgOf(h); // etcd lists every method's message counters from the start, at 0
+      // etcd lists every method's message counters from the start, at 0
+      m.grpcMsgReceived.labels(h.name, h.service, h.type);
+      m.grpcMsgSent.labels(h.name, h.service, h.type);
+      countsOf(h);
     }
   }
 

@@ -30,18 +30,20 @@ class Writer {
   pos = 0;
 
   constructor(size: number) {
-    this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
+    // Unzeroed, and small ones from Node's shared pool (a message is written in full before use;
+    // done() returns only what was written): a fresh zeroed ArrayBuffer per message cost more.
+    this.buf = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.byteLength) return;
     let size = this.buf.byteLength * 2;
     while (size < this.pos + n) size *= 2;
-    const b = new Uint8Array(size);
+    const b = Buffer.allocUnsafe(size);
     b.set(this.buf.subarray(0, this.pos));
     this.buf = b;
-    this.view = new DataView(b.buffer);
+    this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
 
   u8(v: number): void {
@@ -76,7 +78,8 @@ class Writer {
 
   /** The encoded bytes: a view of the buffer (no copy; the size estimate keeps slack small). */
   done(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
+    // A plain Uint8Array view (not a Buffer), as before the buffer came from Node's pool.
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.pos);
   }
 }
 

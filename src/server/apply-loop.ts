@@ -8,7 +8,6 @@
  *        -> Proposer.settle (queued) ... end of turn: flush()
  *   flush: events -> listeners; Proposer.acknowledge(); ReadBarrier.release(); lazy store commit
  */
-import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import type { Event } from '../proto/mvccpb/kv.js';
 import { type ConfChange, ConfChangeType } from '../raft/index.js';
 import type { Applier } from './applier.js';
@@ -92,7 +91,7 @@ export class ApplyLoop {
   /** Applies one committed entry. Runs for every entry exactly once, in index order. */
   applyEntry(entry: CommittedEntry): void {
     if (entry.index <= this.appliedIndex) return; // already in the store (replay after restart)
-    const request = InternalRaftRequest.decode(entry.data);
+    const request = this.host.proposer().own.take(entry.data);
     let result: ApplyResult;
     try {
       result = { ok: true, value: this.host.applier.apply(request, entry.index) };

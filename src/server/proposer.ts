@@ -8,10 +8,11 @@
  *   acknowledge() answers every queued waiter in apply order.
  */
 import type { Clock } from '../pkg/clock.js';
-import { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
+import type { InternalRaftRequest } from '../proto/etcdserverpb/raft_internal.js';
 import type { ConfChange } from '../raft/index.js';
 import { etcdError } from '../wire/errors.js';
 import type { ServerMetrics } from './metrics.js';
+import { encodeProposal, OwnProposals } from './proposal-codec.js';
 
 /** Committed entries not yet applied beyond which proposals are refused (etcd's maxGapBetweenApplyAndCommitIndex). */
 export const MAX_GAP_BETWEEN_APPLY_AND_COMMIT = 5000;
@@ -53,6 +54,8 @@ export class Proposer {
   private unacked: { waiter: Waiter | undefined; result: ApplyResult }[] = [];
   private flushScheduled = false;
   private nextRequestId: bigint;
+  /** This member's proposals, applied from their message rather than decoded again. */
+  readonly own = new OwnProposals();
 
   constructor(private readonly host: ProposerHost) {
     // Request ids: member-unique prefix, then a counter (etcd's idutil does the same).
@@ -82,12 +85,10 @@ export class Proposer {
     }
     const id = this.nextId();
     const as = who ?? this.host.rootIdentity();
-    const request = InternalRaftRequest.fromPartial({
-      ...fields,
-      header: { ID: id, username: as.username, authRevision: as.revision },
-    });
-    const data = InternalRaftRequest.encode(request).finish();
+    const proposal = encodeProposal(fields, { ID: id, username: as.username, authRevision: as.revision });
+    const data = proposal.data;
     if (data.length > this.host.maxRequestBytes) return Promise.reject(etcdError('requestTooLarge'));
+    this.own.remember(proposal);
     const { metrics } = this.host;
     return new Promise((resolve, reject) => {
       this.waiters.set(id, { resolve, reject, deadline: this.deadline() });
@@ -154,12 +155,15 @@ export class Proposer {
   acknowledge(): void {
     const batch = this.unacked;
     this.unacked = [];
+    let answered = 0;
     for (const { waiter, result } of batch) {
-      this.host.metrics.proposalsPending.dec();
+      // An entry another member proposed has no waiter here, and was never counted pending here.
       if (!waiter) continue;
+      answered++;
       if (result.ok) waiter.resolve(result.value);
       else waiter.reject(result.error);
     }
+    if (answered > 0) this.host.metrics.proposalsPending.dec(answered);
   }
 
   /** Fails proposals that waited too long to be applied (lost on a leader change, or a stuck disk). */
