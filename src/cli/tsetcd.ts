@@ -8,12 +8,19 @@ import { arch, platform } from 'node:os';
 import { ApiServer } from '../api/server.js';
 import { startAutoCompactor } from '../server/compactor.js';
 import { FAILPOINT_ADDR_ENV, faultControlFromEnv } from '../server/fault-control.js';
-import { CLUSTER_VERSION, importEtcdDataDir, Member, SERVER_VERSION } from '../server/index.js';
+import {
+  CLUSTER_VERSION,
+  importEtcdDataDir,
+  isMemberRemoved,
+  Member,
+  SERVER_VERSION,
+} from '../server/index.js';
 import { createLogger } from '../server/logger.js';
 import { makePeerFetch, TlsConfigError } from '../tls/index.js';
 import { buildConfig } from './config.js';
 import { loadConfigFile } from './config-file.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
+import { exitRemoved } from './removed-exit.js';
 import { sdNotifierFromEnv } from './sd-notify.js';
 import { setupTls, type TlsSetup } from './tls-setup.js';
 
@@ -151,8 +158,10 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   // etcd exits when its WAL or backend cannot write (zap Fatal: "failed to save Raft hard state and
-  // entries", "failed to commit tx"); so does tsetcd, and a supervisor restarts it.
-  member.onFailed = () => setImmediate(() => process.exit(1));
+  // entries", "failed to commit tx"); so does tsetcd, and a supervisor restarts it. A member removed
+  // from the cluster stops and exits 0, as etcd's (removed-exit.ts).
+  member.onFailed = (err) =>
+    setImmediate(() => (isMemberRemoved(err) ? exitRemoved(member, () => api) : process.exit(1)));
   const api = new ApiServer(member, {
     maxRequestBytes: cfg.member.maxRequestBytes,
     maxTxnOps: cfg.member.maxTxnOps,
@@ -215,6 +224,7 @@ export async function main(argv: string[]): Promise<void> {
     },
     (err: unknown) => {
       if (stopping) return; // a signal stopped the member before it was ready
+      if (isMemberRemoved(err)) return exitRemoved(member, () => api); // removed: exit 0, as etcd
       // Only a refusal for good (peers of another cluster, a failed disk) ends the wait.
       logger.error({ err: (err as Error).message }, 'failed to start the member');
       process.stderr.write(`tsetcd: cannot start: ${(err as Error).message}\n`);

@@ -24,4 +24,11 @@ export interface StoreFaults {
    * error (EIO: the data may or may not be on disk, and the store can no longer be trusted).
    */
   afterBatch(): Promise<void>;
+  /**
+   * A deliberately broken store, for proving that a test catches it (never set otherwise): each
+   * batch waits only for its own hooks, not for the batch before it, so under a slow disk a later
+   * batch (with a higher consistent index) can commit before an earlier one; a kill in between
+   * leaves a store whose consistent index covers writes it does not hold.
+   */
+  readonly unordered?: boolean;
 }

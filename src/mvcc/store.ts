@@ -1202,7 +1202,7 @@ export class MvccStore {
   private batch(fn: () => void): Promise<unknown> {
     const faults = this.faults;
     if (faults === undefined) return this.be.env.batch(fn);
-    const p = this.faultChain
+    const p = (faults.unordered ? Promise.resolve() : this.faultChain)
       .then(() => faults.beforeBatch())
       .then(() => this.be.env.batch(fn))
       .then(() => faults.afterBatch());

@@ -16,6 +16,7 @@ import type { CommittedEntry } from './consensus.js';
 import type { LeasePrimary } from './lease-checkpoint.js';
 import type { Logger } from './logger.js';
 import type { MemberPeers } from './member-peers.js';
+import { MemberRemovedError, REMOVED_STOP_DELAY_MS } from './member-removed.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ApplyResult, Proposer } from './proposer.js';
 import type { ReadBarrier } from './reads.js';
@@ -123,12 +124,9 @@ export class ApplyLoop {
     host.proposer().settleConfChange(cc);
     host.confChanged.notify();
     if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === host.memberId) {
-      // As etcd: a removed member stops serving ("the member has been permanently removed").
-      host.logger.warn(
-        { 'member-id': host.memberId.toString(16) },
-        'the member has been permanently removed from the cluster',
-      );
-      setImmediate(() => host.fail(new Error('the member has been permanently removed from the cluster')));
+      // As etcd's stopWithDelay: the removed member stops a second later, its process exits 0
+      // (member-removed.ts); its peers' 410 may tell it first.
+      setTimeout(() => host.fail(new MemberRemovedError()), REMOVED_STOP_DELAY_MS).unref();
     }
     host.proposer().scheduleFlush();
   }

@@ -16,11 +16,13 @@
  * - `/store`     the same two for the lmdb store (store-fault-hooks.ts): the next batch's fsync
  *                fails, or every batch fails with ENOSPC
  * - `/slow-disk` `{"fsyncDelayMs": 200}` every WAL fdatasync and store batch takes that much longer
- *                (0.1-1.9x each); 0 clears it
+ *                (0.1-1.9x each); 0 clears it; with `"storeOnly": true` only the store's batches
+ *                (a slow data disk, the WAL on a disk of its own: etcd's --wal-dir)
  * - `GET /status` `{"walFaultsFired": n, "storeFaultsFired": n, "slowFsyncs": n}`
  * Also test-only tuning, read from the environment only when failpoints are enabled:
  * `TSETCD_FAILPOINT_SNAPSHOT_CATCHUP_ENTRIES=n` keeps only n entries after a snapshot (etcd 3.4 has
- * no flag for it), so a follower that was down for a while must catch up by snapshot.
+ * no flag for it), so a follower that was down for a while must catch up by snapshot;
+ * `TSETCD_FAILPOINT_BREAK_STORE_BATCH_ORDER=1` breaks the store on purpose (FAILPOINT_UNORDERED_ENV).
  * The partition semantics are FaultHooks' (src/transport/faults.ts): each process must be told the
  * same partition; a transport checks both its sending and its receiving side.
  */
@@ -33,6 +35,11 @@ import { FSYNC_DELAY_MS_MAX, InjectedStoreFaults, jitteredDelayMs } from './stor
 export const FAILPOINT_ADDR_ENV = 'TSETCD_FAILPOINT_ADDR';
 /** Test-only: entries kept after a snapshot for slow followers (MemberConfig.snapshotCatchUpEntries). */
 export const FAILPOINT_CATCHUP_ENV = 'TSETCD_FAILPOINT_SNAPSHOT_CATCHUP_ENTRIES';
+/**
+ * Test-only, `1`: a deliberately broken store whose lmdb batches may overtake each other under a slow
+ * disk (StoreFaults.unordered) — the build that test/jepsen's slow-disk-kill run must catch.
+ */
+export const FAILPOINT_UNORDERED_ENV = 'TSETCD_FAILPOINT_BREAK_STORE_BATCH_ORDER';
 
 function errnoError(code: string, op: string): NodeJS.ErrnoException {
   const e = new Error(`${code}: injected ${op} failure (failpoint)`) as NodeJS.ErrnoException;
@@ -133,7 +140,7 @@ export function faultControlFromEnv(env: NodeJS.ProcessEnv): FaultControl | unde
   const transportFaults = new FaultHooks();
   const walFs = new FailingWalFs();
   let server: Server | undefined;
-  const storeFaults = new InjectedStoreFaults();
+  const storeFaults = new InjectedStoreFaults(env[FAILPOINT_UNORDERED_ENV] === '1');
   const memberOverrides: FaultControl['memberOverrides'] = {};
   const catchUp = env[FAILPOINT_CATCHUP_ENV];
   if (catchUp !== undefined && catchUp !== '') {
@@ -181,7 +188,7 @@ export function faultControlFromEnv(env: NodeJS.ProcessEnv): FaultControl | unde
           throw new Error(
             `fsyncDelayMs must be an integer in [0, ${FSYNC_DELAY_MS_MAX}], got ${b.fsyncDelayMs}`,
           );
-        walFs.fsyncDelayMs = ms;
+        if (b.storeOnly !== true) walFs.fsyncDelayMs = ms; // storeOnly: the WAL on a disk of its own
         storeFaults.fsyncDelayMs = ms;
         return {};
       }

@@ -21,6 +21,7 @@ export { etcdSnapshotPaths, writeEtcdSnapshot } from './etcd-snapshot.js';
 export type { Logger, LogLevel } from './logger.js';
 export { KV_OVERHEAD_BYTES, type MemberStatus, quotaCost } from './maintenance.js';
 export { Member } from './member.js';
+export { isMemberRemoved } from './member-removed.js';
 export { registerWatchMetrics } from './metrics.js';
 export { MAX_GAP_BETWEEN_APPLY_AND_COMMIT } from './proposer.js';
 export { RANGE_STREAM_KEYS_MIN, StreamedRangeResponse } from './range-stream.js';

@@ -6,10 +6,11 @@
 
 import type { ListenAddress } from '../pkg/index.js';
 import { type ConfChange, ConfChangeType, type Message, MessageType } from '../raft/index.js';
-import { PeerServer, type PeerStats, Transport, TransportError } from '../transport/index.js';
+import { PeerServer, type PeerStats, Transport } from '../transport/index.js';
 import type { ResolvedConfig } from './config.js';
 import type { LeasePrimary } from './lease-checkpoint.js';
 import type { Logger } from './logger.js';
+import { MemberRemovedError } from './member-removed.js';
 import type { Membership } from './membership.js';
 import type { ServerMetrics } from './metrics.js';
 import { servePeerHttp } from './peer-http.js';
@@ -57,10 +58,7 @@ export class MemberPeers {
       // the way a member removed while it was down or cut off learns it, having missed the entry.
       isRemoved: (id: bigint) => host.membership().isRemoved(id),
       onRemoved: () => {
-        if (host.stopped()) return;
-        const err = new TransportError('member-removed');
-        host.logger.warn({ 'local-member-id': host.memberId.toString(16) }, err.message);
-        host.fail(err);
+        if (!host.stopped()) host.fail(new MemberRemovedError());
       },
       onSnapshot: (m: Message, data) => host.snapshots.receive(m, data),
       onSnapshotStatus: (id: bigint, ok: boolean) => {

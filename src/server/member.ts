@@ -49,6 +49,7 @@ import {
   startExpiryTicker,
   startQuorumWait,
 } from './member-parts.js';
+import { logMemberStop } from './member-removed.js';
 import { openDriver } from './member-start.js';
 import type { Membership } from './membership.js';
 import { ServerMetrics } from './metrics.js';
@@ -383,7 +384,7 @@ export class Member {
     if (this.fatal !== undefined) return;
     this.fatal = err;
     this.stopped = true;
-    this.logger.error({ err: String(err) }, 'the member failed (disk); it stops serving');
+    logMemberStop(this.logger, err); // a removal in etcd's words (member-removed.ts), else the disk failure
     this.parts.proposer.failAll(true);
     this.parts.reads.failAll();
     this.leaderChanged.notify();

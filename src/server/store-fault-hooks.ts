@@ -43,6 +43,9 @@ export class InjectedStoreFaults implements StoreFaults {
   /** How many batches were slowed down. */
   delayed = 0;
 
+  /** The deliberately broken store (StoreFaults.unordered): set from FAILPOINT_UNORDERED_ENV only. */
+  constructor(readonly unordered = false) {}
+
   async beforeBatch(): Promise<void> {
     if (this.diskFull) {
       this.fired++;

@@ -170,6 +170,20 @@ test('a write applied twice, a failed write applied, a phantom write and divergi
   assert.deepEqual(kinds(checkConsistency(gap)), ['revision-gap']);
 });
 
+test('a replica that never reaches the final revision is reported as behind', () => {
+  const h = history([op({ type: 'put', key: 'a', value: 'v1', revision: 2 }, [0, 10])], [put('a', 'v1', 2)]);
+  assert.deepEqual(kinds(checkConsistency(h)), []);
+  h.truth.replicas[1] = {
+    member: 1,
+    eventsDigest: 'behind at 1',
+    hashKv: 'behind at 1',
+    stuckAt: 1,
+    log: 'x',
+  };
+  const k = kinds(checkConsistency(h));
+  assert.ok(k.includes('replica-behind'), `replica-behind in ${k}`);
+});
+
 test('compare-and-swap and delete results must match the state at their revision', () => {
   const ops = [
     op({ type: 'put', key: 'a', value: 'v1', revision: 2 }, [0, 10]),

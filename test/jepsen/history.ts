@@ -115,8 +115,12 @@ export interface GroundTruth {
   events: { type: 'put' | 'delete'; key: string; value: string; modRevision: number }[];
   /** The final state of every key (a linearizable range of the prefix). */
   final: Map<string, KeyState>;
-  /** Per member: a digest of its event stream and its hashKV at `revision` (replicas must agree). */
-  replicas: { member: number; eventsDigest: string; hashKv: string }[];
+  /**
+   * Per member: a digest of its event stream and its hashKV at `revision` (replicas must agree); for
+   * a member that never reached `revision` (healed and serving, yet behind), the revision it stayed
+   * at and the end of its log instead.
+   */
+  replicas: { member: number; eventsDigest: string; hashKv: string; stuckAt?: number; log?: string }[];
 }
 
 export interface History {

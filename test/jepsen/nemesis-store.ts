@@ -10,13 +10,22 @@
  *                       time) takes 100-300 ms longer (0.1-1.9x each) for the hold: the member degrades
  *                       (slow commits, etcd's "slow fdatasync") but must neither lose nor reorder
  *                       anything, and nothing is restarted.
+ * - `slow-disk-kill`    a slow data disk under the WAL's fast one (etcd's --wal-dir on its own disk):
+ *                       every lmdb batch of one member 100-300 ms slower (0.1-1.9x each), so its store
+ *                       falls behind its WAL with many batches in flight, and SIGKILL of that member
+ *                       0.5-1.5 s into it; restarted (on a healthy disk) after the hold. Nothing
+ *                       acknowledged may be lost: the WAL has it and the restarted member replays it
+ *                       from the store's consistent index. A store whose batches can
+ *                       overtake each other under the delay (the deliberately broken build,
+ *                       TSETCD_FAILPOINT_BREAK_STORE_BATCH_ORDER=1) loses them here
+ *                       (test/jepsen/slow-disk-kill.faults.test.ts).
  */
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { Rng } from './rng.js';
 import { now } from './workload.js';
 
 /** The store fault kinds (nemesis.ts puts them in the disk group). */
-export const STORE_FAULTS = ['store-fsync-fail', 'store-disk-full', 'slow-disk'];
+export const STORE_FAULTS = ['store-fsync-fail', 'store-disk-full', 'slow-disk', 'slow-disk-kill'];
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -52,6 +61,19 @@ export async function injectStoreFault(
     const slowed = (await status()).slowFsyncs - before;
     await c.failpoint(m, '/slow-disk', { fsyncDelayMs: 0 }).catch(() => {});
     return `fsyncs ${fsyncDelayMs} ms slower on ${m.name} for ${holdMs} ms: ${slowed} slowed`;
+  }
+  if (kind === 'slow-disk-kill') {
+    const fsyncDelayMs = 100 + rng.int(201);
+    const killAfterMs = 500 + rng.int(1001);
+    const before = (await status()).slowFsyncs;
+    await c.failpoint(m, '/slow-disk', { fsyncDelayMs, storeOnly: true });
+    const killAt = now() + killAfterMs;
+    while (!stopped() && now() < killAt) await sleep(Math.min(100, killAt - now()));
+    const slowed = (await status()).slowFsyncs - before;
+    await c.kill(m); // in the middle of delayed batches; the new process starts on a healthy disk
+    await hold();
+    c.restart(m);
+    return `lmdb batches ${fsyncDelayMs} ms slower on ${m.name}, SIGKILL after ${killAfterMs} ms (${slowed} slowed), restarted after ${holdMs} ms`;
   }
   if (kind !== 'store-fsync-fail' && kind !== 'store-disk-full')
     throw new Error(`unknown store fault ${kind}`);

@@ -7,6 +7,8 @@
  * Kinds, by group:
  * - process: `kill` / `kill-leader` (SIGKILL, then restart on the same data dir), `kill-majority`
  *            (two members: no quorum), `kill-all` (every member: only what is on disk survives),
+ *            `kill-all-staggered` (every member, then restarted one at a time in a random order with
+ *            a random delay of up to the hold before each start: the first waits alone for a quorum),
  *            `pause` / `pause-leader` (SIGSTOP, then SIGCONT: a frozen member).
  * - network (through each member's failpoint server, src/server/fault-control.ts):
  *            `partition-minority` (one member cut off from the other two),
@@ -28,7 +30,15 @@ import type { Rng } from './rng.js';
 import { now } from './workload.js';
 
 export const FAULT_GROUPS: Record<string, string[]> = {
-  process: ['kill', 'kill-leader', 'kill-majority', 'kill-all', 'pause', 'pause-leader'],
+  process: [
+    'kill',
+    'kill-leader',
+    'kill-majority',
+    'kill-all',
+    'kill-all-staggered',
+    'pause',
+    'pause-leader',
+  ],
   network: ['partition-minority', 'partition-leader', 'bridge', 'one-way-leader', 'flaky-links'],
   disk: ['fsync-fail', 'disk-full', ...STORE_FAULTS],
   membership: MEMBERSHIP_FAULTS,
@@ -191,6 +201,18 @@ export class Nemesis {
         await hold(holdMs, stopped);
         for (const m of victims) c.restart(m);
         return `SIGKILL ${victims.map((m) => m.name).join(', ')}, restarted after ${holdMs} ms`;
+      }
+      case 'kill-all-staggered': {
+        const order = [...this.members].sort(() => this.o.rng.next() - 0.5);
+        await Promise.all(order.map((m) => c.kill(m)));
+        const delays: number[] = [];
+        for (const m of order) {
+          const delayMs = this.o.rng.int(holdMs + 1);
+          delays.push(delayMs);
+          await hold(delayMs, stopped);
+          c.restart(m);
+        }
+        return `SIGKILL all, restarted ${order.map((m, i) => `${m.name} after ${delays[i]} ms`).join(', then ')}`;
       }
       case 'pause':
       case 'pause-leader': {

@@ -17,6 +17,12 @@ export function checkConsistency(h: History): CheckResult {
   const t = h.truth;
   const tl = buildTimeline(t);
 
+  for (const r of t.replicas)
+    if (r.stuckAt !== undefined)
+      v(
+        'replica-behind',
+        `member ${r.member} never reached revision ${t.revision} (stayed at ${r.stuckAt}): it lost or skipped acknowledged writes\n${r.log ?? ''}`,
+      );
   const digests = new Set(t.replicas.map((r) => r.eventsDigest));
   if (digests.size > 1)
     v('replica-divergence', `event histories differ between members: ${JSON.stringify(t.replicas)}`);
