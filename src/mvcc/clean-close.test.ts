@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { CLEAN_CLOSE_FILE, storeDataFile } from './clean-close.js';
 import { MvccStore } from './index.js';
 import { StoreFileError, validateStoreFile } from './store-file.js';
+import { buildSampleStore } from './test-store.js';
 
 const PAGE = 4096;
 
@@ -42,18 +43,6 @@ async function openClose(dir: string): Promise<string> {
   const s = await MvccStore.open({ dir, logger });
   await s.close();
   return check;
-}
-
-async function build(dir: string): Promise<void> {
-  const s = await MvccStore.open({ dir });
-  for (let t = 0; t < 4; t++) {
-    const w = s.write(t + 1);
-    for (let i = 0; i < 500; i++)
-      w.put(Buffer.from(`key/${t}/${i}`), Buffer.alloc(i % 50 === 0 ? 9000 : 40, i), 0n);
-    w.end();
-  }
-  await s.commit();
-  await s.close();
 }
 
 /** Overwrites `bytes` at `at` in place (same inode; mtime and ctime move). */
@@ -87,7 +76,7 @@ test('clean-close stamp: quick check only for an untouched, cleanly closed file'
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const dir = join(root, 'store');
   assert.equal(await openClose(dir), 'new');
-  await build(dir);
+  await buildSampleStore(dir);
   assert.ok(existsSync(join(dir, CLEAN_CLOSE_FILE)), 'a clean close writes the stamp');
   assert.equal(await openClose(dir), 'quick', 'reopened after a clean close');
   assert.equal(await openClose(dir), 'quick', 'and again');
@@ -126,7 +115,7 @@ test('quick mode: what it still refuses, and what it cannot see (the documented 
   const root = mkdtempSync(join(tmpdir(), 'tsetcd-clean-close-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const dir = join(root, 'store');
-  await build(dir);
+  await buildSampleStore(dir);
   const good = readFileSync(storeDataFile(dir));
   const { mainRoot, interior } = pages(storeDataFile(dir));
   const variant = (name: string, f: (b: Buffer) => Buffer): string => {

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { MvccStore } from './index.js';
 import { StoreFileError, validateStoreFile } from './store-file.js';
+import { buildSampleStore } from './test-store.js';
 
 const OPEN_SCRIPT = `
 import { MvccStore } from ${JSON.stringify(fileURLToPath(new URL('./index.js', import.meta.url)))};
@@ -31,15 +31,7 @@ test('damaged store files are refused or opened, never crash the process', { tim
   const root = mkdtempSync(join(tmpdir(), 'tsetcd-store-file-'));
   try {
     const good = join(root, 'good');
-    const s = await MvccStore.open({ dir: good });
-    for (let t = 0; t < 4; t++) {
-      const w = s.write(t + 1);
-      for (let i = 0; i < 500; i++)
-        w.put(Buffer.from(`key/${t}/${i}`), Buffer.alloc(i % 50 === 0 ? 9000 : 40, i), 0n);
-      w.end();
-    }
-    await s.commit();
-    await s.close();
+    await buildSampleStore(good);
     const bytes = readFileSync(join(good, 'db', 'data.mdb'));
     const pageSize = 4096;
     const pages = bytes.length / pageSize;

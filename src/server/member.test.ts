@@ -13,6 +13,7 @@ import { type WalFile, WrappingWalFs } from '../wal/index.js';
 import type { MemberConfig } from './config.js';
 import { silentLogger } from './logger.js';
 import { Member } from './member.js';
+import { loneMemberConfig } from './test-member.js';
 
 /** The real WAL file system, except that fdatasync can be held open or made to fail. */
 class GatedFs extends WrappingWalFs {
@@ -49,22 +50,7 @@ async function withMember(
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tsetcd-member-'));
   const fs = new GatedFs();
-  const m = await Member.start(
-    {
-      name: 'm',
-      dataDir: dir,
-      clientUrls: [],
-      peerUrls: ['http://127.0.0.1:2380'],
-      initialCluster: [],
-      initialClusterToken: 't',
-      maxRequestBytes: 1 << 20,
-      maxTxnOps: 128,
-      quotaBackendBytes: 0,
-      walFs: fs,
-      ...extra,
-    },
-    silentLogger,
-  );
+  const m = await Member.start(loneMemberConfig(dir, { walFs: fs, ...extra }), silentLogger);
   try {
     await fn(m, fs);
   } finally {

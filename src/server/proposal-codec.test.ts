@@ -14,6 +14,7 @@ import { silentLogger } from './logger.js';
 import { Member } from './member.js';
 import { encodeProposal, OwnProposals } from './proposal-codec.js';
 import type { Proposer } from './proposer.js';
+import { loneMemberConfig } from './test-member.js';
 
 const b = (s: string) => Buffer.from(s);
 const header: RequestHeader = { ID: 0x1234_5678_9abc_def0n, username: 'alice', authRevision: 7n };
@@ -149,20 +150,7 @@ test('own proposals are found once by the identity of their bytes; anything else
 
 test('a single member applies its own puts from their messages, with the same result', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsetcd-proposal-'));
-  const m = await Member.start(
-    {
-      name: 'm',
-      dataDir: dir,
-      clientUrls: [],
-      peerUrls: ['http://127.0.0.1:2380'],
-      initialCluster: [],
-      initialClusterToken: 't',
-      maxRequestBytes: 1 << 20,
-      maxTxnOps: 128,
-      quotaBackendBytes: 0,
-    },
-    silentLogger,
-  );
+  const m = await Member.start(loneMemberConfig(dir), silentLogger);
   try {
     // A private part, read for this check only: is the fast path taken at all?
     const proposer = (m as unknown as { parts: { proposer: Proposer } }).parts.proposer;
