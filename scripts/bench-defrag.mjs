@@ -13,12 +13,10 @@ const root = new URL('..', import.meta.url).pathname;
 const { connect } = await import(join(root, 'dist/test/helpers/grpc.js'));
 const { launch, planSingle, kill, waitHealthy } = await import(join(root, 'dist/test/helpers/cluster.js'));
 const { tempDir } = await import(join(root, 'dist/test/helpers/util.js'));
+const { argOf, QUOTA_FLAGS } = await import('./bench-lib.mjs');
 
 const args = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const arg = (name, dflt) => argOf(args, name, dflt);
 const KEYS = Number(arg('--keys', '100000'));
 const VALUE = Number(arg('--value', '1024'));
 const CLIENTS = Number(arg('--clients', '100'));
@@ -37,7 +35,7 @@ function pct(sorted, p) {
 async function run(kind) {
   const dir = tempDir(`bench-defrag-${kind}-`);
   const p = await planSingle(kind, 'm', join(dir.path, 'data'), { token: `bench-defrag-${kind}` });
-  p.args.push('--quota-backend-bytes', String(8 * 2 ** 30));
+  p.args.push(...QUOTA_FLAGS);
   const conns = Array.from({ length: CONNS }, () => null);
   try {
     launch(p);

@@ -16,10 +16,8 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const { cpuMs, freePort } = await import(join(root, 'dist/test/helpers/index.js'));
 const argv = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? Number(argv[i + 1]) : dflt;
-};
+const { argOf } = await import('./bench-lib.mjs');
+const arg = (name, dflt) => Number(argOf(argv, name, dflt));
 const quick = argv.includes('--quick');
 const seconds = arg('--seconds', quick ? 4 : 10);
 const clients = arg('--clients', 100);

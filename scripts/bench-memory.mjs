@@ -23,14 +23,22 @@ const { planCluster, planSingle, startAll, stopAll, kill, stop } = await import(
   join(root, 'dist/test/helpers/cluster.js')
 );
 const { tempDir } = await import(join(root, 'dist/test/helpers/util.js'));
-const { mem, resetPeak, load, launchTimed, machineLoad, fmt, ratio, VALUE_BYTES, QUOTA_FLAGS, restore } =
-  await import('./bench-lib.mjs');
+const {
+  mem,
+  resetPeak,
+  load,
+  launchTimed,
+  machineLoad,
+  fmt,
+  ratio,
+  VALUE_BYTES,
+  QUOTA_FLAGS,
+  restore,
+  argOf,
+} = await import('./bench-lib.mjs');
 
 const args = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const arg = (name, dflt) => argOf(args, name, dflt);
 const keyCounts = String(arg('--keys', '100000')).split(',').map(Number);
 const restoreKeys = Number(arg('--restore-keys', '100000'));
 const withCluster = !args.includes('--no-cluster');
