@@ -376,11 +376,7 @@ export class H2Transport {
     }
     let frame: Buffer;
     try {
-      const msg = def.requestSerialize(req);
-      frame = Buffer.allocUnsafe(5 + msg.length);
-      frame[0] = 0;
-      frame.writeUInt32BE(msg.length, 1);
-      msg.copy(frame, 5);
+      frame = grpcFrame(def.requestSerialize(req));
     } catch (e) {
       done(callError(Status.INTERNAL, `Request message serialization failure: ${(e as Error).message}`));
       return;
@@ -563,6 +559,18 @@ export class H2Transport {
 
 function deadlineError(): CallError {
   return callError(Status.DEADLINE_EXCEEDED, 'Deadline exceeded');
+}
+
+/**
+ * One gRPC length-prefixed message (the gRPC HTTP/2 spec): a 0 byte (not compressed), the 4-byte
+ * big-endian length, then `msg`. A new buffer; `msg` is copied.
+ */
+export function grpcFrame(msg: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(5 + msg.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(msg.length, 1);
+  msg.copy(frame, 5);
+  return frame;
 }
 
 /** grpc-message is percent-encoded (the gRPC HTTP/2 spec); undecodable text is kept as sent. */
