@@ -11,47 +11,24 @@
  *   client restart, and a removed one stops getting traffic.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Client, isEtcdError } from '../../src/client/index.js';
-import {
-  counts,
-  delta,
-  kill,
-  launch,
-  startCluster,
-  type TestCluster,
-  waitFor,
-  waitHealthy,
-} from './cluster.js';
+import { test } from 'node:test';
+import { type Client, isEtcdError } from '../../src/client/index.js';
+import { counts, delta, kill, launch, sharedCluster, waitFor, waitHealthy } from './cluster.js';
 
 const ELECTION_TIMEOUT_MS = 1000;
-let cluster: TestCluster;
-const clients: Client[] = [];
-
-before(async () => {
-  cluster = await startCluster(3);
-});
-after(async () => {
-  for (const c of clients) c.close();
-  await cluster?.close();
-});
-
-function client(o: ConstructorParameters<typeof Client>[0]): Client {
-  const c = new Client(o);
-  clients.push(c);
-  return c;
-}
+const shared = sharedCluster(3);
+const client = shared.client;
 
 /** The index of the leader among the cluster's processes. */
 async function leaderIndex(): Promise<number> {
-  const c = client({ endpoints: cluster.endpoints() });
+  const c = client({ endpoints: shared.cluster.endpoints() });
   let idx = -1;
   await waitFor(
     async () => {
       const s = await c.maintenance.status().catch(() => undefined);
       if (!s || s.leader === 0n) return false;
-      for (let i = 0; i < cluster.procs.length; i++) {
-        const one = client({ endpoints: [cluster.procs[i]!.client] });
+      for (let i = 0; i < shared.cluster.procs.length; i++) {
+        const one = client({ endpoints: [shared.cluster.procs[i]!.client] });
         const st = await one.maintenance.status().catch(() => undefined);
         one.close();
         if (st?.header?.memberId === s.leader) idx = i;
@@ -76,7 +53,7 @@ async function burst(c: Client, n: number, concurrency = 8): Promise<void> {
 // Both unary transports: the lean node:http2 one (the default) and grpc-js's channels.
 for (const transport of ['h2', 'grpc-js'] as const) {
   test(`${transport}: round_robin spreads requests evenly over the three members`, async () => {
-    const members = cluster.procs.slice(0, 3);
+    const members = shared.cluster.procs.slice(0, 3);
     const c = client({ endpoints: members.map((p) => p.client), transport });
     // Warm up until every member has a READY connection (round_robin picks only among READY ones).
     await waitFor(
@@ -102,7 +79,7 @@ for (const transport of ['h2', 'grpc-js'] as const) {
     const followers = [0, 1, 2].filter((i) => i !== lead);
     // Endpoint order puts a follower first: pick_first connects to the first address that works.
     const order = [followers[0]!, lead, followers[1]!];
-    const members = cluster.procs.slice(0, 3);
+    const members = shared.cluster.procs.slice(0, 3);
     const c = client({ endpoints: order.map((i) => members[i]!.client), lbPolicy: 'pick_first', transport });
     await c.kv.get('k');
     let b = await counts(members);
@@ -146,10 +123,10 @@ for (const transport of ['h2', 'grpc-js'] as const) {
 }
 
 test('membership mode: an added member gets round_robin traffic, a removed one none, without a restart', async () => {
-  const first = cluster.procs[0]!;
+  const first = shared.cluster.procs[0]!;
   const c = client({ endpoints: [first.client], followMembership: { intervalMs: 300 } });
   await c.syncMembers();
-  const { proc, peerURL } = await cluster.planJoin('m4');
+  const { proc, peerURL } = await shared.cluster.planJoin('m4');
   // Right after the restart of the previous test etcd refuses reconfiguration for a while
   // ("unhealthy cluster": a member was not active within the health interval); wait that out.
   let added: Awaited<ReturnType<Client['cluster']['add']>> | undefined;
@@ -165,7 +142,7 @@ test('membership mode: an added member gets round_robin traffic, a removed one n
   );
   launch(proc);
   await waitHealthy(proc);
-  const members = cluster.procs.slice(0, 4);
+  const members = shared.cluster.procs.slice(0, 4);
   // The client learns of m4 from MemberList (once m4 has published its client URL) by itself.
   await waitFor(
     async () => {

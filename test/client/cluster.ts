@@ -3,6 +3,8 @@
  * per member read from each member's own /metrics (grpc_server_handled_total).
  */
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { Client, type ClientOptions } from '../../src/client/index.js';
 import {
   kill,
   launch,
@@ -60,6 +62,41 @@ export async function startCluster(n = 3, extraFlags: string[] = []): Promise<Te
       });
       procs.push(proc);
       return { proc, peerURL };
+    },
+  };
+}
+
+/** A cluster shared by one test file's tests, and the clients made against it. */
+export interface SharedCluster {
+  /** The running cluster; read it inside tests (it is started by a `before` hook). */
+  readonly cluster: TestCluster;
+  /** A new Client of `o`, closed by the `after` hook. */
+  client(o: ClientOptions): Client;
+}
+
+/**
+ * Registers `before`/`after` hooks for the calling test file: an n-member cluster started before its
+ * tests, and after them every client made by `client()` closed, then the cluster closed.
+ */
+export function sharedCluster(n = 3): SharedCluster {
+  let cluster: TestCluster | undefined;
+  const clients: Client[] = [];
+  before(async () => {
+    cluster = await startCluster(n);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await cluster?.close();
+  });
+  return {
+    get cluster(): TestCluster {
+      if (cluster === undefined) throw new Error('sharedCluster: read .cluster inside a test');
+      return cluster;
+    },
+    client(o) {
+      const c = new Client(o);
+      clients.push(c);
+      return c;
     },
   };
 }
