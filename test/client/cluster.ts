@@ -11,6 +11,7 @@ import {
   type Proc,
   planCluster,
   planMember,
+  startAll,
   stopAll,
   waitHealthy,
 } from '../helpers/cluster.js';
@@ -30,9 +31,8 @@ export interface TestCluster {
 export async function startCluster(n = 3, extraFlags: string[] = []): Promise<TestCluster> {
   const dir = tempDir('tsetcd-client-');
   const procs = await planCluster(dir.path, n, { token: 'client-test', extraFlags });
-  for (const p of procs) launch(p);
   try {
-    for (const p of procs) await waitHealthy(p);
+    await startAll(procs);
   } catch (e) {
     await stopAll(procs);
     dir.remove();
