@@ -14,6 +14,7 @@ const { connect } = await import(join(root, 'dist/test/helpers/grpc.js'));
 const { launch, planSingle, kill, waitHealthy } = await import(join(root, 'dist/test/helpers/cluster.js'));
 const { tempDir } = await import(join(root, 'dist/test/helpers/util.js'));
 const { argOf, QUOTA_FLAGS } = await import('./bench-lib.mjs');
+const { percentile } = await import(join(root, 'dist/bench/support.js'));
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => argOf(args, name, dflt);
@@ -26,11 +27,6 @@ const CONNS = 4;
 const DEFRAG_AT_MS = 2000;
 
 const keyOf = (i) => Buffer.from(`defrag/${String(i).padStart(9, '0')}`);
-
-function pct(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 async function run(kind) {
   const dir = tempDir(`bench-defrag-${kind}-`);
@@ -115,8 +111,8 @@ async function run(kind) {
       puts: lat.length,
       errors,
       duringN: during.length,
-      during: { p50: pct(during, 50), p99: pct(during, 99), max: during.at(-1) },
-      rest: { p50: pct(rest, 50), p99: pct(rest, 99), max: rest.at(-1) },
+      during: { p50: percentile(during, 50), p99: percentile(during, 99), max: during.at(-1) },
+      rest: { p50: percentile(rest, 50), p99: percentile(rest, 99), max: rest.at(-1) },
     };
   } finally {
     for (const cc of conns) cc?.close();

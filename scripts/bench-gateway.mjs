@@ -17,6 +17,7 @@ const root = new URL('..', import.meta.url).pathname;
 const { cpuMs, freePort } = await import(join(root, 'dist/test/helpers/index.js'));
 const argv = process.argv.slice(2);
 const { argOf } = await import('./bench-lib.mjs');
+const { quantile } = await import(join(root, 'dist/src/cli/lab/lb.js'));
 const arg = (name, dflt) => Number(argOf(argv, name, dflt));
 const quick = argv.includes('--quick');
 const seconds = arg('--seconds', quick ? 4 : 10);
@@ -76,11 +77,6 @@ function post(agent, port, path, body) {
     req.on('error', () => resolve(0));
     req.end(body);
   });
-}
-
-function quantile(sorted, q) {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length))) - 1];
 }
 
 /** `clients` loops sending `op` for warm-up + `seconds`; measures only after the warm-up. */
