@@ -22,7 +22,7 @@ import {
   type IncomingHttpHeaders,
 } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { decodeGrpcMessage, grpcFrame } from '../../client/transport-h2.js';
+import { decodeGrpcMessage, grpcFrame } from '../../wire/index.js';
 
 /** Which client stack sends the requests. */
 export type TransportKind = 'grpc-js' | 'h2';
