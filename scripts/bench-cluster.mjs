@@ -21,13 +21,11 @@ import { goGenAvailable, runGoGen } from '../dist/bench/go-gen.js';
 import { cpuSeconds } from '../dist/bench/support.js';
 import { endpoints, planCluster, startAll, stopAll } from '../dist/test/helpers/cluster.js';
 import { tempDir } from '../dist/test/helpers/util.js';
+import { argOf } from './bench-lib.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
-const flag = (name) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+const flag = (name) => argOf(args, name, undefined);
 const quick = args.includes('--quick');
 const only = flag('--only') ? new Set(flag('--only').split(',')) : undefined;
 const jsonOut = flag('--json');

@@ -13,12 +13,11 @@ const root = new URL('..', import.meta.url).pathname;
 const { connect } = await import(join(root, 'dist/test/helpers/grpc.js'));
 const { launch, planSingle, kill, waitHealthy } = await import(join(root, 'dist/test/helpers/cluster.js'));
 const { tempDir } = await import(join(root, 'dist/test/helpers/util.js'));
+const { argOf, QUOTA_FLAGS } = await import('./bench-lib.mjs');
+const { percentile } = await import(join(root, 'dist/bench/support.js'));
 
 const args = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const arg = (name, dflt) => argOf(args, name, dflt);
 const KEYS = Number(arg('--keys', '100000'));
 const VALUE = Number(arg('--value', '1024'));
 const CLIENTS = Number(arg('--clients', '100'));
@@ -29,15 +28,10 @@ const DEFRAG_AT_MS = 2000;
 
 const keyOf = (i) => Buffer.from(`defrag/${String(i).padStart(9, '0')}`);
 
-function pct(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 async function run(kind) {
   const dir = tempDir(`bench-defrag-${kind}-`);
   const p = await planSingle(kind, 'm', join(dir.path, 'data'), { token: `bench-defrag-${kind}` });
-  p.args.push('--quota-backend-bytes', String(8 * 2 ** 30));
+  p.args.push(...QUOTA_FLAGS);
   const conns = Array.from({ length: CONNS }, () => null);
   try {
     launch(p);
@@ -117,8 +111,8 @@ async function run(kind) {
       puts: lat.length,
       errors,
       duringN: during.length,
-      during: { p50: pct(during, 50), p99: pct(during, 99), max: during.at(-1) },
-      rest: { p50: pct(rest, 50), p99: pct(rest, 99), max: rest.at(-1) },
+      during: { p50: percentile(during, 50), p99: percentile(during, 99), max: during.at(-1) },
+      rest: { p50: percentile(rest, 50), p99: percentile(rest, 99), max: rest.at(-1) },
     };
   } finally {
     for (const cc of conns) cc?.close();

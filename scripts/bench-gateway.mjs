@@ -7,19 +7,18 @@
 // the measured interval) — the number that means something on a loaded machine.
 // Usage: node scripts/bench-gateway.mjs [--quick] [--seconds N] [--clients N] [-w json]
 // (`npm run bench:gateway`; needs etcd on PATH). Indicative only on a shared machine.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const { cpuMs, freePort } = await import(join(root, 'dist/test/helpers/index.js'));
+const { cpuMs } = await import(join(root, 'dist/test/helpers/index.js'));
 const argv = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? Number(argv[i + 1]) : dflt;
-};
+const { argOf, launchTimed } = await import('./bench-lib.mjs');
+const { planSingle } = await import(join(root, 'dist/test/helpers/cluster.js'));
+const { quantile } = await import(join(root, 'dist/src/cli/lab/lb.js'));
+const arg = (name, dflt) => Number(argOf(argv, name, dflt));
 const quick = argv.includes('--quick');
 const seconds = arg('--seconds', quick ? 4 : 10);
 const clients = arg('--clients', 100);
@@ -27,34 +26,11 @@ const warmupMs = quick ? 500 : 1500;
 const json = argv.includes('json');
 const dir = mkdtempSync(join(tmpdir(), 'tsetcd-bench-gateway-'));
 const VALUE = Buffer.alloc(128, 0x76).toString('base64');
+/** A single member of `kind` (named `kind`, etcd's default cluster token) on fresh ports, healthy. */
 async function startServer(kind) {
-  const [client, peer] = [await freePort(), await freePort()];
-  const flags = [
-    `--data-dir=${join(dir, kind)}`,
-    `--name=${kind}`,
-    `--listen-client-urls=http://127.0.0.1:${client}`,
-    `--advertise-client-urls=http://127.0.0.1:${client}`,
-    `--listen-peer-urls=http://127.0.0.1:${peer}`,
-    `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
-    `--initial-cluster=${kind}=http://127.0.0.1:${peer}`,
-  ];
-  const child =
-    kind === 'etcd'
-      ? spawn('etcd', flags, { stdio: 'ignore' })
-      : spawn(process.execPath, [join(root, 'bin', 'tsetcd.js'), ...flags], { stdio: 'ignore' });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${kind} exited with ${child.exitCode}`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${client}/health`, { signal: AbortSignal.timeout(1000) });
-      if ((await r.text()).includes('"true"')) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${kind} not healthy in 30 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { kind, child, port: client };
+  const p = await planSingle(kind, kind, join(dir, kind), { token: 'etcd-cluster' });
+  await launchTimed(p, 30_000);
+  return { kind, child: p.child, port: Number(p.client.slice(p.client.lastIndexOf(':') + 1)) };
 }
 
 /** One POST on a keep-alive agent; resolves with the HTTP status (0 on a transport error). */
@@ -78,11 +54,6 @@ function post(agent, port, path, body) {
     req.on('error', () => resolve(0));
     req.end(body);
   });
-}
-
-function quantile(sorted, q) {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length))) - 1];
 }
 
 /** `clients` loops sending `op` for warm-up + `seconds`; measures only after the warm-up. */

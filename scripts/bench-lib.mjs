@@ -1,8 +1,8 @@
 // Helpers shared by the side-by-side benchmark scripts (bench-memory, bench-startup,
-// bench-lock-watch, bench-scale): process memory from /proc, the bulk loader, /health polling and
-// a timed launch. Imports the test launcher from dist/ (run `npm run build` first).
+// bench-lock-watch, bench-scale): process memory from /proc, the bulk loader, /health polling, a
+// timed launch, a loaded single member and the machine's load. Imports the test launcher from dist/ (run `npm run build` first).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const root = new URL('..', import.meta.url).pathname;
@@ -14,6 +14,8 @@ const { cpuMs, timeCommand } = await import(join(root, 'dist/test/helpers/proc.j
 
 /** Bytes of every value the loaders put. */
 export const VALUE_BYTES = 256;
+/** Backend quota flags for the loaded members: 8 GiB, room for the largest loads (the default 2 GiB is not). */
+export const QUOTA_FLAGS = ['--quota-backend-bytes', String(8 * 2 ** 30)];
 const PUTS_PER_TXN = 100;
 const TXNS_IN_FLIGHT = 16;
 
@@ -91,6 +93,42 @@ export async function launchTimed(p, timeoutMs = 120_000) {
   }
 }
 
+/** The machine's 1, 5 and 15 minute load averages, as /proc/loadavg words them ("1.02 0.88 0.70"). */
+export const machineLoad = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/**
+ * Starts a single member of `kind` (with QUOTA_FLAGS) on a data dir holding `keys` keys x 256 B,
+ * loading them first unless `keepDir` already holds that dir from an earlier run. With `keepDir`
+ * the dir is `keepDir/<kind>-<keys>` (bench-startup and bench-scale share them, hence one token) and
+ * a `<kind>-<keys>.loaded` mark beside it records a finished load; without it a temp dir is used.
+ * Resolves with the started proc, the load's seconds and peak RSS (MiB) when it loaded, and
+ * `close()` (SIGKILL, then the temp dir removed); on failure the member is closed before rejecting.
+ */
+export async function startLoaded(kind, keys, keepDir, tmpPrefix) {
+  const tmp = keepDir ? undefined : tempDir(`${tmpPrefix}-${kind}-`);
+  const dataDir = keepDir ? join(keepDir, `${kind}-${keys}`) : join(tmp.path, 'data');
+  const loadedMark = join(dataDir, '..', `${kind}-${keys}.loaded`);
+  const p = await planSingle(kind, 'm', dataDir, { token: `bench-startup-${kind}` });
+  p.args.push(...QUOTA_FLAGS);
+  const close = async () => {
+    await kill(p);
+    tmp?.remove();
+  };
+  try {
+    await launchTimed(p);
+    if (existsSync(loadedMark)) return { p, close };
+    const t0 = performance.now();
+    await load(p.client, 0, keys);
+    const loadS = (performance.now() - t0) / 1000;
+    const loadPeakMiB = mem(p.child.pid).hwm;
+    if (keepDir) writeFileSync(loadedMark, `${new Date().toISOString()}\n`);
+    return { p, close, loadS, loadPeakMiB };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
 export const fmt = (x, d = 0) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
 /** tsetcd's value over etcd's, as "1.23x". */
 export const ratio = (e, t) => (e > 0 && t > 0 ? `${(t / e).toFixed(2)}x` : '-');
@@ -105,7 +143,7 @@ export function timed(cmd, argv) {
 export async function restore(n) {
   const dir = tempDir('bench-mem-restore-');
   const p = await planSingle('etcd', 'm', join(dir.path, 'etcd'), { token: 'bench-mem-restore' });
-  p.args.push('--quota-backend-bytes', String(8 * 2 ** 30));
+  p.args.push(...QUOTA_FLAGS);
   try {
     await launchTimed(p);
     await load(p.client, 0, n);

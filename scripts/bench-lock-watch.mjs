@@ -13,11 +13,10 @@
 // Usage: node scripts/bench-lock-watch.mjs [--seconds 5] [--no-lock] [--no-watch] [--no-restore]
 //        [--watchers 10000] [--restore-keys 100000]   (`npm run bench:lock-watch`; run `npm run build` first)
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const lib = await import('./bench-lib.mjs');
-const { root, argOf, cpuSeconds, launchTimed, fmt, ratio, restore } = lib;
+const { root, argOf, cpuSeconds, launchTimed, machineLoad, fmt, ratio, restore } = lib;
 const { planSingle, kill } = await import(join(root, 'dist/test/helpers/cluster.js'));
 const { tempDir } = await import(join(root, 'dist/test/helpers/util.js'));
 const { runGoGen, goGenAvailable } = await import(join(root, 'dist/bench/go-gen.js'));
@@ -114,7 +113,7 @@ function watchRows() {
   });
 }
 
-const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const load = machineLoad();
 const lines = [`machine load at start: ${load}`, ''];
 if (!args.includes('--no-lock')) {
   if (!goGenAvailable()) throw new Error('the Go generator needs go and golang-etcd-server-dev');

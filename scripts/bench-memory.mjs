@@ -13,7 +13,7 @@
 // Usage: node scripts/bench-memory.mjs [--keys 100000[,1000000,...]] [--restore-keys N]
 //        [--no-cluster] [--no-restore] [--json out.json] [--svg out.svg]
 // (run `npm run build` first; needs etcd and etcdctl 3.4 on the PATH; `npm run bench:memory`).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,15 +23,22 @@ const { planCluster, planSingle, startAll, stopAll, kill, stop } = await import(
   join(root, 'dist/test/helpers/cluster.js')
 );
 const { tempDir } = await import(join(root, 'dist/test/helpers/util.js'));
-const { mem, resetPeak, load, launchTimed, fmt, ratio, VALUE_BYTES, restore } = await import(
-  './bench-lib.mjs'
-);
+const {
+  mem,
+  resetPeak,
+  load,
+  launchTimed,
+  machineLoad,
+  fmt,
+  ratio,
+  VALUE_BYTES,
+  QUOTA_FLAGS,
+  restore,
+  argOf,
+} = await import('./bench-lib.mjs');
 
 const args = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const arg = (name, dflt) => argOf(args, name, dflt);
 const keyCounts = String(arg('--keys', '100000')).split(',').map(Number);
 const restoreKeys = Number(arg('--restore-keys', '100000'));
 const withCluster = !args.includes('--no-cluster');
@@ -39,13 +46,12 @@ const withRestore = !args.includes('--no-restore');
 const jsonOut = arg('--json', undefined);
 const svgOut = arg('--svg', join(tmpdir(), 'bench-memory.svg'));
 const KINDS = ['etcd', 'tsetcd'];
-const QUOTA = ['--quota-backend-bytes', String(8 * 2 ** 30)];
 
 /** The single-member rows for `kind` at `n` keys. */
 async function single(kind, n) {
   const dir = tempDir(`bench-mem-${kind}-`);
   const p = await planSingle(kind, 'm', join(dir.path, 'data'), { token: `bench-mem-${kind}` });
-  p.args.push(...QUOTA);
+  p.args.push(...QUOTA_FLAGS);
   const out = {};
   try {
     await launchTimed(p);
@@ -97,7 +103,11 @@ async function single(kind, n) {
 /** RSS per member of a 3-member cluster: idle after start, then after loading `n` keys. */
 async function cluster(kind, n) {
   const dir = tempDir(`bench-mem-cluster-${kind}-`);
-  const procs = await planCluster(dir.path, 3, { kind, token: `bench-mem-c-${kind}`, extraFlags: QUOTA });
+  const procs = await planCluster(dir.path, 3, {
+    kind,
+    token: `bench-mem-c-${kind}`,
+    extraFlags: QUOTA_FLAGS,
+  });
   try {
     await startAll(procs);
     await new Promise((r) => setTimeout(r, 2000)); // settle (heartbeats, first snapshot of the member table)
@@ -112,7 +122,7 @@ async function cluster(kind, n) {
 }
 
 const results = {
-  machine: { load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') },
+  machine: { load: machineLoad() },
   sizes: [],
 };
 for (const n of keyCounts) {

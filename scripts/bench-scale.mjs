@@ -13,14 +13,13 @@
 // Writes a markdown table per metric to stdout, --json and an SVG plot (--svg, default
 // <tmp>/bench-scale.svg). --dir D keeps/reuses loaded data dirs (D/<kind>-<N>, as bench-startup).
 // Usage: node scripts/bench-scale.mjs [--keys 100000,1000000] [--seconds 5] [--dir D] [--svg f] [--json f]
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const lib = await import('./bench-lib.mjs');
-const { root, argOf, mem, cpuSeconds, load, launchTimed, fmt, ratio, keyOf } = lib;
-const { planSingle, kill, stop } = await import(join(root, 'dist/test/helpers/cluster.js'));
-const { tempDir } = await import(join(root, 'dist/test/helpers/util.js'));
+const { root, argOf, mem, cpuSeconds, startLoaded, launchTimed, machineLoad, fmt, ratio, keyOf } = lib;
+const { stop } = await import(join(root, 'dist/test/helpers/cluster.js'));
 const { connect } = await import(join(root, 'dist/test/helpers/grpc.js'));
 const { runGoGen } = await import(join(root, 'dist/bench/go-gen.js'));
 
@@ -33,7 +32,6 @@ const keepDir = argOf(args, '--dir', undefined);
 const jsonOut = argOf(args, '--json', undefined);
 const svgOut = argOf(args, '--svg', join(tmpdir(), 'bench-scale.svg'));
 const KINDS = ['etcd', 'tsetcd'];
-const QUOTA = ['--quota-backend-bytes', String(8 * 2 ** 30)];
 
 /** Go generator run with the server's CPU per request around it. */
 async function gen(p, o) {
@@ -43,22 +41,10 @@ async function gen(p, o) {
 }
 
 async function one(kind, n) {
-  const tmp = keepDir ? undefined : tempDir(`bench-scale-${kind}-`);
-  const dataDir = keepDir ? join(keepDir, `${kind}-${n}`) : join(tmp.path, 'data');
-  const loadedMark = join(dataDir, '..', `${kind}-${n}.loaded`);
-  const p = await planSingle(kind, 'm', dataDir, { token: `bench-startup-${kind}` });
-  p.args.push(...QUOTA);
+  const { p, close, loadS, loadPeakMiB } = await startLoaded(kind, n, keepDir, 'bench-scale');
   const out = { keys: n, kind };
+  if (loadS !== undefined) Object.assign(out, { loadS, loadKeysPerS: n / loadS, loadPeakMiB });
   try {
-    await launchTimed(p);
-    if (!existsSync(loadedMark)) {
-      const t0 = performance.now();
-      await load(p.client, 0, n);
-      out.loadS = (performance.now() - t0) / 1000;
-      out.loadKeysPerS = n / out.loadS;
-      out.loadPeakMiB = mem(p.child.pid).hwm;
-      if (keepDir) writeFileSync(loadedMark, `${new Date().toISOString()}\n`);
-    }
     const put = await gen(p, {
       op: 'put',
       clients: 100,
@@ -105,14 +91,13 @@ async function one(kind, n) {
     out.startS = (await launchTimed(p)) / 1000;
     await stop(p);
   } finally {
-    await kill(p);
-    tmp?.remove();
+    await close();
   }
   return out;
 }
 
 const results = {
-  machine: { load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') },
+  machine: { load: machineLoad() },
   runs: [],
 };
 for (const n of keyCounts) for (const kind of KINDS) results.runs.push(await one(kind, n));

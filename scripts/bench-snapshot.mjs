@@ -20,48 +20,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const { b, connect, cpuMs, freePort, restoreArgs, timeCommand } = await import(
+const { b, connect, cpuMs, freePort, isHealthy, restoreArgs, timeCommand, waitFor } = await import(
   join(root, 'dist/test/helpers/index.js')
 );
-const keysArg = process.argv.indexOf('--keys');
-const keys = keysArg >= 0 ? Number(process.argv[keysArg + 1]) : 1_000_000;
-const windowArg = process.argv.indexOf('--window-ms');
-const windowMs = windowArg >= 0 ? Number(process.argv[windowArg + 1]) : 5000;
+const { kill, planSingle } = await import(join(root, 'dist/test/helpers/cluster.js'));
+const { argOf, launchTimed, QUOTA_FLAGS } = await import('./bench-lib.mjs');
+const args = process.argv.slice(2);
+const keys = Number(argOf(args, '--keys', 1_000_000));
+const windowMs = Number(argOf(args, '--window-ms', 5000));
 const dir = mkdtempSync(join(tmpdir(), 'tsetcd-bench-snapshot-'));
+/** Members started by `start` (killed at the end). */
+const procs = [];
+/** Other processes started here (killed at the end). */
 const children = [];
 
+/** A single member of `kind` (etcd's default cluster token) on fresh ports, started and healthy. */
 async function start(kind) {
-  const client = `127.0.0.1:${await freePort()}`;
-  const peer = `http://127.0.0.1:${await freePort()}`;
-  const flags = ['--name', 'm', '--data-dir', join(dir, kind), '--listen-client-urls', `http://${client}`];
-  flags.push('--advertise-client-urls', `http://${client}`, '--listen-peer-urls', peer);
-  flags.push(
-    '--initial-advertise-peer-urls',
-    peer,
-    '--initial-cluster',
-    `m=${peer}`,
-    '--quota-backend-bytes',
-    `${8 << 30}`,
-  );
-  const child =
-    kind === 'etcd'
-      ? spawn('etcd', flags, { stdio: 'ignore' })
-      : spawn(process.execPath, [join(root, 'bin/tsetcd.js'), ...flags], { stdio: 'ignore' });
-  children.push(child);
-  await healthy(client, kind, 20_000);
-  return { client, pid: child.pid };
+  const p = await planSingle(kind, 'm', join(dir, kind), { token: 'etcd-cluster' });
+  p.args.push(...QUOTA_FLAGS);
+  procs.push(p);
+  await launchTimed(p, 20_000);
+  return { client: p.client, pid: p.child.pid };
 }
 
+/** Waits until `client` (host:port) answers /health ok; `what` names it in the timeout error. */
 async function healthy(client, what, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const r = await fetch(`http://${client}/health`, { signal: AbortSignal.timeout(1000) });
-      if (r.ok && (await r.json()).health === 'true') break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`${what} did not start`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(() => isHealthy(`http://${client}`), { timeoutMs, intervalMs: 50, what });
 }
 
 /**
@@ -203,7 +187,7 @@ try {
         '--listen-peer-urls',
         `http://127.0.0.1:${await freePort()}`,
       ],
-      ...['--quota-backend-bytes', `${8 << 30}`],
+      ...QUOTA_FLAGS,
     ],
     { stdio: 'ignore' },
   );
@@ -223,6 +207,7 @@ try {
   );
   console.log(impact.join('\n'));
 } finally {
+  for (const p of procs) await kill(p);
   for (const c of children) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 }

@@ -6,39 +6,25 @@
 // Usage: node scripts/bench-startup.mjs [--keys 1000000] [--restarts 3] [--dir D] [--kinds etcd,tsetcd]
 // --dir keeps the loaded data dirs in D (D/<kind>-<keys>) and reuses them in a later run, so the
 // load (minutes at 1M keys) is paid once. Run `npm run build` first; `npm run bench:startup`.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const lib = await import('./bench-lib.mjs');
-const { root, argOf, mem, cpuSeconds, load, launchTimed, fmt, ratio } = lib;
-const { planSingle, kill, stop } = await import(join(root, 'dist/test/helpers/cluster.js'));
-const { tempDir } = await import(join(root, 'dist/test/helpers/util.js'));
+const { root, argOf, mem, cpuSeconds, startLoaded, launchTimed, machineLoad, fmt, ratio } = lib;
+const { kill, stop } = await import(join(root, 'dist/test/helpers/cluster.js'));
 
 const args = process.argv.slice(2);
 const keys = Number(argOf(args, '--keys', '1000000'));
 const restarts = Number(argOf(args, '--restarts', '3'));
 const keepDir = argOf(args, '--dir', undefined);
 const kinds = String(argOf(args, '--kinds', 'etcd,tsetcd')).split(',');
-const QUOTA = ['--quota-backend-bytes', String(8 * 2 ** 30)];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** One kind: load (unless already loaded in --dir), then timed restarts. */
 async function run(kind) {
-  const tmp = keepDir ? undefined : tempDir(`bench-startup-${kind}-`);
-  const dataDir = keepDir ? join(keepDir, `${kind}-${keys}`) : join(tmp.path, 'data');
-  const loadedMark = join(dataDir, '..', `${kind}-${keys}.loaded`);
-  const p = await planSingle(kind, 'm', dataDir, { token: `bench-startup-${kind}` });
-  p.args.push(...QUOTA);
-  const out = { clean: [], crash: [], cleanCpu: [], crashCpu: [] };
+  const { p, close, loadS } = await startLoaded(kind, keys, keepDir, 'bench-startup');
+  const out = { clean: [], crash: [], cleanCpu: [], crashCpu: [], loadS };
   try {
-    await launchTimed(p);
-    if (!existsSync(loadedMark)) {
-      const t0 = performance.now();
-      await load(p.client, 0, keys);
-      out.loadS = (performance.now() - t0) / 1000;
-      writeFileSync(loadedMark, `${new Date().toISOString()}\n`);
-    }
     for (let i = 0; i < restarts; i++) {
       await stop(p); // SIGTERM: a clean stop
       out.clean.push(await launchTimed(p));
@@ -52,15 +38,14 @@ async function run(kind) {
     }
     await stop(p);
   } finally {
-    await kill(p);
-    tmp?.remove();
+    await close();
   }
   return out;
 }
 
 const results = {
   keys,
-  machine: { load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') },
+  machine: { load: machineLoad() },
 };
 for (const kind of kinds) results[kind] = await run(kind);
 const e = results.etcd ?? {};

@@ -13,12 +13,10 @@ import { runGoGen } from '../dist/bench/go-gen.js';
 import { cpuSeconds } from '../dist/bench/support.js';
 import { planCluster, startAll, stop, stopAll } from '../dist/test/helpers/cluster.js';
 import { tempDir } from '../dist/test/helpers/util.js';
+import { argOf } from './bench-lib.mjs';
 
 const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const flag = (name, dflt) => argOf(args, name, dflt);
 const members = Number(flag('--members', '1'));
 const clients = Number(flag('--clients', '1'));
 const total = Number(flag('--total', clients === 1 ? '3000' : '30000'));

@@ -17,6 +17,22 @@ export interface FlagSpec {
   readonly help: string;
 }
 
+/** --host, every service's listen address. */
+export const HOST_FLAG: FlagSpec = {
+  name: 'host',
+  env: 'HOST',
+  default: '0.0.0.0',
+  help: 'address to listen on',
+};
+
+/** --hostname, the name every service reports (podHostname: the kernel's hostname when empty). */
+export const HOSTNAME_FLAG: FlagSpec = {
+  name: 'hostname',
+  env: 'HELLO_HOSTNAME',
+  default: '',
+  help: 'name to report (default: os hostname)',
+};
+
 /** Thrown for an unknown flag or a flag without its value; the message is for the user. */
 export class UsageError extends Error {}
 

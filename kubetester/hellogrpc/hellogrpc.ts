@@ -10,6 +10,8 @@ import { type HelloReply, type HelloRequest, helloService } from '../common/hell
 import {
   closeHttp,
   type FlagSpec,
+  HOST_FLAG,
+  HOSTNAME_FLAG,
   listen,
   maybeHealthz,
   parsePort,
@@ -22,10 +24,10 @@ import {
 export const VERSION = 'v1-hellogrpc';
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'host', env: 'HOST', default: '0.0.0.0', help: 'address to listen on' },
+  HOST_FLAG,
   { name: 'port', env: 'PORT', default: '8000', help: 'gRPC port (0: any free port)' },
   { name: 'health-port', env: 'HEALTH_PORT', default: '8001', help: 'HTTP port of /healthz (0: any)' },
-  { name: 'hostname', env: 'HELLO_HOSTNAME', default: '', help: 'name to report (default: os hostname)' },
+  HOSTNAME_FLAG,
   {
     name: 'max-connection-age-ms',
     env: 'MAX_CONNECTION_AGE_MS',

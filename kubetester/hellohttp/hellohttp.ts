@@ -7,6 +7,8 @@ import { createServer } from 'node:http';
 import {
   closeHttp,
   type FlagSpec,
+  HOST_FLAG,
+  HOSTNAME_FLAG,
   listen,
   maybeHealthz,
   nameParam,
@@ -20,9 +22,9 @@ import {
 export const VERSION = 'v1-hellohttp';
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'host', env: 'HOST', default: '0.0.0.0', help: 'address to listen on' },
+  HOST_FLAG,
   { name: 'port', env: 'PORT', default: '8100', help: 'HTTP port (0: any free port)' },
-  { name: 'hostname', env: 'HELLO_HOSTNAME', default: '', help: 'name to report (default: os hostname)' },
+  HOSTNAME_FLAG,
 ];
 
 /** A running hellohttp. */

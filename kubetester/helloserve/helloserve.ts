@@ -17,6 +17,8 @@ import { type HelloClient, type HelloReply, helloService } from '../common/hello
 import {
   closeHttp,
   type FlagSpec,
+  HOST_FLAG,
+  HOSTNAME_FLAG,
   listen,
   maybeHealthz,
   nameParam,
@@ -39,9 +41,9 @@ export type GrpcPolicy = (typeof GRPC_POLICIES)[number];
 export const BACKEND_TIMEOUT_MS = 3000;
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'host', env: 'HOST', default: '0.0.0.0', help: 'address to listen on' },
+  HOST_FLAG,
   { name: 'port', env: 'PORT', default: '8200', help: 'HTTP port (0: any free port)' },
-  { name: 'hostname', env: 'HELLO_HOSTNAME', default: '', help: 'name to report (default: os hostname)' },
+  HOSTNAME_FLAG,
   {
     name: 'grpc-target',
     env: 'GRPC_TARGET',

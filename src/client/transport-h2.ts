@@ -26,7 +26,7 @@
  *   for PICK_FIRST_NEXT_DIAL_MS; a dial is abandoned after CONNECT_TIMEOUT_MS.
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
-import { Status } from '../wire/index.js';
+import { decodeGrpcMessage, grpcFrame, Status } from '../wire/index.js';
 import type { Address, AddressBook, BookView } from './endpoints.js';
 import type { LbPolicy } from './options.js';
 
@@ -376,11 +376,7 @@ export class H2Transport {
     }
     let frame: Buffer;
     try {
-      const msg = def.requestSerialize(req);
-      frame = Buffer.allocUnsafe(5 + msg.length);
-      frame[0] = 0;
-      frame.writeUInt32BE(msg.length, 1);
-      msg.copy(frame, 5);
+      frame = grpcFrame(def.requestSerialize(req));
     } catch (e) {
       done(callError(Status.INTERNAL, `Request message serialization failure: ${(e as Error).message}`));
       return;
@@ -563,16 +559,6 @@ export class H2Transport {
 
 function deadlineError(): CallError {
   return callError(Status.DEADLINE_EXCEEDED, 'Deadline exceeded');
-}
-
-/** grpc-message is percent-encoded (the gRPC HTTP/2 spec); undecodable text is kept as sent. */
-export function decodeGrpcMessage(m: string): string {
-  if (!m.includes('%')) return m;
-  try {
-    return decodeURIComponent(m);
-  } catch {
-    return m;
-  }
 }
 
 /** The status of a stream that ended without grpc-status, as grpc-js words it. */

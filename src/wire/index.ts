@@ -1,3 +1,4 @@
-/** The bottom wire layer: gRPC status codes and the one exact (code, message) error table. */
+/** The bottom wire layer: gRPC status codes, the one exact (code, message) error table, gRPC framing. */
 export * from './errors.js';
+export * from './grpc-frame.js';
 export * from './status.js';

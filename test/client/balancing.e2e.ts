@@ -11,47 +11,25 @@
  *   client restart, and a removed one stops getting traffic.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Client, isEtcdError } from '../../src/client/index.js';
-import {
-  counts,
-  delta,
-  kill,
-  launch,
-  startCluster,
-  type TestCluster,
-  waitFor,
-  waitHealthy,
-} from './cluster.js';
+import { test } from 'node:test';
+import { type Client, isEtcdError } from '../../src/client/index.js';
+import type { Proc } from '../helpers/cluster.js';
+import { counts, delta, kill, launch, sharedCluster, waitFor, waitHealthy } from './cluster.js';
 
 const ELECTION_TIMEOUT_MS = 1000;
-let cluster: TestCluster;
-const clients: Client[] = [];
-
-before(async () => {
-  cluster = await startCluster(3);
-});
-after(async () => {
-  for (const c of clients) c.close();
-  await cluster?.close();
-});
-
-function client(o: ConstructorParameters<typeof Client>[0]): Client {
-  const c = new Client(o);
-  clients.push(c);
-  return c;
-}
+const shared = sharedCluster(3);
+const client = shared.client;
 
 /** The index of the leader among the cluster's processes. */
 async function leaderIndex(): Promise<number> {
-  const c = client({ endpoints: cluster.endpoints() });
+  const c = client({ endpoints: shared.cluster.endpoints() });
   let idx = -1;
   await waitFor(
     async () => {
       const s = await c.maintenance.status().catch(() => undefined);
       if (!s || s.leader === 0n) return false;
-      for (let i = 0; i < cluster.procs.length; i++) {
-        const one = client({ endpoints: [cluster.procs[i]!.client] });
+      for (let i = 0; i < shared.cluster.procs.length; i++) {
+        const one = client({ endpoints: [shared.cluster.procs[i]!.client] });
         const st = await one.maintenance.status().catch(() => undefined);
         one.close();
         if (st?.header?.memberId === s.leader) idx = i;
@@ -73,23 +51,24 @@ async function burst(c: Client, n: number, concurrency = 8): Promise<void> {
   );
 }
 
+/** Sends `n` Ranges through `c`; returns how many each of `members` handled meanwhile (from /metrics). */
+async function served(c: Client, members: Proc[], n: number): Promise<number[]> {
+  const before = await counts(members);
+  await burst(c, n);
+  return delta(before, await counts(members));
+}
+
 // Both unary transports: the lean node:http2 one (the default) and grpc-js's channels.
 for (const transport of ['h2', 'grpc-js'] as const) {
   test(`${transport}: round_robin spreads requests evenly over the three members`, async () => {
-    const members = cluster.procs.slice(0, 3);
+    const members = shared.cluster.procs.slice(0, 3);
     const c = client({ endpoints: members.map((p) => p.client), transport });
     // Warm up until every member has a READY connection (round_robin picks only among READY ones).
-    await waitFor(
-      async () => {
-        const b = await counts(members);
-        await burst(c, 30);
-        return delta(b, await counts(members)).every((d) => d > 0);
-      },
-      { timeoutMs: 10_000, what: 'every member reached' },
-    );
-    const b = await counts(members);
-    await burst(c, 1500);
-    const d = delta(b, await counts(members));
+    await waitFor(async () => (await served(c, members, 30)).every((d) => d > 0), {
+      timeoutMs: 10_000,
+      what: 'every member reached',
+    });
+    const d = await served(c, members, 1500);
     const total = d.reduce((x, y) => x + y, 0);
     assert.equal(total, 1500, `every request counted once: ${d}`);
     for (const x of d)
@@ -102,12 +81,10 @@ for (const transport of ['h2', 'grpc-js'] as const) {
     const followers = [0, 1, 2].filter((i) => i !== lead);
     // Endpoint order puts a follower first: pick_first connects to the first address that works.
     const order = [followers[0]!, lead, followers[1]!];
-    const members = cluster.procs.slice(0, 3);
+    const members = shared.cluster.procs.slice(0, 3);
     const c = client({ endpoints: order.map((i) => members[i]!.client), lbPolicy: 'pick_first', transport });
     await c.kv.get('k');
-    let b = await counts(members);
-    await burst(c, 1000);
-    let d = delta(b, await counts(members));
+    let d = await served(c, members, 1000);
     assert.deepEqual(
       d,
       members.map((_, i) => (i === order[0] ? 1000 : 0)),
@@ -133,9 +110,7 @@ for (const transport of ['h2', 'grpc-js'] as const) {
     );
     const failoverMs = performance.now() - t0;
     assert.ok(failoverMs < ELECTION_TIMEOUT_MS + 1000, `failover took ${failoverMs.toFixed(0)} ms`);
-    b = await counts(members);
-    await burst(c, 1000);
-    d = delta(b, await counts(members));
+    d = await served(c, members, 1000);
     const live = d.filter((x) => x > 0);
     assert.deepEqual(live, [1000], `after the kill: ${d}`);
     assert.equal(d[order[0]!], 0);
@@ -146,10 +121,10 @@ for (const transport of ['h2', 'grpc-js'] as const) {
 }
 
 test('membership mode: an added member gets round_robin traffic, a removed one none, without a restart', async () => {
-  const first = cluster.procs[0]!;
+  const first = shared.cluster.procs[0]!;
   const c = client({ endpoints: [first.client], followMembership: { intervalMs: 300 } });
   await c.syncMembers();
-  const { proc, peerURL } = await cluster.planJoin('m4');
+  const { proc, peerURL } = await shared.cluster.planJoin('m4');
   // Right after the restart of the previous test etcd refuses reconfiguration for a while
   // ("unhealthy cluster": a member was not active within the health interval); wait that out.
   let added: Awaited<ReturnType<Client['cluster']['add']>> | undefined;
@@ -165,19 +140,13 @@ test('membership mode: an added member gets round_robin traffic, a removed one n
   );
   launch(proc);
   await waitHealthy(proc);
-  const members = cluster.procs.slice(0, 4);
+  const members = shared.cluster.procs.slice(0, 4);
   // The client learns of m4 from MemberList (once m4 has published its client URL) by itself.
-  await waitFor(
-    async () => {
-      const b = await counts(members);
-      await burst(c, 40);
-      return delta(b, await counts(members)).every((x) => x > 0);
-    },
-    { timeoutMs: 20_000, what: 'all four members reached by the same client' },
-  );
-  let b = await counts(members);
-  await burst(c, 1200);
-  let d = delta(b, await counts(members));
+  await waitFor(async () => (await served(c, members, 40)).every((x) => x > 0), {
+    timeoutMs: 20_000,
+    what: 'all four members reached by the same client',
+  });
+  let d = await served(c, members, 1200);
   let total = d.reduce((x, y) => x + y, 0);
   for (const x of d) assert.ok(Math.abs(x / total - 1 / 4) <= (1 / 4) * 0.05, `shares with m4: ${d}`);
 
@@ -195,17 +164,11 @@ test('membership mode: an added member gets round_robin traffic, a removed one n
       ),
     { timeoutMs: 15_000, intervalMs: 200, what: 'member remove accepted' },
   );
-  await waitFor(
-    async () => {
-      const bb = await counts(members);
-      await burst(c, 40);
-      return delta(bb, await counts(members))[3] === 0;
-    },
-    { timeoutMs: 20_000, what: 'm4 no longer reached' },
-  );
-  b = await counts(members);
-  await burst(c, 600);
-  d = delta(b, await counts(members));
+  await waitFor(async () => (await served(c, members, 40))[3] === 0, {
+    timeoutMs: 20_000,
+    what: 'm4 no longer reached',
+  });
+  d = await served(c, members, 600);
   total = d.reduce((x, y) => x + y, 0);
   assert.equal(d[3], 0, `removed member still reached: ${d}`);
   for (const x of d.slice(0, 3)) assert.ok(Math.abs(x / total - 1 / 3) <= (1 / 3) * 0.05, `shares: ${d}`);

@@ -3,12 +3,15 @@
  * per member read from each member's own /metrics (grpc_server_handled_total).
  */
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { Client, type ClientOptions } from '../../src/client/index.js';
 import {
   kill,
   launch,
   type Proc,
   planCluster,
   planMember,
+  startAll,
   stopAll,
   waitHealthy,
 } from '../helpers/cluster.js';
@@ -28,9 +31,8 @@ export interface TestCluster {
 export async function startCluster(n = 3, extraFlags: string[] = []): Promise<TestCluster> {
   const dir = tempDir('tsetcd-client-');
   const procs = await planCluster(dir.path, n, { token: 'client-test', extraFlags });
-  for (const p of procs) launch(p);
   try {
-    for (const p of procs) await waitHealthy(p);
+    await startAll(procs);
   } catch (e) {
     await stopAll(procs);
     dir.remove();
@@ -60,6 +62,41 @@ export async function startCluster(n = 3, extraFlags: string[] = []): Promise<Te
       });
       procs.push(proc);
       return { proc, peerURL };
+    },
+  };
+}
+
+/** A cluster shared by one test file's tests, and the clients made against it. */
+export interface SharedCluster {
+  /** The running cluster; read it inside tests (it is started by a `before` hook). */
+  readonly cluster: TestCluster;
+  /** A new Client of `o`, closed by the `after` hook. */
+  client(o: ClientOptions): Client;
+}
+
+/**
+ * Registers `before`/`after` hooks for the calling test file: an n-member cluster started before its
+ * tests, and after them every client made by `client()` closed, then the cluster closed.
+ */
+export function sharedCluster(n = 3): SharedCluster {
+  let cluster: TestCluster | undefined;
+  const clients: Client[] = [];
+  before(async () => {
+    cluster = await startCluster(n);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await cluster?.close();
+  });
+  return {
+    get cluster(): TestCluster {
+      if (cluster === undefined) throw new Error('sharedCluster: read .cluster inside a test');
+      return cluster;
+    },
+    client(o) {
+      const c = new Client(o);
+      clients.push(c);
+      return c;
     },
   };
 }

@@ -11,25 +11,16 @@
  * the first test fails.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Client, type Watcher } from '../../src/client/index.js';
-import { kill, launch, startCluster, type TestCluster, waitFor, waitHealthy } from './cluster.js';
+import { test } from 'node:test';
+import type { Watcher } from '../../src/client/index.js';
+import { kill, launch, sharedCluster, waitFor, waitHealthy } from './cluster.js';
 
-let cluster: TestCluster;
-const clients: Client[] = [];
-before(async () => {
-  cluster = await startCluster(3);
-});
-after(async () => {
-  for (const c of clients) c.close();
-  await cluster?.close();
-});
+const shared = sharedCluster(3);
 
 test('watch resumes across member kills and restarts: nothing lost, duplicated or reordered', async () => {
-  const eps = cluster.endpoints();
-  const watcherClient = new Client({ endpoints: eps });
-  const writer = new Client({ endpoints: eps });
-  clients.push(watcherClient, writer);
+  const eps = shared.cluster.endpoints();
+  const watcherClient = shared.client({ endpoints: eps });
+  const writer = shared.client({ endpoints: eps });
   const w: Watcher = watcherClient.watch('w/', { prefix: true });
   await w.ready();
 
@@ -63,7 +54,7 @@ test('watch resumes across member kills and restarts: nothing lost, duplicated o
     }
   })();
 
-  for (const p of cluster.procs) {
+  for (const p of shared.cluster.procs) {
     const n = acked.size;
     await waitFor(async () => acked.size >= n + 20, { timeoutMs: 20_000, what: 'writes progressing' });
     await kill(p);
@@ -91,9 +82,8 @@ test('watch resumes across member kills and restarts: nothing lost, duplicated o
 });
 
 test('a lease is reported lost when its member pauses past the TTL', async () => {
-  const p = cluster.procs[0]!;
-  const c = new Client({ endpoints: [p.client] });
-  clients.push(c);
+  const p = shared.cluster.procs[0]!;
+  const c = shared.client({ endpoints: [p.client] });
   const ttl = 3;
   const lease = await c.lease.grant(ttl);
   await waitFor(async () => lease.keepAlives >= 1, { timeoutMs: 5000, what: 'a keep-alive answered' });
@@ -120,8 +110,7 @@ test('a lease is reported lost when its member pauses past the TTL', async () =>
     p.child!.kill('SIGCONT');
   }
   // And the other members agree that it is gone (it expired there as well) — or will shortly.
-  const other = new Client({ endpoints: [cluster.procs[1]!.client] });
-  clients.push(other);
+  const other = shared.client({ endpoints: [shared.cluster.procs[1]!.client] });
   await waitFor(async () => (await other.lease.timeToLive(lease.id)).TTL === -1n, {
     timeoutMs: 15_000,
     what: 'the lease expired in the cluster',

@@ -76,6 +76,19 @@ function ok<T>(r: { ok: true; response: T } | { ok: false; code: number; details
 }
 
 /** Number of keys under `prefix` (waits on the lock or election show up as keys). */
+/**
+ * Asserts a call gave up at its deadline: DEADLINE_EXCEEDED from the client, or grpc-go's UNKNOWN
+ * "context deadline exceeded" when the server's deadline won the race (either, on etcd as on tsetcd).
+ */
+function assertGaveUp(s: Session, r: { ok: true } | { ok: false; code: number; details: string }): void {
+  assert.ok(
+    !r.ok &&
+      (r.code === status.DEADLINE_EXCEEDED ||
+        (r.code === status.UNKNOWN && /deadline|cancel/.test(r.details))),
+    `${s.label}: gave up at its deadline (${r.ok ? 'ok' : `${r.code} ${r.details}`})`,
+  );
+}
+
 async function count(s: Session, prefix: string): Promise<number> {
   const end = Buffer.from(prefix);
   end[end.length - 1] = (end[end.length - 1] as number) + 1;
@@ -146,12 +159,7 @@ diffCase('lock: errors, lease 0, cancelled waiter, waiter whose lease ends', asy
   // race; under load either wins, on etcd as on tsetcd. Both mean the call gave up, so the
   // transcript records that rather than the code.
   s.record('lock B with a short deadline', { gaveUp: !bRes.ok });
-  assert.ok(
-    !bRes.ok &&
-      (bRes.code === status.DEADLINE_EXCEEDED ||
-        (bRes.code === status.UNKNOWN && /deadline|cancel/.test(bRes.details))),
-    `${s.label}: gave up at its deadline (${bRes.ok ? 'ok' : `${bRes.code} ${bRes.details}`})`,
-  );
+  assertGaveUp(s, bRes);
   await waitFor(async () => (await count(s, 'L/')) === 1);
   s.record('B key removed', { keys: await count(s, 'L/') });
   // C waits; its lease is revoked (its key goes); when A unlocks C learns its session expired.
@@ -192,12 +200,7 @@ diffCase('election: campaign, leader, proclaim, resign, errors', async (s) => {
   );
   // The client's deadline and the server's (grpc-go answers UNKNOWN "context deadline exceeded")
   // race; under load either wins, on etcd as on tsetcd. Both mean the call gave up.
-  assert.ok(
-    !cRes.ok &&
-      (cRes.code === status.DEADLINE_EXCEEDED ||
-        (cRes.code === status.UNKNOWN && /deadline|cancel/.test(cRes.details))),
-    `${s.label}: gave up at its deadline (${cRes.ok ? 'ok' : `${cRes.code} ${cRes.details}`})`,
-  );
+  assertGaveUp(s, cRes);
   await waitFor(async () => (await count(s, 'E/')) === 2);
   s.record('cancelled candidate resigned', { keys: await count(s, 'E/') });
   await step(s, 'leader after proclaim', (c) => c.election.leader({ name: b('E') }));

@@ -22,6 +22,7 @@ import {
   type IncomingHttpHeaders,
 } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
+import { decodeGrpcMessage, grpcFrame } from '../../wire/index.js';
 
 /** Which client stack sends the requests. */
 export type TransportKind = 'grpc-js' | 'h2';
@@ -142,23 +143,9 @@ function codeFromHttpStatus(status: number): number {
   }
 }
 
-/** Decodes a percent-encoded grpc-message header. */
+/** Decodes a percent-encoded grpc-message header (repeated ones joined with commas, as node:http2 would). */
 function grpcMessage(v: string | string[] | undefined): string {
-  const s = Array.isArray(v) ? v.join(',') : (v ?? '');
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-
-/** A length-prefixed gRPC message (uncompressed). */
-function frame(body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(body.length + 5);
-  out[0] = 0;
-  out.writeUInt32BE(body.length, 1);
-  body.copy(out, 5);
-  return out;
+  return decodeGrpcMessage(Array.isArray(v) ? v.join(',') : (v ?? ''));
 }
 
 /** Opens an h2 conn to `endpoint` and resolves once the HTTP/2 session is connected. */
@@ -221,7 +208,7 @@ function h2Conn(session: ClientHttp2Session, endpoint: string, deadReason: () =>
       // Constant workloads hand in the same buffer every time: frame it once.
       if (body !== lastBody) {
         lastBody = body;
-        lastFramed = frame(body);
+        lastFramed = grpcFrame(body);
       }
       let stream: ClientHttp2Stream;
       try {

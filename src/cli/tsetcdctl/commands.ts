@@ -432,6 +432,12 @@ function memberRows(r: MemberListResponse): string[][] {
   ]);
 }
 
+/** The one <memberID> argument (hex) of member remove and promote; a usage error when absent. */
+function memberIdArg(ctx: Ctx): bigint {
+  if (ctx.args.length !== 1) throw new UsageError('member ID is not provided');
+  return parseHexId(ctx.args[0]!);
+}
+
 /** A member change's printers: "Member <id> <what> cluster <cluster id>" in the simple format. */
 function showMemberChange<T extends { header?: ResponseHeader | undefined }>(
   ctx: Ctx,
@@ -757,8 +763,7 @@ export const CORE_COMMANDS: Command[] = [
     'Removes a member from the cluster',
     {},
     async (ctx) => {
-      if (ctx.args.length !== 1) throw new UsageError('member ID is not provided');
-      const id = parseHexId(ctx.args[0]!);
+      const id = memberIdArg(ctx);
       const r = await (await ctx.client()).cluster.remove(id);
       showMemberChange(ctx, r, id, 'removed from', MemberRemoveResponse);
     },
@@ -784,8 +789,7 @@ export const CORE_COMMANDS: Command[] = [
     'Promotes a non-voting member in the cluster',
     {},
     async (ctx) => {
-      if (ctx.args.length !== 1) throw new UsageError('member ID is not provided');
-      const id = parseHexId(ctx.args[0]!);
+      const id = memberIdArg(ctx);
       const r = await (await ctx.client()).cluster.promote(id);
       showMemberChange(ctx, r, id, 'promoted in');
     },
