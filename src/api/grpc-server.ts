@@ -13,6 +13,7 @@
  */
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { verifiedCommonName } from '../tls/index.js';
+import { grpcFrame } from '../wire/grpc-frame.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { encodeGrpcFrame, framedResponseEncoder, type MessageEncoder } from './framing.js';
 import { type HttpHandler, pumpBody } from './http-handler.js';
@@ -586,7 +587,7 @@ class ServerCall implements StreamCall<unknown, unknown> {
     }
     const body = this.reg.def.responseSerialize(response);
     this.server.reportSent(this.reg, body.length);
-    return this.stream.write(frame(body));
+    return this.stream.write(grpcFrame(body));
   }
 
   end(error?: GrpcError): void {
@@ -608,7 +609,7 @@ class ServerCall implements StreamCall<unknown, unknown> {
       } else {
         const body = this.reg.def.responseSerialize(response);
         this.server.reportSent(this.reg, body.length);
-        bytes = frame(body);
+        bytes = grpcFrame(body);
       }
     } catch (err) {
       this.finish(new GrpcError(Status.INTERNAL, `grpc: error while marshaling: ${(err as Error).message}`));
@@ -808,14 +809,6 @@ function protobufReason(err: unknown): string {
   const skip = /^cant skip wire type (\d+)$/.exec(message);
   if (skip) return `proto: illegal wireType ${skip[1]}`;
   return message;
-}
-
-function frame(body: Buffer | Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out[0] = 0;
-  out.writeUInt32BE(body.length, 1);
-  out.set(body, 5);
-  return out;
 }
 
 /**
