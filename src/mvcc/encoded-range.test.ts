@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { MvccError, MvccStore } from './index.js';
-import { encodeKeyValue } from './kv-codec.js';
+import { encodeKeyValueOf } from './kv-codec.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const ALL = Buffer.from([0]);
@@ -30,14 +30,7 @@ async function openStore(t: TestContext): Promise<MvccStore> {
 function expected(s: MvccStore, key: Buffer, end: Buffer, rev = 0): Buffer {
   const parts: Buffer[] = [];
   for (const kv of s.range(key, end, { rev }).kvs) {
-    const body = encodeKeyValue(
-      kv.key,
-      Number(kv.createRevision),
-      Number(kv.modRevision),
-      Number(kv.version),
-      kv.value,
-      kv.lease,
-    );
+    const body = encodeKeyValueOf(kv);
     const len: number[] = [];
     let n = body.length;
     while (n >= 0x80) {

@@ -120,6 +120,18 @@ export function encodeKeyValue(
   return buf;
 }
 
+/** Encodes a KeyValue object (its bigint revisions and version must be safe integers). */
+export function encodeKeyValueOf(kv: KeyValue): Buffer {
+  return encodeKeyValue(
+    kv.key,
+    Number(kv.createRevision),
+    Number(kv.modRevision),
+    Number(kv.version),
+    kv.value,
+    kv.lease,
+  );
+}
+
 /**
  * Encodes a put's KeyValue and returns it with the KeyValue object whose key and value are views
  * into the encoded bytes: one allocation for both, and immune to the caller reusing its buffers.

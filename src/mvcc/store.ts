@@ -25,7 +25,7 @@ import { EncodedRange, getInTxn } from './encoded-range.js';
 import { errClosed, errCompacted, errFutureRev } from './errors.js';
 import { type IndexFlush, PersistedIndex } from './index-store.js';
 import type { KeyIndex } from './key-index.js';
-import { decodeKeyValue, encodeKeyValue, makeKeyValue } from './kv-codec.js';
+import { decodeKeyValue, encodeKeyValue, encodeKeyValueOf, makeKeyValue } from './kv-codec.js';
 import { keyMain, keySub, readU64, revKey, writeRevKey, writeU64 } from './revision.js';
 import type { StoreFaults } from './store-faults.js';
 import { type StoreFileCheck, validateStoreFile } from './store-file.js';
@@ -953,14 +953,7 @@ export class MvccStore {
           if (o !== undefined) {
             const kv = o[sub];
             assert(kv !== undefined, 'overlay lacks a sub revision the index names');
-            const bytes = encodeKeyValue(
-              kv.key,
-              Number(kv.createRevision),
-              Number(kv.modRevision),
-              Number(kv.version),
-              kv.value,
-              kv.lease,
-            );
+            const bytes = encodeKeyValueOf(kv);
             early.set(count, bytes);
             size = bytes.length;
           } else {

@@ -30,6 +30,7 @@ import { dirname, join } from 'node:path';
 import type { MemberListResponse } from '../../src/proto/etcdserverpb/rpc.js';
 import { kill as killProc, launch, type Proc, planMember, running } from '../helpers/cluster.js';
 import { connect, freePort, waitFor } from '../helpers/index.js';
+import type { RemovedMemberRecord } from './checkers/membership.js';
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { Rng } from './rng.js';
 import { now } from './workload.js';
@@ -54,18 +55,7 @@ export interface MembershipChange {
 }
 
 /** What a member that missed its own removal did once restarted (see `member-remove-stale`). */
-export interface RemovedCheck {
-  name: string;
-  id: string;
-  /** Its log says it learned of its removal (MEMBER_REMOVED_TEXT). */
-  toldRemoved: boolean;
-  /** Writes and linearizable reads tried through it, and how many succeeded (must be 0). */
-  tried: number;
-  succeeded: number;
-  /** Whether the process exited by itself (etcd's does, with code 0). */
-  exited: boolean;
-  detail: string;
-}
+export type RemovedCheck = RemovedMemberRecord;
 
 /** Time a step may take before the network failpoints are cleared to let it finish. */
 const STEP_HEAL_AFTER_MS = 15_000;

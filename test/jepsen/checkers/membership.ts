@@ -16,13 +16,19 @@ export interface LeaderObservation {
   leader: string;
 }
 
-/** What a removed member's restarted process did (see nemesis-membership.ts RemovedCheck). */
+/**
+ * What a member that missed its own removal did once restarted (nemesis-membership.ts's
+ * `member-remove-stale` records it, this checker judges it).
+ */
 export interface RemovedMemberRecord {
   name: string;
   id: string;
+  /** Its log says it learned of its removal (MEMBER_REMOVED_TEXT). */
   toldRemoved: boolean;
+  /** Writes and linearizable reads tried through it, and how many succeeded (must be 0). */
   tried: number;
   succeeded: number;
+  /** Whether the process exited by itself (etcd's does, with code 0). */
   exited: boolean;
   detail: string;
 }
