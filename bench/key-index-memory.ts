@@ -9,6 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MvccStore } from '../src/mvcc/index.js';
+import { helpFromHeader } from '../src/pkg/script-help.js';
+
+helpFromHeader(import.meta.url);
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const KEYS = Number(args[0] ?? 100_000);

@@ -26,6 +26,9 @@ import {
 } from '../src/proto/etcdserverpb/rpc.js';
 import type { BenchServer, ServerKind } from './support.js';
 import { cpuSeconds, parseArgsOrExit, percentile, ratio, rssMb, startServer, watchPeakRss } from './support.js';
+import { helpFromHeader } from '../src/pkg/script-help.js';
+
+helpFromHeader(import.meta.url);
 
 /** Grants in flight while setting up. */
 const GRANTS_IN_FLIGHT = 64;

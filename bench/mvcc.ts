@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { SeededRng } from '../src/pkg/index.js';
 import { BTree } from '../src/mvcc/btree.js';
 import { MvccStore } from '../src/mvcc/index.js';
+import { helpFromHeader } from '../src/pkg/script-help.js';
+
+helpFromHeader(import.meta.url);
 
 const INDEX_ONLY = process.argv.includes('--index');
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));

@@ -10,6 +10,9 @@
 import { performance } from 'node:perf_hooks';
 import { type Message, MessageType, newMessage } from '../src/raft/index.js';
 import { Transport } from '../src/transport/index.js';
+import { helpFromHeader } from '../src/pkg/script-help.js';
+
+helpFromHeader(import.meta.url);
 
 const MESSAGES = Number(process.argv[2] ?? 200_000);
 const PINGS = Number(process.argv[3] ?? 2_000);

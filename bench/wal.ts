@@ -17,6 +17,9 @@ import { performance } from 'node:perf_hooks';
 import { SeededRng } from '../src/pkg/rng.js';
 import type { Entry } from '../src/raft/types.js';
 import { Wal } from '../src/wal/wal.js';
+import { helpFromHeader } from '../src/pkg/script-help.js';
+
+helpFromHeader(import.meta.url);
 
 function flag(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -23,6 +23,9 @@ import {
 } from '../src/proto/etcdserverpb/rpc.js';
 import type { BenchServer } from './support.js';
 import { cpuSeconds, parseArgsOrExit, percentile, ratio, startServer, watchPeakRss } from './support.js';
+import { helpFromHeader } from '../src/pkg/script-help.js';
+
+helpFromHeader(import.meta.url);
 
 /** Puts in flight at most; a tick that would exceed it skips (counted), so the client never queues unboundedly. */
 const PUTS_IN_FLIGHT_MAX = 512;

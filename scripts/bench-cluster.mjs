@@ -22,6 +22,9 @@ import { cpuSeconds } from '../dist/bench/support.js';
 import { endpoints, planCluster, startAll, stopAll } from '../dist/test/helpers/cluster.js';
 import { tempDir } from '../dist/test/helpers/util.js';
 import { argOf } from './bench-lib.mjs';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);

@@ -11,6 +11,9 @@
 // Indicative only on a shared machine: re-run it on an idle one for numbers to quote.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const root = new URL('..', import.meta.url).pathname;
 const dist = (p) => join(root, 'dist', p);

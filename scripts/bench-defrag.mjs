@@ -8,6 +8,9 @@
 // Usage: node scripts/bench-defrag.mjs [--keys 100000] [--value 1024] [--clients 100]
 //        [--seconds 10] [--kinds etcd,tsetcd] (run `npm run build` first; `npm run bench:defrag`).
 import { join } from 'node:path';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const root = new URL('..', import.meta.url).pathname;
 const { connect } = await import(join(root, 'dist/test/helpers/grpc.js'));

@@ -11,6 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const root = new URL('..', import.meta.url).pathname;
 const { cpuMs } = await import(join(root, 'dist/test/helpers/index.js'));

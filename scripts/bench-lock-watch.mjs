@@ -14,6 +14,9 @@
 //        [--watchers 10000] [--restore-keys 100000]   (`npm run bench:lock-watch`; run `npm run build` first)
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const lib = await import('./bench-lib.mjs');
 const { root, argOf, cpuSeconds, launchTimed, machineLoad, fmt, ratio, restore } = lib;

@@ -16,6 +16,9 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const lib = await import('./bench-lib.mjs');
 const { root, argOf, mem, cpuSeconds, startLoaded, launchTimed, machineLoad, fmt, ratio, keyOf } = lib;

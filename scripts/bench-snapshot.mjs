@@ -18,6 +18,9 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const root = new URL('..', import.meta.url).pathname;
 const { b, connect, cpuMs, freePort, isHealthy, restoreArgs, timeCommand, waitFor } = await import(

@@ -7,6 +7,9 @@
 // --dir keeps the loaded data dirs in D (D/<kind>-<keys>) and reuses them in a later run, so the
 // load (minutes at 1M keys) is paid once. Run `npm run build` first; `npm run bench:startup`.
 import { join } from 'node:path';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const lib = await import('./bench-lib.mjs');
 const { root, argOf, mem, cpuSeconds, startLoaded, launchTimed, machineLoad, fmt, ratio } = lib;

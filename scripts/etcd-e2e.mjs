@@ -29,6 +29,9 @@ import {
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const ETCD_SRC = '/usr/share/gocode/src/go.etcd.io/etcd';

@@ -3,6 +3,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const args = process.argv.slice(2);
 if (args.length === 0 || args.length % 2 !== 0) {

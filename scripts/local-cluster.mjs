@@ -6,6 +6,9 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { endpoints, launch, planCluster, running, stop as stopProc } from '../dist/test/helpers/cluster.js';
 import { isHealthy } from '../dist/test/helpers/member.js';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const root = new URL('..', import.meta.url).pathname;
 const dataRoot = join(root, '.cluster');

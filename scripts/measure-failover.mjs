@@ -7,6 +7,9 @@
 import { join } from 'node:path';
 import { planCluster, startAll, stopAll } from '../dist/test/helpers/cluster.js';
 import { tempDir } from '../dist/test/helpers/util.js';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const root = new URL('..', import.meta.url).pathname;
 const runs = Number(process.argv[2] ?? 20);

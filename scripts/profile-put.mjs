@@ -14,6 +14,9 @@ import { cpuSeconds } from '../dist/bench/support.js';
 import { planCluster, startAll, stop, stopAll } from '../dist/test/helpers/cluster.js';
 import { tempDir } from '../dist/test/helpers/util.js';
 import { argOf } from './bench-lib.mjs';
+import { helpFromHeader } from './help.mjs';
+
+helpFromHeader(import.meta.url);
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => argOf(args, name, dflt);

@@ -5,7 +5,11 @@
  *
  *   npm run bench:auth [-- --seconds 5 --clients 100]
  */
+
+import { helpFromHeader } from '../../src/pkg/script-help.js';
 import { b, connect, type EtcdClients, startMember } from '../helpers/index.js';
+
+helpFromHeader(import.meta.url);
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

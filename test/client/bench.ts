@@ -12,7 +12,10 @@
 import { Etcd3 } from 'etcd3';
 import { goGenAvailable, runGoGen } from '../../bench/go-gen.js';
 import { Client } from '../../src/client/index.js';
+import { helpFromHeader } from '../../src/pkg/script-help.js';
 import { startCluster } from './cluster.js';
+
+helpFromHeader(import.meta.url);
 
 const SECONDS = Number(process.argv[2] ?? 3);
 const CONCURRENCY = (process.argv[3] ?? '1,100,1000').split(',').map(Number);

@@ -4,8 +4,11 @@
  * comparison and the HashKV agreement; exits 1 on a crash, an oracle failure or a leak.
  */
 import { parseArgs } from 'node:util';
+import { helpFromHeader } from '../../src/pkg/script-help.js';
 import { DEFAULT_FUZZ_FAULTS, fuzzUnderFaults } from './faults-run.js';
 import { formatReport } from './runner.js';
+
+helpFromHeader(import.meta.url);
 
 const { values } = parseArgs({
   options: {

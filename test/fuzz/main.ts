@@ -4,8 +4,11 @@
  * its replayable input, the per-class outcome table, and the end-of-run cluster check.
  */
 import { parseArgs } from 'node:util';
+import { helpFromHeader } from '../../src/pkg/script-help.js';
 import { checkClusterAfter, checkNoCallsLeft, describeCluster, startFuzzCluster } from './cluster.js';
 import { formatReport, runFuzz } from './runner.js';
+
+helpFromHeader(import.meta.url);
 
 const { values } = parseArgs({
   options: {

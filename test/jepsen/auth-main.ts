@@ -4,8 +4,11 @@
  * faults, and every violation; exits 1 on any.
  */
 import { parseArgs } from 'node:util';
+import { helpFromHeader } from '../../src/pkg/script-help.js';
 import { runAuthJepsen } from './auth-run.js';
 import { parseFaults } from './nemesis.js';
+
+helpFromHeader(import.meta.url);
 
 const { values } = parseArgs({
   options: {

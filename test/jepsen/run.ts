@@ -10,11 +10,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { helpFromHeader } from '../../src/pkg/script-help.js';
 import { repoRoot } from '../helpers/index.js';
 import { checkAll } from './checkers/index.js';
 import { parseFaults } from './nemesis.js';
 import { updateReliabilityDoc } from './report.js';
 import { historyFromJson, runJepsen, summarize } from './runner.js';
+
+helpFromHeader(import.meta.url);
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

@@ -14,7 +14,10 @@ import { spawnSync } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { SeededRng } from '../../src/pkg/rng.js';
+import { helpFromHeader } from '../../src/pkg/script-help.js';
 import { decodeMessage, encodeMessage, MemoryStorage, type Message, RawNode } from '../../src/raft/index.js';
+
+helpFromHeader(import.meta.url);
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(name);

@@ -7,8 +7,11 @@
  * Exits non-zero on the first failing seed, after printing its seed, repro command and trace.
  */
 
+import { helpFromHeader } from '../../src/pkg/script-help.js';
 import { runSeed, SimFailure } from './cluster.js';
 import { DriverSimFailure, runDriverSeed } from './driver-cluster.js';
+
+helpFromHeader(import.meta.url);
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);

@@ -6,7 +6,10 @@
  * members leak on purpose (a check of the check).
  */
 import { parseArgs } from 'node:util';
+import { helpFromHeader } from '../../src/pkg/script-help.js';
 import { formatFindings, runSoak } from './soak.js';
+
+helpFromHeader(import.meta.url);
 
 const { values } = parseArgs({
   options: {
