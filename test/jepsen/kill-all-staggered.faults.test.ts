@@ -44,7 +44,8 @@ test('kill-all-staggered: a member that gives up waiting for a quorum is caught'
 }, async () => {
   const r = await run(true);
   const s = r.summary;
-  assert.ok((s.faultsInjected['kill-all-staggered'] ?? 0) >= 2, JSON.stringify(s.faultsInjected));
+  // Two rounds in 60 s here (the broken build recovers slowly); one is enough to be caught.
+  assert.ok((s.faultsInjected['kill-all-staggered'] ?? 0) >= 1, JSON.stringify(s.faultsInjected));
   const exits = r.results.find((x) => x.checker === 'exits')!;
   assert.ok(exits.violations.length > 0, `the broken build passed: ${JSON.stringify(s)}`);
   assert.match(exits.violations[0]!.detail, /no leader after \d+ ms/);
