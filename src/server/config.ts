@@ -73,6 +73,8 @@ export interface MemberConfig {
   clientCertAuth?: boolean;
   /** Entries kept after a snapshot for slow followers (default 5000, etcd's); tests use few. */
   snapshotCatchUpEntries?: number;
+  /** Test-only broken build (fault-control.ts FAILPOINT_GIVE_UP_ENV): exit after this long without a leader. */
+  giveUpWithoutLeaderMs?: number;
   /** etcd --experimental-enable-lease-checkpoint; on unless false (etcd's default is off). */
   leaseCheckpoint?: boolean;
   /** Test-only disk faults of the store (fault-control.ts); absent in production. */

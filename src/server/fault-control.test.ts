@@ -8,7 +8,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FAILPOINT_ADDR_ENV, FAILPOINT_CATCHUP_ENV, faultControlFromEnv } from './fault-control.js';
+import {
+  FAILPOINT_ADDR_ENV,
+  FAILPOINT_CATCHUP_ENV,
+  FAILPOINT_GIVE_UP_ENV,
+  faultControlFromEnv,
+} from './fault-control.js';
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -27,6 +32,13 @@ test('no env var, no failpoints', () => {
   assert.deepEqual(faultControlFromEnv({ ...addr, [FAILPOINT_CATCHUP_ENV]: '20' })!.memberOverrides, {
     snapshotCatchUpEntries: 20,
   });
+  // The deliberately broken give-up (test/jepsen/kill-all-staggered.faults.test.ts): only with the
+  // failpoint server, never from the variable alone.
+  assert.equal(faultControlFromEnv({ [FAILPOINT_GIVE_UP_ENV]: '3000' }), undefined);
+  assert.deepEqual(faultControlFromEnv({ ...addr, [FAILPOINT_GIVE_UP_ENV]: '3000' })!.memberOverrides, {
+    giveUpWithoutLeaderMs: 3000,
+  });
+  assert.throws(() => faultControlFromEnv({ ...addr, [FAILPOINT_GIVE_UP_ENV]: '0' }), /positive number/);
 });
 
 test('the endpoints drive FaultHooks and the WAL file system', async (t) => {

@@ -23,6 +23,8 @@
  * `TSETCD_FAILPOINT_SNAPSHOT_CATCHUP_ENTRIES=n` keeps only n entries after a snapshot (etcd 3.4 has
  * no flag for it), so a follower that was down for a while must catch up by snapshot;
  * `TSETCD_FAILPOINT_BREAK_STORE_BATCH_ORDER=1` breaks the store on purpose (FAILPOINT_UNORDERED_ENV).
+ * `TSETCD_FAILPOINT_GIVE_UP_WITHOUT_LEADER_MS=<ms>` makes a member without a leader exit after that
+ * long (FAILPOINT_GIVE_UP_ENV), where etcd waits.
  * The partition semantics are FaultHooks' (src/transport/faults.ts): each process must be told the
  * same partition; a transport checks both its sending and its receiving side.
  */
@@ -40,6 +42,12 @@ export const FAILPOINT_CATCHUP_ENV = 'TSETCD_FAILPOINT_SNAPSHOT_CATCHUP_ENTRIES'
  * disk (StoreFaults.unordered) — the build that test/jepsen's slow-disk-kill run must catch.
  */
 export const FAILPOINT_UNORDERED_ENV = 'TSETCD_FAILPOINT_BREAK_STORE_BATCH_ORDER';
+/**
+ * Test-only, `<ms>`: a deliberately broken member that gives up (exits) when it has had no leader for
+ * that long after start, where etcd keeps waiting — issue 16's bug, which test/jepsen's
+ * kill-all-staggered run must catch (MemberConfig.giveUpWithoutLeaderMs).
+ */
+export const FAILPOINT_GIVE_UP_ENV = 'TSETCD_FAILPOINT_GIVE_UP_WITHOUT_LEADER_MS';
 
 function errnoError(code: string, op: string): NodeJS.ErrnoException {
   const e = new Error(`${code}: injected ${op} failure (failpoint)`) as NodeJS.ErrnoException;
@@ -109,7 +117,7 @@ export interface FaultControl {
   /** The store's (lmdb) disk faults (MemberConfig.storeFaults). */
   storeFaults: InjectedStoreFaults;
   /** Member configuration overrides from the test-only tuning variables. */
-  memberOverrides: { snapshotCatchUpEntries?: number };
+  memberOverrides: { snapshotCatchUpEntries?: number; giveUpWithoutLeaderMs?: number };
   /** Starts the HTTP control server; resolves once it listens. */
   listen(): Promise<void>;
   close(): Promise<void>;
@@ -146,6 +154,12 @@ export function faultControlFromEnv(env: NodeJS.ProcessEnv): FaultControl | unde
   if (catchUp !== undefined && catchUp !== '') {
     if (!/^\d+$/.test(catchUp)) throw new Error(`${FAILPOINT_CATCHUP_ENV} must be a number, got ${catchUp}`);
     memberOverrides.snapshotCatchUpEntries = Number(catchUp);
+  }
+  const giveUp = env[FAILPOINT_GIVE_UP_ENV];
+  if (giveUp !== undefined && giveUp !== '') {
+    if (!/^[1-9]\d*$/.test(giveUp))
+      throw new Error(`${FAILPOINT_GIVE_UP_ENV} must be a positive number of ms, got ${giveUp}`);
+    memberOverrides.giveUpWithoutLeaderMs = Number(giveUp);
   }
 
   const handle = async (path: string, b: Record<string, unknown>): Promise<unknown> => {

@@ -129,13 +129,16 @@ export async function waitForQuorum(host: QuorumWaitHost): Promise<void> {
 async function waitForLeader(host: QuorumWaitHost): Promise<void> {
   const { cfg, logger } = host;
   let waitedMs = 0;
+  // Test-only broken build (fault-control.ts FAILPOINT_GIVE_UP_ENV): give up where etcd waits.
+  const giveUpMs = cfg.giveUpWithoutLeaderMs;
+  const waitMs = Math.min(cfg.requestTimeoutMs, giveUpMs ?? Number.POSITIVE_INFINITY);
   for (;;) {
     if (host.isStopped()) throw host.failure() ?? etcdError('stopped');
     if (host.leader() !== 0n) return;
     const timedOut = await host.leaderChanged
       .until(
         () => host.isStopped() || host.leader() !== 0n,
-        cfg.requestTimeoutMs,
+        waitMs,
         () => 'timeout',
       )
       .then(
@@ -146,7 +149,9 @@ async function waitForLeader(host: QuorumWaitHost): Promise<void> {
         },
       );
     if (!timedOut) continue;
-    waitedMs += cfg.requestTimeoutMs;
+    waitedMs += waitMs;
+    if (giveUpMs !== undefined && waitedMs >= giveUpMs)
+      throw new Error(`no leader after ${waitedMs} ms: giving up (deliberately broken by the failpoint)`);
     // Peers that refused our cluster id explain a missing leader better than "no leader".
     const refused = host.refusingClusterId();
     if (refused.length > 0) {

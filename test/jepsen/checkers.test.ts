@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import {
   checkAll,
   checkConsistency,
+  checkExits,
   checkLeases,
   checkMonotonic,
   checkRevisions,
@@ -111,6 +112,7 @@ function validHistory(): History {
     watchers: [watcher],
     leaseOps: [{ lease: 'l1', type: 'grant', invoke: 0, complete: 5, outcome: 'ok', ttl: 2 }],
     leaseKeys: [{ lease: 'l1', key: 'lk', putRevision: 2 }],
+    faults: [{ kind: 'kill-all-staggered', detail: 'SIGKILL all', start: 40, end: 60 }],
   });
 }
 
@@ -359,4 +361,24 @@ test('lease keys: a put with an unknown outcome may attach the key, but only wit
   assert.deepEqual(kinds(checkLeases(h)), ['early-expiry']);
   const wrong = history([], [put('lk', 'l9', 2)], { leaseKeys: [{ lease: 'l1', key: 'lk' }] });
   assert.deepEqual(kinds(checkConsistency(wrong)), ['phantom-write']);
+});
+
+test('exits: a member that exits on its own during process faults is caught; disk rounds are not judged', () => {
+  const exit = 'j2 (before healing): tsetcd: cannot start: no leader after 3000 ms';
+  const h = history([], [], {
+    faults: [
+      { kind: 'kill-all-staggered', detail: 'SIGKILL all', start: 10, end: 20 },
+      { kind: 'kill-all-staggered', detail: 'SIGKILL all', start: 30, end: 40, exits: [exit] },
+      // A disk fault in the same round: the member may exit (as etcd's does on a failed disk).
+      { kind: 'kill', detail: 'with fsync-fail: SIGKILL j1', start: 50, end: 60, exits: [exit] },
+      { kind: 'fsync-fail', detail: 'with kill: fdatasync EIO on j2', start: 50, end: 60, exits: [exit] },
+      { kind: 'pause', detail: 'with kill: SIGSTOP j3', start: 70, end: 80, exits: [exit] },
+      { kind: 'kill', detail: 'with pause: SIGKILL j2', start: 70, end: 80, exits: [exit] },
+    ],
+  });
+  const r = checkExits(h);
+  assert.equal(r.checked, 3);
+  assert.deepEqual(kinds(r), ['member-exited', 'member-exited']);
+  assert.match(r.violations[0]!.detail, /during kill-all-staggered .*no leader after 3000 ms/);
+  assert.deepEqual(kinds(checkExits(history([], [], { faults: [h.faults[0]!] }))), []);
 });

@@ -105,6 +105,11 @@ export interface FaultRecord {
   detail: string;
   start: number;
   end?: number;
+  /**
+   * Members that exited on their own (not killed by the nemesis) during this fault's round, with
+   * their last log line; faults injected together share `start` and the list (checkers/exits.ts).
+   */
+  exits?: string[];
 }
 
 /** The final state of the cluster, read after healing every fault. */

@@ -88,10 +88,14 @@ async function hold(ms: number, stopped: () => boolean): Promise<void> {
   while (!stopped() && now() < end) await sleep(Math.min(100, end - now()));
 }
 
+const lastLogLine = (m: ClusterMember): string => m.log.trim().split('\n').pop() ?? '';
+
 export class Nemesis {
   readonly faults: FaultRecord[] = [];
   /** Restarted members that exited on their own before becoming healthy (and were started again). */
   readonly exitedAtStart: string[] = [];
+  /** Members that exited on their own (not killed by the nemesis) during the current round. */
+  private roundExits: string[] = [];
   /** Member add/promote/remove/replace (nemesis-membership.ts). */
   readonly membership: MembershipNemesis;
   constructor(
@@ -162,7 +166,9 @@ export class Nemesis {
       const kinds = this.o.combine ? [this.nextKind(), this.nextKind()] : [this.nextKind()];
       const [h0, h1] = this.o.holdMs;
       const holdMs = h0 + this.o.rng.int(h1 - h0 + 1);
-      const recs = kinds.map((kind): FaultRecord => ({ kind, detail: '', start: now() }));
+      const start = now(); // shared by the faults of one round (checkers/exits.ts groups by it)
+      const recs = kinds.map((kind): FaultRecord => ({ kind, detail: '', start }));
+      this.roundExits = [];
       if (recs.length > 1)
         for (const r of recs) r.detail = `with ${kinds.filter((k) => k !== r.kind).join('+')}: `;
       this.faults.push(...recs);
@@ -176,7 +182,10 @@ export class Nemesis {
         }),
       );
       await this.healAll();
-      for (const rec of recs) rec.end = now();
+      for (const rec of recs) {
+        rec.end = now();
+        if (this.roundExits.length > 0) rec.exits = [...this.roundExits];
+      }
     }
     await this.healAll();
   }
@@ -287,7 +296,12 @@ export class Nemesis {
   async healAll(): Promise<void> {
     const c = this.cluster;
     for (const m of this.members) c.resume(m);
-    for (const m of this.members) if (!c.alive(m)) c.restart(m);
+    for (const m of this.members) {
+      if (c.alive(m)) continue;
+      // Every member the nemesis kills it has restarted by now: one not running exited on its own.
+      this.roundExits.push(`${m.name} (before healing): ${lastLogLine(m)}`);
+      c.restart(m);
+    }
     await c.failpointAll('/reset');
     try {
       for (const m of this.members) {
@@ -299,7 +313,8 @@ export class Nemesis {
             break;
           } catch (e) {
             if (c.alive(m) || attempt >= 3) throw e;
-            this.exitedAtStart.push(`${m.name}: ${m.log.trim().split('\n').pop()}`);
+            this.exitedAtStart.push(`${m.name}: ${lastLogLine(m)}`);
+            this.roundExits.push(`${m.name} (while healing): ${lastLogLine(m)}`);
             c.restart(m);
           }
         }

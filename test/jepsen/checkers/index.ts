@@ -2,6 +2,7 @@
 import type { CheckResult, History } from '../history.js';
 import { checkConsistency } from './consistency.js';
 import { checkListAppend } from './elle.js';
+import { checkExits } from './exits.js';
 import { checkLeases } from './lease.js';
 import { checkMembership } from './membership.js';
 import { checkMonotonic } from './monotonic.js';
@@ -11,6 +12,7 @@ import { checkWgl, type WglOptions } from './wgl.js';
 
 export {
   checkConsistency,
+  checkExits,
   checkLeases,
   checkListAppend,
   checkMembership,
@@ -21,6 +23,8 @@ export {
 };
 
 export function checkAll(h: History, wgl: WglOptions = {}): CheckResult[] {
+  // Judged only in runs with a round of process faults alone (a network-only run has none).
+  const exits = checkExits(h);
   return [
     checkConsistency(h),
     checkRevisions(h),
@@ -28,6 +32,7 @@ export function checkAll(h: History, wgl: WglOptions = {}): CheckResult[] {
     checkMonotonic(h),
     checkWatches(h),
     checkLeases(h),
+    ...(exits.checked > 0 ? [exits] : []),
     ...(h.listTxns ? [checkListAppend(h.listTxns)] : []),
     ...(h.leaderObservations ? [checkMembership(h)] : []),
   ];
