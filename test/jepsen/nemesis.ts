@@ -22,6 +22,7 @@
  * with the monotonic clock (performance.now); Date.now only seeds request ids and member ids.
  */
 import { connect } from '../helpers/index.js';
+import { EXIT_FREE_FAULTS } from './checkers/exits.js';
 import type { Cluster, ClusterMember } from './cluster.js';
 import type { FaultRecord } from './history.js';
 import { MEMBERSHIP_FAULTS, MembershipNemesis } from './nemesis-membership.js';
@@ -30,15 +31,7 @@ import type { Rng } from './rng.js';
 import { now } from './workload.js';
 
 export const FAULT_GROUPS: Record<string, string[]> = {
-  process: [
-    'kill',
-    'kill-leader',
-    'kill-majority',
-    'kill-all',
-    'kill-all-staggered',
-    'pause',
-    'pause-leader',
-  ],
+  process: [...EXIT_FREE_FAULTS],
   network: ['partition-minority', 'partition-leader', 'bridge', 'one-way-leader', 'flaky-links'],
   disk: ['fsync-fail', 'disk-full', ...STORE_FAULTS],
   membership: MEMBERSHIP_FAULTS,

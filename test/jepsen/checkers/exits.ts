@@ -11,7 +11,10 @@
  */
 import type { CheckResult, History, Violation } from '../history.js';
 
-/** The nemesis's `process` group (nemesis.ts FAULT_GROUPS): no member may exit on its own. */
+/**
+ * The process faults: the nemesis's `process` group (nemesis.ts FAULT_GROUPS takes this list), the
+ * rounds in which no member may exit on its own.
+ */
 export const EXIT_FREE_FAULTS: readonly string[] = [
   'kill',
   'kill-leader',
