@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FAULT_GROUPS } from './nemesis.js';
-import { runJepsen } from './runner.js';
+import { problemsOf, runJepsen } from './runner.js';
 
 const SEED = Number(process.env.JEPSEN_SEED ?? 20261203);
 
@@ -28,10 +28,7 @@ test('membership changes with kills, pauses and partitions at once: no violation
     log: (l) => process.stderr.write(`[jepsen] ${l}\n`),
   });
   const s = r.summary;
-  const problems = r.results.flatMap((x) => [
-    ...x.violations.map((v) => `${v.checker}/${v.kind}: ${v.detail}`),
-    ...x.undecided.map((u) => `${x.checker} undecided: ${u}`),
-  ]);
+  const problems = problemsOf(r);
   assert.deepEqual(problems.slice(0, 20), [], `seed ${s.seed}: ${JSON.stringify(s)}`);
   const changes = s.membershipChanges;
   assert.ok((changes.remove ?? 0) >= 1, `no member removed: ${JSON.stringify(s.faultsInjected)}`);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ALL_FAULTS } from './nemesis.js';
-import { runJepsen } from './runner.js';
+import { problemsOf, runJepsen } from './runner.js';
 
 const DURATION_S = Number(process.env.JEPSEN_DURATION_S ?? 300);
 const SEED = Number(process.env.JEPSEN_SEED ?? 7);
@@ -19,10 +19,7 @@ test(`every fault kind for ${DURATION_S} s: no violations`, {
     faults: ALL_FAULTS,
     log: (l) => process.stderr.write(`[jepsen] ${l}\n`),
   });
-  const problems = r.results.flatMap((x) => [
-    ...x.violations.map((v) => `${v.checker}/${v.kind}: ${v.detail}`),
-    ...x.undecided.map((u) => `${x.checker} undecided: ${u}`),
-  ]);
+  const problems = problemsOf(r);
   assert.deepEqual(problems.slice(0, 20), [], JSON.stringify(r.summary));
   assert.ok(Object.keys(r.summary.faultsInjected).length >= 5, JSON.stringify(r.summary.faultsInjected));
   assert.ok(r.summary.ops.ok >= 1000, JSON.stringify(r.summary.ops));

@@ -9,17 +9,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FAULT_GROUPS } from './nemesis.js';
-import { type RunResult, runJepsen } from './runner.js';
+import { problemsOf, type RunResult, runJepsen } from './runner.js';
 
 const SEED = Number(process.env.JEPSEN_SEED ?? 20261126);
 
 /** No violation, nothing undecided, and enough done that the run meant something. */
 function assertClean(r: RunResult, groups: string[], minOk = 100): void {
   const s = r.summary;
-  const problems = r.results.flatMap((x) => [
-    ...x.violations.map((v) => `${v.checker}/${v.kind}: ${v.detail}`),
-    ...x.undecided.map((u) => `${x.checker} undecided: ${u}`),
-  ]);
+  const problems = problemsOf(r);
   assert.deepEqual(problems.slice(0, 20), [], `seed ${s.seed}: ${JSON.stringify(s)}`);
   const injected = Object.keys(s.faultsInjected);
   for (const g of groups)

@@ -13,7 +13,7 @@
 // Behind `npm run test:faults`: two runs of 60 s of workload (JEPSEN_DURATION_S), about 3 min in all.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type RunResult, runJepsen } from './runner.js';
+import { problemsOf, type RunResult, runJepsen } from './runner.js';
 
 const SEED = Number(process.env.JEPSEN_SEED ?? 20261203);
 const DURATION_MS = Number(process.env.JEPSEN_DURATION_S ?? 60) * 1000;
@@ -32,13 +32,6 @@ function run(broken: boolean): Promise<RunResult> {
   });
 }
 
-function problems(r: RunResult): string[] {
-  return r.results.flatMap((x) => [
-    ...x.violations.map((v) => `${v.checker}/${v.kind}: ${v.detail}`),
-    ...x.undecided.map((u) => `${x.checker} undecided: ${u}`),
-  ]);
-}
-
 test('kill-all-staggered: a member that gives up waiting for a quorum is caught', {
   timeout: 600_000,
 }, async () => {
@@ -49,7 +42,7 @@ test('kill-all-staggered: a member that gives up waiting for a quorum is caught'
   const exits = r.results.find((x) => x.checker === 'exits')!;
   assert.ok(exits.violations.length > 0, `the broken build passed: ${JSON.stringify(s)}`);
   assert.match(exits.violations[0]!.detail, /no leader after \d+ ms/);
-  process.stderr.write(`[kill-all-staggered broken] caught: ${problems(r).slice(0, 5).join('\n')}\n`);
+  process.stderr.write(`[kill-all-staggered broken] caught: ${problemsOf(r).slice(0, 5).join('\n')}\n`);
 });
 
 test('kill-all-staggered: the correct build waits for the quorum and loses nothing', {
@@ -57,7 +50,7 @@ test('kill-all-staggered: the correct build waits for the quorum and loses nothi
 }, async () => {
   const r = await run(false);
   const s = r.summary;
-  assert.deepEqual(problems(r).slice(0, 20), [], JSON.stringify(s));
+  assert.deepEqual(problemsOf(r).slice(0, 20), [], JSON.stringify(s));
   assert.deepEqual(s.exitedAtStart, []);
   const exits = r.results.find((x) => x.checker === 'exits')!;
   assert.ok(exits.checked >= 2, `rounds judged: ${exits.checked}`);

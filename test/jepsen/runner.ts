@@ -103,6 +103,14 @@ export interface RunResult {
   summary: RunSummary;
 }
 
+/** Every violation and undecided check of a run, one line each (what a test asserts empty or not). */
+export function problemsOf(r: RunResult): string[] {
+  return r.results.flatMap((x) => [
+    ...x.violations.map((v) => `${v.checker}/${v.kind}: ${v.detail}`),
+    ...x.undecided.map((u) => `${x.checker} undecided: ${u}`),
+  ]);
+}
+
 const b = (s: string) => Buffer.from(s);
 const TRUTH_TIMEOUT_MS = 60_000;
 

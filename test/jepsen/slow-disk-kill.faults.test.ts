@@ -13,7 +13,7 @@
 // in all (the broken one waits a minute for the member that stays behind).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type RunResult, runJepsen } from './runner.js';
+import { problemsOf, type RunResult, runJepsen } from './runner.js';
 
 const SEED = Number(process.env.JEPSEN_SEED ?? 20261203);
 const DURATION_MS = Number(process.env.JEPSEN_DURATION_S ?? 60) * 1000;
@@ -32,20 +32,13 @@ function run(broken: boolean): Promise<RunResult> {
   });
 }
 
-function problems(r: RunResult): string[] {
-  return r.results.flatMap((x) => [
-    ...x.violations.map((v) => `${v.checker}/${v.kind}: ${v.detail}`),
-    ...x.undecided.map((u) => `${x.checker} undecided: ${u}`),
-  ]);
-}
-
 test('slow-disk-kill: a store whose batches overtake each other under a slow disk is caught', {
   timeout: 600_000,
 }, async () => {
   const r = await run(true);
   const s = r.summary;
   assert.ok((s.faultsInjected['slow-disk-kill'] ?? 0) >= 5, JSON.stringify(s.faultsInjected));
-  const found = problems(r);
+  const found = problemsOf(r);
   assert.ok(s.violations > 0, `the broken build passed: ${JSON.stringify(s)}`);
   // What is lost is acknowledged writes on the killed member: its history and hash disagree with the
   // others', or acknowledged writes are missing from it.
@@ -60,7 +53,7 @@ test('slow-disk-kill: a store whose batches overtake each other under a slow dis
 test('slow-disk-kill: the correct build loses nothing', { timeout: 600_000 }, async () => {
   const r = await run(false);
   const s = r.summary;
-  assert.deepEqual(problems(r).slice(0, 20), [], JSON.stringify(s));
+  assert.deepEqual(problemsOf(r).slice(0, 20), [], JSON.stringify(s));
   assert.ok((s.faultsInjected['slow-disk-kill'] ?? 0) >= 5, JSON.stringify(s.faultsInjected));
   assert.ok(s.ops.ok >= 100, JSON.stringify(s.ops));
 });
